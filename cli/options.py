@@ -1,0 +1,25 @@
+"""Option types shared by several commands, and where human and machine output go."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of the report.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or report on stderr.")]
+RunsDir = Annotated[str, typer.Option("--runs-dir", help="Directory that holds run directories.")]
+
+
+def human_console(machine_output: bool) -> Console:
+    """Reports go to stdout on a terminal, else (or when stdout carries data) to stderr."""
+    return Console(stderr=machine_output or not sys.stdout.isatty(), highlight=False, soft_wrap=False)
+
+
+def print_json(doc: Any) -> None:
+    """One JSON document on stdout, nothing else."""
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

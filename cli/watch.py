@@ -1,0 +1,58 @@
+"""tsrnn watch: score new rows through onnxruntime and report anomalies (never imports torch)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from tsrnn.errors import TsrnnError
+from tsrnn.watch.engine import DEFAULT_COOLDOWN
+
+from .options import Json, Quiet, human_console, print_json
+
+NAME = "watch"
+HELP = (
+    "Score the rows of SOURCE through an exported model and report anomalies. "
+    "Exit code 0: no anomaly; 1: anomalies found (0 with --exit-zero); 2: bad usage, input, model or state."
+)
+EXAMPLE = "Example (cron): tsrnn watch /var/log/cpu.csv --model exports/cpu.onnx --state cpu.state --ndjson"
+
+
+def command(
+    source: Annotated[str, typer.Argument(help="CSV file to score ('-' reads stdin).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Exported .onnx model (from `tsrnn export`).")],
+    state: Annotated[str | None, typer.Option("--state", help="State file: later runs score only rows added since.")] = None,
+    scores_out: Annotated[str | None, typer.Option("--scores-out", help="Write one row per scored row to this CSV ('-' for stdout).")] = None,
+    json_out: Json = False,
+    ndjson: Annotated[bool, typer.Option("--ndjson", help="Print one JSON line per event on stdout.")] = False,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when anomalies are found (report-only jobs).")] = False,
+    provider: Annotated[str, typer.Option("--provider", help="Execution provider: auto | cpu | cuda | tensorrt.")] = "cpu",
+    strict_provider: Annotated[bool, typer.Option("--strict-provider", help="Fail (exit 2) when the provider is not available.")] = False,
+    threads: Annotated[int, typer.Option("--threads", help="onnxruntime intra-op threads.")] = 1,
+    cooldown: Annotated[int, typer.Option("--cooldown", help="Anomalous rows within this many rows of an event join it instead of raising another.")] = DEFAULT_COOLDOWN,
+    quiet: Quiet = False,
+) -> None:
+    from tsrnn.watch.engine import watch  # noqa: PLC0415 (kept beside its use)
+
+    stdout_users = [flag for flag, on in (("--json", json_out), ("--ndjson", ndjson), ("--scores-out -", scores_out == "-")) if on]
+    if len(stdout_users) > 1:
+        raise TsrnnError(f"{' and '.join(stdout_users)} would both write to stdout; choose one")
+    if threads < 1 or cooldown < 0:
+        raise TsrnnError("--threads must be at least 1 and --cooldown at least 0")
+    result = watch(source, model, state=state, scores_out=scores_out, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown)
+    summary = result.summary()
+    if json_out:
+        print_json(summary)
+    elif ndjson:
+        for event in summary["events"]:
+            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    if not quiet:
+        from tsrnn.report.console import render_watch
+
+        render_watch(human_console(bool(stdout_users)), summary, result.scores)
+    if result.events and not exit_zero:
+        raise typer.Exit(1)

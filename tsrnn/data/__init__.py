@@ -1,0 +1,1 @@
+"""Reading, cleaning and scaling data: polars and numpy only, never torch."""

@@ -1,0 +1,1 @@
+"""ONNX export (train extra) and the metadata contract (runtime, no torch)."""

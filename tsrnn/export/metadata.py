@@ -1,0 +1,80 @@
+"""The metadata contract of an exported model, written to and read from ONNX `metadata_props`.
+
+Read with onnxruntime only (no onnx, no torch), so `watch` and `info` stay light. Every value is a
+string in the file; structured values are JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from tsrnn.errors import ModelError
+from tsrnn.scoring.scorers import Calibration
+
+FORMAT = "1"
+_JSON_KEYS = ("value_columns", "calibration", "training_data", "state_shape")
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a runtime needs besides the graph."""
+
+    tsrnn_version: str
+    format: str
+    kind: str  # forecaster | autoencoder
+    cell: str
+    run_name: str
+    time_column: str
+    id_column: str
+    value_columns: list[str]
+    interval_seconds: str  # seconds as text; "" when unknown
+    window: int  # autoencoder window; forecaster warm-up rows
+    horizon: int
+    state_shape: list[int]  # (layers, hidden) of the recurrent state; [] for the autoencoder
+    calibration: dict[str, Any]
+    training_data: dict[str, Any]  # rows, time range, sha256 of what the model was trained on
+    created: str
+
+    @property
+    def features(self) -> int:
+        return len(self.value_columns)
+
+    @property
+    def scorer_calibration(self) -> Calibration:
+        return Calibration.from_dict(self.calibration)
+
+    def to_props(self) -> dict[str, str]:
+        """Flat string key/values for ONNX metadata_props."""
+        out = {}
+        for key, value in asdict(self).items():
+            out[key] = json.dumps(value) if key in _JSON_KEYS else str(value)
+        return out
+
+    @classmethod
+    def from_props(cls, props: dict[str, str], source: str) -> ModelMetadata:
+        if props.get("format") != FORMAT or "kind" not in props:
+            raise ModelError(f"{source}: not a tsrnn model (no tsrnn metadata); export one with `tsrnn export --onnx`")
+        values: dict[str, Any] = {}
+        try:
+            for f in fields(cls):
+                raw = props[f.name]
+                if f.name in _JSON_KEYS:
+                    values[f.name] = json.loads(raw)
+                elif f.name in ("window", "horizon"):
+                    values[f.name] = int(raw)
+                else:
+                    values[f.name] = raw
+        except (KeyError, ValueError) as exc:
+            raise ModelError(f"{source}: tsrnn metadata is incomplete ({exc}); export the model again") from None
+        return cls(**values)
+
+
+def read_metadata(path: str | Path) -> ModelMetadata:
+    """Read an exported model's metadata with onnxruntime (fast: the graph is not optimised)."""
+    from tsrnn.runtime.session import open_session
+
+    session = open_session(path, optimize=False)
+    return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))

@@ -1,0 +1,185 @@
+"""Run → one self-contained ONNX file: scaler, model and raw error inside, metadata beside them.
+
+Uses torch's TorchScript-based exporter (`dynamo=False`). The torch.export-based one in torch 2.13
+keeps the time axis dynamic only for the first export in a process and declares fixed output
+lengths; the TorchScript exporter keeps every declared axis symbolic, and is 20x faster here.
+Either way, every export is checked: symbolic axes, onnx.checker, and onnxruntime against PyTorch
+at two shapes. The file is written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from tsrnn import __version__
+from tsrnn.errors import ModelError
+from tsrnn.export.metadata import FORMAT, ModelMetadata
+from tsrnn.fsutil import atomic_write_bytes
+from tsrnn.training.runs import Run
+
+PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| in scaled units (raw / feature scale)
+PARITY_SHAPES = ((3, 7), (2, 64))  # (batch, time): neither is 1, so neither axis can be fixed to 1
+
+# kind → (input names, output names, dynamic axes)
+GRAPHS = {
+    "forecaster": (
+        ["x", "h", "c", "next"],
+        ["expected", "error", "h_out", "c_out", "next_out"],
+        {
+            "x": {0: "batch", 1: "time"},
+            "h": {1: "batch"},
+            "c": {1: "batch"},
+            "next": {0: "batch"},
+            "expected": {0: "batch", 1: "time"},
+            "error": {0: "batch", 1: "time"},
+            "h_out": {1: "batch"},
+            "c_out": {1: "batch"},
+            "next_out": {0: "batch"},
+        },
+    ),
+    "autoencoder": (
+        ["x"],
+        ["reconstruction", "error"],
+        {"x": {0: "batch"}, "reconstruction": {0: "batch"}, "error": {0: "batch"}},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the model went and how closely onnxruntime matches PyTorch."""
+
+    path: Path
+    bytes: int
+    parity: dict[str, float]  # "BxT" → max abs difference in scaled units
+    metadata: ModelMetadata
+
+
+def export_onnx(run: Run, out: str | Path | None = None, *, exports_dir: str | Path = "exports", opset: int = 17) -> ExportResult:
+    """Export a run to `out` (default exports_dir/NAME.onnx) and validate it."""
+    import onnx
+    import torch
+
+    path = Path(out) if out is not None else Path(exports_dir) / f"{run.name}.onnx"
+    module = _streaming_module(run)
+    kind = run.model_config.kind
+    inputs, outputs, axes = GRAPHS[kind]
+    example = _example_inputs(run, batch=2, time=5)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notice; the checks below decide
+        torch.onnx.export(
+            module, example, buffer, input_names=inputs, output_names=outputs,
+            dynamic_axes=axes, opset_version=opset, dynamo=False,
+        )
+    proto = onnx.load_from_string(buffer.getvalue())
+    _name_axes(proto, axes)
+    metadata = _metadata(run)
+    del proto.metadata_props[:]
+    for key, value in metadata.to_props().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto, full_check=True)
+    _check_axes(proto, axes)
+    data = proto.SerializeToString()
+    parity = {f"{b}x{t}": _parity(module, data, run, b, t) for b, t in PARITY_SHAPES}
+    worst = max(parity.values())
+    if not worst <= PARITY_TOLERANCE:
+        raise ModelError(f"export of {run.name}: onnxruntime differs from PyTorch by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); not written")
+    atomic_write_bytes(path, data)
+    return ExportResult(path, len(data), parity, metadata)
+
+
+def _streaming_module(run: Run):  # -> torch.nn.Module
+    from tsrnn.models.autoencoder import StreamingAutoencoder
+    from tsrnn.models.forecaster import StreamingForecaster
+
+    wrappers = {"forecaster": StreamingForecaster, "autoencoder": StreamingAutoencoder}
+    scaler = run.scaler
+    return wrappers[run.model_config.kind](run.load_model(), list(scaler.mean), list(scaler.scale)).eval()
+
+
+def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
+    """Inputs in raw units around the training data's mean and spread."""
+    import torch
+
+    cfg = run.model_config
+    features = len(run.schema["value_columns"])
+    gen = torch.Generator().manual_seed(seed)
+    mean = torch.tensor(run.scaler.mean, dtype=torch.float32)
+    scale = torch.tensor(run.scaler.scale, dtype=torch.float32)
+    if cfg.kind == "autoencoder":
+        return (mean + scale * torch.randn(batch, cfg.window, features, generator=gen),)
+    x = mean + scale * torch.randn(batch, time, features, generator=gen)
+    h = 0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen)
+    c = 0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen)
+    nxt = mean + scale * torch.randn(batch, features, generator=gen)
+    return (x, h, c, nxt)
+
+
+def _name_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001 (onnx.ModelProto)
+    """Give every declared dynamic axis its intended name (the exporter invents some for outputs)."""
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        for index, name in axes.get(value.name, {}).items():
+            dims[index].ClearField("dim_value")
+            dims[index].dim_param = name
+
+
+def _check_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001
+    """Fail unless every axis meant to be dynamic is symbolic in the graph."""
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        for index, name in axes.get(value.name, {}).items():
+            if dims[index].dim_param != name or dims[index].HasField("dim_value"):
+                raise ModelError(f"export: axis {index} of {value.name!r} is not symbolic {name!r}; not written")
+
+
+def _parity(module, data: bytes, run: Run, batch: int, time: int) -> float:  # noqa: ANN001
+    """Max |onnxruntime - torch| over every output, in scaled units for the raw-unit outputs."""
+    import onnxruntime as ort
+    import torch
+
+    inputs = _example_inputs(run, batch, time, seed=batch * 1000 + time)
+    names = GRAPHS[run.model_config.kind][0]
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
+    with torch.no_grad():
+        want = [t.numpy() for t in module(*inputs)]
+    scale = np.asarray(run.scaler.scale, dtype=np.float64)
+    worst = 0.0
+    for name, g, w in zip(GRAPHS[run.model_config.kind][1], got, want):
+        diff = np.abs(g.astype(np.float64) - w.astype(np.float64))
+        if name in ("expected", "next_out", "reconstruction"):
+            diff = diff / scale  # raw units → scaled units, per feature (last axis)
+        worst = max(worst, float(np.max(diff)))
+    return worst
+
+
+def _metadata(run: Run) -> ModelMetadata:
+    cfg = run.model_config
+    schema = run.schema
+    interval = schema.get("interval_seconds")
+    return ModelMetadata(
+        tsrnn_version=__version__,
+        format=FORMAT,
+        kind=cfg.kind,
+        cell=cfg.cell,
+        run_name=run.name,
+        time_column=schema["time_column"],
+        id_column=schema.get("id_column") or "",
+        value_columns=list(schema["value_columns"]),
+        interval_seconds="" if interval is None else repr(float(interval)),
+        window=cfg.window,
+        horizon=1,
+        state_shape=[cfg.layers, cfg.hidden] if cfg.kind == "forecaster" else [],
+        calibration=run.calibration.to_dict(),
+        training_data={k: schema[k] for k in ("rows", "rows_train", "first_time", "last_time", "sha256", "source")},
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )

@@ -1,0 +1,1 @@
+"""Human-readable reports (Rich). Machine formats are produced by the callers as JSON/CSV."""

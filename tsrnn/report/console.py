@@ -1,0 +1,106 @@
+"""Rich renderings of what train, export, watch and info produced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: np.ndarray, width: int = 60) -> str:
+    """The maximum of each of `width` buckets of values in [0, 1], as block characters."""
+    if values.size == 0:
+        return ""
+    buckets = np.array_split(values, min(width, values.size))
+    return "".join(SPARK[min(len(SPARK) - 1, int(float(b.max()) * len(SPARK)))] for b in buckets)
+
+
+def key_values(console: Console, title: str, rows: dict[str, Any]) -> None:
+    """A two-column table of labels and values."""
+    table = Table(title=title, show_header=False, title_justify="left", box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        table.add_row(key, _fmt(value))
+    console.print(table)
+
+
+def render_train(console: Console, summary: dict[str, Any]) -> None:
+    key_values(console, f"trained {summary['name']}", {
+        "model": f"{summary['model']} ({summary['cell']}, {summary['parameters']:,} parameters)",
+        "rows": f"{summary['rows_train']:,} train, {summary['rows_val']:,} validation",
+        "epochs": f"{summary['epochs_run']} run, best {summary['best_epoch']}",
+        "best validation loss": f"{summary['best_val_loss']:.4f} (mean squared error, scaled units)",
+        "time": f"{summary['train_seconds']:.1f} s",
+        "rows dropped": _dropped(summary["dropped_rows"]),
+        "run directory": summary["run_dir"],
+    })
+
+
+def render_export(console: Console, doc: dict[str, Any]) -> None:
+    parity = ", ".join(f"{shape}: {diff:.1e}" for shape, diff in doc["parity"].items())
+    key_values(console, f"exported {doc['run']}", {
+        "file": f"{doc['path']} ({doc['bytes'] / 1024:.1f} KiB)",
+        "parity with PyTorch": f"max |diff| {parity} (scaled units, batch x time)",
+        "checks": "onnx.checker passed; batch and time axes symbolic",
+    })
+
+
+def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray) -> None:
+    status = "[bold red]ANOMALY[/]" if summary["events"] else "[bold green]ok[/]"
+    max_score = summary["max_score"]
+    key_values(console, f"tsrnn watch: {escape(summary['source'])}  {status}", {
+        "model": f"{summary['model']} ({summary['kind']}, run {summary['run']})",
+        "provider": summary["provider"] + ("" if summary["provider"].lower().startswith(summary["requested_provider"]) else f" (asked for {summary['requested_provider']})"),
+        "rows": f"{summary['rows_scored']:,} scored"
+        + (f" ({summary['warmup_rows']:,} warm-up rows with score 0 while the model's state builds)" if summary["warmup_rows"] else ""),
+        "time range": f"{summary['first_time']} → {summary['last_time']}" if summary["first_time"] else "no new rows",
+        "rows dropped": _dropped(summary["rows_dropped"]),
+        "scores": f"{sparkline(scores)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}" if max_score is not None else "-",
+        "anomalous rows": f"{summary['anomalous_rows']:,} in {len(summary['events'])} event(s)",
+        **({"state": summary["state"]} if summary["state"] else {}),
+        **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
+    })
+    if summary["events"]:
+        table = Table(title="events (observed and expected at the peak)", title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("start", "end", "rows", "peak", "observed", "expected"):
+            table.add_column(col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end"))
+        for e in summary["events"]:
+            table.add_row(escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", _vec(e["observed"]), _vec(e["expected"]))
+        console.print(table)
+
+
+def render_info(console: Console, doc: dict[str, Any]) -> None:
+    meta = doc["metadata"]
+    key_values(console, f"{escape(doc['path'])} ({doc['bytes'] / 1024:.1f} KiB)", meta)
+    table = Table(title="graph", title_justify="left")
+    for col in ("", "name", "shape", "type"):
+        table.add_column(col)
+    for kind in ("inputs", "outputs"):
+        for item in doc[kind]:
+            table.add_row(kind[:-1], item["name"], str(item["shape"]), item["type"])
+    console.print(table)
+
+
+def _dropped(dropped: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} ({why})" for why, n in dropped.items()) if dropped else "none"
+
+
+def _vec(values: list[float]) -> str:
+    return ", ".join(f"{v:.4g}" for v in values)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        import json
+
+        return escape(json.dumps(value))
+    return escape(str(value))

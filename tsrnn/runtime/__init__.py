@@ -1,0 +1,1 @@
+"""onnxruntime sessions and provider choice: no torch, no onnx."""

@@ -1,0 +1,1 @@
+"""Errors → scores in [0, 1] → events: numpy only."""

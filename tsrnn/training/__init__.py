@@ -1,0 +1,1 @@
+"""Training (train extra: torch). `tsrnn.train()` is the entry point."""

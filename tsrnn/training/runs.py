@@ -1,0 +1,114 @@
+"""A run directory: `run.json` (configs, schema, scaler, calibration, history) and `weights.pt`.
+
+No pickled objects: weights are a plain state dict loaded with `weights_only=True`, and everything
+else is JSON. A run directory is enough to rebuild the model in a new process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tsrnn.config import ModelConfig, TrainConfig, from_dict
+from tsrnn.data.scaling import Scaler
+from tsrnn.errors import ModelError
+from tsrnn.fsutil import atomic_write_bytes
+from tsrnn.scoring.scorers import Calibration
+
+if TYPE_CHECKING:
+    import torch
+
+RUN_FILE = "run.json"
+WEIGHTS_FILE = "weights.pt"
+RUN_FORMAT = 1
+
+
+@dataclass
+class Run:
+    """Everything a run directory holds, except the weights (see `load_model`)."""
+
+    path: Path
+    info: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.info["name"])
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return from_dict(ModelConfig, self.info["model"])
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return from_dict(TrainConfig, self.info["train"])
+
+    @property
+    def scaler(self) -> Scaler:
+        return Scaler.from_dict(self.info["scaler"])
+
+    @property
+    def calibration(self) -> Calibration:
+        return Calibration.from_dict(self.info["calibration"])
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return dict(self.info["schema"])
+
+    def load_model(self) -> torch.nn.Module:
+        """Rebuild the network from the saved config and load its weights (no pickle)."""
+        import torch
+
+        from tsrnn.models import build_model
+
+        model = build_model(self.model_config, len(self.schema["value_columns"]))
+        state = torch.load(self.path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        return model.eval()
+
+
+def save_run(path: Path, info: dict[str, Any], model: torch.nn.Module) -> Run:
+    """Write weights, then run.json last, so a directory with run.json is always complete."""
+    import io
+
+    import torch
+
+    path.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    atomic_write_bytes(path / WEIGHTS_FILE, buffer.getvalue())
+    atomic_write_bytes(path / RUN_FILE, (json.dumps({"format": RUN_FORMAT, **info}, indent=2) + "\n").encode())
+    return Run(path, info)
+
+
+def load_run(path: Path) -> Run:
+    """Read a run directory's run.json."""
+    file = path / RUN_FILE
+    try:
+        info = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path}: not a run directory (no {RUN_FILE}); train one with `tsrnn train DATA.csv`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelError(f"{file}: damaged (not valid JSON); train the run again") from None
+    if info.get("format") != RUN_FORMAT:
+        raise ModelError(f"{file}: run format {info.get('format')!r} is not supported by this tsrnn; retrain it")
+    return Run(path, info)
+
+
+def resolve_run(run: str | None, runs_dir: Path) -> Run:
+    """A run by directory path or by name under runs_dir; the newest one when run is None."""
+    if run is None:
+        candidates = sorted(runs_dir.glob(f"*/{RUN_FILE}"), key=lambda p: p.stat().st_mtime)
+        if not candidates:
+            raise ModelError(f"no runs found in {runs_dir}/; train one with `tsrnn train DATA.csv` or give a run")
+        return load_run(candidates[-1].parent)
+    direct = Path(run)
+    if (direct / RUN_FILE).exists():
+        return load_run(direct)
+    named = runs_dir / run
+    if named.is_dir():
+        return load_run(named)
+    known = sorted(p.parent.name for p in runs_dir.glob(f"*/{RUN_FILE}"))
+    hint = f"known runs in {runs_dir}/: {', '.join(known)}" if known else f"no runs in {runs_dir}/ yet"
+    raise ModelError(f"run {run!r} not found ({hint})")

@@ -1,0 +1,1 @@
+"""Streaming detection with onnxruntime: sources, state, the engine. Never imports torch."""

@@ -1,0 +1,112 @@
+"""Watch's state file: what was read, the recurrent state per series, written atomically, locked.
+
+JSON with a schema version. Float32 state values survive the round trip exactly (a float32 is
+exactly representable as the float64 that JSON writes).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tsrnn.errors import StateError
+from tsrnn.fsutil import atomic_write_bytes
+from tsrnn.watch.sources import Cursor
+
+STATE_FORMAT = "tsrnn-watch-state"
+STATE_VERSION = 1
+
+
+@dataclass
+class SeriesState:
+    """Per series: rows seen so far, the last timestamp, and the model's carried state."""
+
+    rows_seen: int = 0
+    last_time_us: int | None = None  # microseconds since the epoch, of the last scored row
+    arrays: dict[str, list[Any]] = field(default_factory=dict)  # e.g. h, c, next, or a window buffer
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows_seen": self.rows_seen, "last_time_us": self.last_time_us, "arrays": self.arrays}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeriesState:
+        return cls(int(data["rows_seen"]), data["last_time_us"], dict(data["arrays"]))
+
+
+@dataclass
+class WatchState:
+    """Everything one watch job carries from one run to the next."""
+
+    model_fingerprint: str  # the model's training-data hash and name: a state belongs to one model
+    source: str
+    cursor: Cursor | None = None
+    series: dict[str, SeriesState] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        doc = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "model": self.model_fingerprint,
+            "source": self.source,
+            "cursor": self.cursor.to_dict() if self.cursor else None,
+            "series": {k: v.to_dict() for k, v in self.series.items()},
+        }
+        return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
+
+
+def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
+    """The saved state, or a fresh one when the file does not exist yet."""
+    if not path.exists():
+        return WatchState(model_fingerprint, source)
+    try:
+        doc = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise StateError(f"{path}: the state file is damaged (not valid JSON); delete it to start over from the first row") from None
+    if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+        raise StateError(f"{path}: not a tsrnn watch state file; give another --state path")
+    if doc.get("version") != STATE_VERSION:
+        raise StateError(f"{path}: state version {doc.get('version')!r} is not supported (this tsrnn writes {STATE_VERSION}); delete it to start over")
+    if doc.get("model") != model_fingerprint:
+        raise StateError(f"{path}: this state belongs to another model; use one state file per model and source")
+    if doc.get("source") != source:
+        raise StateError(f"{path}: this state belongs to source {doc.get('source')!r}, not {source!r}; use one state file per source")
+    try:
+        cursor = Cursor.from_dict(doc["cursor"]) if doc["cursor"] else None
+        series = {k: SeriesState.from_dict(v) for k, v in doc["series"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise StateError(f"{path}: the state file is damaged (fields missing); delete it to start over from the first row") from None
+    return WatchState(model_fingerprint, source, cursor, series)
+
+
+def save_state(path: Path, state: WatchState) -> None:
+    """Atomic replace: a crash leaves the previous state or the new one, never a mix."""
+    atomic_write_bytes(path, state.to_json())
+
+
+class StateLock:
+    """An exclusive lock on `STATE.lock` for the length of a run; a second run is refused."""
+
+    def __init__(self, state_path: Path) -> None:
+        self.path = state_path.with_name(state_path.name + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> StateLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise StateError(f"{self.path}: another tsrnn watch is using this state; wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
