@@ -17,9 +17,10 @@ from . import export, info, train, watch
 class _Group(TyperGroup):
     """Runs a command and maps what can go wrong to exit codes: 2 for the user's errors."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Any = None, prog_name: Any = None,  # prog_name: always "tsrnn"
+              complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
         try:
-            code = super().main(args, prog_name or "tsrnn", complete_var, standalone_mode=False, **extra)
+            code = super().main(args, "tsrnn", complete_var, standalone_mode=False, **extra)
         except TsrnnError as exc:
             _fail(str(exc), exc.exit_code)
         except typer.TyperException as exc:  # bad usage: unknown option, missing argument, bad value

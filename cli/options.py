@@ -15,8 +15,14 @@ RunsDir = Annotated[str, typer.Option("--runs-dir", help="Directory that holds r
 
 
 def human_console(machine_output: bool) -> Console:
-    """Reports go to stdout on a terminal, else (or when stdout carries data) to stderr."""
-    return Console(stderr=machine_output or not sys.stdout.isatty(), highlight=False, soft_wrap=False)
+    """Reports go to stdout on a terminal, else (or when stdout carries data) to stderr.
+
+    Written to a log or pipe rather than a terminal, lines may run to 120 columns, not Rich's 80.
+    """
+    console = Console(stderr=machine_output or not sys.stdout.isatty(), highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = 120
+    return console
 
 
 def print_json(doc: Any) -> None:

@@ -15,7 +15,7 @@ from tsrnn.errors import ModelError
 from tsrnn.scoring.scorers import Calibration
 
 FORMAT = "1"
-_JSON_KEYS = ("value_columns", "calibration", "training_data", "state_shape")
+_JSON_KEYS = ("value_columns", "scaler", "calibration", "training_data", "state_shape")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class ModelMetadata:
     window: int  # autoencoder window; forecaster warm-up rows
     horizon: int
     state_shape: list[int]  # (layers, hidden) of the recurrent state; [] for the autoencoder
+    scaler: dict[str, list[float]]  # mean and scale per feature (also inside the graph)
     calibration: dict[str, Any]
     training_data: dict[str, Any]  # rows, time range, sha256 of what the model was trained on
     created: str

@@ -20,6 +20,7 @@ import numpy as np
 from tsrnn import __version__
 from tsrnn.errors import ModelError
 from tsrnn.export.metadata import FORMAT, ModelMetadata
+from tsrnn.extras import require
 from tsrnn.fsutil import atomic_write_bytes
 from tsrnn.training.runs import Run
 
@@ -63,8 +64,8 @@ class ExportResult:
 
 def export_onnx(run: Run, out: str | Path | None = None, *, exports_dir: str | Path = "exports", opset: int = 17) -> ExportResult:
     """Export a run to `out` (default exports_dir/NAME.onnx) and validate it."""
-    import onnx
-    import torch
+    torch = require("torch", "train", "export")
+    onnx = require("onnx", "train", "export")
 
     path = Path(out) if out is not None else Path(exports_dir) / f"{run.name}.onnx"
     module = _streaming_module(run)
@@ -179,6 +180,7 @@ def _metadata(run: Run) -> ModelMetadata:
         window=cfg.window,
         horizon=1,
         state_shape=[cfg.layers, cfg.hidden] if cfg.kind == "forecaster" else [],
+        scaler=run.scaler.to_dict(),
         calibration=run.calibration.to_dict(),
         training_data={k: schema[k] for k in ("rows", "rows_train", "first_time", "last_time", "sha256", "source")},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),

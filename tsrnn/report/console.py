@@ -68,11 +68,15 @@ def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray) 
         **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
     })
     if summary["events"]:
-        table = Table(title="events (observed and expected at the peak)", title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("start", "end", "rows", "peak", "observed", "expected"):
+        table = Table(title="events (at the peak: the column furthest from expected)", title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("start", "end", "rows", "peak", "observed (expected)"):
             table.add_column(col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end"))
+        columns = summary["columns"]
         for e in summary["events"]:
-            table.add_row(escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", _vec(e["observed"]), _vec(e["expected"]))
+            i = columns.index(e["column"]) if e["column"] in columns else 0
+            where = f"{escape(e['column'])} " if len(columns) > 1 else ""
+            off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
+            table.add_row(escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", off)
         console.print(table)
 
 
@@ -90,10 +94,6 @@ def render_info(console: Console, doc: dict[str, Any]) -> None:
 
 def _dropped(dropped: dict[str, int]) -> str:
     return ", ".join(f"{n:,} ({why})" for why, n in dropped.items()) if dropped else "none"
-
-
-def _vec(values: list[float]) -> str:
-    return ", ".join(f"{v:.4g}" for v in values)
 
 
 def _fmt(value: Any) -> str:

@@ -20,6 +20,7 @@ class Event:
     peak_score: float
     observed: list[float]  # values at the peak, per feature
     expected: list[float]  # the model's values at the peak, per feature
+    column: str  # the feature furthest from its expected value at the peak, in scaled units
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,6 +35,8 @@ def find_events(
     *,
     cooldown: int = 0,
     series: str = "",
+    columns: list[str] | None = None,
+    scale: np.ndarray | None = None,
 ) -> list[Event]:
     """Merge flagged rows (rows,) into events; observed/expected are (rows, features).
 
@@ -50,6 +53,8 @@ def find_events(
     for i, j in zip(firsts, lasts):
         a, b = int(flagged[i]), int(flagged[j]) + 1  # rows [a, b) hold the event
         peak = a + int(np.argmax(scores[a:b]))
+        off = np.abs(observed[peak] - expected[peak]) / (scale if scale is not None else 1.0)
+        worst = int(np.argmax(np.nan_to_num(off, nan=-1.0)))
         events.append(
             Event(
                 series=series,
@@ -60,6 +65,7 @@ def find_events(
                 peak_score=float(scores[peak]),
                 observed=[float(v) for v in observed[peak]],
                 expected=[float(v) for v in expected[peak]],
+                column=columns[worst] if columns else str(worst),
             )
         )
     return events

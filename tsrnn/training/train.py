@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,9 +17,12 @@ from tsrnn.config import ModelConfig, TrainConfig, to_dict
 from tsrnn.data.reader import Table, read_table
 from tsrnn.data.scaling import Scaler
 from tsrnn.errors import InputError
+from tsrnn.extras import require
 from tsrnn.scoring.scorers import calibrate
-from tsrnn.training.loop import EpochStats
 from tsrnn.training.runs import Run, save_run
+
+if TYPE_CHECKING:
+    from tsrnn.training.loop import EpochStats
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def train(
     on_epoch: Callable[[EpochStats], None] | None = None,
 ) -> TrainResult:
     """Train a model on a CSV file and save it as runs_dir/NAME (NAME defaults to the file stem)."""
-    import torch
+    torch = require("torch", "train", "training")
 
     from tsrnn.models import build_model
     from tsrnn.training.loop import AutoencoderTask, ForecasterTask, fit

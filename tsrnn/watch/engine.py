@@ -56,6 +56,7 @@ class WatchResult:
             "model": self.model,
             "run": self.metadata.run_name,
             "kind": self.metadata.kind,
+            "columns": self.metadata.value_columns,
             "provider": self.provider,
             "requested_provider": self.requested_provider,
             "rows_scored": self.rows,
@@ -126,7 +127,7 @@ def _score_chunk(source, model, session, meta, runner, saved: WatchState | None,
         scores[warmup] = 0.0
         series = SeriesState(series.rows_seen + rows, int(table.times[-1].astype("datetime64[us]").astype(np.int64)), arrays_to_json(arrays))
     anomaly = scores >= calibration.threshold
-    events = find_events(anomaly, scores, table.time_text, table.values, expected, cooldown=cooldown) if rows else []
+    events = find_events(anomaly, scores, table.time_text, table.values, expected, cooldown=cooldown, columns=meta.value_columns, scale=np.asarray(meta.scaler["scale"])) if rows else []
     if scores_out is not None:
         write_scores(scores_out, meta, table, expected, scores, anomaly)
     if saved is not None:

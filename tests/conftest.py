@@ -1,0 +1,42 @@
+"""Shared fixtures: small trained runs and their exports, made once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cycle, write_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tsrnn")
+
+
+@pytest.fixture(scope="session")
+def history_csv(workdir: Path) -> Path:
+    """2,000 clean rows of a noisy daily cycle."""
+    return write_csv(workdir / "history.csv", cycle(2000, seed=1))
+
+
+def _train_and_export(workdir: Path, data: Path, name: str, **model: object) -> Path:
+    from tsrnn.config import ModelConfig, TrainConfig
+    from tsrnn.export.onnx import export_onnx
+    from tsrnn.training.train import train
+
+    result = train(data, model=ModelConfig(**model), config=TrainConfig(epochs=25, seed=0), name=name, runs_dir=workdir / "runs")
+    return export_onnx(result.run, workdir / "exports" / f"{name}.onnx").path
+
+
+@pytest.fixture(scope="session")
+def forecaster_onnx(workdir: Path, history_csv: Path) -> Path:
+    return _train_and_export(workdir, history_csv, "fc")
+
+
+@pytest.fixture(scope="session")
+def autoencoder_onnx(workdir: Path, history_csv: Path) -> Path:
+    return _train_and_export(workdir, history_csv, "ae", kind="autoencoder", window=16, hidden=16)

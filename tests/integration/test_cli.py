@@ -1,0 +1,108 @@
+"""The command line as a user drives it (Typer's CliRunner): help, JSON, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import cycle, write_csv
+from tsrnn_cli.main import app
+
+runner = CliRunner()
+COMMANDS = sorted(c.name for c in app.registered_commands)
+
+
+def invoke(*args: str):  # noqa: ANN201
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments: str) -> None:  # noqa: ANN001
+    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tsrnn: error: "), result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_the_contract_commands_exist() -> None:
+    assert {"train", "export", "watch", "info"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output and len(result.output) > 200
+
+
+def test_root_help_and_version() -> None:
+    assert invoke().exit_code == 0 and "watch" in invoke().output
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.startswith("tsrnn ")
+
+
+def test_train_export_info_watch_with_json(tmp_path: Path, history_csv: Path) -> None:
+    trained = invoke("train", history_csv, "--name", "h", "--runs-dir", tmp_path / "runs", "--epochs", "3", "--json", "--quiet")
+    assert trained.exit_code == 0, trained.stderr
+    summary = json.loads(trained.stdout)
+    assert summary["epochs_run"] == 3 and summary["rows_train"] == 1600 and summary["parameters"] > 0
+    assert (tmp_path / "runs" / "h" / "run.json").exists() and (tmp_path / "runs" / "h" / "weights.pt").exists()
+
+    out = tmp_path / "h.onnx"
+    exported = invoke("export", "--runs-dir", tmp_path / "runs", "--out", out, "--json")  # the newest run
+    assert exported.exit_code == 0, exported.stderr
+    doc = json.loads(exported.stdout)
+    assert doc["path"] == str(out) and out.stat().st_size == doc["bytes"] and max(doc["parity"].values()) < 1e-4
+
+    info = invoke("info", out, "--json")
+    assert info.exit_code == 0
+    meta = json.loads(info.stdout)["metadata"]
+    assert meta["run_name"] == "h" and meta["value_columns"] == ["value"] and meta["interval_seconds"] == "300.0"
+
+    new = write_csv(tmp_path / "new.csv", cycle(300, start_row=2000, seed=5), start_row=2000)
+    watched = invoke("watch", new, "--model", out, "--json", "--exit-zero")
+    assert watched.exit_code == 0, watched.stderr
+    report = json.loads(watched.stdout)
+    assert report["rows_scored"] == 300 and report["provider"] == "CPUExecutionProvider"
+    assert report["warmup_rows"] == meta["window"]
+
+
+def test_human_report_goes_to_stderr_when_stdout_is_not_a_terminal(tmp_path: Path, forecaster_onnx: Path) -> None:
+    new = write_csv(tmp_path / "new.csv", cycle(200, start_row=2000, seed=5), start_row=2000)
+    result = invoke("watch", new, "--model", forecaster_onnx)
+    assert result.stdout == "" and "tsrnn watch" in result.stderr and "CPUExecutionProvider" in result.stderr
+
+
+def test_scores_out_to_stdout_is_pure_csv(tmp_path: Path, forecaster_onnx: Path) -> None:
+    new = write_csv(tmp_path / "new.csv", cycle(100, start_row=2000, seed=5), start_row=2000)
+    result = invoke("watch", new, "--model", forecaster_onnx, "--scores-out", "-", "--exit-zero")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "timestamp,value,expected,score,anomaly" and len(lines) == 101
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["train", "{missing}"], ["no such file"]),
+        (["train", "{history}", "--model", "transformer"], ["unknown model kind 'transformer'"]),
+        (["train", "{history}", "--epochs", "0"], ["--epochs must be at least 1"]),
+        (["train", "{history}", "--bogus"], ["No such option", "tsrnn train --help"]),
+        (["export", "nope", "--runs-dir", "{tmp}"], ["run 'nope' not found"]),
+        (["watch", "{history}"], ["--model"]),
+        (["watch", "{history}", "--model", "{missing}"], ["no such model file"]),
+        (["watch", "{history}", "--model", "{history}"], ["onnxruntime cannot load"]),
+        (["watch", "{history}", "--model", "{onnx}", "--json", "--scores-out", "-"], ["both write to stdout"]),
+        (["watch", "{history}", "--model", "{onnx}", "--provider", "cuda", "--strict-provider"], ["not available"]),
+        (["watch", "{other}", "--model", "{onnx}"], ["column(s) value not found"]),
+        (["info", "{history}"], ["onnxruntime cannot load"]),
+    ],
+)
+def test_bad_usage_and_input_give_one_line_and_exit_2(tmp_path: Path, history_csv: Path, forecaster_onnx: Path, args: list[str], fragments: list[str]) -> None:
+    other = tmp_path / "other.csv"
+    other.write_text("timestamp,cpu\n2024-01-01 00:00:00,1\n")
+    subs = {"{missing}": str(tmp_path / "missing.csv"), "{history}": str(history_csv), "{tmp}": str(tmp_path), "{onnx}": str(forecaster_onnx), "{other}": str(other)}
+    assert_one_line_error(invoke(*[subs.get(a, a) for a in args]), *fragments)

@@ -1,0 +1,106 @@
+"""watch over growing files: each run scores only new rows, and the pieces add up to one run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import SAMPLE
+from tests.helpers import cycle, inject_spike, stamps, write_csv
+from tsrnn.watch.engine import watch
+from tsrnn_cli.main import app
+
+
+def lines_of(values: np.ndarray, start_row: int) -> list[str]:
+    return [f"{ts},{v:.4f}" for ts, v in zip(stamps(len(values), start_row), values[:, 0])]
+
+
+@pytest.mark.parametrize("model", ["forecaster_onnx", "autoencoder_onnx"])
+def test_ten_increments_score_like_one_run(tmp_path: Path, model: str, request: pytest.FixtureRequest) -> None:
+    onnx = request.getfixturevalue(model)
+    values = inject_spike(cycle(600, start_row=2000, seed=7), 300, 8.0, length=3)
+    rows = lines_of(values, 2000)
+    whole = tmp_path / "whole.csv"
+    whole.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    once = watch(whole, onnx, scores_out=tmp_path / "once.csv")
+
+    growing = tmp_path / "growing.csv"
+    growing.write_text("timestamp,value\n")
+    parts = []
+    cuts = [0, 1, 7, 31, 32, 33, 150, 299, 301, 450, 600]  # includes warm-up borders and the spike
+    for i, (a, b) in enumerate(zip(cuts, cuts[1:])):
+        with growing.open("a") as f:
+            f.write("\n".join(rows[a:b]) + "\n")
+        result = watch(growing, onnx, state=tmp_path / "w.state", scores_out=tmp_path / f"part{i}.csv")
+        assert result.rows == b - a
+        parts.append(pl.read_csv(tmp_path / f"part{i}.csv", schema_overrides={"expected": pl.Float64}))
+    again = watch(growing, onnx, state=tmp_path / "w.state")
+    assert again.rows == 0 and again.events == []  # nothing new: nothing scored twice
+
+    joined = pl.concat(parts)
+    expected = pl.read_csv(tmp_path / "once.csv")
+    assert joined["timestamp"].to_list() == expected["timestamp"].to_list()
+    assert np.allclose(joined["score"].to_numpy(), expected["score"].to_numpy(), atol=1e-5)
+    assert joined["anomaly"].to_list() == expected["anomaly"].to_list()
+    assert int(expected["anomaly"].sum()) >= 1  # the spike is found either way
+    assert once.warmup.sum() == once.metadata.scorer_calibration.warmup  # 32 rows, or window - 1
+
+
+def test_file_without_final_newline_then_appended(tmp_path: Path, forecaster_onnx: Path) -> None:
+    values = cycle(100, start_row=2000, seed=8)
+    rows = lines_of(values, 2000)
+    f = tmp_path / "m.csv"
+    f.write_text("timestamp,value\n" + "\n".join(rows[:60]))  # no final newline: the last row counts
+    first = watch(f, forecaster_onnx, state=tmp_path / "s")
+    assert first.rows == 60
+    with f.open("a") as out:
+        out.write("\n" + "\n".join(rows[60:]))
+    second = watch(f, forecaster_onnx, state=tmp_path / "s")
+    assert second.rows == 40 and second.dropped == {}
+    assert second.table is not None and second.table.time_text[0] == rows[60].split(",")[0]
+
+
+def test_stdin_with_state_skips_rows_already_scored(tmp_path: Path, forecaster_onnx: Path) -> None:
+    runner = CliRunner()
+    rows = lines_of(cycle(80, start_row=2000, seed=9), 2000)
+    args = ["watch", "-", "--model", str(forecaster_onnx), "--state", str(tmp_path / "s"), "--json", "--exit-zero"]
+    first = runner.invoke(app, args, input="timestamp,value\n" + "\n".join(rows[:50]) + "\n")
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["rows_scored"] == 50
+    second = runner.invoke(app, args, input="timestamp,value\n" + "\n".join(rows) + "\n")  # the whole file again
+    doc = json.loads(second.stdout)
+    assert doc["rows_scored"] == 30
+    assert doc["rows_dropped"] == {"timestamp not after the last scored row": 50}
+
+
+def test_multivariate_sample_scores_every_column(tmp_path: Path) -> None:
+    from tsrnn.config import ModelConfig, TrainConfig
+    from tsrnn.export.onnx import export_onnx
+    from tsrnn.training.train import train
+
+    run = train(SAMPLE / "sensors_history.csv", model=ModelConfig(hidden=16), config=TrainConfig(epochs=4), runs_dir=tmp_path).run
+    onnx = export_onnx(run, tmp_path / "sensors.onnx").path
+    result = watch(SAMPLE / "sensors_recent.csv", onnx, scores_out=tmp_path / "scores.csv")
+    frame = pl.read_csv(tmp_path / "scores.csv")
+    assert frame.columns == [
+        "timestamp", "temperature_c", "humidity_pct", "power_kw",
+        "expected_temperature_c", "expected_humidity_pct", "expected_power_kw", "score", "anomaly",
+    ]
+    assert frame.height == result.rows == 1008
+    assert frame["score"].min() >= 0.0 and frame["score"].max() < 1.0
+
+
+def test_overlapping_run_is_refused_while_the_state_is_locked(tmp_path: Path, forecaster_onnx: Path) -> None:
+    from tsrnn.errors import StateError
+    from tsrnn.watch.state import StateLock
+
+    f = write_csv(tmp_path / "m.csv", cycle(50, start_row=2000))
+    with StateLock(tmp_path / "s"):
+        with pytest.raises(StateError, match="another tsrnn watch"):
+            watch(f, forecaster_onnx, state=tmp_path / "s")
+    assert watch(f, forecaster_onnx, state=tmp_path / "s").rows == 50

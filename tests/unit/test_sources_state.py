@@ -1,0 +1,105 @@
+"""Reading only what is new, and the state file that remembers how far we got."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tsrnn.errors import StateError
+from tsrnn.watch.sources import Cursor, read_new
+from tsrnn.watch.state import SeriesState, StateLock, WatchState, load_state, save_state
+
+HEADER = b"timestamp,value\n"
+
+
+def rows(chunk) -> list[bytes]:  # noqa: ANN001
+    return chunk.data.splitlines()[1:] if chunk.has_rows else []
+
+
+def test_each_read_returns_only_rows_added_since(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_bytes(HEADER + b"t1,1\nt2,2\n")
+    first = read_new(str(f), None)
+    assert rows(first) == [b"t1,1", b"t2,2"] and first.first_line == 2
+    assert read_new(str(f), first.cursor).has_rows is False
+    with f.open("ab") as out:
+        out.write(b"t3,3\n")
+    second = read_new(str(f), first.cursor)
+    assert rows(second) == [b"t3,3"] and second.first_line == 4
+    assert second.data.startswith(HEADER)
+
+
+def test_a_last_line_without_newline_is_read_once(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_bytes(HEADER + b"t1,1\nt2,2")
+    first = read_new(str(f), None)
+    assert rows(first) == [b"t1,1", b"t2,2"] and first.cursor.unterminated
+    with f.open("ab") as out:
+        out.write(b"\nt3,3")
+    second = read_new(str(f), first.cursor)
+    assert rows(second) == [b"t3,3"] and not second.skipped and second.first_line == 4
+
+
+def test_a_scored_line_extended_later_is_reported_not_rescored(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_bytes(HEADER + b"t1,1")
+    first = read_new(str(f), None)
+    with f.open("ab") as out:
+        out.write(b"5\nt2,2\n")
+    second = read_new(str(f), first.cursor)
+    assert rows(second) == [b"t2,2"]
+    assert second.skipped == {"tail of a line extended after it was scored": 1}
+
+
+def test_truncated_or_replaced_file_is_an_error_not_a_silent_restart(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_bytes(HEADER + b"t1,1\nt2,2\n")
+    cursor = read_new(str(f), None).cursor
+    f.write_bytes(HEADER + b"t1,1\n")
+    with pytest.raises(StateError, match="truncated or replaced"):
+        read_new(str(f), cursor)
+    f.write_bytes(b"time,value\nx1,1\nx2,2\nx3,3\n")
+    with pytest.raises(StateError, match="start of the file changed"):
+        read_new(str(f), cursor)
+
+
+def test_state_round_trip_is_exact(tmp_path: Path) -> None:
+    path = tmp_path / "w.state"
+    state = WatchState("run:abc", "/data/m.csv", Cursor(10, 2, "ff", False), {"": SeriesState(5, 123, {"h": {"shape": [1], "data": [0.1]}})})
+    save_state(path, state)
+    again = load_state(path, "run:abc", "/data/m.csv")
+    assert again.cursor == state.cursor and again.series[""].to_dict() == state.series[""].to_dict()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "damaged"),
+        (b'{"hello": 1}', "not a tsrnn watch state"),
+        (b'{"format": "tsrnn-watch-state", "version": 99}', "version 99"),
+        (b'{"format": "tsrnn-watch-state", "version": 1, "model": "other:1", "source": "/data/m.csv"}', "another model"),
+        (b'{"format": "tsrnn-watch-state", "version": 1, "model": "run:abc", "source": "/x.csv"}', "belongs to source"),
+        (b'{"format": "tsrnn-watch-state", "version": 1, "model": "run:abc", "source": "/data/m.csv"}', "fields missing"),
+    ],
+)
+def test_bad_state_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "w.state"
+    path.write_bytes(content)
+    with pytest.raises(StateError, match=message):
+        load_state(path, "run:abc", "/data/m.csv")
+
+
+def test_missing_state_file_starts_fresh(tmp_path: Path) -> None:
+    state = load_state(tmp_path / "new.state", "run:abc", "/data/m.csv")
+    assert state.cursor is None and state.series == {}
+
+
+def test_second_holder_of_the_lock_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.state"
+    with StateLock(path):
+        with pytest.raises(StateError, match="another tsrnn watch"):
+            with StateLock(path):
+                pass
+    with StateLock(path):  # released after the first run ends
+        pass
