@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tsrnn.errors import TsrnnError
-from tsrnn.watch.engine import DEFAULT_COOLDOWN
+from tsrnn.config import DEFAULT_COOLDOWN
 
 from .options import Json, Quiet, human_console, print_json
 
@@ -35,7 +35,7 @@ def command(
     cooldown: Annotated[int, typer.Option("--cooldown", help="Anomalous rows within this many rows of an event join it instead of raising another.")] = DEFAULT_COOLDOWN,
     quiet: Quiet = False,
 ) -> None:
-    from tsrnn.watch.engine import watch  # noqa: PLC0415 (kept beside its use)
+    from tsrnn.streaming.engine import watch
 
     stdout_users = [flag for flag, on in (("--json", json_out), ("--ndjson", ndjson), ("--scores-out -", scores_out == "-")) if on]
     if len(stdout_users) > 1:

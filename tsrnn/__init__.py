@@ -4,7 +4,7 @@ The public API is imported lazily, so `import tsrnn` (and `tsrnn watch`) never p
 
     tsrnn.train("history.csv")              # → runs/history/          (train extra)
     tsrnn.export_onnx(tsrnn.load_run("runs/history"))   # → exports/history.onnx
-    tsrnn.watch("new.csv", "exports/history.onnx")      # → WatchResult
+    tsrnn.streaming("new.csv", "exports/history.onnx")      # → WatchResult
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ _API = {
     "resolve_run": "tsrnn.training.runs",
     "export_onnx": "tsrnn.export.onnx",
     "read_metadata": "tsrnn.export.metadata",
-    "watch": "tsrnn.watch.engine",
+    "watch": "tsrnn.streaming.engine",
     "read_table": "tsrnn.data.reader",
     "ModelConfig": "tsrnn.config",
     "TrainConfig": "tsrnn.config",

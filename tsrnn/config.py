@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 MODEL_KINDS = ("forecaster", "autoencoder")
+DEFAULT_COOLDOWN = 24  # watch: anomalous rows this close to an event join it (one alert per incident)
 CELLS = ("lstm",)
 
 

@@ -106,3 +106,16 @@ def test_bad_usage_and_input_give_one_line_and_exit_2(tmp_path: Path, history_cs
     other.write_text("timestamp,cpu\n2024-01-01 00:00:00,1\n")
     subs = {"{missing}": str(tmp_path / "missing.csv"), "{history}": str(history_csv), "{tmp}": str(tmp_path), "{onnx}": str(forecaster_onnx), "{other}": str(other)}
     assert_one_line_error(invoke(*[subs.get(a, a) for a in args]), *fragments)
+
+
+def test_run_names_cannot_escape_the_runs_directory(tmp_path: Path, history_csv: Path) -> None:
+    result = invoke("train", history_csv, "--name", "../evil", "--runs-dir", tmp_path / "runs")
+    assert_one_line_error(result, "run name '../evil'")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_export_out_may_be_a_directory(tmp_path: Path, history_csv: Path) -> None:
+    assert invoke("train", history_csv, "--name", "d", "--runs-dir", tmp_path, "--epochs", "1", "--quiet").exit_code == 0
+    (tmp_path / "models").mkdir()
+    assert invoke("export", "d", "--runs-dir", tmp_path, "--out", tmp_path / "models", "--quiet").exit_code == 0
+    assert (tmp_path / "models" / "d.onnx").is_file()

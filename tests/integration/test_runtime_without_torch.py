@@ -57,7 +57,7 @@ def test_training_without_the_extra_says_what_to_install(runtime_bin: Path, hist
 
 def test_the_cli_and_watch_modules_do_not_import_heavy_frameworks() -> None:
     code = (
-        "import sys, tsrnn_cli.main, tsrnn.watch.engine, tsrnn.export.info;"
+        "import sys, tsrnn_cli.main, tsrnn.streaming.engine, tsrnn.export.info;"
         "print(sorted(m for m in ('torch', 'onnx', 'onnxscript', 'matplotlib') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import SAMPLE
 from tests.helpers import cycle, inject_spike, stamps, write_csv
-from tsrnn.watch.engine import watch
+from tsrnn.streaming.engine import watch
 from tsrnn_cli.main import app
 
 
@@ -97,10 +97,25 @@ def test_multivariate_sample_scores_every_column(tmp_path: Path) -> None:
 
 def test_overlapping_run_is_refused_while_the_state_is_locked(tmp_path: Path, forecaster_onnx: Path) -> None:
     from tsrnn.errors import StateError
-    from tsrnn.watch.state import StateLock
+    from tsrnn.streaming.state import StateLock
 
     f = write_csv(tmp_path / "m.csv", cycle(50, start_row=2000))
     with StateLock(tmp_path / "s"):
         with pytest.raises(StateError, match="another tsrnn watch"):
             watch(f, forecaster_onnx, state=tmp_path / "s")
     assert watch(f, forecaster_onnx, state=tmp_path / "s").rows == 50
+
+
+@pytest.mark.parametrize("level", [7.0, 0.0])
+def test_a_constant_history_flags_any_change(tmp_path: Path, level: float) -> None:
+    from tsrnn.config import TrainConfig
+    from tsrnn.export.onnx import export_onnx
+    from tsrnn.training.train import train
+
+    run = train(write_csv(tmp_path / "flat.csv", np.full((500, 1), level)), config=TrainConfig(epochs=10), runs_dir=tmp_path).run
+    onnx = export_onnx(run, tmp_path / "flat.onnx").path
+    new = np.full((300, 1), level)
+    assert watch(write_csv(tmp_path / "same.csv", new, start_row=500), onnx).events == []
+    new[200] += 0.01
+    events = watch(write_csv(tmp_path / "step.csv", new, start_row=500), onnx).events
+    assert len(events) == 1 and events[0].start == stamps(1, 700)[0]

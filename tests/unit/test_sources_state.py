@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tsrnn.errors import StateError
-from tsrnn.watch.sources import Cursor, read_new
-from tsrnn.watch.state import SeriesState, StateLock, WatchState, load_state, save_state
+from tsrnn.streaming.sources import Cursor, read_new
+from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
 
 HEADER = b"timestamp,value\n"
 

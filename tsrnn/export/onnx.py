@@ -67,7 +67,9 @@ def export_onnx(run: Run, out: str | Path | None = None, *, exports_dir: str | P
     torch = require("torch", "train", "export")
     onnx = require("onnx", "train", "export")
 
-    path = Path(out) if out is not None else Path(exports_dir) / f"{run.name}.onnx"
+    path = Path(out) if out is not None else Path(exports_dir)
+    if path.is_dir() or out is None:
+        path = path / f"{run.name}.onnx"
     module = _streaming_module(run)
     kind = run.model_config.kind
     inputs, outputs, axes = GRAPHS[kind]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ def train(
 
     model_cfg = model or ModelConfig()
     cfg = config or TrainConfig()
+    run_name = _run_name(name, data)
     table = read_table(data, time_column=time_column, columns=columns)
     val_start = _split(table, model_cfg, cfg)
     scaler = Scaler.fit(table.values[:val_start])
@@ -72,9 +74,6 @@ def train(
         val_errors = task.val_errors(net, table.values, list(scaler.mean), list(scaler.scale))
     calibration = calibrate(val_errors, warmup)
 
-    run_name = name or Path(str(data)).stem
-    if run_name in ("", "-"):
-        raise InputError("reading stdin: give the run a name with --name")
     best = min(history, key=lambda s: s.val_loss)
     summary = {
         "name": run_name,
@@ -106,6 +105,18 @@ def train(
     }
     run = save_run(Path(runs_dir) / run_name, info, net)
     return TrainResult(run, summary)
+
+
+def _run_name(name: str | None, data: str | Path) -> str:
+    """The run's name: given, or the data file's stem; safe as one directory name."""
+    if name is None and str(data) != "-":  # "my data.csv" → "my_data"
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(data)).stem).lstrip("._-")
+    run_name = name or ""
+    if not run_name:
+        raise InputError("no run name could be derived from the input; give one with --name")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", run_name):
+        raise InputError(f"run name {run_name!r}: use letters, digits, '.', '_' and '-' only (set it with --name)")
+    return run_name
 
 
 def _split(table: Table, model: ModelConfig, cfg: TrainConfig) -> int:

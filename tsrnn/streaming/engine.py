@@ -13,16 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from tsrnn.config import DEFAULT_COOLDOWN
 from tsrnn.data.reader import Table, read_table
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.scoring.events import Event, find_events
 from tsrnn.scoring.scorers import score
-from tsrnn.watch.output import write_scores
-from tsrnn.watch.runners import RUNNERS, arrays_from_json, arrays_to_json
-from tsrnn.watch.sources import read_new
-from tsrnn.watch.state import SeriesState, StateLock, WatchState, load_state, save_state
+from tsrnn.streaming.output import write_scores
+from tsrnn.streaming.runners import RUNNERS, arrays_from_json, arrays_to_json
+from tsrnn.streaming.sources import read_new
+from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
 
-DEFAULT_COOLDOWN = 24  # rows: anomalous rows this close to an event join it (one alert per incident)
 SERIES = ""  # the one series of a wide file (long format with --id-column comes later)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tsrnn.errors import StateError
 from tsrnn.fsutil import atomic_write_bytes
-from tsrnn.watch.sources import Cursor
+from tsrnn.streaming.sources import Cursor
 
 STATE_FORMAT = "tsrnn-watch-state"
 STATE_VERSION = 1

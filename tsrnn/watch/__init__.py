@@ -1,1 +1,0 @@
-"""Streaming detection with onnxruntime: sources, state, the engine. Never imports torch."""
