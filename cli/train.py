@@ -6,15 +6,15 @@ from typing import Annotated
 
 import typer
 
-from tsrnn.config import MODEL_KINDS, ModelConfig, TrainConfig
+from tsrnn.config import MODEL_KINDS, DataConfig, ModelConfig, TrainConfig
 
-from .options import Json, Quiet, RunsDir, human_console, print_json
+from .options import DataOptions, Json, Quiet, RunsDir, data_config, human_console, print_json
 
 NAME = "train"
 HELP = "Train a forecaster or autoencoder on a CSV of history and save it as runs/NAME/."
 EXAMPLE = "Example: tsrnn train sample_data/cpu_history.csv --epochs 30 --seed 1"
 
-_M, _T = ModelConfig(), TrainConfig()
+_M, _T, _D = ModelConfig(), TrainConfig(), DataConfig()
 
 
 def command(
@@ -28,8 +28,13 @@ def command(
     layers: Annotated[int, typer.Option("--layers", help="Stacked recurrent layers.")] = _M.layers,
     window: Annotated[int, typer.Option("--window", help="Autoencoder window; forecaster warm-up rows.")] = _M.window,
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Last part of the rows kept for validation.")] = _T.val_fraction,
-    time_column: Annotated[str | None, typer.Option("--time-column", help="Name of the time column (default: found by name).")] = None,
-    columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated value columns (default: every numeric column).")] = None,
+    time_column: DataOptions.TimeColumn = None,
+    columns: DataOptions.Columns = None,
+    id_column: DataOptions.IdColumn = None,
+    duplicates: DataOptions.Duplicates = _D.duplicates,
+    fill: DataOptions.Fill = _D.fill,
+    fill_limit: DataOptions.FillLimit = _D.fill_limit,
+    resample: DataOptions.Resample = None,
     json_out: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -37,13 +42,13 @@ def command(
 
     model_cfg = ModelConfig(kind=model, hidden=hidden, layers=layers, window=window)
     train_cfg = TrainConfig(epochs=epochs, seed=seed, val_fraction=val_fraction)
+    data_cfg = data_config(time_column, columns, id_column, duplicates, fill, fill_limit, resample)
     console = human_console(json_out)
-    picked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     progress = None if quiet else _progress(console, epochs)
     try:
         result = train(
-            data, model=model_cfg, config=train_cfg, name=name, runs_dir=runs_dir,
-            time_column=time_column, columns=picked, on_epoch=progress.update if progress else None,
+            data, model=model_cfg, config=train_cfg, data_config=data_cfg, name=name, runs_dir=runs_dir,
+            on_epoch=progress.update if progress else None,
         )
     finally:
         if progress:

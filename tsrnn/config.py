@@ -6,8 +6,37 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 MODEL_KINDS = ("forecaster", "autoencoder")
+DUPLICATES = ("last", "mean", "error")
+FILLS = ("interpolate", "ffill", "none")
 DEFAULT_COOLDOWN = 24  # watch: anomalous rows this close to an event join it (one alert per incident)
 CELLS = ("lstm",)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How a CSV becomes series: stored with the model, so watch reads new data the same way."""
+
+    time_column: str | None = None
+    columns: tuple[str, ...] | None = None
+    id_column: str | None = None
+    duplicates: str = "last"  # one of DUPLICATES
+    fill: str = "interpolate"  # one of FILLS
+    fill_limit: int = 3  # longest run of missing rows filled; longer gaps split the series
+    resample: str | None = None  # e.g. "5m": mean per bucket on a regular grid
+
+    def __post_init__(self) -> None:
+        from tsrnn.errors import TsrnnError
+
+        if self.duplicates not in DUPLICATES:
+            raise TsrnnError(f"--duplicates {self.duplicates!r}: use one of {', '.join(DUPLICATES)}")
+        if self.fill not in FILLS:
+            raise TsrnnError(f"--fill {self.fill!r}: use one of {', '.join(FILLS)}")
+        if self.fill_limit < 0:
+            raise TsrnnError(f"--fill-limit must be 0 or more, got {self.fill_limit}")
+        if self.resample is not None:
+            from tsrnn.data.clean import parse_interval
+
+            parse_interval(self.resample)
 
 
 @dataclass(frozen=True)
@@ -61,6 +90,6 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a config, ignoring keys that a newer version added."""
+    """Rebuild a config, ignoring keys that a newer version added (JSON lists back to tuples)."""
     known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in known})
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})

@@ -97,7 +97,7 @@ def test_scores_out_to_stdout_is_pure_csv(tmp_path: Path, forecaster_onnx: Path)
         (["watch", "{history}", "--model", "{history}"], ["onnxruntime cannot load"]),
         (["watch", "{history}", "--model", "{onnx}", "--json", "--scores-out", "-"], ["both write to stdout"]),
         (["watch", "{history}", "--model", "{onnx}", "--provider", "cuda", "--strict-provider"], ["not available"]),
-        (["watch", "{other}", "--model", "{onnx}"], ["column(s) value not found"]),
+        (["watch", "{other}", "--model", "{onnx}"], ["column 'value' not found", "trained on time column 'timestamp'"]),
         (["info", "{history}"], ["onnxruntime cannot load"]),
     ],
 )

@@ -1,220 +1,273 @@
-"""CSV text → a time-sorted table of float values (polars only, no torch).
+"""CSV → a typed polars frame, sorted by series and time (polars only, no torch).
 
-Every column is read as text first, then parsed here, so that a bad value can be reported with its
-row and the fix instead of a parser's internal message.
+Fast path: a lazy `scan_csv` with the value columns typed as floats, so a large file is parsed once
+and never held twice as text. When that fails (text in a numeric column, stray spaces, ...), the
+slow path reads the columns as text and finds the first bad cell, so the message can name its
+line and value. Every message names the file and says how to fix the problem.
 """
 
 from __future__ import annotations
 
+import csv
+import glob as globmod
 import io
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
+from tsrnn.data.timeparse import detect_time_format, parse_times
 from tsrnn.errors import InputError
 
 TIME_NAMES = ("timestamp", "time", "date", "datetime", "ts")
 DELIMITERS = (",", ";", "\t")
-# Tried in order and combined, so a file may mix "2014-01-01 00:00:00" and ISO "T"/offset forms.
-_NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
-_AWARE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.fZ")
+SAMPLE_BYTES = 256 * 1024
+ROW, TIME, TEXT, ID = "__row", "__time", "__text", "__id"  # internal column names
 
 
 @dataclass
-class Table:
-    """One time series read from CSV: rows sorted by time, values as float64."""
+class Frame:
+    """What was read: columns ROW (file line), TIME, [ID], [TEXT] and the float value columns."""
 
     source: str
     time_column: str
     value_columns: list[str]
-    times: np.ndarray  # (rows,) datetime64[us], UTC when the file had offsets
-    time_text: list[str]  # (rows,) the timestamps exactly as written in the file
-    values: np.ndarray  # (rows, features) float64
+    id_column: str | None
+    data: pl.DataFrame  # sorted by (ID, TIME)
     dropped: dict[str, int] = field(default_factory=dict)  # reason → rows not used
-    notes: list[str] = field(default_factory=list)  # things the user should know, e.g. ignored columns
-
-    @property
-    def rows(self) -> int:
-        return int(self.values.shape[0])
-
-    def interval_seconds(self) -> float | None:
-        """The median spacing of timestamps, or None for fewer than two rows."""
-        if self.rows < 2:
-            return None
-        steps = np.diff(self.times).astype("timedelta64[us]").astype(np.int64)
-        return float(np.median(steps)) / 1e6
-
-    def slice(self, start: int, stop: int | None = None) -> Table:
-        """Rows [start, stop) as a new table that shares nothing mutable with this one."""
-        return Table(
-            self.source,
-            self.time_column,
-            list(self.value_columns),
-            self.times[start:stop],
-            self.time_text[start:stop],
-            self.values[start:stop],
-            dict(self.dropped),
-            list(self.notes),
-        )
+    notes: list[str] = field(default_factory=list)
 
 
-def read_table(
+def read_frame(
     source: str | Path,
     *,
     time_column: str | None = None,
     columns: list[str] | None = None,
+    id_column: str | None = None,
     data: bytes | None = None,
     first_line: int = 2,
-) -> Table:
-    """Read a CSV file (or `data`, its bytes, named `source` in messages) into a Table.
+    keep_text: bool = True,
+) -> Frame:
+    """Read a CSV file, `-` (stdin), a directory or glob of CSV files, or `data` (bytes named `source`).
 
-    `first_line` is the file's line number of the first data row (the header is line 1), so that
-    messages about rows read from the middle of a growing file still point at the right line.
+    `first_line` is the file line of the first data row, for messages about a file read from the
+    middle. `keep_text` keeps each timestamp exactly as written (for reports and scores files).
     """
     name = str(source)
-    if data is None:
-        data = _read_bytes(name)
-    if not data.strip():
-        raise InputError(f"{name}: the file is empty; give a CSV with a header and at least one row")
-    if b"\x00" in data[:4096]:
-        raise InputError(f"{name}: this looks like a binary file, not CSV text; export the data as CSV")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{name}: byte {exc.start} is not UTF-8 text; re-save the file as UTF-8 (e.g. iconv -t utf-8)"
-        ) from None
-    frame = _parse_csv(name, data)
-    if frame.height == 0:
-        raise InputError(f"{name}: the file has a header but no rows; add data rows below the header")
-    return _to_table(name, frame, time_column, columns, first_line)
+    if data is None and name != "-":
+        files = _expand(name)
+        if len(files) > 1:
+            return _concat([read_frame(f, time_column=time_column, columns=columns, id_column=id_column, keep_text=keep_text) for f in files], name)
+        name = str(files[0])
+    if data is None and name == "-":
+        data = sys.stdin.buffer.read()
+    head = data[:SAMPLE_BYTES] if data is not None else _head(name)
+    layout = _sniff(name, head, time_column, columns, id_column)
+    frame = _read_fast(name, data, layout) if data is None or len(data) > SAMPLE_BYTES else None
+    if frame is None:
+        frame = _read_slow(name, data, layout, first_line)
+    return _finish(name, frame, layout, first_line, keep_text)
 
 
-def _read_bytes(name: str) -> bytes:
-    if name == "-":
-        import sys
+@dataclass(frozen=True)
+class _Layout:
+    """What the first rows tell: delimiter, header, time column and format, value and id columns."""
 
-        return sys.stdin.buffer.read()
+    delimiter: str
+    header: list[str]
+    time_column: str
+    time_format: str | None  # None: epoch numbers
+    value_columns: list[str]
+    id_column: str | None
+    ignored: list[str]
+
+
+def _expand(name: str) -> list[Path]:
+    """A file, the *.csv files of a directory, or the files a glob matches, sorted."""
     path = Path(name)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+        if not files:
+            raise InputError(f"{name}: directory holds no .csv files; give a CSV file or a directory of them")
+        return files
+    if any(ch in name for ch in "*?[") and not path.exists():
+        files = sorted(Path(p) for p in globmod.glob(name) if Path(p).is_file())
+        if not files:
+            raise InputError(f"{name}: the pattern matches no file; check the pattern (quote it so the shell does not expand it)")
+        return files
     if not path.exists():
         raise InputError(f"{name}: no such file; check the path")
-    if path.is_dir():
-        raise InputError(f"{name}: is a directory; give a CSV file")
-    return path.read_bytes()
+    if not path.is_file():
+        raise InputError(f"{name}: not a regular file; give a CSV file")
+    return [path]
 
 
-def _parse_csv(name: str, data: bytes) -> pl.DataFrame:
-    header = data.split(b"\n", 1)[0].decode("utf-8", "replace")
-    delimiter = max(DELIMITERS, key=header.count)
-    try:
-        return pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, truncate_ragged_lines=False)
-    except (pl.exceptions.PolarsError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{name}: could not read as CSV ({first}); check that every row has the header's columns") from None
+def _head(name: str) -> bytes:
+    with open(name, "rb") as f:
+        return f.read(SAMPLE_BYTES)
 
 
-def _to_table(name: str, frame: pl.DataFrame, time_column: str | None, columns: list[str] | None, first_line: int) -> Table:
-    tcol = _find_time_column(name, frame, time_column)
-    times = _parse_times(name, frame[tcol], first_line)
-    candidates = [c for c in frame.columns if c != tcol]
-    if columns:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise InputError(f"{name}: column(s) {', '.join(missing)} not found; the file has {', '.join(frame.columns)}")
-        candidates = list(columns)
-    values: dict[str, pl.Series] = {}
-    notes: list[str] = []
-    for col in candidates:
-        parsed = _parse_numeric(name, frame[col], first_line, required=bool(columns))
-        if parsed is None:
-            notes.append(f"column {col!r} is not numeric and was not used")
-        else:
-            values[col] = parsed
+def _sniff(name: str, head: bytes, time_column: str | None, columns: list[str] | None, id_column: str | None) -> _Layout:
+    if not head.strip():
+        raise InputError(f"{name}: the file is empty; give a CSV with a header and at least one row")
+    if b"\x00" in head[:4096]:
+        raise InputError(f"{name}: this looks like a binary file, not CSV text; export the data as CSV")
+    text = _decode(name, head)
+    lines = text.splitlines()
+    header_line = lines[0]
+    delimiter = max(DELIMITERS, key=header_line.count)
+    header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
+    rows = [r for r in csv.reader(lines[1:200], delimiter=delimiter) if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(f"{name}: the file has a header but no rows; add data rows below the header")
+    if len(header) == 1:
+        tried = " ".join(repr(d) for d in DELIMITERS)
+        raise InputError(f"{name}: found a single column {header[0][:40]!r} (tried delimiters {tried}); save the file with one of them between columns")
+    sample = {col: [r[i].strip() for r in rows if i < len(r)] for i, col in enumerate(header)}
+    for wanted, what in ((time_column, "time column"), (id_column, "id column"), *((c, "column") for c in columns or [])):
+        if wanted and wanted not in header:
+            raise InputError(f"{name}: {what} {wanted!r} not found; the file has {', '.join(header)}")
+    tcol = time_column or _find_time_column(name, header, sample)
+    fmt = detect_time_format(sample[tcol])
+    if fmt == "":
+        bad = next((v for v in sample[tcol] if v), "")
+        raise InputError(f"{name}: cannot parse timestamp {bad!r} in column {tcol!r}; use ISO 8601 (2024-01-31 13:05:00) or epoch seconds")
+    candidates = columns or [c for c in header if c not in (tcol, id_column)]
+    values = [c for c in candidates if columns or _looks_numeric(sample[c])]
+    ignored = [c for c in candidates if c not in values]
     if not values:
-        raise InputError(f"{name}: no numeric value column found beside time column {tcol!r}; add one or pick it with --columns")
-    table = pl.DataFrame({"__time": times, "__text": frame[tcol], **values})
-    dropped: dict[str, int] = {}
-    complete = table.drop_nulls()
-    if complete.height < table.height:
-        dropped["missing value"] = table.height - complete.height
-    if complete.height == 0:
-        raise InputError(f"{name}: every row has a missing value; fill the gaps or choose other --columns")
-    ordered = complete.sort("__time", maintain_order=True)
-    deduped = ordered.unique(subset="__time", keep="last", maintain_order=True)
-    if deduped.height < ordered.height:
-        dropped["duplicate timestamp (kept the last)"] = ordered.height - deduped.height
-    return Table(
-        source=name,
-        time_column=tcol,
-        value_columns=list(values),
-        times=deduped["__time"].to_numpy(),
-        time_text=deduped["__text"].to_list(),
-        values=deduped.select(list(values)).to_numpy().astype(np.float64, copy=False).reshape(deduped.height, len(values)),
-        dropped=dropped,
-        notes=notes,
-    )
+        raise InputError(f"{name}: no numeric value column found beside time column {tcol!r}; add one or pick columns with --columns")
+    return _Layout(delimiter, header, tcol, fmt, values, id_column, ignored)
 
 
-def _find_time_column(name: str, frame: pl.DataFrame, requested: str | None) -> str:
-    if requested:
-        if requested not in frame.columns:
-            raise InputError(f"{name}: time column {requested!r} not found; the file has {', '.join(frame.columns)}")
-        return requested
-    by_name = {c.strip().lower(): c for c in frame.columns}
+def _decode(name: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 4 and exc.reason == "unexpected end of data":
+            return data[: exc.start].decode("utf-8")  # a character cut by the sample's end
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{name}: line {line} has bytes that are not UTF-8 text; re-save the file as UTF-8 (e.g. iconv -t utf-8)") from None
+
+
+def _find_time_column(name: str, header: list[str], sample: dict[str, list[str]]) -> str:
+    by_name = {c.lower(): c for c in header}
     for candidate in TIME_NAMES:
         if candidate in by_name:
             return by_name[candidate]
-    raise InputError(
-        f"{name}: no time column found (looked for {', '.join(TIME_NAMES)}); name it with --time-column"
-    )
+    for col in header:  # else the first column whose values all parse as date-times (not plain numbers)
+        fmt = detect_time_format(sample[col])
+        if fmt and any(v for v in sample[col]):
+            return col
+    raise InputError(f"{name}: no time column found (looked for {', '.join(TIME_NAMES)} and for date-times); name it with --time-column")
 
 
-def _parse_times(name: str, text: pl.Series, first_line: int) -> pl.Series:
-    """Text → Datetime(us); epoch seconds or milliseconds when every value is a number."""
-    stripped = text.str.strip_chars()
-    numeric = stripped.cast(pl.Float64, strict=False)
-    if stripped.null_count() < len(stripped) and numeric.null_count() == stripped.null_count():
-        scale = 1_000 if float(numeric.abs().max()) > 1e11 else 1_000_000  # ms if beyond year 5138 in s
-        parsed = (numeric * scale).cast(pl.Int64).cast(pl.Datetime("us"))
-    else:
-        parsed = pl.Series([None] * len(stripped), dtype=pl.Datetime("us"))
-        for fmt in _NAIVE_FORMATS:
-            parsed = parsed.fill_null(stripped.str.strptime(pl.Datetime("us"), fmt, strict=False))
-        for fmt in _AWARE_FORMATS:
-            aware = stripped.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
-            parsed = parsed.fill_null(aware.dt.replace_time_zone(None))
-    bad = parsed.is_null() & stripped.is_not_null()
-    if bad.any():
-        i = int(bad.arg_true()[0])
-        raise InputError(
-            f"{name}: line {first_line + i}: cannot parse timestamp {stripped[i]!r}; "
-            "use ISO 8601 (2024-01-31 13:05:00) or epoch seconds"
+def _looks_numeric(values: list[str]) -> bool:
+    present = [v for v in values if v]
+    if not present:
+        return True  # all missing in the sample: keep it, the full read decides
+    numeric = 0
+    for v in present:
+        try:
+            float(v)
+            numeric += 1
+        except ValueError:
+            pass
+    return numeric >= len(present) / 2
+
+
+def _read_fast(name: str, data: bytes | None, layout: _Layout) -> pl.DataFrame | None:
+    """Typed lazy read; None when the file needs the careful path (bad cells, spaces, ...)."""
+    schema = {c: pl.String for c in layout.header}
+    for c in layout.value_columns:
+        schema[c] = pl.Float64
+    wanted = [layout.time_column, *([layout.id_column] if layout.id_column else []), *layout.value_columns]
+    try:
+        scan = pl.scan_csv(
+            io.BytesIO(data) if data is not None else name, separator=layout.delimiter, schema=schema,
+            row_index_name=ROW, raise_if_empty=False,
         )
-    if parsed.null_count():
-        i = int(parsed.is_null().arg_true()[0])
-        raise InputError(f"{name}: line {first_line + i}: the timestamp is empty; every row needs one")
-    return parsed
-
-
-def _parse_numeric(name: str, text: pl.Series, first_line: int, *, required: bool) -> pl.Series | None:
-    """Text → Float64 with nulls for empty cells; None for a column that is not numeric at all."""
-    stripped = text.str.strip_chars()
-    present = stripped.is_not_null() & (stripped != "")
-    parsed = stripped.cast(pl.Float64, strict=False)
-    bad = present & parsed.is_null()
-    n_present = int(present.sum())
-    if n_present and int(bad.sum()) == n_present and not required:
+        return scan.select(ROW, *wanted).collect()
+    except (pl.exceptions.PolarsError, ValueError, OSError):
         return None
+
+
+def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) -> pl.DataFrame:
+    """Every column as text, then each value column parsed here, so a bad cell can be named."""
+    try:
+        raw = pl.read_csv(
+            io.BytesIO(data) if data is not None else name, separator=layout.delimiter, infer_schema=False,
+            row_index_name=ROW, raise_if_empty=False,
+        )
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "utf-8" in message.lower():
+            _decode(name, data if data is not None else Path(name).read_bytes())
+        raise InputError(f"{name}: could not read as CSV ({message}); check that every row has the header's {len(layout.header)} columns") from None
+    out = {ROW: raw[ROW], layout.time_column: raw[layout.time_column].str.strip_chars()}
+    if layout.id_column:
+        out[layout.id_column] = raw[layout.id_column].str.strip_chars()
+    for col in layout.value_columns:
+        text = raw[col].str.strip_chars()
+        parsed = text.cast(pl.Float64, strict=False)
+        bad = text.is_not_null() & (text != "") & parsed.is_null()
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            raise InputError(f"{name}: line {first_line + int(raw[ROW][i])}, column {col!r}: {text[i]!r} is not a number; fix or remove the row")
+        out[col] = parsed
+    return pl.DataFrame(out)
+
+
+def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, keep_text: bool) -> Frame:
+    dropped: dict[str, int] = {}
+    blank = frame.select(pl.all_horizontal(pl.exclude(ROW).is_null())).to_series()
+    if blank.any():
+        dropped["blank line"] = int(blank.sum())
+        frame = frame.filter(~blank)
+    if frame.height == 0:
+        raise InputError(f"{name}: the file has a header but no rows; add data rows below the header")
+    text = frame[layout.time_column]
+    times = parse_times(text, layout.time_format)
+    bad = times.is_null()
     if bad.any():
         i = int(bad.arg_true()[0])
+        shown = "an empty timestamp" if text[i] in (None, "") else f"timestamp {text[i]!r}"
         raise InputError(
-            f"{name}: line {first_line + i}, column {text.name!r}: {stripped[i]!r} is not a number; "
-            "fix or remove the row"
+            f"{name}: line {first_line + int(frame[ROW][i])}: cannot parse {shown} in column {layout.time_column!r}; "
+            "every row needs an ISO 8601 (2024-01-31 13:05:00) or epoch timestamp"
         )
-    infinite = parsed.is_infinite().fill_null(False)
+    values = frame.select(layout.value_columns)
+    infinite = values.select(pl.any_horizontal(pl.all().is_infinite())).to_series().fill_null(False)
     if infinite.any():
         i = int(infinite.arg_true()[0])
-        raise InputError(f"{name}: line {first_line + i}, column {text.name!r}: value is infinite; replace it or leave it empty")
-    return parsed.fill_nan(None)
+        col = next(c for c in layout.value_columns if values[c][i] is not None and abs(values[c][i]) == float("inf"))
+        raise InputError(f"{name}: line {first_line + int(frame[ROW][i])}, column {col!r}: value is infinite; replace it or leave it empty")
+    cols = {ROW: frame[ROW].cast(pl.Int64) + first_line, TIME: times}
+    if layout.id_column:
+        ids = frame[layout.id_column].fill_null("")
+        cols[ID] = ids
+    if keep_text:
+        cols[TEXT] = text
+    cols.update({c: values[c].fill_nan(None) for c in layout.value_columns})
+    out = pl.DataFrame(cols).sort([ID, TIME] if layout.id_column else [TIME], maintain_order=True)
+    if out.select(pl.all_horizontal(pl.col(layout.value_columns).is_null())).to_series().all():
+        raise InputError(f"{name}: every value is missing in column(s) {', '.join(layout.value_columns)}; fill the data or choose other --columns")
+    notes = [f"column {c!r} is not numeric and was not used" for c in layout.ignored]
+    return Frame(name, layout.time_column, list(layout.value_columns), layout.id_column, out, dropped, notes)
+
+
+def _concat(frames: list[Frame], name: str) -> Frame:
+    """Files of one schema, one after another (a directory or glob of exports)."""
+    first = frames[0]
+    for f in frames[1:]:
+        if (f.time_column, f.value_columns, f.id_column) != (first.time_column, first.value_columns, first.id_column):
+            raise InputError(f"{f.source}: its columns ({', '.join(f.value_columns)}) differ from {first.source} ({', '.join(first.value_columns)}); read files of one schema together")
+    keys = [ID, TIME] if first.id_column else [TIME]
+    data = pl.concat([f.data for f in frames], how="vertical_relaxed").sort(keys, maintain_order=True)
+    dropped: dict[str, int] = {}
+    for f in frames:
+        for why, n in f.dropped.items():
+            dropped[why] = dropped.get(why, 0) + n
+    notes = sorted({n for f in frames for n in f.notes})
+    return Frame(name, first.time_column, first.value_columns, first.id_column, data, dropped, notes)

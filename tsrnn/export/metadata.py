@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from tsrnn.config import DataConfig, from_dict
 from tsrnn.errors import ModelError
 from tsrnn.scoring.scorers import Calibration
 
 FORMAT = "1"
-_JSON_KEYS = ("value_columns", "scaler", "calibration", "training_data", "state_shape")
+_JSON_KEYS = ("value_columns", "data_config", "scaler", "calibration", "training_data", "state_shape")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ModelMetadata:
     id_column: str
     value_columns: list[str]
     interval_seconds: str  # seconds as text; "" when unknown
+    data_config: dict[str, Any]  # duplicates, fill, fill_limit, resample...: watch reads new data the same way
     window: int  # autoencoder window; forecaster warm-up rows
     horizon: int
     state_shape: list[int]  # (layers, hidden) of the recurrent state; [] for the autoencoder
@@ -42,6 +44,14 @@ class ModelMetadata:
     @property
     def features(self) -> int:
         return len(self.value_columns)
+
+    @property
+    def interval(self) -> float | None:
+        return float(self.interval_seconds) if self.interval_seconds else None
+
+    @property
+    def data(self) -> DataConfig:
+        return from_dict(DataConfig, self.data_config)
 
     @property
     def scorer_calibration(self) -> Calibration:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tsrnn import __version__
+from tsrnn.config import to_dict
 from tsrnn.errors import ModelError
 from tsrnn.export.metadata import FORMAT, ModelMetadata
 from tsrnn.extras import require
@@ -179,11 +180,12 @@ def _metadata(run: Run) -> ModelMetadata:
         id_column=schema.get("id_column") or "",
         value_columns=list(schema["value_columns"]),
         interval_seconds="" if interval is None else repr(float(interval)),
+        data_config=to_dict(run.data_config),
         window=cfg.window,
         horizon=1,
         state_shape=[cfg.layers, cfg.hidden] if cfg.kind == "forecaster" else [],
         scaler=run.scaler.to_dict(),
         calibration=run.calibration.to_dict(),
-        training_data={k: schema[k] for k in ("rows", "rows_train", "first_time", "last_time", "sha256", "source")},
+        training_data={k: schema.get(k) for k in ("rows", "series", "first_time", "last_time", "sha256", "source")},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

@@ -32,14 +32,19 @@ def key_values(console: Console, title: str, rows: dict[str, Any]) -> None:
 
 
 def render_train(console: Console, summary: dict[str, Any]) -> None:
+    series = f" in {summary['series']:,} series" if summary["series"] > 1 else ""
     key_values(console, f"trained {summary['name']}", {
         "model": f"{summary['model']} ({summary['cell']}, {summary['parameters']:,} parameters)",
-        "rows": f"{summary['rows_train']:,} train, {summary['rows_val']:,} validation",
+        "rows": f"{summary['rows_train']:,} train, {summary['rows_val']:,} validation{series}"
+        + (f", {summary['segments']:,} segments (gaps longer than --fill-limit split them)" if summary["segments"] > summary["series"] else ""),
+        "interval": f"{summary['interval_seconds']:g} s" if summary["interval_seconds"] else "unknown",
         "epochs": f"{summary['epochs_run']} run, best {summary['best_epoch']}",
         "best validation loss": f"{summary['best_val_loss']:.4f} (mean squared error, scaled units)",
         "time": f"{summary['train_seconds']:.1f} s",
         "rows dropped": _dropped(summary["dropped_rows"]),
+        "filled": _dropped(summary["filled"]),
         "run directory": summary["run_dir"],
+        **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
     })
 
 
@@ -58,10 +63,11 @@ def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray) 
     key_values(console, f"tsrnn watch: {escape(summary['source'])}  {status}", {
         "model": f"{summary['model']} ({summary['kind']}, run {summary['run']})",
         "provider": summary["provider"] + ("" if summary["provider"].lower().startswith(summary["requested_provider"]) else f" (asked for {summary['requested_provider']})"),
-        "rows": f"{summary['rows_scored']:,} scored"
+        "rows": f"{summary['rows_scored']:,} scored" + (f" in {summary['series']:,} series" if summary["series"] > 1 else "")
         + (f" ({summary['warmup_rows']:,} warm-up rows with score 0 while the model's state builds)" if summary["warmup_rows"] else ""),
         "time range": f"{summary['first_time']} → {summary['last_time']}" if summary["first_time"] else "no new rows",
         "rows dropped": _dropped(summary["rows_dropped"]),
+        **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
         "scores": f"{sparkline(scores)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}" if max_score is not None else "-",
         "anomalous rows": f"{summary['anomalous_rows']:,} in {len(summary['events'])} event(s)",
         **({"state": summary["state"]} if summary["state"] else {}),
@@ -69,14 +75,16 @@ def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray) 
     })
     if summary["events"]:
         table = Table(title="events (at the peak: the column furthest from expected)", title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("start", "end", "rows", "peak", "observed (expected)"):
+        many = summary["series"] > 1
+        for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "observed (expected)"):
             table.add_column(col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end"))
         columns = summary["columns"]
         for e in summary["events"]:
             i = columns.index(e["column"]) if e["column"] in columns else 0
             where = f"{escape(e['column'])} " if len(columns) > 1 else ""
             off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
-            table.add_row(escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", off)
+            cells = ([escape(e["series"])] if many else []) + [escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", off]
+            table.add_row(*cells)
         console.print(table)
 
 

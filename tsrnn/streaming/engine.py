@@ -1,4 +1,4 @@
-"""The watch loop: read new rows → infer → score → detect → write scores → commit state.
+"""The watch loop: read new rows → clean → infer → score → detect → write scores → commit state.
 
 The state is committed last, after the scores file is written: a run killed at any point leaves
 the previous state, and the next run scores the same rows again from the same state.
@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from tsrnn.config import DEFAULT_COOLDOWN
-from tsrnn.data.reader import Table, read_table
+from tsrnn.data.clean import Dataset, Segment, clean
+from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame, read_frame
+from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.scoring.events import Event, find_events
 from tsrnn.scoring.scorers import score
@@ -23,7 +26,24 @@ from tsrnn.streaming.runners import RUNNERS, arrays_from_json, arrays_to_json
 from tsrnn.streaming.sources import read_new
 from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
 
-SERIES = ""  # the one series of a wide file (long format with --id-column comes later)
+SEEN = "timestamp not after the last scored row"
+
+
+@dataclass
+class Scored:
+    """Per scored row (rows that came from the data, not rows inserted into gaps)."""
+
+    series: list[str] = field(default_factory=list)
+    time_text: list[str] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)  # (rows, features) per segment
+    expected: list[np.ndarray] = field(default_factory=list)
+    scores: list[np.ndarray] = field(default_factory=list)
+    warmup: list[np.ndarray] = field(default_factory=list)
+
+    def stack(self, features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if not self.scores:
+            return np.zeros((0, features)), np.zeros((0, features)), np.zeros(0), np.zeros(0, bool)
+        return np.concatenate(self.values), np.concatenate(self.expected), np.concatenate(self.scores), np.concatenate(self.warmup)
 
 
 @dataclass
@@ -35,13 +55,16 @@ class WatchResult:
     provider: str
     requested_provider: str
     metadata: ModelMetadata
-    table: Table | None  # the rows scored (None when nothing was new)
+    series: list[str]  # (rows,) series id per scored row ("" without an id column)
+    time_text: list[str]  # (rows,)
+    values: np.ndarray  # (rows, features)
     expected: np.ndarray  # (rows, features)
     scores: np.ndarray  # (rows,) in [0, 1)
     anomaly: np.ndarray  # (rows,) bool
     warmup: np.ndarray  # (rows,) bool: the state was still building, not scored
     events: list[Event]
     dropped: dict[str, int] = field(default_factory=dict)
+    filled: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     state: str | None = None
 
@@ -59,15 +82,17 @@ class WatchResult:
             "columns": self.metadata.value_columns,
             "provider": self.provider,
             "requested_provider": self.requested_provider,
+            "series": len(set(self.series)),
             "rows_scored": self.rows,
             "warmup_rows": int(self.warmup.sum()),
             "rows_dropped": self.dropped,
+            "filled": self.filled,
             "anomalous_rows": int(self.anomaly.sum()),
             "events": [e.to_dict() for e in self.events],
             "max_score": float(self.scores.max()) if self.rows else None,
             "threshold": self.metadata.scorer_calibration.threshold,
-            "first_time": self.table.time_text[0] if self.table is not None and self.rows else None,
-            "last_time": self.table.time_text[-1] if self.table is not None and self.rows else None,
+            "first_time": min(self.time_text) if self.rows else None,
+            "last_time": max(self.time_text) if self.rows else None,
             "state": self.state,
             "notes": self.notes,
         }
@@ -89,73 +114,157 @@ def watch(
 
     session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads)
     meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(model))
-    runner = RUNNERS[meta.kind](session, meta)
-    source = str(source)
+    job = _Job(str(source), str(model), session, meta, provider, cooldown)
     if state is None:
-        return _score_chunk(source, str(model), session, meta, runner, None, scores_out, provider, cooldown)
+        return job.run(None, scores_out)
     state_path = Path(state)
     with StateLock(state_path):
-        key = source if source == "-" else os.path.abspath(source)
+        key = job.source if job.source == "-" else os.path.abspath(job.source)
         fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"
         saved = load_state(state_path, fingerprint, key)
-        result = _score_chunk(source, str(model), session, meta, runner, saved, scores_out, provider, cooldown)
-        save_state(state_path, saved)  # _score_chunk advanced `saved` in memory
+        result = job.run(saved, scores_out)
+        save_state(state_path, saved)  # job.run advanced `saved` in memory
         result.state = str(state_path)
         return result
 
 
-def _score_chunk(source, model, session, meta, runner, saved: WatchState | None, scores_out, provider: str, cooldown: int) -> WatchResult:  # noqa: ANN001
-    chunk = read_new(source, saved.cursor if saved else None)
-    dropped = dict(chunk.skipped)
-    calibration = meta.scorer_calibration
-    series = saved.series.get(SERIES, SeriesState()) if saved else SeriesState()
-    table = None
-    if chunk.has_rows:
-        table = read_table(chunk.source, time_column=meta.time_column, columns=meta.value_columns, data=chunk.data, first_line=chunk.first_line)
-        dropped.update(table.dropped)
-        table = _drop_seen(table, series, dropped)
-    rows = table.rows if table is not None else 0
-    features = meta.features
-    expected = np.zeros((rows, features))
-    scores = np.zeros(rows)
-    warmup = np.zeros(rows, bool)
-    if rows:
-        arrays = arrays_from_json(series.arrays) if series.arrays else runner.initial()
-        expected, error, arrays = runner.run(table.values, arrays)
-        scores = score(error, calibration)
-        warmup = (series.rows_seen + np.arange(rows) < calibration.warmup) | np.isnan(error)
-        scores[warmup] = 0.0
-        series = SeriesState(series.rows_seen + rows, int(table.times[-1].astype("datetime64[us]").astype(np.int64)), arrays_to_json(arrays))
-    anomaly = scores >= calibration.threshold
-    events = find_events(anomaly, scores, table.time_text, table.values, expected, cooldown=cooldown, columns=meta.value_columns, scale=np.asarray(meta.scaler["scale"])) if rows else []
-    if scores_out is not None:
-        write_scores(scores_out, meta, table, expected, scores, anomaly)
-    if saved is not None:
-        saved.cursor = chunk.cursor
-        saved.series[SERIES] = series
-    return WatchResult(
-        source=source,
-        model=model,
-        provider=session.get_providers()[0],
-        requested_provider=provider,
-        metadata=meta,
-        table=table,
-        expected=expected,
-        scores=scores,
-        anomaly=anomaly,
-        warmup=warmup,
-        events=events,
-        dropped=dropped,
-        notes=list(table.notes) if table is not None else [],
-    )
+class _Job:
+    """One run of watch over one source."""
+
+    def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int) -> None:  # noqa: ANN001
+        self.source, self.model, self.session, self.meta = source, model, session, meta
+        self.provider, self.cooldown = provider, cooldown
+        self.runner = RUNNERS[meta.kind](session, meta)
+        self.calibration = meta.scorer_calibration
+
+    def run(self, saved: WatchState | None, scores_out: str | Path | None) -> WatchResult:
+        chunk = read_new(self.source, saved.cursor if saved else None)
+        dropped, filled, notes = dict(chunk.skipped), {}, []
+        states = dict(saved.series) if saved else {}
+        scored = Scored()
+        if chunk.has_rows:
+            dataset = self._read(chunk, states, dropped)
+            if dataset is not None:
+                dropped.update({k: dropped.get(k, 0) + v for k, v in dataset.dropped.items() if k != SEEN})
+                filled, notes = dataset.filled, list(dataset.notes) + self._interval_note(dataset)
+                self._score(dataset, states, scored)
+        values, expected, scores, warmup = scored.stack(self.meta.features)
+        anomaly = scores >= self.calibration.threshold
+        events = self._events(scored, values, expected, scores, anomaly)
+        if scores_out is not None:
+            write_scores(scores_out, self.meta, scored.series, scored.time_text, values, expected, scores, anomaly)
+        if saved is not None:
+            saved.cursor = chunk.cursor
+            saved.series = states
+        return WatchResult(
+            self.source, self.model, self.session.get_providers()[0], self.provider, self.meta,
+            scored.series, scored.time_text, values, expected, scores, anomaly, warmup, events, dropped, filled, notes,
+        )
+
+    def _read(self, chunk, states: dict[str, SeriesState], dropped: dict[str, int]) -> Dataset | None:  # noqa: ANN001
+        """New rows, minus those already scored, with each series' last scored row in front."""
+        meta = self.meta
+        cfg = meta.data
+        try:
+            frame = read_frame(chunk.source, time_column=meta.time_column, columns=meta.value_columns, id_column=cfg.id_column, data=chunk.data, first_line=chunk.first_line)
+        except InputError as exc:
+            if "not found" in str(exc):
+                wanted = ", ".join(repr(c) for c in meta.value_columns)
+                raise InputError(f"{exc} (model {meta.run_name!r} was trained on time column {meta.time_column!r} and value columns {wanted}: give data with those columns, or train on this file)") from None
+            raise
+        frame, seen = _drop_seen(frame, states)
+        if seen:
+            dropped[SEEN] = dropped.get(SEEN, 0) + seen
+        if frame.data.height == 0:
+            return None
+        frame = _prepend_last_rows(frame, states)
+        return clean(frame, cfg, interval=meta.interval)
+
+    def _score(self, dataset: Dataset, states: dict[str, SeriesState], scored: Scored) -> None:
+        jobs = []  # (series, segment, arrays, rows seen before, continues the saved state)
+        for seg in dataset.segments:
+            st = states.get(seg.series)
+            if seg.text is not None and seg.text[0] == PREPENDED and st is not None:  # continues the saved state
+                seg = _drop_first(seg)
+                if seg.rows == 0:
+                    continue
+                jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen))
+            else:
+                jobs.append((seg, self.runner.initial(), 0))
+        outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _ in jobs])
+        for (seg, _, seen), (expected, error, arrays) in zip(jobs, outputs):
+            scores = score(error, self.calibration)
+            warm = (seen + np.arange(seg.rows) < self.calibration.warmup) | np.isnan(error)
+            scores[warm] = 0.0
+            states[seg.series] = SeriesState(
+                seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
+                [float(v) for v in seg.values[-1]],
+            )
+            keep = seg.observed
+            scored.series += [seg.series] * int(keep.sum())
+            scored.time_text += [t for t, k in zip(seg.text or [""] * seg.rows, keep) if k]
+            scored.values.append(seg.values[keep])
+            scored.expected.append(expected[keep])
+            scored.scores.append(scores[keep])
+            scored.warmup.append(warm[keep])
+
+    def _events(self, scored: Scored, values: np.ndarray, expected: np.ndarray, scores: np.ndarray, anomaly: np.ndarray) -> list[Event]:
+        events: list[Event] = []
+        ids = np.array(scored.series, dtype=object)
+        scale = np.asarray(self.meta.scaler["scale"])
+        for sid in dict.fromkeys(scored.series):
+            rows = np.flatnonzero(ids == sid)
+            events += find_events(
+                anomaly[rows], scores[rows], [scored.time_text[i] for i in rows], values[rows], expected[rows],
+                cooldown=self.cooldown, series=sid, columns=self.meta.value_columns, scale=scale,
+            )
+        return events
+
+    def _interval_note(self, dataset: Dataset) -> list[str]:
+        trained, now = self.meta.interval, dataset.interval_seconds
+        if trained and now and dataset.rows >= 3 and abs(now - trained) > 0.1 * trained:
+            return [f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may mislead (retrain, or use --resample at train time)"]
+        return []
 
 
-def _drop_seen(table: Table, series: SeriesState, dropped: dict[str, int]) -> Table:
-    """Rows at or before the last scored timestamp were scored already (or arrive out of order)."""
-    if series.last_time_us is None:
-        return table
-    times = table.times.astype("datetime64[us]").astype(np.int64)
-    keep = int(np.searchsorted(times, series.last_time_us, side="right"))
-    if keep:
-        dropped["timestamp not after the last scored row"] = dropped.get("timestamp not after the last scored row", 0) + keep
-    return table.slice(keep)
+PREPENDED = "\x00prev"  # text marker of the last scored row, put in front of a series' new rows
+
+
+def _drop_seen(frame: Frame, states: dict[str, SeriesState]) -> tuple[Frame, int]:
+    """Rows at or before their series' last scored timestamp were scored already (or are late)."""
+    last = {sid: st.last_time_us for sid, st in states.items() if st.last_time_us is not None}
+    if not last:
+        return frame, 0
+    key = pl.col(ID) if frame.id_column else pl.lit("")
+    table = pl.DataFrame({"__sid": list(last), "__last": list(last.values())}, schema={"__sid": pl.String, "__last": pl.Int64})
+    data = frame.data.with_columns(key.alias("__sid")).join(table, on="__sid", how="left", maintain_order="left")
+    fresh = data["__last"].is_null() | (data[TIME].cast(pl.Int64) > data["__last"])
+    kept = data.filter(fresh).drop("__sid", "__last")
+    frame.data = kept
+    return frame, int((~fresh).sum())
+
+
+def _prepend_last_rows(frame: Frame, states: dict[str, SeriesState]) -> Frame:
+    """Put each series' last scored row in front, so gaps and fills span two runs as in one."""
+    ids = set(frame.data[ID].unique().to_list()) if frame.id_column else {""}
+    rows = [(sid, st) for sid, st in states.items() if sid in ids and st.last_values is not None and st.last_time_us is not None]
+    if not rows:
+        return frame
+    cols: dict[str, Any] = {
+        ROW: [-1] * len(rows),
+        TIME: pl.Series([st.last_time_us for _, st in rows], dtype=pl.Int64).cast(pl.Datetime("us")),
+    }
+    if frame.id_column:
+        cols[ID] = [sid for sid, _ in rows]
+    if TEXT in frame.data.columns:
+        cols[TEXT] = [PREPENDED] * len(rows)
+    for i, col in enumerate(frame.value_columns):
+        cols[col] = [float(st.last_values[i]) for _, st in rows]
+    head = pl.DataFrame(cols, schema=frame.data.schema)
+    keys = [ID, TIME] if frame.id_column else [TIME]
+    frame.data = pl.concat([head, frame.data]).sort(keys, maintain_order=True)
+    return frame
+
+
+def _drop_first(seg: Segment) -> Segment:
+    return Segment(seg.series, seg.times[1:], seg.values[1:], seg.observed[1:], seg.text[1:] if seg.text else None)

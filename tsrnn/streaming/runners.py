@@ -13,7 +13,8 @@ import onnxruntime as ort
 
 from tsrnn.export.metadata import ModelMetadata
 
-AE_BATCH = 4096  # windows per onnxruntime call when backfilling with the autoencoder
+AE_BATCH = 4096
+Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows, features), error (rows,), arrays  # windows per onnxruntime call when backfilling with the autoencoder
 
 
 class ForecasterRunner:
@@ -28,11 +29,23 @@ class ForecasterRunner:
         zeros = np.zeros((self.layers, 1, self.hidden), np.float32)
         return {"h": zeros, "c": zeros.copy(), "next": np.full((1, self.features), np.nan, np.float32)}
 
-    def run(self, values: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """values (rows, features) → expected (rows, features), error (rows,), new arrays."""
-        x = values.astype(np.float32)[None]  # (1, rows, features)
-        expected, error, h, c, nxt = self.session.run(None, {"x": x, "h": arrays["h"], "c": arrays["c"], "next": arrays["next"]})
-        return expected[0], error[0], {"h": h, "c": c, "next": nxt}
+    def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[Output]:
+        """Series with the same number of new rows go through one call, stacked on the batch axis.
+
+        (Padding shorter series would run their state past their last row, so lengths are
+        grouped instead; a cron job that brings one new row per series makes one call.)
+        """
+        out: list[Output | None] = [None] * len(jobs)
+        groups: dict[int, list[int]] = {}
+        for i, (values, _) in enumerate(jobs):
+            groups.setdefault(values.shape[0], []).append(i)
+        for members in groups.values():
+            x = np.stack([jobs[i][0] for i in members]).astype(np.float32)  # (batch, rows, features)
+            feed = {k: np.concatenate([jobs[i][1][k] for i in members], axis=1 if k in ("h", "c") else 0) for k in ("h", "c", "next")}
+            expected, error, h, c, nxt = self.session.run(None, {"x": x, **feed})
+            for b, i in enumerate(members):
+                out[i] = (expected[b], error[b], {"h": h[:, b : b + 1], "c": c[:, b : b + 1], "next": nxt[b : b + 1]})
+        return out  # type: ignore[return-value]
 
 
 class AutoencoderRunner:
@@ -46,7 +59,11 @@ class AutoencoderRunner:
     def initial(self) -> dict[str, np.ndarray]:
         return {"buffer": np.zeros((0, self.features), np.float32)}
 
-    def run(self, values: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[Output]:
+        return [self.run(values, arrays) for values, arrays in jobs]
+
+    def run(self, values: np.ndarray, arrays: dict[str, np.ndarray]) -> Output:
+        """values (rows, features) → expected (rows, features), error (rows,), new arrays."""
         rows = values.shape[0]
         full = np.concatenate([arrays["buffer"].astype(np.float32), values.astype(np.float32)])
         expected = np.full((rows, self.features), np.nan, np.float32)

@@ -27,14 +27,15 @@ class SeriesState:
 
     rows_seen: int = 0
     last_time_us: int | None = None  # microseconds since the epoch, of the last scored row
-    arrays: dict[str, list[Any]] = field(default_factory=dict)  # e.g. h, c, next, or a window buffer
+    arrays: dict[str, Any] = field(default_factory=dict)  # e.g. h, c, next, or a window buffer
+    last_values: list[float] | None = None  # the last scored row, to fill a short gap after it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows_seen": self.rows_seen, "last_time_us": self.last_time_us, "arrays": self.arrays}
+        return {"rows_seen": self.rows_seen, "last_time_us": self.last_time_us, "arrays": self.arrays, "last_values": self.last_values}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeriesState:
-        return cls(int(data["rows_seen"]), data["last_time_us"], dict(data["arrays"]))
+        return cls(int(data["rows_seen"]), data["last_time_us"], dict(data["arrays"]), data.get("last_values"))
 
 
 @dataclass

@@ -1,33 +1,73 @@
-"""Batches for training: contiguous streams cut into TBPTT chunks, or sliding windows."""
+"""Batches for training: contiguous pieces of segments for TBPTT, or windows inside segments."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 
-def stream_chunks(
-    scaled: np.ndarray, streams: int, chunk: int, rng: np.random.Generator
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Cut (rows, features) into `streams` contiguous pieces read in parallel, chunk by chunk.
+@dataclass
+class Split:
+    """Training parts and validation parts (raw units); each validation part starts with
+    `context[i]` rows from before the split that warm the state and are not scored."""
 
-    Yields (inputs, targets), each (streams, ≤chunk, features), in time order, so the caller can
-    carry the recurrent state from one chunk to the next. A random start offset each epoch keeps
-    chunk borders from always falling on the same rows.
+    train: list[np.ndarray]
+    val: list[np.ndarray]
+    context: list[int]
+
+
+def tbptt_pieces(parts: list[np.ndarray], length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut each part (rows, features) into contiguous pieces of `length` input rows.
+
+    Returns inputs and next-row targets (pieces, length, features) and a mask (pieces, length)
+    that is 0 where a short piece was padded. A random cut offset per call (per epoch) keeps
+    piece borders from always falling on the same rows. Pieces never cross parts, so no model
+    learns a jump between two series or across a gap.
     """
-    usable = scaled.shape[0] - 1  # every input row needs its next row as target
-    length = usable // streams
-    offset = int(rng.integers(0, usable - streams * length + 1))
-    idx = offset + np.arange(streams)[:, None] * length + np.arange(length)[None, :]  # (streams, length)
-    inputs = torch.from_numpy(scaled[idx].astype(np.float32))
-    targets = torch.from_numpy(scaled[idx + 1].astype(np.float32))
-    for start in range(0, length, chunk):
-        yield inputs[:, start : start + chunk], targets[:, start : start + chunk]
+    features = parts[0].shape[1]
+    xs, ys, ms = [], [], []
+    for part in parts:
+        usable = part.shape[0] - 1  # every input row needs its next row as target
+        if usable < 1:
+            continue
+        offset = int(rng.integers(0, min(length, usable))) if usable > length else 0
+        cuts = [0, *range(offset if offset else length, usable, length), usable]
+        for a, b in zip(cuts, cuts[1:]):
+            if b <= a:
+                continue
+            x = np.zeros((length, features))
+            y = np.zeros((length, features))
+            m = np.zeros(length)
+            x[: b - a], y[: b - a], m[: b - a] = part[a:b], part[a + 1 : b + 1], 1.0
+            xs.append(x)
+            ys.append(y)
+            ms.append(m)
+    return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.float32), np.stack(ms).astype(np.float32)
 
 
-def sliding_windows(scaled: np.ndarray, window: int) -> np.ndarray:
-    """(rows, features) → (rows - window + 1, window, features), a view without copying."""
-    view = np.lib.stride_tricks.sliding_window_view(scaled, window, axis=0)  # (n, features, window)
-    return view.transpose(0, 2, 1)
+def window_index(parts: list[np.ndarray], window: int, first: list[int] | None = None) -> np.ndarray:
+    """(windows, 2) of (part, start) for every full window inside a part.
+
+    With `first`, only windows that end at or after row first[i] of part i.
+    """
+    rows = []
+    for i, part in enumerate(parts):
+        lowest = max(0, (first[i] if first else window - 1) - window + 1)
+        starts = np.arange(lowest, part.shape[0] - window + 1)
+        rows.append(np.column_stack([np.full(starts.size, i), starts]))
+    return np.concatenate(rows) if rows else np.zeros((0, 2), int)
+
+
+def gather_windows(parts: list[np.ndarray], index: np.ndarray, window: int) -> np.ndarray:
+    """(len(index), window, features) float32 windows picked by window_index rows."""
+    return np.stack([parts[p][s : s + window] for p, s in index]).astype(np.float32)
+
+
+def pad_stack(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack parts of different lengths: (parts, longest, features) zero-padded, and lengths."""
+    lengths = np.array([p.shape[0] for p in parts])
+    out = np.zeros((len(parts), int(lengths.max()), parts[0].shape[1]), np.float32)
+    for i, p in enumerate(parts):
+        out[i, : p.shape[0]] = p
+    return out, lengths

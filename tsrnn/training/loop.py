@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from tsrnn.config import TrainConfig
+from tsrnn.data.scaling import Scaler
 from tsrnn.models.autoencoder import Autoencoder, StreamingAutoencoder
 from tsrnn.models.forecaster import Forecaster, StreamingForecaster
-from tsrnn.training.batching import sliding_windows, stream_chunks
+from tsrnn.training.batching import Split, gather_windows, pad_stack, tbptt_pieces, window_index
 
 MAX_WINDOWS_PER_EPOCH = 8192  # autoencoder: a random sample of windows per epoch keeps epochs short
 MAX_VAL_WINDOWS = 4096
@@ -37,60 +38,80 @@ class EpochStats:
 
 
 class ForecasterTask:
-    """Truncated BPTT over contiguous streams, carrying the state from chunk to chunk."""
+    """Truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
 
-    def __init__(self, scaled: np.ndarray, val_start: int, context: int) -> None:
-        self.scaled = scaled  # (rows, features), train rows then validation rows
-        self.val_start = val_start
-        self.ctx_start = max(0, val_start - context)
+    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int) -> None:
+        self.split = split
+        self.scaler = scaler
+        self.warmup = warmup
+        self.train = [scaler.transform(p) for p in split.train]
+        total = sum(p.shape[0] for p in self.train)
+        self.length = int(np.clip(total // max(1, cfg.batch), cfg.chunk, 16 * cfg.chunk))
+        val, self.val_lengths = pad_stack([scaler.transform(p) for p in split.val])
+        self.val = torch.from_numpy(val)
+        # a validation row is scored when it is past the context and past the warm-up
+        steps = np.arange(val.shape[1])[None, :]
+        first = np.maximum(np.array(split.context), warmup)[:, None]
+        self.val_mask = torch.from_numpy(((steps >= first) & (steps < self.val_lengths[:, None])).astype(np.float32))
 
     def train_epoch(self, model: Forecaster, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
-        train = self.scaled[: self.val_start]
-        streams = max(1, min(cfg.batch, (train.shape[0] - 1) // (2 * cfg.chunk)))
-        h, c = model.zero_state(streams)
+        x_all, y_all, m_all = tbptt_pieces(self.train, self.length, rng)
+        order = rng.permutation(len(x_all))
         losses, norms = [], []
-        for x, y in stream_chunks(train, streams, cfg.chunk, rng):
-            pred, h, c = model(x, h, c)
-            loss = nn.functional.mse_loss(pred, y)
-            opt.zero_grad()
-            loss.backward()
-            norms.append(_clip(model, cfg.clip_grad))
-            opt.step()
-            h, c = h.detach(), c.detach()
-            losses.append(loss.item())
+        for start in range(0, len(order), cfg.batch):
+            pick = order[start : start + cfg.batch]
+            x, y, m = (torch.from_numpy(a[pick]) for a in (x_all, y_all, m_all))
+            h, c = model.zero_state(len(pick))
+            for t in range(0, self.length, cfg.chunk):
+                mask = m[:, t : t + cfg.chunk]
+                if not mask.any():
+                    break
+                pred, h, c = model(x[:, t : t + cfg.chunk], h, c)
+                per_step = ((pred - y[:, t : t + cfg.chunk]) ** 2).mean(dim=-1)
+                loss = (per_step * mask).sum() / mask.sum()
+                opt.zero_grad()
+                loss.backward()
+                norms.append(_clip(model, cfg.clip_grad))
+                opt.step()
+                h, c = h.detach(), c.detach()
+                losses.append(loss.item())
         return float(np.mean(losses)), float(np.mean(norms))
 
     def val_loss(self, model: Forecaster) -> float:
-        seg = torch.from_numpy(self.scaled[self.ctx_start :].astype(np.float32)).unsqueeze(0)
-        pred, _, _ = model(seg[:, :-1], *model.zero_state(1))
-        first = self.val_start - 1 - self.ctx_start  # the input row whose target is the first val row
-        return nn.functional.mse_loss(pred[:, first:], seg[:, first + 1 :]).item()
+        pred, _, _ = model(self.val[:, :-1], *model.zero_state(self.val.shape[0]))
+        per_step = ((pred - self.val[:, 1:]) ** 2).mean(dim=-1)  # target row t+1 from input row t
+        mask = self.val_mask[:, 1:]
+        return float((per_step * mask).sum() / mask.sum())
 
-    def val_errors(self, model: Forecaster, raw: np.ndarray, mean: list[float], scale: list[float]) -> np.ndarray:
+    def val_errors(self, model: Forecaster) -> np.ndarray:
         """Per-row errors of the validation rows, computed exactly as the exported graph does."""
-        stream = StreamingForecaster(model, mean, scale).eval()
-        x = torch.from_numpy(raw[self.ctx_start :].astype(np.float32)).unsqueeze(0)
-        nan = torch.full((1, raw.shape[1]), float("nan"))
-        _, error, _, _, _ = stream(x, *model.zero_state(1), nan)
-        return error[0, self.val_start - self.ctx_start :].numpy().astype(np.float64)
+        stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
+        raw, _ = pad_stack(self.split.val)
+        nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
+        _, error, _, _, _ = stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), nan)
+        return error.numpy()[self.val_mask.numpy() > 0].astype(np.float64)
 
 
 class AutoencoderTask:
-    """Reconstruct sliding windows; a row's error is the last step of the window ending at it."""
+    """Reconstruct windows inside segments; a row's error is the last step of the window ending at it."""
 
-    def __init__(self, scaled: np.ndarray, val_start: int, window: int) -> None:
+    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, window: int) -> None:
+        self.split = split
+        self.scaler = scaler
         self.window = window
-        self.train_windows = sliding_windows(scaled[:val_start], window)
-        val = sliding_windows(scaled[val_start - window + 1 :], window)
-        self.val_index = np.linspace(0, len(val) - 1, min(len(val), MAX_VAL_WINDOWS)).astype(int)
-        self.val_windows = torch.from_numpy(np.ascontiguousarray(val[self.val_index]).astype(np.float32))
-        self.val_start = val_start
+        self.train = [scaler.transform(p) for p in split.train]
+        self.train_index = window_index(self.train, window)
+        self.val_scaled = [scaler.transform(p) for p in split.val]
+        val_index = window_index(self.val_scaled, window, first=split.context)
+        keep = np.linspace(0, len(val_index) - 1, min(len(val_index), MAX_VAL_WINDOWS)).astype(int)
+        self.val_index = val_index[keep] if len(val_index) else val_index
+        self.val_windows = torch.from_numpy(gather_windows(self.val_scaled, self.val_index, window))
 
     def train_epoch(self, model: Autoencoder, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
-        order = rng.permutation(len(self.train_windows))[:MAX_WINDOWS_PER_EPOCH]
+        order = rng.permutation(len(self.train_index))[:MAX_WINDOWS_PER_EPOCH]
         losses, norms = [], []
         for start in range(0, len(order), cfg.batch):
-            x = torch.from_numpy(np.ascontiguousarray(self.train_windows[order[start : start + cfg.batch]]).astype(np.float32))
+            x = torch.from_numpy(gather_windows(self.train, self.train_index[order[start : start + cfg.batch]], self.window))
             loss = nn.functional.mse_loss(model(x), x)
             opt.zero_grad()
             loss.backward()
@@ -102,12 +123,12 @@ class AutoencoderTask:
     def val_loss(self, model: Autoencoder) -> float:
         return nn.functional.mse_loss(model(self.val_windows), self.val_windows).item()
 
-    def val_errors(self, model: Autoencoder, raw: np.ndarray, mean: list[float], scale: list[float]) -> np.ndarray:
-        stream = StreamingAutoencoder(model, mean, scale).eval()
-        windows = sliding_windows(raw[self.val_start - self.window + 1 :], self.window)
+    def val_errors(self, model: Autoencoder) -> np.ndarray:
+        stream = StreamingAutoencoder(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
+        index = window_index(self.split.val, self.window, first=self.split.context)
         out = []
-        for start in range(0, len(windows), 4096):
-            x = torch.from_numpy(np.ascontiguousarray(windows[start : start + 4096]).astype(np.float32))
+        for start in range(0, len(index), 4096):
+            x = torch.from_numpy(gather_windows(self.split.val, index[start : start + 4096], self.window))
             out.append(stream(x)[1][:, -1].numpy())
         return np.concatenate(out).astype(np.float64)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsrnn.config import ModelConfig, TrainConfig, from_dict
+from tsrnn.config import DataConfig, ModelConfig, TrainConfig, from_dict
 from tsrnn.data.scaling import Scaler
 from tsrnn.errors import ModelError
 from tsrnn.fsutil import atomic_write_bytes
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "weights.pt"
-RUN_FORMAT = 1
+RUN_FORMAT = 2
 
 
 @dataclass
@@ -35,6 +35,10 @@ class Run:
     @property
     def name(self) -> str:
         return str(self.info["name"])
+
+    @property
+    def data_config(self) -> DataConfig:
+        return from_dict(DataConfig, self.info["data"])
 
     @property
     def model_config(self) -> ModelConfig:

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tsrnn import __version__
-from tsrnn.config import ModelConfig, TrainConfig, to_dict
-from tsrnn.data.reader import Table, read_table
+from tsrnn.config import DataConfig, ModelConfig, TrainConfig, to_dict
+from tsrnn.data.clean import Dataset, read_dataset
 from tsrnn.data.scaling import Scaler
 from tsrnn.errors import InputError
 from tsrnn.extras import require
 from tsrnn.scoring.scorers import calibrate
+from tsrnn.training.batching import Split
 from tsrnn.training.runs import Run, save_run
 
 if TYPE_CHECKING:
@@ -39,49 +40,52 @@ def train(
     *,
     model: ModelConfig | None = None,
     config: TrainConfig | None = None,
+    data_config: DataConfig | None = None,
     name: str | None = None,
     runs_dir: str | Path = "runs",
-    time_column: str | None = None,
-    columns: list[str] | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
 ) -> TrainResult:
-    """Train a model on a CSV file and save it as runs_dir/NAME (NAME defaults to the file stem)."""
+    """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem)."""
     torch = require("torch", "train", "training")
-
     from tsrnn.models import build_model
     from tsrnn.training.loop import AutoencoderTask, ForecasterTask, fit
 
     model_cfg = model or ModelConfig()
     cfg = config or TrainConfig()
+    dcfg = data_config or DataConfig()
     run_name = _run_name(name, data)
-    table = read_table(data, time_column=time_column, columns=columns)
-    val_start = _split(table, model_cfg, cfg)
-    scaler = Scaler.fit(table.values[:val_start])
-    scaled = scaler.transform(table.values)
+    dataset = read_dataset(str(data), dcfg, keep_text=False)
+    warmup = model_cfg.window if model_cfg.kind == "forecaster" else model_cfg.window - 1
+    split = _split(dataset, model_cfg, cfg)
+    scaler = Scaler.fit(np.concatenate(split.train))
 
     torch.manual_seed(cfg.seed)
-    net = build_model(model_cfg, len(table.value_columns))
+    net = build_model(model_cfg, len(dataset.value_columns))
     if model_cfg.kind == "forecaster":
-        task: ForecasterTask | AutoencoderTask = ForecasterTask(scaled, val_start, context=4 * model_cfg.window)
-        warmup = model_cfg.window
+        task: ForecasterTask | AutoencoderTask = ForecasterTask(split, scaler, cfg, warmup)
     else:
-        task = AutoencoderTask(scaled, val_start, model_cfg.window)
-        warmup = model_cfg.window - 1
+        task = AutoencoderTask(split, scaler, cfg, model_cfg.window)
     started = time.perf_counter()
     history = fit(net, task, cfg, on_epoch)
     seconds = time.perf_counter() - started
     with torch.no_grad():
-        val_errors = task.val_errors(net, table.values, list(scaler.mean), list(scaler.scale))
+        val_errors = task.val_errors(net)
     calibration = calibrate(val_errors, warmup)
 
     best = min(history, key=lambda s: s.val_loss)
+    notes = list(dataset.notes) + [
+        f"column {c!r} is constant in the training data: any change in it will score as anomalous"
+        for c, v in zip(dataset.value_columns, np.concatenate(split.train).std(axis=0)) if v == 0.0
+    ]
     summary = {
         "name": run_name,
         "run_dir": str(Path(runs_dir) / run_name),
         "model": model_cfg.kind,
         "cell": model_cfg.cell,
-        "rows_train": val_start,
-        "rows_val": table.rows - val_start,
+        "series": len(dataset.series()),
+        "segments": len(dataset.segments),
+        "rows_train": int(sum(p.shape[0] for p in split.train)),
+        "rows_val": int(sum(p.shape[0] - c for p, c in zip(split.val, split.context))),
         "epochs_run": len(history),
         "best_epoch": best.epoch,
         "best_val_loss": best.val_loss,
@@ -89,15 +93,19 @@ def train(
         "parameters": sum(p.numel() for p in net.parameters()),
         "error_scale": calibration.error_scale,
         "threshold": calibration.threshold,
-        "dropped_rows": table.dropped,
+        "interval_seconds": dataset.interval_seconds,
+        "dropped_rows": dataset.dropped,
+        "filled": dataset.filled,
+        "notes": notes,
     }
     info = {
         "name": run_name,
         "tsrnn_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "data": to_dict(dcfg),
         "model": to_dict(model_cfg),
         "train": to_dict(cfg),
-        "schema": _schema(table, val_start),
+        "schema": _schema(dataset),
         "scaler": scaler.to_dict(),
         "calibration": calibration.to_dict(),
         "history": [s.to_dict() for s in history],
@@ -119,33 +127,55 @@ def _run_name(name: str | None, data: str | Path) -> str:
     return run_name
 
 
-def _split(table: Table, model: ModelConfig, cfg: TrainConfig) -> int:
-    """The first validation row; refuse data too short to train and validate on."""
-    val_start = int(round(table.rows * (1.0 - cfg.val_fraction)))
-    need_train = model.window + 16
-    need_val = 8
-    if val_start < need_train or table.rows - val_start < need_val:
+def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
+    """Per series, the last val_fraction of rows validate; the rest train. Never shuffled in time.
+
+    A validation part that continues a training segment starts with up to 4 windows of context
+    from it, so its state is warm when scoring begins.
+    """
+    train, val, context = [], [], []
+    for segments in dataset.series().values():
+        total = sum(s.rows for s in segments)
+        cut = int(round(total * (1.0 - cfg.val_fraction)))  # rows of this series before the split
+        seen = 0
+        for seg in segments:
+            a = min(max(cut - seen, 0), seg.rows)  # rows of this segment that train
+            if a > 1:
+                train.append(seg.values[:a])
+            if a < seg.rows:
+                ctx = min(a, 4 * model.window)
+                val.append(seg.values[a - ctx :])
+                context.append(ctx)
+            seen += seg.rows
+    rows_train = sum(p.shape[0] for p in train)
+    rows_val = sum(p.shape[0] - c for p, c in zip(val, context))
+    need_train, need_val = model.window + 16, 8
+    if rows_train < need_train or rows_val < need_val:
         raise InputError(
-            f"{table.source}: {table.rows} usable rows is too few to train a {model.kind} with window "
+            f"{dataset.source}: {dataset.rows} usable rows is too few to train a {model.kind} with window "
             f"{model.window}; give at least {int((need_train + need_val) / (1 - cfg.val_fraction)) + 1} rows "
             "or a smaller --window"
         )
-    return val_start
+    return Split(train, val, context)
 
 
-def _schema(table: Table, val_start: int) -> dict[str, Any]:
+def _schema(dataset: Dataset) -> dict[str, Any]:
     digest = hashlib.sha256()
-    digest.update(table.times.astype("datetime64[us]").astype(np.int64).tobytes())
-    digest.update(np.ascontiguousarray(table.values).tobytes())
+    for seg in dataset.segments:
+        digest.update(seg.series.encode())
+        digest.update(seg.times.astype(np.int64).tobytes())
+        digest.update(np.ascontiguousarray(seg.values).tobytes())
+    first = min(seg.times[0] for seg in dataset.segments)
+    last = max(seg.times[-1] for seg in dataset.segments)
     return {
-        "source": table.source,
-        "time_column": table.time_column,
-        "value_columns": list(table.value_columns),
-        "id_column": None,
-        "interval_seconds": table.interval_seconds(),
-        "rows": table.rows,
-        "rows_train": val_start,
-        "first_time": table.time_text[0],
-        "last_time": table.time_text[-1],
+        "source": dataset.source,
+        "time_column": dataset.time_column,
+        "value_columns": list(dataset.value_columns),
+        "id_column": dataset.id_column,
+        "interval_seconds": dataset.interval_seconds,
+        "series": len(dataset.series()),
+        "rows": dataset.rows,
+        "first_time": np.datetime_as_string(first, unit="s").replace("T", " "),
+        "last_time": np.datetime_as_string(last, unit="s").replace("T", " "),
         "sha256": digest.hexdigest(),
     }
