@@ -42,11 +42,12 @@ class Dataset:
     time_column: str
     value_columns: list[str]
     id_column: str | None
-    interval_seconds: float | None
+    interval_seconds: float | None  # the grid used: given (a model's), resampled, or inferred
     segments: list[Segment]
     dropped: dict[str, int] = field(default_factory=dict)
     filled: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    data_interval_seconds: float | None = None  # the median spacing of the rows as they came
 
     @property
     def rows(self) -> int:
@@ -76,7 +77,8 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
     notes = list(frame.notes)
     parts = frame.data.partition_by(ID, maintain_order=True) if frame.id_column else [frame.data]
     series = []
-    for part in parts:
+    while parts:
+        part = parts.pop(0)
         sid = str(part[ID][0]) if frame.id_column else ""
         times = part[TIME].to_numpy().astype("datetime64[us]")
         values = part.select(frame.value_columns).to_numpy().astype(np.float64).reshape(part.height, len(frame.value_columns))
@@ -85,16 +87,17 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
         if cfg.resample:
             times, values, text = _resample(times, values, parse_interval(cfg.resample), filled)
         series.append((sid, times, values, text))
+    seen = _infer_interval([t for _, t, _, _ in series])
     if cfg.resample:
         interval = parse_interval(cfg.resample)
     elif interval is None:
-        interval = _infer_interval([t for _, t, _, _ in series])
+        interval = seen
     segments = []
     for sid, times, values, text in series:
         segments += _segments(sid, times, values, text, interval, cfg, dropped, filled)
     if not segments:
         raise InputError(f"{frame.source}: no complete rows left after removing missing values; fill the data or use --fill interpolate")
-    return Dataset(frame.source, frame.time_column, frame.value_columns, frame.id_column, interval, segments, dropped, filled, notes)
+    return Dataset(frame.source, frame.time_column, frame.value_columns, frame.id_column, interval, segments, dropped, filled, notes, seen)
 
 
 def _duplicates(frame: Frame, part: pl.DataFrame, times: np.ndarray, values: np.ndarray, text: list[str] | None, policy: str, dropped: dict[str, int], sid: str):  # noqa: ANN202
@@ -177,8 +180,8 @@ def _segments(sid: str, times: np.ndarray, values: np.ndarray, text: list[str] |
     starts = np.flatnonzero(breaks | np.concatenate(([True], ~keep[:-1])))  # a segment also starts after dropped rows
     out = []
     for a, b in zip(starts, np.concatenate((starts[1:], [times.size]))):
-        rows = np.arange(a, b)[keep[a:b]]
-        if rows.size:
+        rows: slice | np.ndarray = slice(a, b) if keep[a:b].all() else np.arange(a, b)[keep[a:b]]  # a view when whole
+        if times[rows].size:
             out.append(Segment(sid, times[rows], values[rows], observed[rows], list(text_arr[rows]) if text_arr is not None else None))
     return out
 

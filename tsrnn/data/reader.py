@@ -250,7 +250,9 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
     if keep_text:
         cols[TEXT] = text
     cols.update({c: values[c].fill_nan(None) for c in layout.value_columns})
-    out = pl.DataFrame(cols).sort([ID, TIME] if layout.id_column else [TIME], maintain_order=True)
+    out = pl.DataFrame(cols)
+    if layout.id_column or not out[TIME].is_sorted():  # most exports are in time order already
+        out = out.sort([ID, TIME] if layout.id_column else [TIME], maintain_order=True)
     if out.select(pl.all_horizontal(pl.col(layout.value_columns).is_null())).to_series().all():
         raise InputError(f"{name}: every value is missing in column(s) {', '.join(layout.value_columns)}; fill the data or choose other --columns")
     notes = [f"column {c!r} is not numeric and was not used" for c in layout.ignored]

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import polars as pl
 
-NAIVE = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d")
-AWARE = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%d %H:%M:%S%.f %z")
+# Whole-second forms come first: polars parses them about 4x faster than the `%.f` forms.
+NAIVE = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d",
+)
+AWARE = (
+    "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z",
+    "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%d %H:%M:%S%.f %z",
+)
 FORMATS = NAIVE + AWARE
 EPOCH_MS_ABOVE = 1e11  # larger epoch numbers are milliseconds (1e11 s is the year 5138)
 
@@ -35,19 +42,19 @@ def detect_time_format(sample: list[str]) -> str | None:
 
 def parse_times(text: pl.Series, fmt: str | None) -> pl.Series:
     """Text → Datetime(us), null where a value cannot be parsed (the caller reports the first)."""
-    text = text.str.strip_chars()
     if fmt is None:
+        text = text.str.strip_chars()
         numbers = text.cast(pl.Float64, strict=False)
         peak = numbers.abs().max()
         scale = 1_000 if peak is not None and float(peak) > EPOCH_MS_ABOVE else 1_000_000  # → microseconds
         return (numbers * scale).round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us"))
     parsed = _strptime(text, fmt)
-    if parsed.null_count() > text.null_count():  # a file that mixes forms: try the others on the rest
-        for other in FORMATS:
-            if other != fmt:
-                parsed = parsed.fill_null(_strptime(text, other))
-                if parsed.null_count() == text.null_count():
-                    break
+    if parsed.null_count() > text.null_count():  # stray spaces, or a file that mixes forms
+        text = text.str.strip_chars()
+        for other in (fmt, *FORMATS):
+            parsed = parsed.fill_null(_strptime(text, other))
+            if parsed.null_count() == text.null_count():
+                break
     return parsed
 
 

@@ -221,8 +221,10 @@ class _Job:
         return events
 
     def _interval_note(self, dataset: Dataset) -> list[str]:
-        trained, now = self.meta.interval, dataset.interval_seconds
-        if trained and now and dataset.rows >= 3 and abs(now - trained) > 0.1 * trained:
+        trained, now = self.meta.interval, dataset.data_interval_seconds
+        if self.meta.data.resample or not (trained and now and dataset.rows >= 3):
+            return []
+        if abs(now - trained) > 0.1 * trained:
             return [f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may mislead (retrain, or use --resample at train time)"]
         return []
 
