@@ -53,6 +53,6 @@ def command(
     if not quiet:
         from tsrnn.report.console import render_watch
 
-        render_watch(human_console(bool(stdout_users)), summary, result.scores)
+        render_watch(human_console(bool(stdout_users)), summary, result.scores, result.time_text)
     if result.events and not exit_zero:
         raise typer.Exit(1)

@@ -57,7 +57,8 @@ def render_export(console: Console, doc: dict[str, Any]) -> None:
     })
 
 
-def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray) -> None:
+def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray, time_text: list[str]) -> None:
+    order = np.argsort(np.array(time_text, dtype=object), kind="stable")  # all series on one time axis
     status = "[bold red]ANOMALY[/]" if summary["events"] else "[bold green]ok[/]"
     max_score = summary["max_score"]
     key_values(console, f"tsrnn watch: {escape(summary['source'])}  {status}", {
@@ -68,7 +69,7 @@ def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray) 
         "time range": f"{summary['first_time']} → {summary['last_time']}" if summary["first_time"] else "no new rows",
         "rows dropped": _dropped(summary["rows_dropped"]),
         **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
-        "scores": f"{sparkline(scores)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}" if max_score is not None else "-",
+        "scores": f"{sparkline(scores[order])}  max {max_score:.3f}, threshold {summary['threshold']:.3f}" if max_score is not None else "-",
         "anomalous rows": f"{summary['anomalous_rows']:,} in {len(summary['events'])} event(s)",
         **({"state": summary["state"]} if summary["state"] else {}),
         **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
