@@ -34,6 +34,7 @@ CASES = [
     ("wrong delimiter", ("timestamp|value\n" + OK_ROWS.replace(",", "|")).encode(), [], ["single column", "tried delimiters"]),
     ("non-UTF-8 bytes", ("timestamp,value\n" + OK_ROWS).encode() + b"2024-01-01 01:00:00,1\xe9\n", [], ["line 62", "not UTF-8"]),
     ("binary file", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), [], ["binary file"]),
+    ("repeated column name", ("timestamp,value,value\n" + OK_ROWS.replace("\n", ",1\n")).encode(), [], ["names 'value' more than once"]),
     ("ragged rows", ("timestamp,value\n" + OK_ROWS + "2024-01-01 01:00:00,1,9\n").encode(), [], ["could not read as CSV", "2 columns"]),
     ("duplicates as errors", ("timestamp,value\n" + OK_ROWS + OK_ROWS[:22]).encode(), ["--duplicates", "error"], ["same timestamp", "--duplicates last"]),
     ("bad fill policy", ("timestamp,value\n" + OK_ROWS).encode(), ["--fill", "guess"], ["--fill 'guess'"]),

@@ -121,6 +121,10 @@ def _sniff(name: str, head: bytes, time_column: str | None, columns: list[str] |
     rows = [r for r in csv.reader(lines[1:200], delimiter=delimiter) if any(c.strip() for c in r)]
     if not rows:
         raise InputError(f"{name}: the file has a header but no rows; add data rows below the header")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        names = ", ".join(repr(h) for h in repeated)
+        raise InputError(f"{name}: the header names {names} more than once; give every column its own name")
     if len(header) == 1:
         tried = " ".join(repr(d) for d in DELIMITERS)
         raise InputError(f"{name}: found a single column {header[0][:40]!r} (tried delimiters {tried}); save the file with one of them between columns")
