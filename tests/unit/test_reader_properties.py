@@ -1,4 +1,7 @@
-"""Property: whatever CSV text arrives, the reader returns clean segments or raises InputError."""
+"""Property: whatever CSV text arrives, the reader returns clean segments or raises InputError.
+
+TSRNN_HYPOTHESIS_EXAMPLES=4000 runs a longer search than the 250 examples of the normal suite.
+"""
 
 from __future__ import annotations
 
@@ -75,13 +78,13 @@ def check(tmp_path: Path, data: bytes, cfg: DataConfig) -> None:
         assert seg.observed.shape == (seg.rows,) and seg.text is not None and len(seg.text) == seg.rows
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(__import__("os").environ.get("TSRNN_HYPOTHESIS_EXAMPLES", "250")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=csv_texts(), cfg=configs)
 def test_any_text_gives_segments_or_an_input_error(tmp_path: Path, data: bytes, cfg: DataConfig) -> None:
     check(tmp_path, data, cfg)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(__import__("os").environ.get("TSRNN_HYPOTHESIS_EXAMPLES", "250")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=timestamped(), cfg=configs)
 def test_well_formed_files_clean_into_valid_segments(tmp_path: Path, data: bytes, cfg: DataConfig) -> None:
     check(tmp_path, data, cfg)
