@@ -9,7 +9,9 @@ MODEL_KINDS = ("forecaster", "autoencoder")
 DUPLICATES = ("last", "mean", "error")
 FILLS = ("interpolate", "ffill", "none")
 DEFAULT_COOLDOWN = 24  # watch: anomalous rows this close to an event join it (one alert per incident)
-CELLS = ("lstm",)
+CELLS = ("lstm", "gru", "rnn")
+MODES = ("stateful", "windowed")
+SCALERS = ("standard", "minmax", "robust")
 
 
 @dataclass(frozen=True)
@@ -44,36 +46,43 @@ class ModelConfig:
     """The shape of the network; enough to rebuild it from saved weights."""
 
     kind: str = "forecaster"  # one of MODEL_KINDS
-    cell: str = "lstm"
+    cell: str = "lstm"  # one of CELLS
+    nonlinearity: str = "tanh"  # plain RNN only: tanh | relu (relu starts from identity weights)
     hidden: int = 32
     layers: int = 2
     dropout: float = 0.0
-    window: int = 32  # autoencoder window; forecaster warm-up length in rows
+    window: int = 32  # autoencoder and windowed-forecaster window; stateful warm-up rows
+    horizon: int = 1  # forecaster: rows predicted ahead from each row
+    mode: str = "stateful"  # forecaster training: stateful (TBPTT, carried state) | windowed
+    bidirectional: bool = False  # autoencoder encoder
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
 
-        if self.kind not in MODEL_KINDS:
-            raise TsrnnError(f"unknown model kind {self.kind!r}: use one of {', '.join(MODEL_KINDS)}")
-        if self.cell not in CELLS:
-            raise TsrnnError(f"unknown cell {self.cell!r}: use one of {', '.join(CELLS)}")
-        for name in ("hidden", "layers", "window"):
+        for name, allowed in (("kind", MODEL_KINDS), ("cell", CELLS), ("mode", MODES), ("nonlinearity", ("tanh", "relu"))):
+            if getattr(self, name) not in allowed:
+                flag = "--model" if name == "kind" else f"--{name}"
+                raise TsrnnError(f"unknown {name} {getattr(self, name)!r} for {flag}: use one of {', '.join(allowed)}")
+        for name in ("hidden", "layers", "window", "horizon"):
             if getattr(self, name) < 1:
                 raise TsrnnError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise TsrnnError(f"--dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is fitted."""
 
-    epochs: int = 40
+    epochs: int = 60
     seed: int = 0
     lr: float = 3e-3
-    chunk: int = 64  # truncated-BPTT length for the forecaster
-    batch: int = 32  # parallel contiguous streams (forecaster) or windows per step (autoencoder)
+    chunk: int = 64  # truncated-BPTT length for the stateful forecaster
+    batch: int = 32  # parallel contiguous streams (stateful) or windows per step
     val_fraction: float = 0.2
-    patience: int = 6
-    clip_grad: float = 1.0
+    patience: int = 8  # epochs without a better validation loss before stopping
+    clip_grad: float = 1.0  # global gradient-norm limit; 0 turns clipping off
+    scaler: str = "standard"  # one of SCALERS
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
@@ -82,6 +91,13 @@ class TrainConfig:
             raise TsrnnError(f"--epochs must be at least 1, got {self.epochs}")
         if not 0.0 < self.val_fraction < 0.9:
             raise TsrnnError(f"--val-fraction must be in (0, 0.9), got {self.val_fraction}")
+        if self.scaler not in SCALERS:
+            raise TsrnnError(f"unknown scaler {self.scaler!r} for --scaler: use one of {', '.join(SCALERS)}")
+        for name in ("chunk", "batch", "patience"):
+            if getattr(self, name) < 1:
+                raise TsrnnError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.clip_grad < 0:
+            raise TsrnnError("--lr must be positive and --clip-grad 0 (off) or positive")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def test_scores_out_to_stdout_is_pure_csv(tmp_path: Path, forecaster_onnx: Path)
     ("args", "fragments"),
     [
         (["train", "{missing}"], ["no such file"]),
-        (["train", "{history}", "--model", "transformer"], ["unknown model kind 'transformer'"]),
+        (["train", "{history}", "--model", "transformer"], ["unknown kind 'transformer' for --model"]),
         (["train", "{history}", "--epochs", "0"], ["--epochs must be at least 1"]),
         (["train", "{history}", "--bogus"], ["No such option", "tsrnn train --help"]),
         (["export", "nope", "--runs-dir", "{tmp}"], ["run 'nope' not found"]),

@@ -70,7 +70,7 @@ def test_one_point_at_a_time_with_carried_state_equals_one_call(forecaster_onnx:
     state = zero_state(meta, 1)
     errors, expected = [], []
     for t in range(x.shape[1]):
-        e, err, h, c, nxt = s.run(None, {"x": x[:, t : t + 1], **state})
+        e, err, _forecast, h, c, nxt = s.run(None, {"x": x[:, t : t + 1], **state})
         state = {"h": h, "c": c, "next": nxt}
         expected.append(e[0, 0])
         errors.append(err[0, 0])
@@ -102,13 +102,14 @@ def test_metadata_round_trip(workdir: Path, forecaster_onnx: Path) -> None:
 def test_a_fixed_axis_fails_the_export_check(forecaster_onnx: Path) -> None:
     import onnx
 
-    from tsrnn.export.onnx import GRAPHS, _check_axes
+    from tsrnn.config import ModelConfig
+    from tsrnn.export.onnx import _check_axes, graph_spec
 
     proto = onnx.load(str(forecaster_onnx))
-    _check_axes(proto, GRAPHS["forecaster"][2])  # the real file passes
+    _check_axes(proto, graph_spec(ModelConfig())[2])  # the real file passes
     proto.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 17  # what the dynamo exporter did
     with pytest.raises(ModelError, match="axis 1 of 'x' is not symbolic"):
-        _check_axes(proto, GRAPHS["forecaster"][2])
+        _check_axes(proto, graph_spec(ModelConfig())[2])
 
 
 def test_non_tsrnn_onnx_is_refused(tmp_path: Path) -> None:

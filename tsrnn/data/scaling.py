@@ -1,4 +1,4 @@
-"""Feature scaling in numpy; the same numbers are baked into the exported graph."""
+"""Feature scaling in numpy; the same two numbers per feature are baked into the exported graph."""
 
 from __future__ import annotations
 
@@ -9,24 +9,30 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Scaler:
-    """Standard scaling: (x - mean) / scale, per feature."""
+    """(x - mean) / scale per feature; `mean` is the centre each kind chooses."""
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
+    kind: str = "standard"
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> Scaler:
-        """Fit on (rows, features). A constant feature keeps a small positive scale.
+    def fit(cls, values: np.ndarray, kind: str = "standard") -> Scaler:
+        """Fit on (rows, features): standard (mean, std), minmax (min, range), robust (median, IQR).
 
-        With a zero spread any later change would divide by zero; instead the scale falls back to
-        1e-3 of the feature's magnitude (at least 1e-6), so that a change away from a constant
-        history shows up as a very large, finite error: for a flat series, any change is news.
+        A feature with no spread would divide by zero; its scale falls back to 1e-3 of the
+        feature's magnitude (at least 1e-6), so a change away from a constant history shows up as
+        a very large, finite error: for a flat series, any change is news.
         """
-        mean = values.mean(axis=0)
-        std = values.std(axis=0)
-        floor = np.maximum(np.abs(mean) * 1e-3, 1e-6)
-        scale = np.where(std > floor, std, floor)
-        return cls(tuple(float(m) for m in mean), tuple(float(s) for s in scale))
+        if kind == "minmax":
+            center, spread = values.min(axis=0), values.max(axis=0) - values.min(axis=0)
+        elif kind == "robust":
+            q25, center, q75 = np.quantile(values, [0.25, 0.5, 0.75], axis=0)
+            spread = q75 - q25
+        else:
+            center, spread = values.mean(axis=0), values.std(axis=0)
+        floor = np.maximum(np.abs(center) * 1e-3, 1e-6)
+        scale = np.where(spread > floor, spread, floor)
+        return cls(tuple(float(m) for m in center), tuple(float(s) for s in scale), kind)
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         return (values - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -34,9 +40,9 @@ class Scaler:
     def inverse(self, scaled: np.ndarray) -> np.ndarray:
         return scaled * np.asarray(self.scale) + np.asarray(self.mean)
 
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"mean": list(self.mean), "scale": list(self.scale)}
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "mean": list(self.mean), "scale": list(self.scale)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, list[float]]) -> Scaler:
-        return cls(tuple(data["mean"]), tuple(data["scale"]))
+    def from_dict(cls, data: dict) -> Scaler:  # type: ignore[type-arg]
+        return cls(tuple(data["mean"]), tuple(data["scale"]), data.get("kind", "standard"))

@@ -16,7 +16,7 @@ from tsrnn.errors import ModelError
 from tsrnn.scoring.scorers import Calibration
 
 FORMAT = "1"
-_JSON_KEYS = ("value_columns", "data_config", "scaler", "calibration", "training_data", "state_shape")
+_JSON_KEYS = ("value_columns", "data_config", "scaler", "calibration", "training_data", "state_shape", "state_names")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class ModelMetadata:
     data_config: dict[str, Any]  # duplicates, fill, fill_limit, resample...: watch reads new data the same way
     window: int  # autoencoder window; forecaster warm-up rows
     horizon: int
-    state_shape: list[int]  # (layers, hidden) of the recurrent state; [] for the autoencoder
+    mode: str  # stateful | windowed (forecaster)
+    state_shape: list[int]  # (layers, hidden) of each carried state; [] when nothing is carried
+    state_names: list[str]  # the graph's state inputs: ["h", "c"] (LSTM), ["h"] (GRU, RNN), []
     scaler: dict[str, list[float]]  # mean and scale per feature (also inside the graph)
     calibration: dict[str, Any]
     training_data: dict[str, Any]  # rows, time range, sha256 of what the model was trained on

@@ -18,39 +18,35 @@ from pathlib import Path
 import numpy as np
 
 from tsrnn import __version__
-from tsrnn.config import to_dict
+from tsrnn.config import ModelConfig, to_dict
 from tsrnn.errors import ModelError
 from tsrnn.export.metadata import FORMAT, ModelMetadata
 from tsrnn.extras import require
 from tsrnn.fsutil import atomic_write_bytes
+from tsrnn.models.cells import STATE_NAMES
 from tsrnn.training.runs import Run
 
 PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| in scaled units (raw / feature scale)
 PARITY_SHAPES = ((3, 7), (2, 64))  # (batch, time): neither is 1, so neither axis can be fixed to 1
 
-# kind → (input names, output names, dynamic axes)
-GRAPHS = {
-    "forecaster": (
-        ["x", "h", "c", "next"],
-        ["expected", "error", "h_out", "c_out", "next_out"],
-        {
-            "x": {0: "batch", 1: "time"},
-            "h": {1: "batch"},
-            "c": {1: "batch"},
-            "next": {0: "batch"},
-            "expected": {0: "batch", 1: "time"},
-            "error": {0: "batch", 1: "time"},
-            "h_out": {1: "batch"},
-            "c_out": {1: "batch"},
-            "next_out": {0: "batch"},
-        },
-    ),
-    "autoencoder": (
-        ["x"],
-        ["reconstruction", "error"],
-        {"x": {0: "batch"}, "reconstruction": {0: "batch"}, "error": {0: "batch"}},
-    ),
-}
+RAW_OUTPUTS = ("expected", "next_out", "forecast", "reconstruction")  # in data units, compared per feature scale
+
+
+def graph_spec(cfg: ModelConfig) -> tuple[list[str], list[str], dict[str, dict[int, str]]]:
+    """(input names, output names, dynamic axes) of the graph for a model configuration."""
+    if cfg.kind == "autoencoder":
+        return ["x"], ["reconstruction", "error"], {"x": {0: "batch"}, "reconstruction": {0: "batch"}, "error": {0: "batch"}}
+    if cfg.mode == "windowed":
+        return ["x"], ["forecast"], {"x": {0: "batch"}, "forecast": {0: "batch"}}
+    states = list(STATE_NAMES[cfg.cell])
+    axes: dict[str, dict[int, str]] = {
+        "x": {0: "batch", 1: "time"}, "next": {0: "batch"},
+        "expected": {0: "batch", 1: "time"}, "error": {0: "batch", 1: "time"}, "forecast": {0: "batch", 1: "time"},
+        "next_out": {0: "batch"},
+    }
+    for name in states:
+        axes[name] = axes[f"{name}_out"] = {1: "batch"}
+    return ["x", *states, "next"], ["expected", "error", "forecast", *(f"{n}_out" for n in states), "next_out"], axes
 
 
 @dataclass(frozen=True)
@@ -72,8 +68,7 @@ def export_onnx(run: Run, out: str | Path | None = None, *, exports_dir: str | P
     if path.is_dir() or out is None:
         path = path / f"{run.name}.onnx"
     module = _streaming_module(run)
-    kind = run.model_config.kind
-    inputs, outputs, axes = GRAPHS[kind]
+    inputs, outputs, axes = graph_spec(run.model_config)
     example = _example_inputs(run, batch=2, time=5)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -102,11 +97,11 @@ def export_onnx(run: Run, out: str | Path | None = None, *, exports_dir: str | P
 
 def _streaming_module(run: Run):  # -> torch.nn.Module
     from tsrnn.models.autoencoder import StreamingAutoencoder
-    from tsrnn.models.forecaster import StreamingForecaster
+    from tsrnn.models.forecaster import StreamingForecaster, WindowedForecaster
 
-    wrappers = {"forecaster": StreamingForecaster, "autoencoder": StreamingAutoencoder}
-    scaler = run.scaler
-    return wrappers[run.model_config.kind](run.load_model(), list(scaler.mean), list(scaler.scale)).eval()
+    cfg = run.model_config
+    wrapper = StreamingAutoencoder if cfg.kind == "autoencoder" else WindowedForecaster if cfg.mode == "windowed" else StreamingForecaster
+    return wrapper(run.load_model(), list(run.scaler.mean), list(run.scaler.scale)).eval()
 
 
 def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
@@ -118,13 +113,12 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
     gen = torch.Generator().manual_seed(seed)
     mean = torch.tensor(run.scaler.mean, dtype=torch.float32)
     scale = torch.tensor(run.scaler.scale, dtype=torch.float32)
-    if cfg.kind == "autoencoder":
+    if cfg.kind == "autoencoder" or cfg.mode == "windowed":
         return (mean + scale * torch.randn(batch, cfg.window, features, generator=gen),)
     x = mean + scale * torch.randn(batch, time, features, generator=gen)
-    h = 0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen)
-    c = 0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen)
+    states = tuple(0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in STATE_NAMES[cfg.cell])
     nxt = mean + scale * torch.randn(batch, features, generator=gen)
-    return (x, h, c, nxt)
+    return (x, *states, nxt)
 
 
 def _name_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001 (onnx.ModelProto)
@@ -151,16 +145,17 @@ def _parity(module, data: bytes, run: Run, batch: int, time: int) -> float:  # n
     import torch
 
     inputs = _example_inputs(run, batch, time, seed=batch * 1000 + time)
-    names = GRAPHS[run.model_config.kind][0]
+    names, outputs, _ = graph_spec(run.model_config)
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
     with torch.no_grad():
         want = [t.numpy() for t in module(*inputs)]
     scale = np.asarray(run.scaler.scale, dtype=np.float64)
     worst = 0.0
-    for name, g, w in zip(GRAPHS[run.model_config.kind][1], got, want):
+    want = want if isinstance(want, (list, tuple)) else [want]
+    for name, g, w in zip(outputs, got, want):
         diff = np.abs(g.astype(np.float64) - w.astype(np.float64))
-        if name in ("expected", "next_out", "reconstruction"):
+        if name in RAW_OUTPUTS:
             diff = diff / scale  # raw units → scaled units, per feature (last axis)
         worst = max(worst, float(np.max(diff)))
     return worst
@@ -182,8 +177,10 @@ def _metadata(run: Run) -> ModelMetadata:
         interval_seconds="" if interval is None else repr(float(interval)),
         data_config=to_dict(run.data_config),
         window=cfg.window,
-        horizon=1,
-        state_shape=[cfg.layers, cfg.hidden] if cfg.kind == "forecaster" else [],
+        horizon=cfg.horizon,
+        state_shape=[cfg.layers, cfg.hidden] if cfg.kind == "forecaster" and cfg.mode == "stateful" else [],
+        state_names=list(STATE_NAMES[cfg.cell]) if cfg.kind == "forecaster" and cfg.mode == "stateful" else [],
+        mode=cfg.mode,
         scaler=run.scaler.to_dict(),
         calibration=run.calibration.to_dict(),
         training_data={k: schema.get(k) for k in ("rows", "series", "first_time", "last_time", "sha256", "source")},

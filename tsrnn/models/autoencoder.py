@@ -1,4 +1,4 @@
-"""An LSTM encoder–decoder that reconstructs fixed windows; its error is the anomaly signal."""
+"""A recurrent encoder–decoder that reconstructs fixed windows; its error is the anomaly signal."""
 
 from __future__ import annotations
 
@@ -6,23 +6,25 @@ import torch
 from torch import nn
 
 from tsrnn.config import ModelConfig
+from tsrnn.models.cells import make_rnn, run_rnn
 
 
 class Autoencoder(nn.Module):
-    """Encode a window to the encoder's last hidden state, decode it back to the window."""
+    """Encode a window to the encoder's last hidden state(s), decode it back to the window."""
 
     def __init__(self, features: int, cfg: ModelConfig) -> None:
         super().__init__()
-        dropout = cfg.dropout if cfg.layers > 1 else 0.0
-        self.encoder = nn.LSTM(features, cfg.hidden, cfg.layers, batch_first=True, dropout=dropout)
-        self.decoder = nn.LSTM(cfg.hidden, cfg.hidden, cfg.layers, batch_first=True, dropout=dropout)
+        self.directions = 2 if cfg.bidirectional else 1
+        self.encoder = make_rnn(cfg, features, bidirectional=cfg.bidirectional)
+        self.decoder = make_rnn(cfg, cfg.hidden * self.directions)
         self.head = nn.Linear(cfg.hidden, features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (batch, window, features) scaled → reconstruction (batch, window, features) scaled."""
-        _, (h, _) = self.encoder(x)  # h: (layers, batch, hidden)
-        code = h[-1].unsqueeze(1).expand(-1, x.shape[1], -1)  # (batch, window, hidden)
-        y, _ = self.decoder(code)
+        _, state = run_rnn(self.encoder, x, ())  # state[0]: (layers * directions, batch, hidden)
+        last = state[0][-self.directions :]  # the top layer, each direction
+        code = last.transpose(0, 1).reshape(x.shape[0], -1)  # (batch, directions * hidden)
+        y, _ = run_rnn(self.decoder, code.unsqueeze(1).expand(-1, x.shape[1], -1), ())
         return self.head(y)
 
 

@@ -1,4 +1,4 @@
-"""A stateful next-step forecaster, and the streaming form of it that is exported to ONNX."""
+"""The forecaster, and the streaming form of it that is exported to ONNX."""
 
 from __future__ import annotations
 
@@ -6,44 +6,43 @@ import torch
 from torch import nn
 
 from tsrnn.config import ModelConfig
+from tsrnn.models.cells import make_rnn, run_rnn, zero_state
 
 
 class Forecaster(nn.Module):
-    """LSTM + linear head predicting the change to the next row, in scaled units.
+    """A recurrent layer + linear head predicting the next `horizon` rows, in scaled units.
 
-    Predicting x[t] + f(h[t]) rather than the next value itself starts the model at
-    persistence ("tomorrow equals today") and lets it learn the rest.
+    Each forecast is x[t] + f_k(h[t]) rather than the value itself: the model starts at
+    persistence ("tomorrow equals today") and learns the rest.
     """
 
     def __init__(self, features: int, cfg: ModelConfig) -> None:
         super().__init__()
+        self.cfg = cfg
         self.features = features
-        self.hidden = cfg.hidden
-        self.layers = cfg.layers
-        dropout = cfg.dropout if cfg.layers > 1 else 0.0
-        self.rnn = nn.LSTM(features, cfg.hidden, cfg.layers, batch_first=True, dropout=dropout)
-        self.head = nn.Linear(cfg.hidden, features)
+        self.horizon = cfg.horizon
+        self.rnn = make_rnn(cfg, features)
+        self.head = nn.Linear(cfg.hidden, features * cfg.horizon)
 
-    def zero_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(h, c), each (layers, batch, hidden)."""
-        shape = (self.layers, batch, self.hidden)
-        return torch.zeros(shape), torch.zeros(shape)
+    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
+        """One (layers, batch, hidden) tensor per state of the cell: (h, c) for LSTM, (h,) else."""
+        return zero_state(self.cfg, batch)
 
-    def forward(
-        self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x (batch, time, features) scaled → prediction of each next row (batch, time, features), h, c."""
-        y, (h, c) = self.rnn(x, (h, c))  # y: (batch, time, hidden)
-        return x + self.head(y), h, c
+    def forward(self, x: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """x (batch, time, features) scaled → (forecasts (batch, time, horizon, features), *state)."""
+        y, state = run_rnn(self.rnn, x, state)  # y: (batch, time, hidden)
+        b, t, _ = y.shape
+        return (x.unsqueeze(2) + self.head(y).view(b, t, self.horizon, self.features), *state)
 
 
 class StreamingForecaster(nn.Module):
-    """Raw units in, raw units out, with the pending prediction carried as state.
+    """Raw units in and out, with the pending one-step prediction carried as state.
 
-    Inputs: x (batch, time, features) raw; h, c (layers, batch, hidden); next (batch, features),
-    the prediction made for x[:, 0] by the previous call (NaN when there was none).
-    Outputs: expected (batch, time, features) raw; error (batch, time), the mean absolute error
-    over features in scaled units; h, c; next, the prediction for the row after the last.
+    Inputs: x (batch, time, features) raw; the cell's state, each (layers, batch, hidden); next
+    (batch, features), the prediction made for x[:, 0] by the previous call (NaN when none).
+    Outputs: expected (batch, time, features) raw, the one-step prediction for each row; error
+    (batch, time), the mean absolute error over features in scaled units; forecast
+    (batch, time, horizon, features) raw, the rows after each row; the new state; next.
     """
 
     def __init__(self, model: Forecaster, mean: list[float], scale: list[float]) -> None:
@@ -52,11 +51,28 @@ class StreamingForecaster(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
 
-    def forward(
-        self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, next_in: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        pred, h, c = self.model((x - self.mean) / self.scale, h, c)
-        pred = pred * self.scale + self.mean  # (batch, time, features) raw
-        expected = torch.cat([next_in.unsqueeze(1), pred[:, :-1]], dim=1)
+    def forward(self, x: torch.Tensor, *state_and_next: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        *state, next_in = state_and_next
+        pred, *state = self.model((x - self.mean) / self.scale, *state)
+        forecast = pred * self.scale + self.mean  # (batch, time, horizon, features) raw
+        one_step = forecast[:, :, 0]
+        expected = torch.cat([next_in.unsqueeze(1), one_step[:, :-1]], dim=1)
         error = ((x - expected).abs() / self.scale).mean(dim=-1)  # (batch, time)
-        return expected, error, h, c, pred[:, -1]
+        return (expected, error, forecast, *state, one_step[:, -1])
+
+
+class WindowedForecaster(nn.Module):
+    """Raw windows (batch, window, features) in → forecast (batch, horizon, features) raw out.
+
+    The baseline most libraries use: every prediction re-runs a whole window from a zero state.
+    """
+
+    def __init__(self, model: Forecaster, mean: list[float], scale: list[float]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pred, *_ = self.model((x - self.mean) / self.scale, *self.model.zero_state(x.shape[0]))
+        return pred[:, -1] * self.scale + self.mean

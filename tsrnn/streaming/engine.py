@@ -22,7 +22,7 @@ from tsrnn.export.metadata import ModelMetadata
 from tsrnn.scoring.events import Event, find_events
 from tsrnn.scoring.scorers import score
 from tsrnn.streaming.output import write_scores
-from tsrnn.streaming.runners import RUNNERS, arrays_from_json, arrays_to_json
+from tsrnn.streaming.runners import arrays_from_json, arrays_to_json, runner_for
 from tsrnn.streaming.sources import read_new
 from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
 
@@ -134,7 +134,7 @@ class _Job:
     def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int) -> None:  # noqa: ANN001
         self.source, self.model, self.session, self.meta = source, model, session, meta
         self.provider, self.cooldown = provider, cooldown
-        self.runner = RUNNERS[meta.kind](session, meta)
+        self.runner = runner_for(session, meta)
         self.calibration = meta.scorer_calibration
 
     def run(self, saved: WatchState | None, scores_out: str | Path | None) -> WatchResult:

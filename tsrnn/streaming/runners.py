@@ -1,7 +1,7 @@
-"""One runner per model kind: raw rows + carried arrays → expected values, errors, new arrays.
+"""Runners: raw rows + carried arrays → expected values, errors, new arrays. Never import torch.
 
-A registry (RUNNERS) rather than branches in the engine. Both work on one series at a time and
-never import torch.
+One per way a model meets rows: the stateful forecaster carries its recurrent state; the
+autoencoder and the windowed forecaster carry the last rows and re-run a window per row.
 """
 
 from __future__ import annotations
@@ -13,21 +13,24 @@ import onnxruntime as ort
 
 from tsrnn.export.metadata import ModelMetadata
 
-AE_BATCH = 4096
-Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows, features), error (rows,), arrays  # windows per onnxruntime call when backfilling with the autoencoder
+WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
+Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows, features), error (rows,), arrays
 
 
 class ForecasterRunner:
-    """Carries (h, c, next): one call scores any number of new rows at a constant cost per row."""
+    """Carries the cell's state and the pending prediction: any number of new rows is one call."""
 
     def __init__(self, session: ort.InferenceSession, meta: ModelMetadata) -> None:
         self.session = session
         self.layers, self.hidden = meta.state_shape
+        self.states = list(meta.state_names)  # ["h", "c"] for LSTM, ["h"] for GRU and RNN
+        self.outputs = ["expected", "error", *(f"{n}_out" for n in self.states), "next_out"]
         self.features = meta.features
 
     def initial(self) -> dict[str, np.ndarray]:
-        zeros = np.zeros((self.layers, 1, self.hidden), np.float32)
-        return {"h": zeros, "c": zeros.copy(), "next": np.full((1, self.features), np.nan, np.float32)}
+        arrays = {n: np.zeros((self.layers, 1, self.hidden), np.float32) for n in self.states}
+        arrays["next"] = np.full((1, self.features), np.nan, np.float32)
+        return arrays
 
     def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[Output]:
         """Series with the same number of new rows go through one call, stacked on the batch axis.
@@ -41,20 +44,24 @@ class ForecasterRunner:
             groups.setdefault(values.shape[0], []).append(i)
         for members in groups.values():
             x = np.stack([jobs[i][0] for i in members]).astype(np.float32)  # (batch, rows, features)
-            feed = {k: np.concatenate([jobs[i][1][k] for i in members], axis=1 if k in ("h", "c") else 0) for k in ("h", "c", "next")}
-            expected, error, h, c, nxt = self.session.run(None, {"x": x, **feed})
+            feed = {n: np.concatenate([jobs[i][1][n] for i in members], axis=1) for n in self.states}
+            feed["next"] = np.concatenate([jobs[i][1]["next"] for i in members], axis=0)
+            expected, error, *states, nxt = self.session.run(self.outputs, {"x": x, **feed})
             for b, i in enumerate(members):
-                out[i] = (expected[b], error[b], {"h": h[:, b : b + 1], "c": c[:, b : b + 1], "next": nxt[b : b + 1]})
+                arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
+                arrays["next"] = nxt[b : b + 1]
+                out[i] = (expected[b], error[b], arrays)
         return out  # type: ignore[return-value]
 
 
-class AutoencoderRunner:
-    """Carries the last window-1 rows: a row's error is the last step of the window ending at it."""
+class _WindowRunner:
+    """Carries the last window-1 rows; each new row is scored from the window ending at it."""
 
     def __init__(self, session: ort.InferenceSession, meta: ModelMetadata) -> None:
         self.session = session
         self.window = meta.window
         self.features = meta.features
+        self.scale = np.asarray(meta.scaler["scale"], np.float32)
 
     def initial(self) -> dict[str, np.ndarray]:
         return {"buffer": np.zeros((0, self.features), np.float32)}
@@ -68,18 +75,48 @@ class AutoencoderRunner:
         full = np.concatenate([arrays["buffer"].astype(np.float32), values.astype(np.float32)])
         expected = np.full((rows, self.features), np.nan, np.float32)
         error = np.full(rows, np.nan, np.float32)
+        offset = self.window - 1 - arrays["buffer"].shape[0]  # window k ends at new row k + offset
         if full.shape[0] >= self.window:
             windows = np.lib.stride_tricks.sliding_window_view(full, self.window, axis=0).transpose(0, 2, 1)
-            # window k ends at row k + window - 1 of `full`, which is new row k + offset
-            offset = self.window - 1 - arrays["buffer"].shape[0]
-            for start in range(0, len(windows), AE_BATCH):
-                recon, err = self.session.run(None, {"x": np.ascontiguousarray(windows[start : start + AE_BATCH])})
-                expected[start + offset : start + offset + len(err)] = recon[:, -1]
-                error[start + offset : start + offset + len(err)] = err[:, -1]
-        return expected, error, {"buffer": full[-(self.window - 1) :] if self.window > 1 else full[:0]}
+            for start in range(0, len(windows), WINDOW_BATCH):
+                batch = np.ascontiguousarray(windows[start : start + WINDOW_BATCH])
+                at = slice(start + offset, start + offset + len(batch))
+                expected[at], error[at] = self._score(batch)
+        keep = full[len(full) - (self.window - 1) :] if self.window > 1 else full[:0]
+        return expected, error, {"buffer": keep}
+
+    def _score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
 
 
-RUNNERS: dict[str, Any] = {"forecaster": ForecasterRunner, "autoencoder": AutoencoderRunner}
+class AutoencoderRunner(_WindowRunner):
+    """A row's error is the last step of the reconstruction of the window ending at it."""
+
+    def _score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        recon, err = self.session.run(None, {"x": windows})
+        return recon[:, -1], err[:, -1]
+
+
+class WindowedForecasterRunner(_WindowRunner):
+    """A windowed forecaster predicts each row from the `window` rows before it, re-run every row."""
+
+    def __init__(self, session: ort.InferenceSession, meta: ModelMetadata) -> None:
+        super().__init__(session, meta)
+        self.window += 1  # the rows before a row, and the row itself
+
+    def _score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (forecast,) = self.session.run(None, {"x": windows[:, :-1]})
+        expected = forecast[:, 0]
+        return expected, (np.abs(windows[:, -1] - expected) / self.scale).mean(axis=-1)
+
+
+def runner_for(session: ort.InferenceSession, meta: ModelMetadata) -> ForecasterRunner | _WindowRunner:
+    """The runner for a model: its kind and training mode decide how rows meet the graph."""
+    if meta.kind == "autoencoder":
+        return AutoencoderRunner(session, meta)
+    if meta.mode == "windowed":
+        return WindowedForecasterRunner(session, meta)
+    return ForecasterRunner(session, meta)
 
 
 def arrays_to_json(arrays: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -17,18 +17,20 @@ class Split:
     context: list[int]
 
 
-def tbptt_pieces(parts: list[np.ndarray], length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tbptt_pieces(parts: list[np.ndarray], length: int, horizon: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut each part (rows, features) into contiguous pieces of `length` input rows.
 
-    Returns inputs and next-row targets (pieces, length, features) and a mask (pieces, length)
-    that is 0 where a short piece was padded. A random cut offset per call (per epoch) keeps
-    piece borders from always falling on the same rows. Pieces never cross parts, so no model
-    learns a jump between two series or across a gap.
+    Returns inputs (pieces, length, features), targets (pieces, length, horizon, features) where
+    targets[p, i, k] is the row k + 1 after input i, and a mask (pieces, length, horizon) that is 0
+    where a short piece was padded or a target lies past the part's end. A random cut offset per
+    call (per epoch) keeps piece borders from always falling on the same rows. Pieces never cross
+    parts, so no model learns a jump between two series or across a gap.
     """
     features = parts[0].shape[1]
     xs, ys, ms = [], [], []
+    steps = np.arange(1, horizon + 1)
     for part in parts:
-        usable = part.shape[0] - 1  # every input row needs its next row as target
+        usable = part.shape[0] - 1  # every input row needs at least its next row as a target
         if usable < 1:
             continue
         offset = int(rng.integers(0, min(length, usable))) if usable > length else 0
@@ -37,13 +39,25 @@ def tbptt_pieces(parts: list[np.ndarray], length: int, rng: np.random.Generator)
             if b <= a:
                 continue
             x = np.zeros((length, features))
-            y = np.zeros((length, features))
-            m = np.zeros(length)
-            x[: b - a], y[: b - a], m[: b - a] = part[a:b], part[a + 1 : b + 1], 1.0
+            y = np.zeros((length, horizon, features))
+            m = np.zeros((length, horizon))
+            rows = np.arange(a, b)
+            target = rows[:, None] + steps[None, :]  # (rows, horizon)
+            valid = target < part.shape[0]
+            x[: b - a] = part[a:b]
+            y[: b - a] = part[np.minimum(target, part.shape[0] - 1)]
+            m[: b - a] = valid
             xs.append(x)
             ys.append(y)
             ms.append(m)
     return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.float32), np.stack(ms).astype(np.float32)
+
+
+def horizon_targets(values: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each row i of (parts, rows, features): rows i+1..i+horizon, and where they exist."""
+    rows = values.shape[1]
+    target = np.arange(rows)[:, None] + np.arange(1, horizon + 1)[None, :]  # (rows, horizon)
+    return values[:, np.minimum(target, rows - 1)], np.broadcast_to(target < rows, (values.shape[0], rows, horizon))
 
 
 def window_index(parts: list[np.ndarray], window: int, first: list[int] | None = None) -> np.ndarray:

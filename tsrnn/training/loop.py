@@ -1,4 +1,4 @@
-"""The training loop: Adam, plateau schedule, clipping, early stopping; one task per model kind."""
+"""The training loop: Adam, plateau schedule, clipping, early stopping; one task per way of training."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from torch import nn
 from tsrnn.config import TrainConfig
 from tsrnn.data.scaling import Scaler
 from tsrnn.models.autoencoder import Autoencoder, StreamingAutoencoder
-from tsrnn.models.forecaster import Forecaster, StreamingForecaster
-from tsrnn.training.batching import Split, gather_windows, pad_stack, tbptt_pieces, window_index
+from tsrnn.models.forecaster import Forecaster, StreamingForecaster, WindowedForecaster
+from tsrnn.training.batching import Split, gather_windows, horizon_targets, pad_stack, tbptt_pieces, window_index
 
 MAX_WINDOWS_PER_EPOCH = 8192  # autoencoder: a random sample of windows per epoch keeps epochs short
 MAX_VAL_WINDOWS = 4096
@@ -37,59 +37,121 @@ class EpochStats:
         return asdict(self)
 
 
-class ForecasterTask:
-    """Truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
+def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """pred, target (..., features); mask (...): the mean squared error where mask is 1."""
+    per = ((pred - target) ** 2).mean(dim=-1)
+    return (per * mask).sum() / mask.sum().clamp(min=1.0)
 
-    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int) -> None:
-        self.split = split
-        self.scaler = scaler
-        self.warmup = warmup
+
+class ForecasterTask:
+    """Stateful: truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
+
+    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int, horizon: int) -> None:
+        self.split, self.scaler, self.horizon = split, scaler, horizon
         self.train = [scaler.transform(p) for p in split.train]
         total = sum(p.shape[0] for p in self.train)
         self.length = int(np.clip(total // max(1, cfg.batch), cfg.chunk, 16 * cfg.chunk))
-        val, self.val_lengths = pad_stack([scaler.transform(p) for p in split.val])
+        val, lengths = pad_stack([scaler.transform(p) for p in split.val])
         self.val = torch.from_numpy(val)
-        # a validation row is scored when it is past the context and past the warm-up
-        steps = np.arange(val.shape[1])[None, :]
+        targets, valid = horizon_targets(val, horizon)
+        steps = np.arange(val.shape[1])
+        # an input row counts when its target rows are validation rows, past context and warm-up
         first = np.maximum(np.array(split.context), warmup)[:, None]
-        self.val_mask = torch.from_numpy(((steps >= first) & (steps < self.val_lengths[:, None])).astype(np.float32))
+        scored = (steps[None, :] + 1 >= first) & (steps[None, :] + 1 < lengths[:, None])
+        self.val_targets = torch.from_numpy(targets.astype(np.float32))
+        self.val_mask = torch.from_numpy((scored[:, :, None] & valid & (steps[None, :, None] + np.arange(1, horizon + 1) < lengths[:, None, None])).astype(np.float32))
+        self.error_mask = (steps[None, :] >= first) & (steps[None, :] < lengths[:, None])  # one-step errors by row
 
     def train_epoch(self, model: Forecaster, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
-        x_all, y_all, m_all = tbptt_pieces(self.train, self.length, rng)
+        x_all, y_all, m_all = tbptt_pieces(self.train, self.length, self.horizon, rng)
         order = rng.permutation(len(x_all))
         losses, norms = [], []
         for start in range(0, len(order), cfg.batch):
             pick = order[start : start + cfg.batch]
             x, y, m = (torch.from_numpy(a[pick]) for a in (x_all, y_all, m_all))
-            h, c = model.zero_state(len(pick))
+            state = model.zero_state(len(pick))
             for t in range(0, self.length, cfg.chunk):
                 mask = m[:, t : t + cfg.chunk]
                 if not mask.any():
                     break
-                pred, h, c = model(x[:, t : t + cfg.chunk], h, c)
-                per_step = ((pred - y[:, t : t + cfg.chunk]) ** 2).mean(dim=-1)
-                loss = (per_step * mask).sum() / mask.sum()
+                pred, *state = model(x[:, t : t + cfg.chunk], *state)
+                loss = _masked_mse(pred, y[:, t : t + cfg.chunk], mask)
                 opt.zero_grad()
                 loss.backward()
                 norms.append(_clip(model, cfg.clip_grad))
                 opt.step()
-                h, c = h.detach(), c.detach()
+                state = [s.detach() for s in state]
                 losses.append(loss.item())
         return float(np.mean(losses)), float(np.mean(norms))
 
     def val_loss(self, model: Forecaster) -> float:
-        pred, _, _ = model(self.val[:, :-1], *model.zero_state(self.val.shape[0]))
-        per_step = ((pred - self.val[:, 1:]) ** 2).mean(dim=-1)  # target row t+1 from input row t
-        mask = self.val_mask[:, 1:]
-        return float((per_step * mask).sum() / mask.sum())
+        pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]))
+        return float(_masked_mse(pred, self.val_targets, self.val_mask))
 
     def val_errors(self, model: Forecaster) -> np.ndarray:
-        """Per-row errors of the validation rows, computed exactly as the exported graph does."""
+        """One-step errors of the validation rows, computed exactly as the exported graph does."""
         stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         raw, _ = pad_stack(self.split.val)
         nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
-        _, error, _, _, _ = stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), nan)
-        return error.numpy()[self.val_mask.numpy() > 0].astype(np.float64)
+        error = stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), nan)[1]
+        return error.numpy()[self.error_mask].astype(np.float64)
+
+
+class WindowedTask:
+    """The baseline: fixed windows of `window` rows from a zero state, each predicting what follows."""
+
+    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, window: int, horizon: int) -> None:
+        self.split, self.scaler, self.window, self.horizon = split, scaler, window, horizon
+        self.train = [scaler.transform(p) for p in split.train]
+        self.train_index = window_index([p[:-1] for p in self.train], window)  # each window needs a next row
+        self.val_scaled = [scaler.transform(p) for p in split.val]
+        first = [max(c, window) for c in split.context]  # windows whose next row is a validation row
+        self.val_index = window_index([p[:-1] for p in self.val_scaled], window, first=[f - 1 for f in first])
+
+    def _targets(self, parts: list[np.ndarray], index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        y = np.zeros((len(index), self.horizon, parts[0].shape[1]), np.float32)
+        m = np.zeros((len(index), self.horizon), np.float32)
+        for i, (p, s) in enumerate(index):
+            rows = parts[p][s + self.window : s + self.window + self.horizon]
+            y[i, : len(rows)], m[i, : len(rows)] = rows, 1.0
+        return torch.from_numpy(y), torch.from_numpy(m)
+
+    def train_epoch(self, model: Forecaster, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
+        order = rng.permutation(len(self.train_index))
+        losses, norms = [], []
+        for start in range(0, len(order), cfg.batch):
+            index = self.train_index[order[start : start + cfg.batch]]
+            x = torch.from_numpy(gather_windows(self.train, index, self.window))
+            y, m = self._targets(self.train, index)
+            pred, *_ = model(x, *model.zero_state(len(index)))
+            loss = _masked_mse(pred[:, -1], y, m)
+            opt.zero_grad()
+            loss.backward()
+            norms.append(_clip(model, cfg.clip_grad))
+            opt.step()
+            losses.append(loss.item())
+        return float(np.mean(losses)), float(np.mean(norms))
+
+    def val_loss(self, model: Forecaster) -> float:
+        total, count = 0.0, 0.0
+        for start in range(0, len(self.val_index), 4096):
+            index = self.val_index[start : start + 4096]
+            pred, *_ = model(torch.from_numpy(gather_windows(self.val_scaled, index, self.window)), *model.zero_state(len(index)))
+            y, m = self._targets(self.val_scaled, index)
+            total += float(_masked_mse(pred[:, -1], y, m)) * float(m.sum())
+            count += float(m.sum())
+        return total / max(count, 1.0)
+
+    def val_errors(self, model: Forecaster) -> np.ndarray:
+        stream = WindowedForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
+        scale = np.asarray(self.scaler.scale)
+        out = []
+        for start in range(0, len(self.val_index), 4096):
+            index = self.val_index[start : start + 4096]
+            pred = stream(torch.from_numpy(gather_windows(self.split.val, index, self.window)))[:, 0].numpy()
+            actual = np.stack([self.split.val[p][s + self.window] for p, s in index])
+            out.append((np.abs(actual - pred) / scale).mean(axis=-1))
+        return np.concatenate(out).astype(np.float64)
 
 
 class AutoencoderTask:
@@ -139,36 +201,74 @@ def _clip(model: nn.Module, max_norm: float) -> float:
     return float(nn.utils.clip_grad_norm_(model.parameters(), limit))
 
 
+@dataclass
+class Checkpoint:
+    """What `--resume` needs to go on: the best weights and the optimiser as they were then."""
+
+    history: list[EpochStats]
+    best_loss: float
+    optimizer: dict  # type: ignore[type-arg]
+    scheduler: dict  # type: ignore[type-arg]
+    rng: dict  # type: ignore[type-arg]  # numpy bit-generator state, JSON-ready
+    torch_rng: torch.Tensor
+
+
+@dataclass
+class FitResult:
+    history: list[EpochStats]
+    interrupted: bool  # stopped by Ctrl-C (SIGINT) or SIGTERM; the best weights are kept
+
+
 def fit(
     model: nn.Module,
-    task: ForecasterTask | AutoencoderTask,
+    task: ForecasterTask | WindowedTask | AutoencoderTask,
     cfg: TrainConfig,
     on_epoch: Callable[[EpochStats], None] | None = None,
-) -> list[EpochStats]:
-    """Train until `cfg.epochs` or `cfg.patience` epochs without improvement; keep the best weights."""
+    on_best: Callable[[Checkpoint], None] | None = None,
+    resume: Checkpoint | None = None,
+) -> FitResult:
+    """Train until `cfg.epochs` or `cfg.patience` epochs without improvement; keep the best weights.
+
+    `on_best` is called each time the validation loss improves, with the model holding the best
+    weights, so the caller can save a checkpoint that survives a kill. Ctrl-C ends training early
+    and keeps the best weights. `resume` continues from a checkpoint (its weights already loaded).
+    """
     rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, cfg.patience // 3))
     history: list[EpochStats] = []
-    best_loss, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
-    for epoch in range(1, cfg.epochs + 1):
-        started = time.perf_counter()
-        model.train()
-        train_loss, grad_norm = task.train_epoch(model, opt, cfg, rng)
-        model.eval()
-        with torch.no_grad():
-            val_loss = task.val_loss(model)
-        schedule.step(val_loss)
-        stats = EpochStats(epoch, train_loss, val_loss, grad_norm, opt.param_groups[0]["lr"], time.perf_counter() - started)
-        history.append(stats)
-        if on_epoch:
-            on_epoch(stats)
-        if val_loss < best_loss:
-            best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
+    best_loss, stale = math.inf, 0
+    if resume is not None:
+        opt.load_state_dict(resume.optimizer)
+        schedule.load_state_dict(resume.scheduler)
+        rng.bit_generator.state = resume.rng
+        torch.set_rng_state(resume.torch_rng)
+        history, best_loss = list(resume.history), resume.best_loss
+    best_state = copy.deepcopy(model.state_dict())
+    interrupted = False
+    try:
+        for epoch in range(len(history) + 1, cfg.epochs + 1):
+            started = time.perf_counter()
+            model.train()
+            train_loss, grad_norm = task.train_epoch(model, opt, cfg, rng)
+            model.eval()
+            with torch.no_grad():
+                val_loss = task.val_loss(model)
+            schedule.step(val_loss)
+            stats = EpochStats(epoch, train_loss, val_loss, grad_norm, opt.param_groups[0]["lr"], time.perf_counter() - started)
+            history.append(stats)
+            if on_epoch:
+                on_epoch(stats)
+            if val_loss < best_loss:
+                best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
+                if on_best:
+                    on_best(Checkpoint(list(history), best_loss, copy.deepcopy(opt.state_dict()), schedule.state_dict(), rng.bit_generator.state, torch.get_rng_state()))
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
     model.load_state_dict(best_state)
     model.eval()
-    return history
+    return FitResult(history, interrupted)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "weights.pt"
+TRAINER_FILE = "trainer.pt"  # optimiser, schedule and RNG state at the best epoch, for --resume
 RUN_FORMAT = 2
 
 
@@ -60,6 +61,20 @@ class Run:
     def schema(self) -> dict[str, Any]:
         return dict(self.info["schema"])
 
+    def load_checkpoint(self, model: torch.nn.Module):  # noqa: ANN201 (loop.Checkpoint)
+        """Load the best weights into `model` and return the trainer state saved with them."""
+        import torch
+
+        from tsrnn.training.loop import Checkpoint, EpochStats
+
+        trainer = self.info.get("trainer")
+        if trainer is None or not (self.path / TRAINER_FILE).exists():
+            raise ModelError(f"{self.path}: no trainer checkpoint to resume from; train it again")
+        model.load_state_dict(torch.load(self.path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        state = torch.load(self.path / TRAINER_FILE, map_location="cpu", weights_only=True)
+        history = [EpochStats(**h) for h in self.info["history"][: trainer["best_epochs"]]]
+        return Checkpoint(history, trainer["best_loss"], state["optimizer"], state["scheduler"], trainer["rng"], state["torch_rng"])
+
     def load_model(self) -> torch.nn.Module:
         """Rebuild the network from the saved config and load its weights (no pickle)."""
         import torch
@@ -72,8 +87,12 @@ class Run:
         return model.eval()
 
 
-def save_run(path: Path, info: dict[str, Any], model: torch.nn.Module) -> Run:
-    """Write weights, then run.json last, so a directory with run.json is always complete."""
+def save_run(path: Path, info: dict[str, Any], model: torch.nn.Module, checkpoint: Any = None) -> Run:
+    """Write weights (and the trainer state), then run.json last: a directory with run.json is complete.
+
+    Each file is replaced atomically; a kill between two files leaves weights one improvement
+    newer than run.json's calibration at worst, both from finished epochs.
+    """
     import io
 
     import torch
@@ -82,6 +101,11 @@ def save_run(path: Path, info: dict[str, Any], model: torch.nn.Module) -> Run:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     atomic_write_bytes(path / WEIGHTS_FILE, buffer.getvalue())
+    if checkpoint is not None:
+        buffer = io.BytesIO()
+        torch.save({"optimizer": checkpoint.optimizer, "scheduler": checkpoint.scheduler, "torch_rng": checkpoint.torch_rng}, buffer)
+        atomic_write_bytes(path / TRAINER_FILE, buffer.getvalue())
+        info = {**info, "trainer": {"best_loss": checkpoint.best_loss, "best_epochs": len(checkpoint.history), "rng": checkpoint.rng}}
     atomic_write_bytes(path / RUN_FILE, (json.dumps({"format": RUN_FORMAT, **info}, indent=2) + "\n").encode())
     return Run(path, info)
 

@@ -44,75 +44,114 @@ def train(
     name: str | None = None,
     runs_dir: str | Path = "runs",
     on_epoch: Callable[[EpochStats], None] | None = None,
+    resume: Run | None = None,
+    sources: dict[str, str] | None = None,
 ) -> TrainResult:
-    """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem)."""
+    """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem).
+
+    With `resume`, continue that run from its best checkpoint, with its configuration (`config`
+    may raise the epoch limit). `sources` records where each setting came from (flag, env, file).
+    The run directory is complete after every improvement, so a killed training leaves the best
+    model so far usable; Ctrl-C ends training early the same way.
+    """
     torch = require("torch", "train", "training")
     from tsrnn.models import build_model
-    from tsrnn.training.loop import AutoencoderTask, ForecasterTask, fit
+    from tsrnn.training.loop import fit
 
-    model_cfg = model or ModelConfig()
-    cfg = config or TrainConfig()
-    dcfg = data_config or DataConfig()
-    run_name = _run_name(name, data)
+    if resume is not None:
+        model_cfg, dcfg, cfg = resume.model_config, resume.data_config, config or resume.train_config
+        run_name, runs_dir = resume.name, resume.path.parent
+    else:
+        model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
+        run_name = _run_name(name, data)
     dataset = read_dataset(str(data), dcfg, keep_text=False)
-    warmup = model_cfg.window if model_cfg.kind == "forecaster" else model_cfg.window - 1
     split = _split(dataset, model_cfg, cfg)
-    scaler = Scaler.fit(np.concatenate(split.train))
+    schema = _schema(dataset)
+    if resume is not None and schema["sha256"] != resume.schema["sha256"]:
+        raise InputError(f"{data}: this is not the data run {run_name!r} was trained on; resume with the same file, or train a new run")
+    scaler = resume.scaler if resume is not None else Scaler.fit(np.concatenate(split.train), cfg.scaler)
 
     torch.manual_seed(cfg.seed)
     net = build_model(model_cfg, len(dataset.value_columns))
-    if model_cfg.kind == "forecaster":
-        task: ForecasterTask | AutoencoderTask = ForecasterTask(split, scaler, cfg, warmup)
-    else:
-        task = AutoencoderTask(split, scaler, cfg, model_cfg.window)
+    task = _task(model_cfg, split, scaler, cfg)
+    checkpoint = resume.load_checkpoint(net) if resume is not None else None
+    base = {
+        "name": run_name, "tsrnn_version": __version__, "data": to_dict(dcfg), "model": to_dict(model_cfg),
+        "train": to_dict(cfg), "sources": sources or {}, "schema": schema, "scaler": scaler.to_dict(),
+    }
+    saver = _Saver(Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split)
     started = time.perf_counter()
-    history = fit(net, task, cfg, on_epoch)
-    seconds = time.perf_counter() - started
-    with torch.no_grad():
-        val_errors = task.val_errors(net)
-    calibration = calibrate(val_errors, warmup)
+    result = fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
+    seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
+    run = saver.save(result.history, "interrupted" if result.interrupted else "complete", seconds)
+    return TrainResult(run, run.info["summary"])
 
-    best = min(history, key=lambda s: s.val_loss)
-    notes = list(dataset.notes) + [
-        f"column {c!r} is constant in the training data: any change in it will score as anomalous"
-        for c, v in zip(dataset.value_columns, np.concatenate(split.train).std(axis=0)) if v == 0.0
-    ]
-    summary = {
-        "name": run_name,
-        "run_dir": str(Path(runs_dir) / run_name),
-        "model": model_cfg.kind,
-        "cell": model_cfg.cell,
-        "series": len(dataset.series()),
-        "segments": len(dataset.segments),
-        "rows_train": int(sum(p.shape[0] for p in split.train)),
-        "rows_val": int(sum(p.shape[0] - c for p, c in zip(split.val, split.context))),
-        "epochs_run": len(history),
-        "best_epoch": best.epoch,
-        "best_val_loss": best.val_loss,
-        "train_seconds": round(seconds, 3),
-        "parameters": sum(p.numel() for p in net.parameters()),
-        "error_scale": calibration.error_scale,
-        "threshold": calibration.threshold,
-        "interval_seconds": dataset.interval_seconds,
-        "dropped_rows": dataset.dropped,
-        "filled": dataset.filled,
-        "notes": notes,
-    }
-    info = {
-        "name": run_name,
-        "tsrnn_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data": to_dict(dcfg),
-        "model": to_dict(model_cfg),
-        "train": to_dict(cfg),
-        "schema": _schema(dataset),
-        "scaler": scaler.to_dict(),
-        "calibration": calibration.to_dict(),
-        "history": [s.to_dict() for s in history],
-        "summary": summary,
-    }
-    run = save_run(Path(runs_dir) / run_name, info, net)
-    return TrainResult(run, summary)
+
+def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig):  # noqa: ANN202
+    from tsrnn.training.loop import AutoencoderTask, ForecasterTask, WindowedTask
+
+    if model_cfg.kind == "autoencoder":
+        return AutoencoderTask(split, scaler, cfg, model_cfg.window)
+    if model_cfg.mode == "windowed":
+        return WindowedTask(split, scaler, cfg, model_cfg.window, model_cfg.horizon)
+    return ForecasterTask(split, scaler, cfg, warmup_rows(model_cfg), model_cfg.horizon)
+
+
+def warmup_rows(model_cfg: ModelConfig) -> int:
+    """Rows from a fresh start before a model's errors mean anything."""
+    if model_cfg.kind == "forecaster" and model_cfg.mode == "stateful":
+        return model_cfg.window
+    return model_cfg.window - 1 if model_cfg.kind == "autoencoder" else model_cfg.window
+
+
+class _Saver:
+    """Writes the run directory: at each improvement (status "training") and at the end."""
+
+    def __init__(self, path: Path, base: dict[str, Any], net, task, model_cfg: ModelConfig, dataset: Dataset, split: Split) -> None:  # noqa: ANN001
+        self.path, self.base, self.net, self.task = path, base, net, task
+        self.model_cfg, self.dataset, self.split = model_cfg, dataset, split
+        self.checkpoint = None
+
+    def on_best(self, checkpoint) -> None:  # noqa: ANN001 (loop.Checkpoint)
+        self.checkpoint = checkpoint
+        self.save(checkpoint.history, "training", sum(s.seconds for s in checkpoint.history))
+
+    def save(self, history: list, status: str, seconds: float) -> Run:  # noqa: ANN001
+        import torch
+
+        with torch.no_grad():
+            calibration = calibrate(self.task.val_errors(self.net), warmup_rows(self.model_cfg))
+        best = min(history, key=lambda s: s.val_loss)
+        info = {
+            **self.base,
+            "status": status,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "calibration": calibration.to_dict(),
+            "history": [s.to_dict() for s in history],
+            "summary": self._summary(history, best, calibration, status, seconds),
+        }
+        return save_run(self.path, info, self.net, self.checkpoint)
+
+    def _summary(self, history: list, best, calibration, status: str, seconds: float) -> dict[str, Any]:  # noqa: ANN001
+        train_rows = np.concatenate(self.split.train)
+        notes = list(self.dataset.notes) + [
+            f"column {c!r} is constant in the training data: any change in it will score as anomalous"
+            for c, v in zip(self.dataset.value_columns, train_rows.std(axis=0)) if v == 0.0
+        ]
+        if status == "interrupted":
+            notes.append(f"training was interrupted after epoch {history[-1].epoch}; the best weights so far are saved (continue with --resume)")
+        return {
+            "name": self.base["name"], "run_dir": str(self.path), "status": status,
+            "model": self.model_cfg.kind, "cell": self.model_cfg.cell, "mode": self.model_cfg.mode, "horizon": self.model_cfg.horizon,
+            "series": len(self.dataset.series()), "segments": len(self.dataset.segments),
+            "rows_train": int(train_rows.shape[0]),
+            "rows_val": int(sum(p.shape[0] - c for p, c in zip(self.split.val, self.split.context))),
+            "epochs_run": len(history), "best_epoch": best.epoch, "best_val_loss": best.val_loss,
+            "train_seconds": round(seconds, 3), "parameters": sum(p.numel() for p in self.net.parameters()),
+            "error_scale": calibration.error_scale, "threshold": calibration.threshold,
+            "interval_seconds": self.dataset.interval_seconds,
+            "dropped_rows": self.dataset.dropped, "filled": self.dataset.filled, "notes": notes,
+        }
 
 
 def _run_name(name: str | None, data: str | Path) -> str:
