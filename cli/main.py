@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 from tsrnn import __version__
 from tsrnn.errors import TsrnnError
 
-from . import export, info, train, watch
+from . import export, forecast, info, train, watch
 
 
 class _Group(TyperGroup):
@@ -67,7 +67,7 @@ def _root(
         raise typer.Exit()
 
 
-for module in (train, export, watch, info):
+for module in (train, export, watch, forecast, info):
     app.command(module.NAME, help=module.HELP, epilog=module.EXAMPLE)(module.command)
 
 

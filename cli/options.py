@@ -20,18 +20,7 @@ class DataOptions:
     TimeColumn = Annotated[str | None, typer.Option("--time-column", help="Time column (default: timestamp, time, date, datetime or ts, else the first date-time column).")]
     Columns = Annotated[str | None, typer.Option("--columns", help="Comma-separated value columns (default: every numeric column).")]
     IdColumn = Annotated[str | None, typer.Option("--id-column", help="Long format: the column naming each series (e.g. host).")]
-    Duplicates = Annotated[str, typer.Option("--duplicates", help="Rows with the same timestamp: last | mean | error.")]
-    Fill = Annotated[str, typer.Option("--fill", help="Missing values and short gaps: interpolate | ffill | none.")]
-    FillLimit = Annotated[int, typer.Option("--fill-limit", help="Longest run of missing rows to fill; longer gaps split the series.")]
     Resample = Annotated[str | None, typer.Option("--resample", help="Average onto a regular grid first, e.g. 30s, 5m, 1h.")]
-
-
-def data_config(time_column: str | None, columns: str | None, id_column: str | None, duplicates: str, fill: str, fill_limit: int, resample: str | None):  # noqa: ANN201
-    """The DataConfig for the options above."""
-    from tsrnn.config import DataConfig
-
-    picked = tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else None
-    return DataConfig(time_column, picked, id_column, duplicates, fill, fill_limit, resample)
 
 
 def human_console(machine_output: bool) -> Console:

@@ -2,55 +2,87 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import signal
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from tsrnn.config import MODEL_KINDS, DataConfig, ModelConfig, TrainConfig
+from tsrnn.config import CELLS, MODEL_KINDS, MODES, SCALERS, DataConfig, ModelConfig, TrainConfig
 
-from .options import DataOptions, Json, Quiet, RunsDir, data_config, human_console, print_json
+from .options import DataOptions, Json, Quiet, RunsDir, human_console, print_json
 
 NAME = "train"
-HELP = "Train a forecaster or autoencoder on a CSV of history and save it as runs/NAME/."
-EXAMPLE = "Example: tsrnn train sample_data/cpu_history.csv --epochs 30 --seed 1"
+HELP = (
+    "Train a forecaster or autoencoder on a CSV of history and save it as runs/NAME/. "
+    "Settings come from flags, then TSRNN_* environment variables (TSRNN_EPOCHS=20), then --config FILE.toml, "
+    "then defaults; the run records where each came from."
+)
+EXAMPLE = "Example: tsrnn train sample_data/cpu_history.csv --cell gru --horizon 12 --epochs 30 --seed 1"
 
 _M, _T, _D = ModelConfig(), TrainConfig(), DataConfig()
 
 
+def _opt(flag: str, text: str, default: Any) -> Any:
+    return typer.Option(flag, help=f"{text} [default: {default}]", show_default=False)
+
+
 def command(
-    data: Annotated[str, typer.Argument(help="CSV file with a time column and numeric value columns ('-' reads stdin).")],
-    model: Annotated[str, typer.Option("--model", help=f"Model kind: {' | '.join(MODEL_KINDS)}.")] = _M.kind,
-    name: Annotated[str | None, typer.Option("--name", help="Run name (default: the file's stem).")] = None,
-    runs_dir: RunsDir = "runs",
-    epochs: Annotated[int, typer.Option("--epochs", help="Most epochs; early stopping may end sooner.")] = _T.epochs,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: same data, seed and machine give the same weights.")] = _T.seed,
-    hidden: Annotated[int, typer.Option("--hidden", help="Hidden units per layer.")] = _M.hidden,
-    layers: Annotated[int, typer.Option("--layers", help="Stacked recurrent layers.")] = _M.layers,
-    window: Annotated[int, typer.Option("--window", help="Autoencoder window; forecaster warm-up rows.")] = _M.window,
-    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Last part of the rows kept for validation.")] = _T.val_fraction,
+    data: Annotated[str, typer.Argument(help="CSV file, directory or glob of CSV files ('-' reads stdin).")],
+    model: Annotated[str | None, _opt("--model", f"Model kind: {' | '.join(MODEL_KINDS)}.", _M.kind)] = None,
+    cell: Annotated[str | None, _opt("--cell", f"Recurrent cell: {' | '.join(CELLS)}.", _M.cell)] = None,
+    nonlinearity: Annotated[str | None, _opt("--nonlinearity", "Plain RNN: tanh | relu (identity-initialised recurrent weights; best with --layers 1).", _M.nonlinearity)] = None,
+    hidden: Annotated[int | None, _opt("--hidden", "Hidden units per layer.", _M.hidden)] = None,
+    layers: Annotated[int | None, _opt("--layers", "Stacked recurrent layers.", _M.layers)] = None,
+    dropout: Annotated[float | None, _opt("--dropout", "Dropout between stacked layers.", _M.dropout)] = None,
+    window: Annotated[int | None, _opt("--window", "Window of the autoencoder and windowed mode; warm-up rows of the stateful forecaster.", _M.window)] = None,
+    horizon: Annotated[int | None, _opt("--horizon", "Forecaster: rows predicted ahead from each row.", _M.horizon)] = None,
+    mode: Annotated[str | None, _opt("--mode", f"Forecaster training: {' | '.join(MODES)}.", _M.mode)] = None,
+    bidirectional: Annotated[bool | None, typer.Option("--bidirectional", help="Autoencoder: a bidirectional encoder.", show_default=False)] = None,
+    epochs: Annotated[int | None, _opt("--epochs", "Most epochs; early stopping may end sooner.", _T.epochs)] = None,
+    patience: Annotated[int | None, _opt("--patience", "Epochs without a better validation loss before stopping.", _T.patience)] = None,
+    lr: Annotated[float | None, _opt("--lr", "Adam learning rate (halved when validation stalls).", _T.lr)] = None,
+    clip_grad: Annotated[float | None, _opt("--clip-grad", "Global gradient-norm limit; 0 turns clipping off.", _T.clip_grad)] = None,
+    batch: Annotated[int | None, _opt("--batch", "Parallel streams (stateful) or windows per step.", _T.batch)] = None,
+    chunk: Annotated[int | None, _opt("--chunk", "Truncated-BPTT length of the stateful forecaster.", _T.chunk)] = None,
+    scaler: Annotated[str | None, _opt("--scaler", f"Feature scaling, fitted on the training part: {' | '.join(SCALERS)}.", _T.scaler)] = None,
+    val_fraction: Annotated[float | None, _opt("--val-fraction", "Last part of each series kept for validation.", _T.val_fraction)] = None,
+    seed: Annotated[int | None, _opt("--seed", "Random seed: same data, seed and machine give the same weights.", _T.seed)] = None,
     time_column: DataOptions.TimeColumn = None,
     columns: DataOptions.Columns = None,
     id_column: DataOptions.IdColumn = None,
-    duplicates: DataOptions.Duplicates = _D.duplicates,
-    fill: DataOptions.Fill = _D.fill,
-    fill_limit: DataOptions.FillLimit = _D.fill_limit,
+    duplicates: Annotated[str | None, _opt("--duplicates", "Rows with the same timestamp: last | mean | error.", _D.duplicates)] = None,
+    fill: Annotated[str | None, _opt("--fill", "Missing values and short gaps: interpolate | ffill | none.", _D.fill)] = None,
+    fill_limit: Annotated[int | None, _opt("--fill-limit", "Longest run of missing rows filled; longer gaps split the series.", _D.fill_limit)] = None,
     resample: DataOptions.Resample = None,
+    config: Annotated[str | None, typer.Option("--config", help="TOML file of settings (keys as the flags: fill_limit = 5; or under [data], [model], [train]).")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue this run (name or directory) from its best checkpoint, on the same data.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run name (default: the file's stem).")] = None,
+    runs_dir: RunsDir = "runs",
     json_out: Json = False,
     quiet: Quiet = False,
 ) -> None:
+    from tsrnn.config import SETTINGS, resolve
+    from tsrnn.training.runs import resolve_run
     from tsrnn.training.train import train
 
-    model_cfg = ModelConfig(kind=model, hidden=hidden, layers=layers, window=window)
-    train_cfg = TrainConfig(epochs=epochs, seed=seed, val_fraction=val_fraction)
-    data_cfg = data_config(time_column, columns, id_column, duplicates, fill, fill_limit, resample)
+    flags = {k: v for k, v in locals().items() if k in SETTINGS and v is not None}
+    resolved = resolve(flags, dict(os.environ), config)
+    run = resolve_run(resume, Path(runs_dir)) if resume else None
+    train_cfg = resolved.train
+    if run is not None:  # a resumed run keeps its own settings; only the epoch limit may grow
+        train_cfg = TrainConfig(**{**run.train_config.__dict__, **({"epochs": resolved.train.epochs} if "epochs" in resolved.sources else {})})
     console = human_console(json_out)
-    progress = None if quiet else _progress(console, epochs)
+    progress = None if quiet else _Progress(console, train_cfg.epochs)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends training like Ctrl-C: best weights kept
     try:
         result = train(
-            data, model=model_cfg, config=train_cfg, data_config=data_cfg, name=name, runs_dir=runs_dir,
-            on_epoch=progress.update if progress else None,
+            data, model=resolved.model, config=train_cfg, data_config=resolved.data, name=name, runs_dir=runs_dir,
+            on_epoch=progress.update if progress else None, resume=run, sources=resolved.sources,
         )
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if progress:
             progress.stop()
     if json_out:
@@ -59,17 +91,23 @@ def command(
         from tsrnn.report.console import render_train
 
         render_train(console, result.summary)
+    if result.summary["status"] == "interrupted":
+        raise typer.Exit(130)
 
 
-class _progress:
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class _Progress:
     """A Rich progress bar fed by the training loop's per-epoch callback."""
 
     def __init__(self, console, epochs: int) -> None:  # noqa: ANN001
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.bar = Progress(
-            TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[losses]}"),
-            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True,
+            TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[losses]}"),
+            TimeElapsedColumn(), TextColumn("left at most"), TimeRemainingColumn(), console=console, transient=True,
         )
         self.task = self.bar.add_task("train", total=epochs, losses="")
         self.bar.start()

@@ -23,6 +23,8 @@ class Forecaster(nn.Module):
         self.horizon = cfg.horizon
         self.rnn = make_rnn(cfg, features)
         self.head = nn.Linear(cfg.hidden, features * cfg.horizon)
+        nn.init.zeros_(self.head.weight)  # start exactly at persistence, whatever the cell's first states
+        nn.init.zeros_(self.head.bias)
 
     def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
         """One (layers, batch, hidden) tensor per state of the cell: (h, c) for LSTM, (h,) else."""

@@ -20,6 +20,7 @@ from tsrnn.training.batching import Split, gather_windows, horizon_targets, pad_
 
 MAX_WINDOWS_PER_EPOCH = 8192  # autoencoder: a random sample of windows per epoch keeps epochs short
 MAX_VAL_WINDOWS = 4096
+MIN_STEPS = 8  # stateful forecaster: optimiser steps per epoch that even a short history gets
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ class ForecasterTask:
         self.split, self.scaler, self.horizon = split, scaler, horizon
         self.train = [scaler.transform(p) for p in split.train]
         total = sum(p.shape[0] for p in self.train)
-        self.length = int(np.clip(total // max(1, cfg.batch), cfg.chunk, 16 * cfg.chunk))
+        # A pass makes about total / (batch * chunk) optimiser steps: fewer streams on small data,
+        # so that even a short history gets MIN_STEPS steps per epoch.
+        self.batch = int(np.clip(total // (cfg.chunk * MIN_STEPS), 1, cfg.batch))
+        self.length = int(np.clip(total // self.batch, cfg.chunk, 16 * cfg.chunk))
         val, lengths = pad_stack([scaler.transform(p) for p in split.val])
         self.val = torch.from_numpy(val)
         targets, valid = horizon_targets(val, horizon)
@@ -66,8 +70,8 @@ class ForecasterTask:
         x_all, y_all, m_all = tbptt_pieces(self.train, self.length, self.horizon, rng)
         order = rng.permutation(len(x_all))
         losses, norms = [], []
-        for start in range(0, len(order), cfg.batch):
-            pick = order[start : start + cfg.batch]
+        for start in range(0, len(order), self.batch):
+            pick = order[start : start + self.batch]
             x, y, m = (torch.from_numpy(a[pick]) for a in (x_all, y_all, m_all))
             state = model.zero_state(len(pick))
             for t in range(0, self.length, cfg.chunk):
@@ -257,16 +261,17 @@ def fit(
             schedule.step(val_loss)
             stats = EpochStats(epoch, train_loss, val_loss, grad_norm, opt.param_groups[0]["lr"], time.perf_counter() - started)
             history.append(stats)
-            if on_epoch:
-                on_epoch(stats)
-            if val_loss < best_loss:
+            improved = val_loss < best_loss
+            if improved:
                 best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
                 if on_best:
                     on_best(Checkpoint(list(history), best_loss, copy.deepcopy(opt.state_dict()), schedule.state_dict(), rng.bit_generator.state, torch.get_rng_state()))
             else:
                 stale += 1
-                if stale >= cfg.patience:
-                    break
+            if on_epoch:
+                on_epoch(stats)
+            if stale >= cfg.patience:
+                break
     except KeyboardInterrupt:
         interrupted = True
     model.load_state_dict(best_state)

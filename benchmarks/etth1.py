@@ -1,0 +1,177 @@
+"""Benchmark: forecasting ETTh1's oil temperature (OT) with tsrnn's forecasters.
+
+    .venv/bin/python benchmarks/etth1.py [--data ../shared/data/etth1/ETTh1.csv] [--seeds 3]
+
+The usual split: rows 0-8639 train (12 months), 8640-11519 validation (4 months), 11520-14399 test
+(4 months). Each model trains on train + validation (validation for early stopping only) and is
+scored on the test rows, running over the whole series with its state carried, so every forecast
+uses only rows before it.
+
+Part 1, accuracy (test MAE, RMSE, MASE; MASE scaled by the training set's naive error at the same
+lag: 1 for one step, 24 for 24 steps):
+  one step ahead, against persistence (the last value);
+  24 steps ahead, against seasonal naive (the value 24 h earlier), with
+    the default forecaster (horizon 1) rolled forward 24 steps on its own predictions, and
+    a forecaster trained with --horizon 24 (direct multi-step head).
+Part 2, stateful against windowed training at the same hidden size on the first 10,000 rows:
+  seconds per epoch, and the time each takes to reach the windowed model's best validation loss.
+Targets (issue 4): one step below persistence; 24 steps at least 20% below seasonal naive;
+trained in under a minute; stateful at least 50x faster per epoch than windowed, and reaching the
+windowed model's validation loss in less total time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from tsrnn.config import DataConfig, ModelConfig, TrainConfig
+from tsrnn.training.train import train
+
+TRAIN, VAL, TEST = 8640, 2880, 2880
+
+
+def errors(pred: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
+    e = pred - actual
+    return {"MAE": float(np.abs(e).mean()), "RMSE": float(np.sqrt((e**2).mean())), "MASE": float(np.abs(e).mean() / scale)}
+
+
+def fit(csv: Path, runs: Path, name: str, seed: int, **model: object) -> tuple[object, float, list]:
+    data = DataConfig(columns=("OT",))
+    cfg = TrainConfig(seed=seed, val_fraction=VAL / (TRAIN + VAL))
+    started = time.perf_counter()
+    result = train(csv, model=ModelConfig(**model), config=cfg, data_config=data, name=name, runs_dir=runs)
+    return result.run, time.perf_counter() - started, result.run.info["history"]
+
+
+def step_states(net, scaled: np.ndarray, origins: np.ndarray):  # noqa: ANN001, ANN201
+    """Run over the series one chunk at a time; the state and forecasts at each origin row."""
+    x = torch.from_numpy(scaled[None, :, None].astype(np.float32))
+    with torch.no_grad():
+        pred, *_ = net(x, *net.zero_state(1))  # forecasts at every row: (1, rows, horizon, 1)
+        states = []
+        state = net.zero_state(1)
+        done = 0
+        for o in origins:  # carry the state up to each origin (origins are increasing)
+            _, *state = net(x[:, done : o + 1], *state)
+            done = o + 1
+            states.append(state)
+    stacked = [torch.cat([s[i] for s in states], dim=1) for i in range(len(states[0]))]
+    return pred[0, :, :, 0].numpy(), stacked
+
+
+def rollout(net, last: np.ndarray, state, steps: int) -> np.ndarray:  # noqa: ANN001
+    """Feed a horizon-1 model its own predictions: (origins,) last values → (origins, steps)."""
+    out = []
+    with torch.no_grad():
+        pred, *state = net(torch.from_numpy(last[:, None, None].astype(np.float32)), *state)
+        for _ in range(steps):
+            nxt = pred[:, -1, 0]  # (origins, 1)
+            out.append(nxt[:, 0].numpy())
+            pred, *state = net(nxt[:, None, :], *state)
+    return np.stack(out, axis=1)
+
+
+def accuracy(series: np.ndarray, csv: Path, runs: Path, seed: int) -> dict[str, object]:
+    test = np.arange(TRAIN + VAL, TRAIN + VAL + TEST)
+    train_part = series[:TRAIN]
+    scale1 = float(np.abs(np.diff(train_part)).mean())
+    scale24 = float(np.abs(train_part[24:] - train_part[:-24]).mean())
+    run1, t1, _ = fit(csv, runs, f"h1-{seed}", seed)
+    run24, t24, _ = fit(csv, runs, f"h24-{seed}", seed, horizon=24)
+    out: dict[str, object] = {"train_seconds_h1": t1, "train_seconds_h24": t24}
+
+    net = run1.load_model()
+    sc = run1.scaler
+    scaled = (series - sc.mean[0]) / sc.scale[0]
+    pred, states = step_states(net, scaled, test - 24)
+    one = pred[test - 1, 0] * sc.scale[0] + sc.mean[0]
+    out["one_step"] = errors(one, series[test], scale1)
+    rolled = rollout(net, scaled[test - 24], states, 24)[:, -1] * sc.scale[0] + sc.mean[0]
+    out["h1_rolled_24"] = errors(rolled, series[test], scale24)
+
+    net24 = run24.load_model()
+    sc24 = run24.scaler
+    scaled24 = (series - sc24.mean[0]) / sc24.scale[0]
+    pred24, _ = step_states(net24, scaled24, test[:1])
+    direct = pred24[test - 24, 23] * sc24.scale[0] + sc24.mean[0]
+    out["h24_direct_24"] = errors(direct, series[test], scale24)
+    out["persistence"] = errors(series[test - 1], series[test], scale1)
+    out["seasonal_naive"] = errors(series[test - 24], series[test], scale24)
+    return out
+
+
+def stateful_vs_windowed(csv10k: Path, runs: Path, seed: int, window: int) -> dict[str, float]:
+    stateful, t_s, hist_s = fit(csv10k, runs, f"stateful-{seed}", seed)
+    windowed, t_w, hist_w = fit(csv10k, runs, f"windowed-{seed}", seed, mode="windowed", window=window)
+    target = min(h["val_loss"] for h in hist_w)
+    t_w_best = sum(h["seconds"] for h in hist_w[: int(np.argmin([h["val_loss"] for h in hist_w])) + 1])
+    reached = [i for i, h in enumerate(hist_s) if h["val_loss"] <= target]
+    t_s_reach = sum(h["seconds"] for h in hist_s[: reached[0] + 1]) if reached else float("nan")
+    return {
+        "epoch_s_stateful": statistics.median(h["seconds"] for h in hist_s),
+        "epoch_s_windowed": statistics.median(h["seconds"] for h in hist_w),
+        "best_val_stateful": min(h["val_loss"] for h in hist_s),
+        "best_val_windowed": target,
+        "seconds_windowed_to_its_best": t_w_best,
+        "seconds_stateful_to_windowed_best": t_s_reach,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "etth1" / "ETTh1.csv"))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--window", type=int, default=96, help="windowed baseline's lookback (rows)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    frame = pl.read_csv(args.data, try_parse_dates=True).sort("date")
+    series = frame["OT"].to_numpy().astype(np.float64)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        csv = tmpdir / "etth1_trainval.csv"
+        frame.head(TRAIN + VAL).select("date", "OT").write_csv(csv)
+        csv10k = tmpdir / "etth1_10k.csv"
+        frame.head(10_000).select("date", "OT").write_csv(csv10k)
+        acc = [accuracy(series, csv, tmpdir / "runs", seed) for seed in range(args.seeds)]
+        speed = [stateful_vs_windowed(csv10k, tmpdir / "runs", seed, args.window) for seed in range(args.seeds)]
+
+    def med(rows: list, *keys: str) -> float:
+        values = []
+        for r in rows:
+            v = r
+            for k in keys:
+                v = v[k]
+            values.append(v)
+        return statistics.median(values)
+
+    print(f"ETTh1 OT, test rows {TRAIN + VAL}-{TRAIN + VAL + TEST - 1}; medians over {args.seeds} seeds; torch threads 1")
+    print(f"{'forecast':44} {'MAE':>7} {'RMSE':>7} {'MASE':>7}")
+    rows = [
+        ("one step: persistence", "persistence"), ("one step: tsrnn default (horizon 1)", "one_step"),
+        ("24 steps: seasonal naive (24 h earlier)", "seasonal_naive"), ("24 steps: default, rolled on its predictions", "h1_rolled_24"),
+        ("24 steps: --horizon 24 (direct)", "h24_direct_24"),
+    ]
+    for label, key in rows:
+        print(f"{label:44} {med(acc, key, 'MAE'):7.3f} {med(acc, key, 'RMSE'):7.3f} {med(acc, key, 'MASE'):7.3f}")
+    one, pers = med(acc, "one_step", "MAE"), med(acc, "persistence", "MAE")
+    snaive = med(acc, "seasonal_naive", "MAE")
+    print(f"one step vs persistence MAE: {one / pers:.3f}x; 24 steps vs seasonal naive MAE: "
+          f"rolled {med(acc, 'h1_rolled_24', 'MAE') / snaive:.3f}x, direct {med(acc, 'h24_direct_24', 'MAE') / snaive:.3f}x")
+    print(f"training wall time: default {med(acc, 'train_seconds_h1'):.1f} s, --horizon 24 {med(acc, 'train_seconds_h24'):.1f} s")
+    s, w = med(speed, "epoch_s_stateful"), med(speed, "epoch_s_windowed")
+    print(f"first 10,000 rows, hidden 32: epoch {s:.3f} s stateful, {w:.3f} s windowed (window {args.window}): {w / s:.0f}x")
+    print(f"best validation MSE: stateful {med(speed, 'best_val_stateful'):.4f}, windowed {med(speed, 'best_val_windowed'):.4f}; "
+          f"time to the windowed best: windowed {med(speed, 'seconds_windowed_to_its_best'):.1f} s, "
+          f"stateful {med(speed, 'seconds_stateful_to_windowed_best'):.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""tsrnn forecast: write the rows after the end of the data, predicted by a trained forecaster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import Quiet, RunsDir, human_console
+
+NAME = "forecast"
+HELP = "Forecast the next STEPS rows after the end of each series in DATA with a trained run, as CSV (stdout by default)."
+EXAMPLE = "Example: tsrnn forecast etth1 ETTh1.csv --steps 24 --out next_day.csv"
+
+
+def command(
+    run: Annotated[str, typer.Argument(help="Run name under --runs-dir, or a run directory.")],
+    data: Annotated[str, typer.Argument(help="CSV with the history to continue (the columns the run was trained on).")],
+    steps: Annotated[int, typer.Option("--steps", help="Rows to forecast after the last row of each series.")] = 24,
+    out: Annotated[str, typer.Option("--out", help="Output CSV ('-' for stdout).")] = "-",
+    runs_dir: RunsDir = "runs",
+    quiet: Quiet = False,
+) -> None:
+    from tsrnn.fsutil import atomic_write_bytes
+    from tsrnn.training.forecast import forecast
+    from tsrnn.training.runs import resolve_run
+
+    result = forecast(resolve_run(run, Path(runs_dir)), data, steps)
+    text = result.frame.write_csv().encode()
+    if out == "-":
+        typer.echo(text.decode(), nl=False)
+    else:
+        atomic_write_bytes(Path(out), text)
+    if not quiet:
+        where = "stdout" if out == "-" else out
+        human_console(out == "-").print(f"forecast {result.steps} rows for {result.series} series → {where}")

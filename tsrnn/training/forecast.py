@@ -1,0 +1,86 @@
+"""`tsrnn forecast`: the rows after the end of each series, from a trained forecaster (torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from tsrnn.data.clean import Segment, read_dataset
+from tsrnn.errors import InputError, ModelError
+from tsrnn.extras import require
+from tsrnn.training.runs import Run
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Future rows per series: (series, step, time, values)."""
+
+    frame: pl.DataFrame  # timestamp, [id column], step, one column per value column
+    series: int
+    steps: int
+
+
+def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
+    """Forecast `steps` rows after the last row of every series in `data`.
+
+    The model reads each series' last segment from a zero state, then predicts `horizon` rows at
+    a time; beyond its horizon it feeds its own predictions back (recursive forecasting).
+    """
+    torch = require("torch", "train", "forecasting")
+    cfg = run.model_config
+    if cfg.kind != "forecaster":
+        raise ModelError(f"run {run.name!r} is an {cfg.kind}; forecasting needs a forecaster (train with --model forecaster)")
+    if steps < 1:
+        raise InputError(f"--steps must be at least 1, got {steps}")
+    interval = run.schema.get("interval_seconds")
+    dataset = read_dataset(str(data), run.data_config, interval=interval)
+    if not interval:
+        raise InputError(f"{data}: the sampling interval is unknown (one row per series?), so future timestamps cannot be placed")
+    if dataset.value_columns != run.schema["value_columns"]:
+        raise InputError(f"{data}: value columns {dataset.value_columns} differ from the run's {run.schema['value_columns']}")
+    model = run.load_model()
+    scaler = run.scaler
+    frames = []
+    with torch.no_grad():
+        for sid, segments in dataset.series().items():
+            last = segments[-1]
+            if last.rows < (cfg.window if cfg.mode == "windowed" else 2):
+                raise InputError(f"{data}: series {sid or '(all)'} ends with only {last.rows} rows after a gap; give more history")
+            predicted = _roll(model, cfg, scaler.transform(last.values), steps, torch)
+            frames.append(_frame(dataset.id_column, sid, last, scaler.inverse(predicted), interval, dataset.value_columns))
+    return Forecast(pl.concat(frames), len(frames), steps)
+
+
+def _roll(model, cfg, scaled: np.ndarray, steps: int, torch) -> np.ndarray:  # noqa: ANN001
+    """(steps, features) scaled predictions after the rows of `scaled`."""
+    out: list[np.ndarray] = []
+    if cfg.mode == "windowed":
+        window = scaled[-cfg.window :]
+        while len(out) < steps:
+            pred, *_ = model(torch.from_numpy(window[None].astype(np.float32)), *model.zero_state(1))
+            rows = pred[0, -1].numpy()[: steps - len(out)]  # (≤ horizon, features)
+            out.extend(rows)
+            window = np.concatenate([window, rows])[-cfg.window :]
+        return np.asarray(out)
+    pred, *state = model(torch.from_numpy(scaled[None].astype(np.float32)), *model.zero_state(1))
+    while True:
+        rows = pred[0, -1].numpy()[: steps - len(out)]
+        out.extend(rows)
+        if len(out) >= steps:
+            return np.asarray(out)
+        pred, *state = model(torch.from_numpy(rows[None].astype(np.float32)), *state)
+
+
+def _frame(id_column: str | None, sid: str, last: Segment, values: np.ndarray, interval: float, columns: list[str]) -> pl.DataFrame:
+    step = np.arange(1, len(values) + 1)
+    times = last.times[-1] + (step * interval * 1e6).astype("timedelta64[us]")
+    data: dict[str, object] = {"timestamp": [t.replace("T", " ") for t in np.datetime_as_string(times, unit="s")]}
+    if id_column:
+        data[id_column] = [sid] * len(values)
+    data["step"] = step
+    for i, col in enumerate(columns):
+        data[col] = values[:, i]
+    return pl.DataFrame(data)
