@@ -12,7 +12,8 @@ lag: 1 for one step, 24 for 24 steps):
   one step ahead, against persistence (the last value);
   24 steps ahead, against seasonal naive (the value 24 h earlier), with
     the default forecaster (horizon 1) rolled forward 24 steps on its own predictions, and
-    a forecaster trained with --horizon 24 (direct multi-step head).
+    a forecaster trained with --horizon 24 (direct multi-step head);
+  and both again with --inputs diff (the cell reads changes, not levels).
 Part 2, stateful against windowed training at the same hidden size on the first 10,000 rows:
   seconds per epoch, and the time each takes to reach the windowed model's best validation loss.
 Targets (issue 4): one step below persistence; 24 steps at least 20% below seasonal naive;
@@ -103,6 +104,12 @@ def accuracy(series: np.ndarray, csv: Path, runs: Path, seed: int) -> dict[str, 
     pred24, _ = step_states(net24, scaled24, test[:1])
     direct = pred24[test - 24, 23] * sc24.scale[0] + sc24.mean[0]
     out["h24_direct_24"] = errors(direct, series[test], scale24)
+    for label, horizon in (("diff_one_step", 1), ("diff_h24_direct_24", 24)):
+        run, _, _ = fit(csv, runs, f"diff{horizon}-{seed}", seed, horizon=horizon, inputs="diff")
+        net, sc = run.load_model(), run.scaler
+        scaled = (series - sc.mean[0]) / sc.scale[0]
+        pred, _ = step_states(net, scaled, test[:1])
+        out[label] = errors(pred[test - horizon, horizon - 1] * sc.scale[0] + sc.mean[0], series[test], scale1 if horizon == 1 else scale24)
     out["persistence"] = errors(series[test - 1], series[test], scale1)
     out["seasonal_naive"] = errors(series[test - 24], series[test], scale24)
     return out
@@ -156,15 +163,17 @@ def main() -> None:
     print(f"{'forecast':44} {'MAE':>7} {'RMSE':>7} {'MASE':>7}")
     rows = [
         ("one step: persistence", "persistence"), ("one step: tsrnn default (horizon 1)", "one_step"),
+        ("one step: --inputs diff", "diff_one_step"),
         ("24 steps: seasonal naive (24 h earlier)", "seasonal_naive"), ("24 steps: default, rolled on its predictions", "h1_rolled_24"),
-        ("24 steps: --horizon 24 (direct)", "h24_direct_24"),
+        ("24 steps: --horizon 24 (direct)", "h24_direct_24"), ("24 steps: --horizon 24 --inputs diff", "diff_h24_direct_24"),
     ]
     for label, key in rows:
         print(f"{label:44} {med(acc, key, 'MAE'):7.3f} {med(acc, key, 'RMSE'):7.3f} {med(acc, key, 'MASE'):7.3f}")
     one, pers = med(acc, "one_step", "MAE"), med(acc, "persistence", "MAE")
     snaive = med(acc, "seasonal_naive", "MAE")
-    print(f"one step vs persistence MAE: {one / pers:.3f}x; 24 steps vs seasonal naive MAE: "
-          f"rolled {med(acc, 'h1_rolled_24', 'MAE') / snaive:.3f}x, direct {med(acc, 'h24_direct_24', 'MAE') / snaive:.3f}x")
+    print(f"one step vs persistence MAE: default {one / pers:.3f}x, diff {med(acc, 'diff_one_step', 'MAE') / pers:.3f}x; "
+          f"24 steps vs seasonal naive MAE: rolled {med(acc, 'h1_rolled_24', 'MAE') / snaive:.3f}x, "
+          f"direct {med(acc, 'h24_direct_24', 'MAE') / snaive:.3f}x, direct diff {med(acc, 'diff_h24_direct_24', 'MAE') / snaive:.3f}x")
     print(f"training wall time: default {med(acc, 'train_seconds_h1'):.1f} s, --horizon 24 {med(acc, 'train_seconds_h24'):.1f} s")
     s, w = med(speed, "epoch_s_stateful"), med(speed, "epoch_s_windowed")
     print(f"first 10,000 rows, hidden 32: epoch {s:.3f} s stateful, {w:.3f} s windowed (window {args.window}): {w / s:.0f}x")

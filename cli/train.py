@@ -39,6 +39,7 @@ def command(
     window: Annotated[int | None, _opt("--window", "Window of the autoencoder and windowed mode; warm-up rows of the stateful forecaster.", _M.window)] = None,
     horizon: Annotated[int | None, _opt("--horizon", "Forecaster: rows predicted ahead from each row.", _M.horizon)] = None,
     mode: Annotated[str | None, _opt("--mode", f"Forecaster training: {' | '.join(MODES)}.", _M.mode)] = None,
+    inputs: Annotated[str | None, _opt("--inputs", "Stateful forecaster reads: level (values) | diff (changes; robust when levels drift).", _M.inputs)] = None,
     bidirectional: Annotated[bool | None, typer.Option("--bidirectional", help="Autoencoder: a bidirectional encoder.", show_default=False)] = None,
     epochs: Annotated[int | None, _opt("--epochs", "Most epochs; early stopping may end sooner.", _T.epochs)] = None,
     patience: Annotated[int | None, _opt("--patience", "Epochs without a better validation loss before stopping.", _T.patience)] = None,

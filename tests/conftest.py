@@ -40,3 +40,15 @@ def forecaster_onnx(workdir: Path, history_csv: Path) -> Path:
 @pytest.fixture(scope="session")
 def autoencoder_onnx(workdir: Path, history_csv: Path) -> Path:
     return _train_and_export(workdir, history_csv, "ae", kind="autoencoder", window=16, hidden=16)
+
+
+@pytest.fixture(scope="session")
+def diff_onnx(workdir: Path, history_csv: Path) -> Path:
+    """A GRU forecaster reading changes: it carries `prev` as well as its state."""
+    return _train_and_export(workdir, history_csv, "diff", cell="gru", inputs="diff")
+
+
+@pytest.fixture(scope="session")
+def windowed_onnx(workdir: Path, history_csv: Path) -> Path:
+    """A windowed forecaster: watch re-runs a window of 16 rows for every row."""
+    return _train_and_export(workdir, history_csv, "win", mode="windowed", window=16, hidden=16)

@@ -54,12 +54,13 @@ class ModelConfig:
     window: int = 32  # autoencoder and windowed-forecaster window; stateful warm-up rows
     horizon: int = 1  # forecaster: rows predicted ahead from each row
     mode: str = "stateful"  # forecaster training: stateful (TBPTT, carried state) | windowed
+    inputs: str = "level"  # stateful forecaster: level (the values) | diff (changes: robust to drifting levels)
     bidirectional: bool = False  # autoencoder encoder
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
 
-        for name, allowed in (("kind", MODEL_KINDS), ("cell", CELLS), ("mode", MODES), ("nonlinearity", ("tanh", "relu"))):
+        for name, allowed in (("kind", MODEL_KINDS), ("cell", CELLS), ("mode", MODES), ("nonlinearity", ("tanh", "relu")), ("inputs", ("level", "diff"))):
             if getattr(self, name) not in allowed:
                 flag = "--model" if name == "kind" else f"--{name}"
                 raise TsrnnError(f"unknown {name} {getattr(self, name)!r} for {flag}: use one of {', '.join(allowed)}")
@@ -68,6 +69,8 @@ class ModelConfig:
                 raise TsrnnError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise TsrnnError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.inputs == "diff" and (self.kind != "forecaster" or self.mode != "stateful"):
+            raise TsrnnError("--inputs diff works with the stateful forecaster only; drop it or use --mode stateful")
 
 
 @dataclass(frozen=True)

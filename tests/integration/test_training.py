@@ -25,6 +25,7 @@ VARIANTS = [
     pytest.param({"cell": "rnn"}, id="rnn-tanh"),
     pytest.param({"cell": "rnn", "nonlinearity": "relu", "layers": 1}, id="rnn-relu"),  # stacked ReLU states grow unbounded
     pytest.param({"horizon": 6}, id="lstm-horizon6"),
+    pytest.param({"inputs": "diff", "cell": "gru", "horizon": 3}, id="gru-diff-horizon3"),
     pytest.param({"mode": "windowed", "window": 16}, id="windowed"),
     pytest.param({"kind": "autoencoder", "window": 16}, id="autoencoder"),
     pytest.param({"kind": "autoencoder", "window": 16, "cell": "gru", "bidirectional": True}, id="autoencoder-gru-bidirectional"),

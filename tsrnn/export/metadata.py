@@ -36,6 +36,7 @@ class ModelMetadata:
     window: int  # autoencoder window; forecaster warm-up rows
     horizon: int
     mode: str  # stateful | windowed (forecaster)
+    inputs: str  # level | diff: a diff model also carries prev, the last row it saw
     state_shape: list[int]  # (layers, hidden) of each carried state; [] when nothing is carried
     state_names: list[str]  # the graph's state inputs: ["h", "c"] (LSTM), ["h"] (GRU, RNN), []
     scaler: dict[str, list[float]]  # mean and scale per feature (also inside the graph)

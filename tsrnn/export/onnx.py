@@ -29,7 +29,7 @@ from tsrnn.training.runs import Run
 PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| in scaled units (raw / feature scale)
 PARITY_SHAPES = ((3, 7), (2, 64))  # (batch, time): neither is 1, so neither axis can be fixed to 1
 
-RAW_OUTPUTS = ("expected", "next_out", "forecast", "reconstruction")  # in data units, compared per feature scale
+RAW_OUTPUTS = ("expected", "next_out", "prev_out", "forecast", "reconstruction")  # in data units, compared per feature scale
 
 
 def graph_spec(cfg: ModelConfig) -> tuple[list[str], list[str], dict[str, dict[int, str]]]:
@@ -39,14 +39,17 @@ def graph_spec(cfg: ModelConfig) -> tuple[list[str], list[str], dict[str, dict[i
     if cfg.mode == "windowed":
         return ["x"], ["forecast"], {"x": {0: "batch"}, "forecast": {0: "batch"}}
     states = list(STATE_NAMES[cfg.cell])
+    rows = ["next", "prev"] if cfg.inputs == "diff" else ["next"]  # carried rows (batch, features)
     axes: dict[str, dict[int, str]] = {
-        "x": {0: "batch", 1: "time"}, "next": {0: "batch"},
+        "x": {0: "batch", 1: "time"},
         "expected": {0: "batch", 1: "time"}, "error": {0: "batch", 1: "time"}, "forecast": {0: "batch", 1: "time"},
-        "next_out": {0: "batch"},
     }
     for name in states:
         axes[name] = axes[f"{name}_out"] = {1: "batch"}
-    return ["x", *states, "next"], ["expected", "error", "forecast", *(f"{n}_out" for n in states), "next_out"], axes
+    for name in rows:
+        axes[name] = axes[f"{name}_out"] = {0: "batch"}
+    outputs = ["expected", "error", "forecast", *(f"{n}_out" for n in states), *(f"{n}_out" for n in rows)]
+    return ["x", *states, *rows], outputs, axes
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,8 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
         return (mean + scale * torch.randn(batch, cfg.window, features, generator=gen),)
     x = mean + scale * torch.randn(batch, time, features, generator=gen)
     states = tuple(0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in STATE_NAMES[cfg.cell])
-    nxt = mean + scale * torch.randn(batch, features, generator=gen)
-    return (x, *states, nxt)
+    rows = tuple(mean + scale * torch.randn(batch, features, generator=gen) for _ in range(2 if cfg.inputs == "diff" else 1))
+    return (x, *states, *rows)
 
 
 def _name_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001 (onnx.ModelProto)
@@ -149,10 +152,10 @@ def _parity(module, data: bytes, run: Run, batch: int, time: int) -> float:  # n
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
     with torch.no_grad():
-        want = [t.numpy() for t in module(*inputs)]
+        out = module(*inputs)
+    want = [t.numpy() for t in (out if isinstance(out, (list, tuple)) else [out])]  # one output is a bare tensor
     scale = np.asarray(run.scaler.scale, dtype=np.float64)
     worst = 0.0
-    want = want if isinstance(want, (list, tuple)) else [want]
     for name, g, w in zip(outputs, got, want):
         diff = np.abs(g.astype(np.float64) - w.astype(np.float64))
         if name in RAW_OUTPUTS:
@@ -180,6 +183,7 @@ def _metadata(run: Run) -> ModelMetadata:
         horizon=cfg.horizon,
         state_shape=[cfg.layers, cfg.hidden] if cfg.kind == "forecaster" and cfg.mode == "stateful" else [],
         state_names=list(STATE_NAMES[cfg.cell]) if cfg.kind == "forecaster" and cfg.mode == "stateful" else [],
+        inputs=cfg.inputs,
         mode=cfg.mode,
         scaler=run.scaler.to_dict(),
         calibration=run.calibration.to_dict(),

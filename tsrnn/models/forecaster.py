@@ -30,9 +30,18 @@ class Forecaster(nn.Module):
         """One (layers, batch, hidden) tensor per state of the cell: (h, c) for LSTM, (h,) else."""
         return zero_state(self.cfg, batch)
 
-    def forward(self, x: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """x (batch, time, features) scaled → (forecasts (batch, time, horizon, features), *state)."""
-        y, state = run_rnn(self.rnn, x, state)  # y: (batch, time, hidden)
+    def forward(self, x: torch.Tensor, *state: torch.Tensor, diff: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """x (batch, time, features) scaled → (forecasts (batch, time, horizon, features), *state).
+
+        With `inputs="diff"` the cell reads `diff`, each row minus the row before (scaled), so
+        it never sees the level itself; `diff` defaults to differences within x (0 for row 0).
+        """
+        if self.cfg.inputs == "diff":
+            if diff is None:
+                diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
+            y, state = run_rnn(self.rnn, diff, state)
+        else:
+            y, state = run_rnn(self.rnn, x, state)  # y: (batch, time, hidden)
         b, t, _ = y.shape
         return (x.unsqueeze(2) + self.head(y).view(b, t, self.horizon, self.features), *state)
 
@@ -41,10 +50,11 @@ class StreamingForecaster(nn.Module):
     """Raw units in and out, with the pending one-step prediction carried as state.
 
     Inputs: x (batch, time, features) raw; the cell's state, each (layers, batch, hidden); next
-    (batch, features), the prediction made for x[:, 0] by the previous call (NaN when none).
+    (batch, features), the prediction made for x[:, 0] by the previous call (NaN when none); and
+    for inputs="diff", prev (batch, features), the last row of the previous call (NaN when none).
     Outputs: expected (batch, time, features) raw, the one-step prediction for each row; error
     (batch, time), the mean absolute error over features in scaled units; forecast
-    (batch, time, horizon, features) raw, the rows after each row; the new state; next.
+    (batch, time, horizon, features) raw, the rows after each row; the new state; next; [prev].
     """
 
     def __init__(self, model: Forecaster, mean: list[float], scale: list[float]) -> None:
@@ -53,14 +63,24 @@ class StreamingForecaster(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
 
-    def forward(self, x: torch.Tensor, *state_and_next: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        *state, next_in = state_and_next
-        pred, *state = self.model((x - self.mean) / self.scale, *state)
+    def forward(self, x: torch.Tensor, *carried: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """carried: the cell's states, next, and (inputs="diff") prev, the last row of the previous call."""
+        diff_inputs = self.model.cfg.inputs == "diff"
+        state, next_in = carried[: len(carried) - 1 - diff_inputs], carried[len(carried) - 1 - diff_inputs]
+        xs = (x - self.mean) / self.scale
+        diff = None
+        if diff_inputs:
+            prev = carried[-1]
+            prev = torch.where(torch.isnan(prev), x[:, 0], prev)  # no previous row: a change of 0
+            before = torch.cat([((prev - self.mean) / self.scale).unsqueeze(1), xs[:, :-1]], dim=1)
+            diff = xs - before
+        pred, *state = self.model(xs, *state, diff=diff)
         forecast = pred * self.scale + self.mean  # (batch, time, horizon, features) raw
         one_step = forecast[:, :, 0]
         expected = torch.cat([next_in.unsqueeze(1), one_step[:, :-1]], dim=1)
         error = ((x - expected).abs() / self.scale).mean(dim=-1)  # (batch, time)
-        return (expected, error, forecast, *state, one_step[:, -1])
+        out = (expected, error, forecast, *state, one_step[:, -1])
+        return (*out, x[:, -1]) if diff_inputs else out
 
 
 class WindowedForecaster(nn.Module):
@@ -76,5 +96,5 @@ class WindowedForecaster(nn.Module):
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pred, *_ = self.model((x - self.mean) / self.scale, *self.model.zero_state(x.shape[0]))
+        pred, *_ = self.model((x - self.mean) / self.scale)  # no state given: the cell starts at zero
         return pred[:, -1] * self.scale + self.mean

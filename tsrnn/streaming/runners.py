@@ -24,12 +24,13 @@ class ForecasterRunner:
         self.session = session
         self.layers, self.hidden = meta.state_shape
         self.states = list(meta.state_names)  # ["h", "c"] for LSTM, ["h"] for GRU and RNN
-        self.outputs = ["expected", "error", *(f"{n}_out" for n in self.states), "next_out"]
+        self.rows = ["next", "prev"] if meta.inputs == "diff" else ["next"]  # carried rows (1, features)
+        self.outputs = ["expected", "error", *(f"{n}_out" for n in self.states + self.rows)]
         self.features = meta.features
 
     def initial(self) -> dict[str, np.ndarray]:
         arrays = {n: np.zeros((self.layers, 1, self.hidden), np.float32) for n in self.states}
-        arrays["next"] = np.full((1, self.features), np.nan, np.float32)
+        arrays.update({n: np.full((1, self.features), np.nan, np.float32) for n in self.rows})
         return arrays
 
     def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[Output]:
@@ -45,11 +46,12 @@ class ForecasterRunner:
         for members in groups.values():
             x = np.stack([jobs[i][0] for i in members]).astype(np.float32)  # (batch, rows, features)
             feed = {n: np.concatenate([jobs[i][1][n] for i in members], axis=1) for n in self.states}
-            feed["next"] = np.concatenate([jobs[i][1]["next"] for i in members], axis=0)
-            expected, error, *states, nxt = self.session.run(self.outputs, {"x": x, **feed})
+            feed.update({n: np.concatenate([jobs[i][1][n] for i in members], axis=0) for n in self.rows})
+            expected, error, *carried = self.session.run(self.outputs, {"x": x, **feed})
+            states, rows = carried[: len(self.states)], carried[len(self.states) :]
             for b, i in enumerate(members):
                 arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
-                arrays["next"] = nxt[b : b + 1]
+                arrays.update({n: r[b : b + 1] for n, r in zip(self.rows, rows)})
                 out[i] = (expected[b], error[b], arrays)
         return out  # type: ignore[return-value]
 

@@ -66,12 +66,16 @@ def _roll(model, cfg, scaled: np.ndarray, steps: int, torch) -> np.ndarray:  # n
             window = np.concatenate([window, rows])[-cfg.window :]
         return np.asarray(out)
     pred, *state = model(torch.from_numpy(scaled[None].astype(np.float32)), *model.zero_state(1))
+    last = scaled[-1]
     while True:
         rows = pred[0, -1].numpy()[: steps - len(out)]
         out.extend(rows)
         if len(out) >= steps:
             return np.asarray(out)
-        pred, *state = model(torch.from_numpy(rows[None].astype(np.float32)), *state)
+        diff = np.diff(np.concatenate([last[None], rows]), axis=0) if cfg.inputs == "diff" else None
+        pred, *state = model(torch.from_numpy(rows[None].astype(np.float32)), *state,
+                             diff=None if diff is None else torch.from_numpy(diff[None].astype(np.float32)))
+        last = rows[-1]
 
 
 def _frame(id_column: str | None, sid: str, last: Segment, values: np.ndarray, interval: float, columns: list[str]) -> pl.DataFrame:

@@ -38,6 +38,12 @@ class EpochStats:
         return asdict(self)
 
 
+def _diffs(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Each row minus the row before along `axis`; 0 for the first row."""
+    first = np.take(values, [0], axis=axis)
+    return np.diff(values, axis=axis, prepend=first).astype(np.float32)
+
+
 def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """pred, target (..., features); mask (...): the mean squared error where mask is 1."""
     per = ((pred - target) ** 2).mean(dim=-1)
@@ -47,9 +53,10 @@ def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
 class ForecasterTask:
     """Stateful: truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
 
-    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int, horizon: int) -> None:
-        self.split, self.scaler, self.horizon = split, scaler, horizon
+    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int, horizon: int, diff: bool = False) -> None:
+        self.split, self.scaler, self.horizon, self.diff = split, scaler, horizon, diff
         self.train = [scaler.transform(p) for p in split.train]
+        self.features = self.train[0].shape[1]
         total = sum(p.shape[0] for p in self.train)
         # A pass makes about total / (batch * chunk) optimiser steps: fewer streams on small data,
         # so that even a short history gets MIN_STEPS steps per epoch.
@@ -57,6 +64,7 @@ class ForecasterTask:
         self.length = int(np.clip(total // self.batch, cfg.chunk, 16 * cfg.chunk))
         val, lengths = pad_stack([scaler.transform(p) for p in split.val])
         self.val = torch.from_numpy(val)
+        self.val_diff = torch.from_numpy(_diffs(val, axis=1)) if diff else None
         targets, valid = horizon_targets(val, horizon)
         steps = np.arange(val.shape[1])
         # an input row counts when its target rows are validation rows, past context and warm-up
@@ -67,7 +75,9 @@ class ForecasterTask:
         self.error_mask = (steps[None, :] >= first) & (steps[None, :] < lengths[:, None])  # one-step errors by row
 
     def train_epoch(self, model: Forecaster, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
-        x_all, y_all, m_all = tbptt_pieces(self.train, self.length, self.horizon, rng)
+        parts = [np.concatenate([p, _diffs(p)], axis=1) for p in self.train] if self.diff else self.train
+        x_all, y_all, m_all = tbptt_pieces(parts, self.length, self.horizon, rng)  # with diff: [values | changes]
+        f = self.features
         order = rng.permutation(len(x_all))
         losses, norms = [], []
         for start in range(0, len(order), self.batch):
@@ -78,8 +88,9 @@ class ForecasterTask:
                 mask = m[:, t : t + cfg.chunk]
                 if not mask.any():
                     break
-                pred, *state = model(x[:, t : t + cfg.chunk], *state)
-                loss = _masked_mse(pred, y[:, t : t + cfg.chunk], mask)
+                chunk = x[:, t : t + cfg.chunk]
+                pred, *state = model(chunk[..., :f], *state, diff=chunk[..., f:] if self.diff else None)
+                loss = _masked_mse(pred, y[:, t : t + cfg.chunk, :, :f], mask)
                 opt.zero_grad()
                 loss.backward()
                 norms.append(_clip(model, cfg.clip_grad))
@@ -89,7 +100,7 @@ class ForecasterTask:
         return float(np.mean(losses)), float(np.mean(norms))
 
     def val_loss(self, model: Forecaster) -> float:
-        pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]))
+        pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]), diff=self.val_diff)
         return float(_masked_mse(pred, self.val_targets, self.val_mask))
 
     def val_errors(self, model: Forecaster) -> np.ndarray:
@@ -97,7 +108,8 @@ class ForecasterTask:
         stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         raw, _ = pad_stack(self.split.val)
         nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
-        error = stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), nan)[1]
+        carried = (nan, nan) if self.diff else (nan,)  # next, and prev for changes
+        error = stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), *carried)[1]
         return error.numpy()[self.error_mask].astype(np.float64)
 
 

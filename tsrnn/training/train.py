@@ -94,7 +94,7 @@ def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig
         return AutoencoderTask(split, scaler, cfg, model_cfg.window)
     if model_cfg.mode == "windowed":
         return WindowedTask(split, scaler, cfg, model_cfg.window, model_cfg.horizon)
-    return ForecasterTask(split, scaler, cfg, warmup_rows(model_cfg), model_cfg.horizon)
+    return ForecasterTask(split, scaler, cfg, warmup_rows(model_cfg), model_cfg.horizon, diff=model_cfg.inputs == "diff")
 
 
 def warmup_rows(model_cfg: ModelConfig) -> int:
