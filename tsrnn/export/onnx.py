@@ -21,6 +21,7 @@ from tsrnn import __version__
 from tsrnn.config import ModelConfig, to_dict
 from tsrnn.errors import ModelError
 from tsrnn.export.metadata import FORMAT, ModelMetadata
+from tsrnn.export.variants import TOLERANCE, fp16_copy, int8_copy, timing
 from tsrnn.extras import require
 from tsrnn.fsutil import atomic_write_bytes
 from tsrnn.models.cells import STATE_NAMES
@@ -53,6 +54,17 @@ def graph_spec(cfg: ModelConfig) -> tuple[list[str], list[str], dict[str, dict[i
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One file written by an export: the float32 graph or a reduced-precision copy."""
+
+    precision: str  # fp32 | fp16 | int8
+    path: Path
+    bytes: int
+    parity: dict[str, float]  # "BxT" → max |onnxruntime - PyTorch| in scaled units
+    microseconds: dict[str, float]  # median per call: "1 row" and "1000 rows" (empty when not timed)
+
+
+@dataclass(frozen=True)
 class ExportResult:
     """Where the model went and how closely onnxruntime matches PyTorch."""
 
@@ -60,10 +72,18 @@ class ExportResult:
     bytes: int
     parity: dict[str, float]  # "BxT" → max abs difference in scaled units
     metadata: ModelMetadata
+    variants: list[Variant]  # the float32 file first, then any --fp16 / --quantize copies
 
 
-def export_onnx(run: Run, out: str | Path | None = None, *, exports_dir: str | Path = "exports", opset: int = 17) -> ExportResult:
-    """Export a run to `out` (default exports_dir/NAME.onnx) and validate it."""
+def export_onnx(
+    run: Run, out: str | Path | None = None, *, exports_dir: str | Path = "exports", opset: int = 17,
+    fp16: bool = False, int8: bool = False, timed: bool = False,
+) -> ExportResult:
+    """Export a run to `out` (default exports_dir/NAME.onnx) and validate it.
+
+    `fp16` and `int8` add NAME.fp16.onnx and NAME.int8.onnx beside it, each checked against
+    PyTorch with its own limit; `timed` measures the files' speed on this CPU.
+    """
     torch = require("torch", "train", "export")
     onnx = require("onnx", "train", "export")
 
@@ -94,8 +114,35 @@ def export_onnx(run: Run, out: str | Path | None = None, *, exports_dir: str | P
     worst = max(parity.values())
     if not worst <= PARITY_TOLERANCE:
         raise ModelError(f"export of {run.name}: onnxruntime differs from PyTorch by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); not written")
-    atomic_write_bytes(path, data)
-    return ExportResult(path, len(data), parity, metadata)
+    copies = {"fp32": data}
+    if fp16:
+        copies["fp16"] = fp16_copy(data)
+    if int8:
+        copies["int8"] = int8_copy(data)
+    variants = []
+    for precision, blob in copies.items():
+        target = path if precision == "fp32" else path.with_suffix(f".{precision}.onnx")
+        checked = parity if precision == "fp32" else {f"{b}x{t}": _parity(module, blob, run, b, t) for b, t in PARITY_SHAPES}
+        if precision != "fp32" and not max(checked.values()) <= TOLERANCE[precision]:
+            raise ModelError(
+                f"export of {run.name}: the {precision} copy differs from PyTorch by {max(checked.values()):.2e} scaled units "
+                f"(limit {TOLERANCE[precision]}); this data needs float32, so drop --{'fp16' if precision == 'fp16' else 'quantize'}"
+            )
+        speed = timing(blob, _timing_feeds(run)) if timed and run.model_config.kind == "forecaster" and run.model_config.mode == "stateful" else {}
+        variants.append(Variant(precision, target, len(blob), checked, speed))
+    for variant, blob in zip(variants, copies.values()):
+        atomic_write_bytes(variant.path, blob)
+    return ExportResult(path, len(data), parity, metadata, variants)
+
+
+def _timing_feeds(run: Run) -> dict[str, dict[str, np.ndarray]]:
+    """One new row, and a backlog of 1000 rows, for one series from a fresh state."""
+    names = graph_spec(run.model_config)[0]
+    feeds = {}
+    for label, rows in (("1 row", 1), ("1000 rows", 1000)):
+        inputs = _example_inputs(run, 1, rows, seed=rows)
+        feeds[label] = {n: t.numpy() for n, t in zip(names, inputs)}
+    return feeds
 
 
 def _streaming_module(run: Run):  # -> torch.nn.Module
@@ -149,7 +196,9 @@ def _parity(module, data: bytes, run: Run, batch: int, time: int) -> float:  # n
 
     inputs = _example_inputs(run, batch, time, seed=batch * 1000 + time)
     names, outputs, _ = graph_spec(run.model_config)
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # the default level crashed on fp16 LSTMs
+    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
     with torch.no_grad():
         out = module(*inputs)

@@ -50,11 +50,23 @@ def render_train(console: Console, summary: dict[str, Any]) -> None:
 
 def render_export(console: Console, doc: dict[str, Any]) -> None:
     parity = ", ".join(f"{shape}: {diff:.1e}" for shape, diff in doc["parity"].items())
-    key_values(console, f"exported {doc['run']}", {
+    rows = {
         "file": f"{doc['path']} ({doc['bytes'] / 1024:.1f} KiB)",
         "parity with PyTorch": f"max |diff| {parity} (scaled units, batch x time)",
         "checks": "onnx.checker passed; batch and time axes symbolic",
-    })
+    }
+    if doc["status"] != "complete":
+        rows["note"] = f"the run's training is {doc['status']}: this is its best checkpoint so far"
+    key_values(console, f"exported {doc['run']}", rows)
+    if len(doc["files"]) > 1 or doc["files"][0]["microseconds"]:
+        table = Table(title="files", title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("precision", "file", "KiB", "max |diff| vs PyTorch", "µs per call: 1 row", "1000 rows"):
+            table.add_column(col, justify="left" if col in ("precision", "file") else "right")
+        for f in doc["files"]:
+            us = f["microseconds"]
+            table.add_row(f["precision"], escape(f["path"]), f"{f['bytes'] / 1024:.1f}", f"{max(f['parity'].values()):.1e}",
+                          f"{us['1 row']:.0f}" if us else "-", f"{us['1000 rows']:.0f}" if us else "-")
+        console.print(table)
 
 
 def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray, time_text: list[str]) -> None:
