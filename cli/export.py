@@ -35,7 +35,7 @@ def command(
     resolved = resolve_run(run, Path(runs_dir))
     result = export_onnx(resolved, out, opset=opset, fp16=fp16, int8=quantize == "int8", timed=quantize == "int8")
     doc = {
-        "run": resolved.name, "path": str(result.path), "bytes": result.bytes, "parity": result.parity,
+        "run": resolved.name, "path": str(result.path), "bytes": result.bytes, "parity": result.parity, "parity_raw": result.parity_raw,
         "status": resolved.info.get("status", "complete"),
         "files": [{"precision": v.precision, "path": str(v.path), "bytes": v.bytes, "parity": v.parity, "microseconds": v.microseconds} for v in result.variants],
     }

@@ -52,7 +52,7 @@ def render_export(console: Console, doc: dict[str, Any]) -> None:
     parity = ", ".join(f"{shape}: {diff:.1e}" for shape, diff in doc["parity"].items())
     rows = {
         "file": f"{doc['path']} ({doc['bytes'] / 1024:.1f} KiB)",
-        "parity with PyTorch": f"max |diff| {parity} (scaled units, batch x time)",
+        "parity with PyTorch": f"max |diff| {parity} (scaled units, batch x time); {doc['parity_raw']:.1e} in data units",
         "checks": "onnx.checker passed; batch and time axes symbolic",
     }
     if doc["status"] != "complete":
