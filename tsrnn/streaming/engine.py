@@ -123,6 +123,7 @@ def watch(
         fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"
         saved = load_state(state_path, fingerprint, key)
         result = job.run(saved, scores_out)
+        _failpoint("before-state-commit")
         save_state(state_path, saved)  # job.run advanced `saved` in memory
         result.state = str(state_path)
         return result
@@ -152,7 +153,11 @@ class _Job:
         anomaly = scores >= self.calibration.threshold
         events = self._events(scored, values, expected, scores, anomaly)
         if scores_out is not None:
-            write_scores(scores_out, self.meta, scored.series, scored.time_text, values, expected, scores, anomaly)
+            key = None if str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
+            size = write_scores(scores_out, self.meta, scored.series, scored.time_text, values, expected, scores, anomaly,
+                                committed=saved.outputs.get(key, 0) if key else None)
+            if key and size is not None:
+                saved.outputs[key] = size
         if saved is not None:
             saved.cursor = chunk.cursor
             saved.series = states
@@ -227,6 +232,14 @@ class _Job:
         if abs(now - trained) > 0.1 * trained:
             return [f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may mislead (retrain, or use --resample at train time)"]
         return []
+
+
+def _failpoint(name: str) -> None:
+    """Tests set TSRNN_FAILPOINT=name to SIGKILL the process here, where a random kill rarely lands."""
+    if os.environ.get("TSRNN_FAILPOINT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 PREPENDED = "\x00prev"  # text marker of the last scored row, put in front of a series' new rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from tsrnn.export.metadata import ModelMetadata
+from tsrnn.errors import StateError
 from tsrnn.fsutil import atomic_write_bytes
 
 
@@ -31,12 +33,43 @@ def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], v
     return pl.DataFrame(data)
 
 
-def write_scores(target: str | Path, meta: ModelMetadata, *columns: Any) -> None:
-    """Write scores_frame(meta, *columns) to a file atomically, or to stdout for "-"."""
+def write_scores(target: str | Path, meta: ModelMetadata, *columns: Any, committed: int | None = None) -> int | None:
+    """Write scores_frame(meta, *columns): to stdout for "-", else to a file.
+
+    Without `committed` the file is replaced atomically. With it (a watch state is kept), rows
+    are appended after the first `committed` bytes, the bytes the state recorded at its last
+    commit: whatever a killed run wrote after that is cut off first, so each row is in the file
+    exactly once. Returns the file's new size, for the state to record.
+    """
+    frame = scores_frame(meta, *columns)
     buffer = io.BytesIO()
-    scores_frame(meta, *columns).write_csv(buffer)
     if str(target) == "-":
+        frame.write_csv(buffer)
         sys.stdout.buffer.write(buffer.getvalue())
         sys.stdout.buffer.flush()
-    else:
-        atomic_write_bytes(Path(target), buffer.getvalue())
+        return None
+    path = Path(target)
+    if committed is None:
+        frame.write_csv(buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+        return None
+    return append_rows(path, frame, committed)
+
+
+def append_rows(path: Path, frame: pl.DataFrame, committed: int) -> int:
+    """Cut `path` back to `committed` bytes, append the frame's rows (a header first), fsync."""
+    size = path.stat().st_size if path.exists() else 0
+    if size < committed:
+        raise StateError(
+            f"{path}: the scores file is shorter ({size} bytes) than the state recorded ({committed}); "
+            "it was truncated or replaced: move it away and delete the --state file to start over"
+        )
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=committed == 0)
+    with open(path, "r+b" if path.exists() else "wb") as f:
+        f.truncate(committed)  # drop rows of a run that was killed before it committed its state
+        f.seek(committed)
+        f.write(buffer.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
+        return f.tell()

@@ -46,6 +46,7 @@ class WatchState:
     source: str
     cursor: Cursor | None = None
     series: dict[str, SeriesState] = field(default_factory=dict)
+    outputs: dict[str, int] = field(default_factory=dict)  # scores file (absolute path) → bytes committed
 
     def to_json(self) -> bytes:
         doc = {
@@ -55,6 +56,7 @@ class WatchState:
             "source": self.source,
             "cursor": self.cursor.to_dict() if self.cursor else None,
             "series": {k: v.to_dict() for k, v in self.series.items()},
+            "outputs": self.outputs,
         }
         return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
 
@@ -78,9 +80,10 @@ def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
     try:
         cursor = Cursor.from_dict(doc["cursor"]) if doc["cursor"] else None
         series = {k: SeriesState.from_dict(v) for k, v in doc["series"].items()}
+        outputs = {str(k): int(v) for k, v in doc.get("outputs", {}).items()}
     except (KeyError, TypeError, ValueError, AttributeError):
         raise StateError(f"{path}: the state file is damaged (fields missing); delete it to start over from the first row") from None
-    return WatchState(model_fingerprint, source, cursor, series)
+    return WatchState(model_fingerprint, source, cursor, series, outputs)
 
 
 def save_state(path: Path, state: WatchState) -> None:
