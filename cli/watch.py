@@ -33,6 +33,11 @@ def command(
     strict_provider: Annotated[bool, typer.Option("--strict-provider", help="Fail (exit 2) when the provider is not available.")] = False,
     threads: Annotated[int, typer.Option("--threads", help="onnxruntime intra-op threads.")] = 1,
     cooldown: Annotated[int, typer.Option("--cooldown", help="Anomalous rows within this many rows of an event join it instead of raising another.")] = DEFAULT_COOLDOWN,
+    min_duration: Annotated[int, typer.Option("--min-duration", help="Anomalous rows an event needs to be an alert.")] = 1,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for another run on the same --state to finish instead of exiting 2.")] = False,
+    device: Annotated[int, typer.Option("--device", help="CUDA device id (cuda, tensorrt).")] = 0,
+    trt_cache: Annotated[str | None, typer.Option("--trt-cache", help="TensorRT engine cache directory [default: ~/.cache/tsrnn/tensorrt].")] = None,
+    fp16: Annotated[bool, typer.Option("--fp16", help="TensorRT: allow half-precision engines.")] = False,
     quiet: Quiet = False,
 ) -> None:
     from tsrnn.streaming.engine import watch
@@ -40,9 +45,12 @@ def command(
     stdout_users = [flag for flag, on in (("--json", json_out), ("--ndjson", ndjson), ("--scores-out -", scores_out == "-")) if on]
     if len(stdout_users) > 1:
         raise TsrnnError(f"{' and '.join(stdout_users)} would both write to stdout; choose one")
-    if threads < 1 or cooldown < 0:
-        raise TsrnnError("--threads must be at least 1 and --cooldown at least 0")
-    result = watch(source, model, state=state, scores_out=scores_out, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown)
+    if threads < 1 or cooldown < 0 or min_duration < 1:
+        raise TsrnnError("--threads and --min-duration must be at least 1, --cooldown at least 0")
+    from tsrnn.runtime.providers import GpuOptions
+
+    result = watch(source, model, state=state, scores_out=scores_out, provider=provider, strict_provider=strict_provider, threads=threads,
+                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=GpuOptions(device, trt_cache, fp16))
     summary = result.summary()
     if json_out:
         print_json(summary)

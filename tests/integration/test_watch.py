@@ -119,3 +119,39 @@ def test_a_constant_history_flags_any_change(tmp_path: Path, level: float) -> No
     new[200] += 0.01
     events = watch(write_csv(tmp_path / "step.csv", new, start_row=500), onnx).events
     assert len(events) == 1 and events[0].start == stamps(1, 700)[0]
+
+
+def test_a_missing_gpu_provider_falls_back_and_says_so(tmp_path: Path, forecaster_onnx: Path) -> None:
+    runner = CliRunner()
+    f = write_csv(tmp_path / "m.csv", cycle(60, start_row=2000))
+    result = runner.invoke(app, ["watch", str(f), "--model", str(forecaster_onnx), "--provider", "cuda", "--json", "--exit-zero"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["provider"] == "CPUExecutionProvider" and doc["requested_provider"] == "cuda"
+    assert "asked for cuda" in result.stderr  # the report says the provider is not the one asked for
+    auto = json.loads(runner.invoke(app, ["watch", str(f), "--model", str(forecaster_onnx), "--provider", "auto", "--json", "--exit-zero"]).stdout)
+    assert auto["provider"] == "CPUExecutionProvider"
+
+
+def test_min_duration_keeps_one_row_blips_from_alerting(tmp_path: Path, forecaster_onnx: Path) -> None:
+    runner = CliRunner()
+    f = write_csv(tmp_path / "m.csv", inject_spike(cycle(300, start_row=2000, seed=3), 150, 8.0, 1), start_row=2000)
+    base = ["watch", str(f), "--model", str(forecaster_onnx), "--json", "--cooldown", "0"]
+    loud = runner.invoke(app, base)
+    assert loud.exit_code == 1 and all(e["rows"] < 3 for e in json.loads(loud.stdout)["events"])
+    quiet = runner.invoke(app, [*base, "--min-duration", "3", "--scores-out", str(tmp_path / "s.csv")])
+    assert quiet.exit_code == 0 and json.loads(quiet.stdout)["events"] == []
+    assert pl.read_csv(tmp_path / "s.csv")["anomaly"].sum() == 0
+
+
+def test_wait_takes_the_lock_when_the_other_run_ends(tmp_path: Path, forecaster_onnx: Path) -> None:
+    import threading
+    import time
+
+    from tsrnn.streaming.state import StateLock
+
+    f = write_csv(tmp_path / "m.csv", cycle(50, start_row=2000))
+    holder = StateLock(tmp_path / "s").__enter__()
+    threading.Timer(1.0, holder.__exit__, args=(None, None, None)).start()
+    started = time.perf_counter()
+    result = watch(f, forecaster_onnx, state=tmp_path / "s", wait=True)
+    assert result.rows == 50 and time.perf_counter() - started >= 0.9

@@ -29,3 +29,27 @@ def test_strict_provider_refuses_a_missing_one() -> None:
 def test_unknown_provider() -> None:
     with pytest.raises(TsrnnError, match="unknown provider 'npu'"):
         choose_providers("npu", [CPU])
+
+
+def test_tensorrt_brings_cuda_along_when_present() -> None:
+    assert choose_providers("tensorrt", [CPU, CUDA, TRT]).providers == [TRT, CUDA, CPU]
+    assert choose_providers("tensorrt", [CPU, TRT]).providers == [TRT, CPU]
+
+
+def test_gpu_options_use_onnxruntime_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tsrnn.runtime.providers import GpuOptions, provider_options
+
+    monkeypatch.setenv("XDG_CACHE_HOME", "/cache")
+    out = provider_options([TRT, CUDA, CPU], GpuOptions(device=1, fp16=True))
+    assert out[0] == (TRT, {"device_id": "1", "trt_engine_cache_enable": "True", "trt_engine_cache_path": "/cache/tsrnn/tensorrt", "trt_fp16_enable": "True"})
+    assert out[1] == (CUDA, {"device_id": "1"}) and out[2] == CPU
+    assert provider_options([TRT], GpuOptions(trt_cache="/x"))[0][1]["trt_engine_cache_path"] == "/x"
+
+
+def test_the_cpu_build_accepts_the_option_form() -> None:
+    import onnxruntime as ort
+
+    from tsrnn.runtime.providers import GpuOptions, provider_options
+
+    assert provider_options([CPU], GpuOptions()) == [CPU]
+    assert CPU in ort.get_available_providers()

@@ -7,7 +7,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from tsrnn.errors import ModelError
-from tsrnn.runtime.providers import choose_providers
+from tsrnn.runtime.providers import GpuOptions, choose_providers, provider_options
 
 
 def open_session(
@@ -17,6 +17,7 @@ def open_session(
     strict_provider: bool = False,
     threads: int = 1,
     optimize: bool = True,
+    gpu: GpuOptions | None = None,
 ) -> ort.InferenceSession:
     """An InferenceSession; `session.get_providers()` tells which providers actually run.
 
@@ -37,7 +38,7 @@ def open_session(
     )
     choice = choose_providers(provider, ort.get_available_providers(), strict=strict_provider)
     try:
-        return ort.InferenceSession(str(path), options, providers=choice.providers)
+        return ort.InferenceSession(str(path), options, providers=provider_options(choice.providers, gpu or GpuOptions()))
     except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable graphs
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: onnxruntime cannot load this model ({first[:200]}); export it again") from None

@@ -19,6 +19,7 @@ from tsrnn.data.clean import Dataset, Segment, clean
 from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame, read_frame
 from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata
+from tsrnn.runtime.providers import GpuOptions
 from tsrnn.scoring.events import Event, find_events
 from tsrnn.scoring.scorers import score
 from tsrnn.streaming.output import write_scores
@@ -108,17 +109,25 @@ def watch(
     strict_provider: bool = False,
     threads: int = 1,
     cooldown: int = DEFAULT_COOLDOWN,
+    min_duration: int = 1,
+    wait: bool = False,
+    gpu: GpuOptions | None = None,
 ) -> WatchResult:
-    """Score the rows of `source` not scored before (all rows without a state file)."""
+    """Score the rows of `source` not scored before (all rows without a state file).
+
+    Events need `min_duration` anomalous rows (shorter ones are not alerts, and their rows are
+    not marked anomalous); anomalous rows within `cooldown` rows of an event join it. With
+    `wait`, a run waits for another run on the same state instead of refusing.
+    """
     from tsrnn.runtime.session import open_session
 
-    session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads)
+    session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
     meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(model))
-    job = _Job(str(source), str(model), session, meta, provider, cooldown)
+    job = _Job(str(source), str(model), session, meta, provider, cooldown, min_duration)
     if state is None:
         return job.run(None, scores_out)
     state_path = Path(state)
-    with StateLock(state_path):
+    with StateLock(state_path, wait=wait):
         key = job.source if job.source == "-" else os.path.abspath(job.source)
         fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"
         saved = load_state(state_path, fingerprint, key)
@@ -132,9 +141,9 @@ def watch(
 class _Job:
     """One run of watch over one source."""
 
-    def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int) -> None:  # noqa: ANN001
+    def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int, min_duration: int) -> None:  # noqa: ANN001
         self.source, self.model, self.session, self.meta = source, model, session, meta
-        self.provider, self.cooldown = provider, cooldown
+        self.provider, self.cooldown, self.min_duration = provider, cooldown, min_duration
         self.runner = runner_for(session, meta)
         self.calibration = meta.scorer_calibration
 
@@ -152,6 +161,8 @@ class _Job:
         values, expected, scores, warmup = scored.stack(self.meta.features)
         anomaly = scores >= self.calibration.threshold
         events = self._events(scored, values, expected, scores, anomaly)
+        if self.min_duration > 1:
+            events, anomaly = self._drop_short(events, scored, anomaly)
         if scores_out is not None:
             key = None if str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
             size = write_scores(scores_out, self.meta, scored.series, scored.time_text, values, expected, scores, anomaly,
@@ -224,6 +235,16 @@ class _Job:
                 cooldown=self.cooldown, series=sid, columns=self.meta.value_columns, scale=scale,
             )
         return events
+
+    def _drop_short(self, events: list[Event], scored: Scored, anomaly: np.ndarray) -> tuple[list[Event], np.ndarray]:
+        """Events with fewer than min_duration anomalous rows are not alerts; unmark their rows."""
+        keep = [e for e in events if e.rows >= self.min_duration]
+        anomaly = anomaly.copy()
+        for e in events:
+            if e.rows < self.min_duration:
+                rows = [i for i, (sid, t) in enumerate(zip(scored.series, scored.time_text)) if sid == e.series and e.start <= t <= e.end]
+                anomaly[rows] = False
+        return keep, anomaly
 
     def _interval_note(self, dataset: Dataset) -> list[str]:
         trained, now = self.meta.interval, dataset.data_interval_seconds

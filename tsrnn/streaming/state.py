@@ -92,21 +92,22 @@ def save_state(path: Path, state: WatchState) -> None:
 
 
 class StateLock:
-    """An exclusive lock on `STATE.lock` for the length of a run; a second run is refused."""
+    """An exclusive lock on `STATE.lock` for the length of a run; a second run is refused, or waits."""
 
-    def __init__(self, state_path: Path) -> None:
+    def __init__(self, state_path: Path, *, wait: bool = False) -> None:
         self.path = state_path.with_name(state_path.name + ".lock")
+        self.wait = wait
         self._fd: int | None = None
 
     def __enter__(self) -> StateLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._fd)
             self._fd = None
-            raise StateError(f"{self.path}: another tsrnn watch is using this state; wait for it to finish") from None
+            raise StateError(f"{self.path}: another tsrnn watch is using this state; let it finish, or pass --wait") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
