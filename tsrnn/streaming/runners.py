@@ -14,6 +14,7 @@ import onnxruntime as ort
 from tsrnn.export.metadata import ModelMetadata
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
+BACKLOG_ROWS = 16384  # rows per onnxruntime call when a stateful model backfills
 Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows, features), error (rows,), arrays
 
 
@@ -47,13 +48,27 @@ class ForecasterRunner:
             x = np.stack([jobs[i][0] for i in members]).astype(np.float32)  # (batch, rows, features)
             feed = {n: np.concatenate([jobs[i][1][n] for i in members], axis=1) for n in self.states}
             feed.update({n: np.concatenate([jobs[i][1][n] for i in members], axis=0) for n in self.rows})
-            expected, error, *carried = self.session.run(self.outputs, {"x": x, **feed})
-            states, rows = carried[: len(self.states)], carried[len(self.states) :]
+            expected, error, states, rows = self._run_long(x, feed)
             for b, i in enumerate(members):
                 arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
                 arrays.update({n: r[b : b + 1] for n, r in zip(self.rows, rows)})
                 out[i] = (expected[b], error[b], arrays)
         return out  # type: ignore[return-value]
+
+    def _run_long(self, x: np.ndarray, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """A long backlog goes through in slices of BACKLOG_ROWS, the state carried between them.
+
+        One call per slice costs nothing measurable, and it bounds memory: onnxruntime's LSTM
+        keeps its gate inputs for every row of a call (4 x hidden floats per row and layer).
+        """
+        expected, error = [], []
+        for start in range(0, x.shape[1], BACKLOG_ROWS):
+            e, r, *carried = self.session.run(self.outputs, {"x": x[:, start : start + BACKLOG_ROWS], **feed})
+            expected.append(e)
+            error.append(r)
+            feed = dict(zip(self.states + self.rows, carried))
+        states = [feed[n] for n in self.states]
+        return np.concatenate(expected, axis=1), np.concatenate(error, axis=1), states, [feed[n] for n in self.rows]
 
 
 class _WindowRunner:
