@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from tests.helpers import cycle, write_csv
-from tsrnn.config import DataConfig, ModelConfig, TrainConfig, resolve
+from tsrnn.config import ModelConfig, TrainConfig, resolve
 from tsrnn.training.runs import load_run
 from tsrnn.training.train import train
 

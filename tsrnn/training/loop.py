@@ -91,10 +91,7 @@ class ForecasterTask:
                 chunk = x[:, t : t + cfg.chunk]
                 pred, *state = model(chunk[..., :f], *state, diff=chunk[..., f:] if self.diff else None)
                 loss = _masked_mse(pred, y[:, t : t + cfg.chunk, :, :f], mask)
-                opt.zero_grad()
-                loss.backward()
-                norms.append(_clip(model, cfg.clip_grad))
-                opt.step()
+                norms.append(_step(model, opt, loss, cfg.clip_grad))
                 state = [s.detach() for s in state]
                 losses.append(loss.item())
         return float(np.mean(losses)), float(np.mean(norms))
@@ -141,10 +138,7 @@ class WindowedTask:
             y, m = self._targets(self.train, index)
             pred, *_ = model(x, *model.zero_state(len(index)))
             loss = _masked_mse(pred[:, -1], y, m)
-            opt.zero_grad()
-            loss.backward()
-            norms.append(_clip(model, cfg.clip_grad))
-            opt.step()
+            norms.append(_step(model, opt, loss, cfg.clip_grad))
             losses.append(loss.item())
         return float(np.mean(losses)), float(np.mean(norms))
 
@@ -191,10 +185,7 @@ class AutoencoderTask:
         for start in range(0, len(order), cfg.batch):
             x = torch.from_numpy(gather_windows(self.train, self.train_index[order[start : start + cfg.batch]], self.window))
             loss = nn.functional.mse_loss(model(x), x)
-            opt.zero_grad()
-            loss.backward()
-            norms.append(_clip(model, cfg.clip_grad))
-            opt.step()
+            norms.append(_step(model, opt, loss, cfg.clip_grad))
             losses.append(loss.item())
         return float(np.mean(losses)), float(np.mean(norms))
 
@@ -211,10 +202,13 @@ class AutoencoderTask:
         return np.concatenate(out).astype(np.float64)
 
 
-def _clip(model: nn.Module, max_norm: float) -> float:
-    """Clip by global norm (when max_norm > 0) and return the norm before clipping."""
-    limit = max_norm if max_norm > 0 else math.inf
-    return float(nn.utils.clip_grad_norm_(model.parameters(), limit))
+def _step(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float) -> float:
+    """One optimiser step, clipped by global norm (when max_norm > 0); the norm before clipping."""
+    opt.zero_grad()
+    loss.backward()
+    norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm if max_norm > 0 else math.inf))
+    opt.step()
+    return norm
 
 
 @dataclass
