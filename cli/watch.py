@@ -38,6 +38,9 @@ def command(
     device: Annotated[int, typer.Option("--device", help="CUDA device id (cuda, tensorrt).")] = 0,
     trt_cache: Annotated[str | None, typer.Option("--trt-cache", help="TensorRT engine cache directory [default: ~/.cache/tsrnn/tensorrt].")] = None,
     fp16: Annotated[bool, typer.Option("--fp16", help="TensorRT: allow half-precision engines.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep running and score rows as they are appended (survives rotation and truncation).")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="--follow: seconds between looks at the file.")] = 1.0,
+    follow_for: Annotated[float | None, typer.Option("--follow-for", help="--follow: stop after this many seconds (default: until Ctrl-C).")] = None,
     quiet: Quiet = False,
 ) -> None:
     from tsrnn.streaming.engine import watch
@@ -49,8 +52,15 @@ def command(
         raise TsrnnError("--threads and --min-duration must be at least 1, --cooldown at least 0")
     from tsrnn.runtime.providers import GpuOptions
 
+    gpu = GpuOptions(device, trt_cache, fp16)
+    if follow:
+        if source == "-" or interval <= 0:
+            raise TsrnnError("--follow needs a file (not stdin) and a positive --interval")
+        _follow(source, model, state, scores_out, json_out, ndjson, quiet, exit_zero, interval, follow_for, wait,
+                dict(provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu))
+        return
     result = watch(source, model, state=state, scores_out=scores_out, provider=provider, strict_provider=strict_provider, threads=threads,
-                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=GpuOptions(device, trt_cache, fp16))
+                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=gpu)
     summary = result.summary()
     if json_out:
         print_json(summary)
@@ -63,4 +73,44 @@ def command(
 
         render_watch(human_console(bool(stdout_users)), summary, result.scores, result.time_text)
     if result.events and not exit_zero:
+        raise typer.Exit(1)
+
+
+def _follow(source, model, state, scores_out, json_out, ndjson, quiet, exit_zero, interval, seconds, wait, options) -> None:  # noqa: ANN001
+    """Passes until --follow-for ends or Ctrl-C; events as they are found; exit 1 if any."""
+    import signal
+
+    from tsrnn.streaming.engine import open_job
+    from tsrnn.streaming.follow import follow
+
+    console = human_console(json_out or ndjson)
+    found: list[dict] = []
+
+    def on_pass(result) -> None:  # noqa: ANN001
+        events = [e.to_dict() for e in result.events]
+        found.extend(events)
+        if ndjson:
+            for event in events:
+                sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        if not quiet and (result.rows or events):
+            where = ", ".join(f"{e['series'] + ' ' if e['series'] else ''}{e['start']} → {e['end']} (peak {e['peak_score']:.3f})" for e in events)
+            console.print(f"{result.rows:,} new rows, {len(events)} event(s){': ' + where if where else ''}", highlight=False)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        summary = follow(open_job(source, model, **options), state=state, scores_out=scores_out, interval=interval, seconds=seconds, wait=wait, on_pass=on_pass)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if json_out:
+        print_json({"source": source, "model": model, "passes": summary.passes, "rows_scored": summary.rows,
+                    "restarts": summary.restarts, "events": found, "notes": summary.notes})
+    elif not quiet:
+        for note in summary.notes:
+            console.print(f"note: {note}", highlight=False)
+        console.print(f"followed {source}: {summary.passes} passes, {summary.rows:,} rows scored, {len(found)} event(s)", highlight=False)
+    if found and not exit_zero:
         raise typer.Exit(1)

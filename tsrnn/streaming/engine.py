@@ -119,18 +119,12 @@ def watch(
     not marked anomalous); anomalous rows within `cooldown` rows of an event join it. With
     `wait`, a run waits for another run on the same state instead of refusing.
     """
-    from tsrnn.runtime.session import open_session
-
-    session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
-    meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(model))
-    job = _Job(str(source), str(model), session, meta, provider, cooldown, min_duration)
+    job = open_job(source, model, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu)
     if state is None:
         return job.run(None, scores_out)
     state_path = Path(state)
     with StateLock(state_path, wait=wait):
-        key = job.source if job.source == "-" else os.path.abspath(job.source)
-        fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"
-        saved = load_state(state_path, fingerprint, key)
+        saved = load_state(state_path, job.fingerprint, job.key)
         result = job.run(saved, scores_out)
         _failpoint("before-state-commit")
         save_state(state_path, saved)  # job.run advanced `saved` in memory
@@ -138,14 +132,29 @@ def watch(
         return result
 
 
+def open_job(source: str | Path, model: str | Path, *, provider: str = "cpu", strict_provider: bool = False, threads: int = 1,
+             cooldown: int = DEFAULT_COOLDOWN, min_duration: int = 1, gpu: GpuOptions | None = None) -> _Job:
+    """An onnxruntime session on the model, ready to score passes over the source."""
+    from tsrnn.runtime.session import open_session
+
+    session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
+    meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(model))
+    return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration)
+
+
 class _Job:
-    """One run of watch over one source."""
+    """Passes of watch over one source: each scores what is new since the state's cursor."""
 
     def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int, min_duration: int) -> None:  # noqa: ANN001
         self.source, self.model, self.session, self.meta = source, model, session, meta
         self.provider, self.cooldown, self.min_duration = provider, cooldown, min_duration
         self.runner = runner_for(session, meta)
         self.calibration = meta.scorer_calibration
+        self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
+        self.fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"  # ... and one model
+
+    def fresh_state(self) -> WatchState:
+        return WatchState(self.fingerprint, self.key)
 
     def run(self, saved: WatchState | None, scores_out: str | Path | None) -> WatchResult:
         chunk = read_new(self.source, saved.cursor if saved else None)

@@ -12,6 +12,10 @@ from tsrnn.errors import InputError, StateError
 HEAD_BYTES = 1024  # the start of the file that identifies it across runs
 
 
+class SourceChanged(StateError):
+    """The file is shorter than what was read, or begins differently: truncated or rotated."""
+
+
 @dataclass(frozen=True)
 class Cursor:
     """How far a file has been read: committed to the state only after its rows are scored."""
@@ -59,12 +63,12 @@ def read_new(source: str, cursor: Cursor | None) -> Chunk:
         head = f.read(HEAD_BYTES)
         size = path.stat().st_size
         if size < cursor.offset:
-            raise StateError(
+            raise SourceChanged(
                 f"{source}: the file is shorter ({size} bytes) than when it was last read ({cursor.offset}): "
                 "it was truncated or replaced; delete the --state file to score it from the start"
             )
         if hashlib.sha256(head[: min(cursor.offset, HEAD_BYTES)]).hexdigest() != cursor.head_sha256:
-            raise StateError(
+            raise SourceChanged(
                 f"{source}: the start of the file changed since it was last read: it was replaced; "
                 "delete the --state file to score the new file from the start"
             )

@@ -1,0 +1,44 @@
+"""watch --follow: rows scored as they are appended, through rotation and truncation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from tests.helpers import cycle, inject_spike, stamps
+
+
+def lines(start: int, rows: int, spike_at: int | None = None) -> str:
+    values = cycle(rows, start_row=start, seed=start)
+    if spike_at is not None:
+        values = inject_spike(values, spike_at - start, 8.0, 3)
+    return "".join(f"{ts},{v:.4f}\n" for ts, v in zip(stamps(rows, start), values[:, 0]))
+
+
+def test_follow_scores_appends_and_survives_rotation_and_truncation(tmp_path: Path, forecaster_onnx: Path) -> None:
+    data = tmp_path / "m.csv"
+    data.write_text("timestamp,value\n" + lines(2000, 100))
+    args = [sys.executable, "-m", "tsrnn", "watch", str(data), "--model", str(forecaster_onnx), "--follow", "--interval", "0.2",
+            "--follow-for", "12", "--ndjson", "--scores-out", str(tmp_path / "scores.csv"), "--state", str(tmp_path / "s")]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)  # start-up and the first pass
+    with data.open("a") as f:
+        f.write(lines(2100, 100, spike_at=2150))
+    time.sleep(1.5)
+    os.rename(data, tmp_path / "m.csv.1")  # logrotate: the file moves away, a new one starts
+    data.write_text("timestamp,value\n" + lines(2200, 50))
+    time.sleep(1.5)
+    data.write_text("timestamp,value\n" + lines(2250, 30))  # truncated and rewritten in place
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err  # an anomaly was found while following
+    events = [json.loads(line) for line in out.splitlines()]
+    assert len(events) == 1 and events[0]["start"] in stamps(4, 2150)
+    assert "truncated or rotated" in err
+    scores = pl.read_csv(tmp_path / "scores.csv", schema_overrides={"expected": pl.Float64})
+    assert scores["timestamp"].to_list() == stamps(280, 2000)  # every row once, in order, across three files
