@@ -155,3 +155,21 @@ def test_wait_takes_the_lock_when_the_other_run_ends(tmp_path: Path, forecaster_
     started = time.perf_counter()
     result = watch(f, forecaster_onnx, state=tmp_path / "s", wait=True)
     assert result.rows == 50 and time.perf_counter() - started >= 0.9
+
+
+def test_a_directory_of_daily_files_is_one_stream(tmp_path: Path, forecaster_onnx: Path) -> None:
+    d = tmp_path / "daily"
+    d.mkdir()
+    values = inject_spike(cycle(400, start_row=2000, seed=9), 350, 8.0, 3)
+    write_csv(d / "day1.csv", values[:200], start_row=2000)
+    first = watch(d, forecaster_onnx, state=tmp_path / "s", scores_out=tmp_path / "scores.csv")
+    assert first.rows == 200 and first.events == []
+    write_csv(d / "day2.csv", values[200:], start_row=2200)  # a new file the next day
+    second = watch(d, forecaster_onnx, state=tmp_path / "s", scores_out=tmp_path / "scores.csv")
+    assert second.rows == 200 and second.warmup.sum() == 0  # the state carries over from day1
+    assert [e.start for e in second.events] == [stamps(1, 2350)[0]]
+    assert watch(str(d / "*.csv"), forecaster_onnx, scores_out=tmp_path / "all.csv").rows == 400
+    once = pl.read_csv(tmp_path / "all.csv")
+    both = pl.read_csv(tmp_path / "scores.csv", schema_overrides={"expected": pl.Float64})
+    assert both["timestamp"].to_list() == once["timestamp"].to_list()
+    assert np.allclose(both["score"].to_numpy(), once["score"].to_numpy(), atol=1e-5)

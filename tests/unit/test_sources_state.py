@@ -66,10 +66,10 @@ def test_truncated_or_replaced_file_is_an_error_not_a_silent_restart(tmp_path: P
 
 def test_state_round_trip_is_exact(tmp_path: Path) -> None:
     path = tmp_path / "w.state"
-    state = WatchState("run:abc", "/data/m.csv", Cursor(10, 2, "ff", False), {"": SeriesState(5, 123, {"h": {"shape": [1], "data": [0.1]}})})
+    state = WatchState("run:abc", "/data/m.csv", {"/data/m.csv": Cursor(10, 2, "ff", False)}, {"": SeriesState(5, 123, {"h": {"shape": [1], "data": [0.1]}}, [1.5])}, {"/o.csv": 77})
     save_state(path, state)
     again = load_state(path, "run:abc", "/data/m.csv")
-    assert again.cursor == state.cursor and again.series[""].to_dict() == state.series[""].to_dict()
+    assert again.cursors == state.cursors and again.series[""].to_dict() == state.series[""].to_dict() and again.outputs == {"/o.csv": 77}
 
 
 @pytest.mark.parametrize(
@@ -78,9 +78,9 @@ def test_state_round_trip_is_exact(tmp_path: Path) -> None:
         (b"{not json", "damaged"),
         (b'{"hello": 1}', "not a tsrnn watch state"),
         (b'{"format": "tsrnn-watch-state", "version": 99}', "version 99"),
-        (b'{"format": "tsrnn-watch-state", "version": 1, "model": "other:1", "source": "/data/m.csv"}', "another model"),
-        (b'{"format": "tsrnn-watch-state", "version": 1, "model": "run:abc", "source": "/x.csv"}', "belongs to source"),
-        (b'{"format": "tsrnn-watch-state", "version": 1, "model": "run:abc", "source": "/data/m.csv"}', "fields missing"),
+        (b'{"format": "tsrnn-watch-state", "version": 2, "model": "other:1", "source": "/data/m.csv"}', "another model"),
+        (b'{"format": "tsrnn-watch-state", "version": 2, "model": "run:abc", "source": "/x.csv"}', "belongs to source"),
+        (b'{"format": "tsrnn-watch-state", "version": 2, "model": "run:abc", "source": "/data/m.csv"}', "fields missing"),
     ],
 )
 def test_bad_state_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
@@ -92,7 +92,7 @@ def test_bad_state_files_are_refused(tmp_path: Path, content: bytes, message: st
 
 def test_missing_state_file_starts_fresh(tmp_path: Path) -> None:
     state = load_state(tmp_path / "new.state", "run:abc", "/data/m.csv")
-    assert state.cursor is None and state.series == {}
+    assert state.cursors == {} and state.series == {}
 
 
 def test_second_holder_of_the_lock_is_refused(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def read_frame(
     """
     name = str(source)
     if data is None and name != "-":
-        files = _expand(name)
+        files = expand_files(name)
         if len(files) > 1:
             return _concat([read_frame(f, time_column=time_column, columns=columns, id_column=id_column, keep_text=keep_text) for f in files], name)
         name = str(files[0])
@@ -83,7 +83,7 @@ class _Layout:
     ignored: list[str]
 
 
-def _expand(name: str) -> list[Path]:
+def expand_files(name: str) -> list[Path]:
     """A file, the *.csv files of a directory, or the files a glob matches, sorted."""
     path = Path(name)
     if path.is_dir():

@@ -24,7 +24,7 @@ from tsrnn.scoring.events import Event, find_events
 from tsrnn.scoring.scorers import score
 from tsrnn.streaming.output import write_scores
 from tsrnn.streaming.runners import arrays_from_json, arrays_to_json, runner_for
-from tsrnn.streaming.sources import read_new
+from tsrnn.streaming.sources import SourceChanged, read_new, source_files
 from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
 
 SEEN = "timestamp not after the last scored row"
@@ -157,15 +157,29 @@ class _Job:
         return WatchState(self.fingerprint, self.key)
 
     def run(self, saved: WatchState | None, scores_out: str | Path | None) -> WatchResult:
-        chunk = read_new(self.source, saved.cursor if saved else None)
-        dropped, filled, notes = dict(chunk.skipped), {}, []
+        """One pass: the new rows of each file of the source, in file order, as one stream."""
+        dropped: dict[str, int] = {}
+        filled: dict[str, int] = {}
+        notes: list[str] = []
         states = dict(saved.series) if saved else {}
         scored = Scored()
-        if chunk.has_rows:
+        cursors = {}
+        files = source_files(self.source)
+        for name in files:  # keyed by absolute path; messages name a single file as the user did
+            shown = self.source if self.source == "-" or Path(self.source).is_file() else name
+            try:
+                chunk = read_new(shown, saved.cursors.get(name) if saved else None)
+            except SourceChanged as exc:
+                raise SourceChanged(str(exc), name) from None
+            cursors[name] = chunk.cursor
+            _add(dropped, chunk.skipped)
+            if not chunk.has_rows:
+                continue
             dataset = self._read(chunk, states, dropped)
             if dataset is not None:
-                dropped.update({k: dropped.get(k, 0) + v for k, v in dataset.dropped.items() if k != SEEN})
-                filled, notes = dataset.filled, list(dataset.notes) + self._interval_note(dataset)
+                _add(dropped, {k: v for k, v in dataset.dropped.items() if k != SEEN})
+                _add(filled, dataset.filled)
+                notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in notes]
                 self._score(dataset, states, scored)
         values, expected, scores, warmup = scored.stack(self.meta.features)
         anomaly = scores >= self.calibration.threshold
@@ -179,7 +193,7 @@ class _Job:
             if key and size is not None:
                 saved.outputs[key] = size
         if saved is not None:
-            saved.cursor = chunk.cursor
+            saved.cursors.update(cursors)
             saved.series = states
         return WatchResult(
             self.source, self.model, self.session.get_providers()[0], self.provider, self.meta,
@@ -262,6 +276,11 @@ class _Job:
         if abs(now - trained) > 0.1 * trained:
             return [f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may mislead (retrain, or use --resample at train time)"]
         return []
+
+
+def _add(total: dict[str, int], more: dict[str, int]) -> None:
+    for key, n in more.items():
+        total[key] = total.get(key, 0) + n
 
 
 def _failpoint(name: str) -> None:

@@ -48,10 +48,10 @@ def follow(
         while True:
             try:
                 result = job.run(saved, scores_out)
-            except SourceChanged:
-                saved.cursor = None
+            except SourceChanged as exc:
+                saved.cursors.pop(exc.path, None)
                 summary.restarts += 1
-                summary.notes.append(f"{job.source} was truncated or rotated; read the new file from its start")
+                summary.notes.append(f"{exc.path} was truncated or rotated; read the new file from its start")
                 continue
             if state:
                 save_state(Path(state), saved)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,19 @@ HEAD_BYTES = 1024  # the start of the file that identifies it across runs
 
 class SourceChanged(StateError):
     """The file is shorter than what was read, or begins differently: truncated or rotated."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def source_files(source: str) -> list[str]:
+    """The files a watch source names: one file, the *.csv of a directory, or a glob's matches, sorted."""
+    if source == "-":
+        return ["-"]
+    from tsrnn.data.reader import expand_files
+
+    return [os.path.abspath(p) for p in expand_files(source)]
 
 
 @dataclass(frozen=True)
@@ -65,12 +79,14 @@ def read_new(source: str, cursor: Cursor | None) -> Chunk:
         if size < cursor.offset:
             raise SourceChanged(
                 f"{source}: the file is shorter ({size} bytes) than when it was last read ({cursor.offset}): "
-                "it was truncated or replaced; delete the --state file to score it from the start"
+                "it was truncated or replaced; delete the --state file to score it from the start",
+                source,
             )
         if hashlib.sha256(head[: min(cursor.offset, HEAD_BYTES)]).hexdigest() != cursor.head_sha256:
             raise SourceChanged(
                 f"{source}: the start of the file changed since it was last read: it was replaced; "
-                "delete the --state file to score the new file from the start"
+                "delete the --state file to score the new file from the start",
+                source,
             )
         f.seek(cursor.offset)
         rest = f.read()

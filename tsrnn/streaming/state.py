@@ -18,7 +18,7 @@ from tsrnn.fsutil import atomic_write_bytes
 from tsrnn.streaming.sources import Cursor
 
 STATE_FORMAT = "tsrnn-watch-state"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -44,7 +44,7 @@ class WatchState:
 
     model_fingerprint: str  # the model's training-data hash and name: a state belongs to one model
     source: str
-    cursor: Cursor | None = None
+    cursors: dict[str, Cursor] = field(default_factory=dict)  # file (absolute path) → how far it was read
     series: dict[str, SeriesState] = field(default_factory=dict)
     outputs: dict[str, int] = field(default_factory=dict)  # scores file (absolute path) → bytes committed
 
@@ -54,7 +54,7 @@ class WatchState:
             "version": STATE_VERSION,
             "model": self.model_fingerprint,
             "source": self.source,
-            "cursor": self.cursor.to_dict() if self.cursor else None,
+            "cursors": {k: v.to_dict() for k, v in self.cursors.items()},
             "series": {k: v.to_dict() for k, v in self.series.items()},
             "outputs": self.outputs,
         }
@@ -78,12 +78,12 @@ def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
     if doc.get("source") != source:
         raise StateError(f"{path}: this state belongs to source {doc.get('source')!r}, not {source!r}; use one state file per source")
     try:
-        cursor = Cursor.from_dict(doc["cursor"]) if doc["cursor"] else None
+        cursors = {str(k): Cursor.from_dict(v) for k, v in doc["cursors"].items()}
         series = {k: SeriesState.from_dict(v) for k, v in doc["series"].items()}
         outputs = {str(k): int(v) for k, v in doc.get("outputs", {}).items()}
     except (KeyError, TypeError, ValueError, AttributeError):
         raise StateError(f"{path}: the state file is damaged (fields missing); delete it to start over from the first row") from None
-    return WatchState(model_fingerprint, source, cursor, series, outputs)
+    return WatchState(model_fingerprint, source, cursors, series, outputs)
 
 
 def save_state(path: Path, state: WatchState) -> None:
