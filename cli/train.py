@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -73,7 +74,9 @@ def command(
     run = resolve_run(resume, Path(runs_dir)) if resume else None
     train_cfg = resolved.train
     if run is not None:  # a resumed run keeps its own settings; only the epoch limit may grow
-        train_cfg = TrainConfig(**{**run.train_config.__dict__, **({"epochs": resolved.train.epochs} if "epochs" in resolved.sources else {})})
+        train_cfg = run.train_config
+        if "epochs" in resolved.sources:
+            train_cfg = dataclasses.replace(train_cfg, epochs=resolved.train.epochs)
     console = human_console(json_out)
     progress = None if quiet else _Progress(console, train_cfg.epochs)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends training like Ctrl-C: best weights kept

@@ -187,3 +187,18 @@ def test_forecast_refuses_an_autoencoder(tmp_path: Path, small_csv: Path) -> Non
     run = train(small_csv, model=ModelConfig(kind="autoencoder", window=8, hidden=8), config=TrainConfig(epochs=1), runs_dir=tmp_path).run
     with pytest.raises(ModelError, match="forecasting needs a forecaster"):
         forecast(run, small_csv, 5)
+
+
+def test_resume_from_the_command_line_may_raise_the_epoch_limit(tmp_path: Path, small_csv: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tsrnn_cli.main import app
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["train", str(small_csv), "--runs-dir", str(tmp_path), "--epochs", "2", "--hidden", "8", "--quiet"])
+    assert first.exit_code == 0, first.stderr
+    again = runner.invoke(app, ["train", str(small_csv), "--runs-dir", str(tmp_path), "--resume", "small", "--epochs", "4", "--hidden", "99", "--json", "--quiet"])
+    assert again.exit_code == 0, again.stderr
+    info = json.loads((tmp_path / "small" / "run.json").read_text())
+    assert json.loads(again.stdout)["epochs_run"] > 2 and info["train"]["epochs"] == 4
+    assert info["model"]["hidden"] == 8  # a resumed run keeps its own shape; only the epoch limit moved
