@@ -262,11 +262,12 @@ class _Job:
     def _drop_short(self, events: list[Event], scored: Scored, anomaly: np.ndarray) -> tuple[list[Event], np.ndarray]:
         """Events with fewer than min_duration anomalous rows are not alerts; unmark their rows."""
         keep = [e for e in events if e.rows >= self.min_duration]
-        anomaly = anomaly.copy()
-        for e in events:
-            if e.rows < self.min_duration:
-                rows = [i for i, (sid, t) in enumerate(zip(scored.series, scored.time_text)) if sid == e.series and e.start <= t <= e.end]
-                anomaly[rows] = False
+        short = [e for e in events if e.rows < self.min_duration]
+        if short:
+            anomaly = anomaly.copy()
+            ids, times = np.array(scored.series, dtype=object), np.array(scored.time_text, dtype=object)
+            for e in short:
+                anomaly[(ids == e.series) & (times >= e.start) & (times <= e.end)] = False
         return keep, anomaly
 
     def _interval_note(self, dataset: Dataset) -> list[str]:
