@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,24 +22,38 @@ def lines(start: int, rows: int, spike_at: int | None = None) -> str:
     return "".join(f"{ts},{v:.4f}\n" for ts, v in zip(stamps(rows, start), values[:, 0]))
 
 
+def rows_in(path: Path) -> int:
+    return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
+
+
+def wait_for_rows(path: Path, rows: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while rows_in(path) < rows:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, f"the follower scored {rows_in(path)} rows, not {rows}"
+        time.sleep(0.1)
+
+
 def test_follow_scores_appends_and_survives_rotation_and_truncation(tmp_path: Path, forecaster_onnx: Path) -> None:
-    data = tmp_path / "m.csv"
+    data, scores = tmp_path / "m.csv", tmp_path / "scores.csv"
     data.write_text("timestamp,value\n" + lines(2000, 100))
-    args = [sys.executable, "-m", "tsrnn", "watch", str(data), "--model", str(forecaster_onnx), "--follow", "--interval", "0.2",
-            "--follow-for", "12", "--ndjson", "--scores-out", str(tmp_path / "scores.csv"), "--state", str(tmp_path / "s")]
+    args = [sys.executable, "-m", "tsrnn", "watch", str(data), "--model", str(forecaster_onnx), "--follow", "--interval", "0.1",
+            "--ndjson", "--scores-out", str(scores), "--state", str(tmp_path / "s")]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)  # start-up and the first pass
+    wait_for_rows(scores, 100, proc)
     with data.open("a") as f:
         f.write(lines(2100, 100, spike_at=2150))
-    time.sleep(1.5)
+    wait_for_rows(scores, 200, proc)
     os.rename(data, tmp_path / "m.csv.1")  # logrotate: the file moves away, a new one starts
     data.write_text("timestamp,value\n" + lines(2200, 50))
-    time.sleep(1.5)
+    wait_for_rows(scores, 250, proc)
     data.write_text("timestamp,value\n" + lines(2250, 30))  # truncated and rewritten in place
+    wait_for_rows(scores, 280, proc)
+    proc.send_signal(signal.SIGTERM)  # stops like Ctrl-C, after its current pass
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err  # an anomaly was found while following
     events = [json.loads(line) for line in out.splitlines()]
     assert len(events) == 1 and events[0]["start"] in stamps(4, 2150)
-    assert "truncated or rotated" in err
-    scores = pl.read_csv(tmp_path / "scores.csv", schema_overrides={"expected": pl.Float64})
-    assert scores["timestamp"].to_list() == stamps(280, 2000)  # every row once, in order, across three files
+    assert "truncated or rotated" in err and "280 rows scored" in err
+    got = pl.read_csv(scores, schema_overrides={"expected": pl.Float64})
+    assert got["timestamp"].to_list() == stamps(280, 2000)  # every row once, in order, across three files
