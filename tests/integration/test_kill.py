@@ -69,4 +69,4 @@ def test_killed_runs_then_reruns_score_every_row_exactly_once(tmp_path: Path, fo
         assert got["timestamp"].to_list() == reference["timestamp"].to_list(), f"trial {trial}: rows lost or doubled"
         assert got["anomaly"].to_list() == reference["anomaly"].to_list(), f"trial {trial}"
         assert np.allclose(got["score"].to_numpy(), reference["score"].to_numpy(), atol=1e-5), f"trial {trial}"
-    assert kills >= TRIALS  # most runs were really killed, at random points
+    assert kills >= TRIALS // 2  # many runs were really killed (a third of them at the failpoint)
