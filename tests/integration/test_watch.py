@@ -173,3 +173,11 @@ def test_a_directory_of_daily_files_is_one_stream(tmp_path: Path, forecaster_onn
     both = pl.read_csv(tmp_path / "scores.csv", schema_overrides={"expected": pl.Float64})
     assert both["timestamp"].to_list() == once["timestamp"].to_list()
     assert np.allclose(both["score"].to_numpy(), once["score"].to_numpy(), atol=1e-5)
+
+
+def test_onnxruntime_accepts_the_gpu_option_form_and_falls_back(forecaster_onnx: Path) -> None:
+    from tsrnn.runtime.providers import GpuOptions
+    from tsrnn.runtime.session import open_session
+
+    session = open_session(forecaster_onnx, provider="auto", gpu=GpuOptions(device=1, trt_cache="/nonexistent", fp16=True))
+    assert session.get_providers() == ["CPUExecutionProvider"]  # no GPU here: auto ends on CPU, options and all

@@ -44,12 +44,3 @@ def test_gpu_options_use_onnxruntime_names(monkeypatch: pytest.MonkeyPatch) -> N
     assert out[0] == (TRT, {"device_id": "1", "trt_engine_cache_enable": "True", "trt_engine_cache_path": "/cache/tsrnn/tensorrt", "trt_fp16_enable": "True"})
     assert out[1] == (CUDA, {"device_id": "1"}) and out[2] == CPU
     assert provider_options([TRT], GpuOptions(trt_cache="/x"))[0][1]["trt_engine_cache_path"] == "/x"
-
-
-def test_the_cpu_build_accepts_the_option_form() -> None:
-    import onnxruntime as ort
-
-    from tsrnn.runtime.providers import GpuOptions, provider_options
-
-    assert provider_options([CPU], GpuOptions()) == [CPU]
-    assert CPU in ort.get_available_providers()

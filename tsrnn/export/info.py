@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tsrnn.export.metadata import ModelMetadata
+from tsrnn.export.metadata import session_metadata
 
 
 def model_info(path: str | Path) -> dict[str, Any]:
@@ -14,7 +14,7 @@ def model_info(path: str | Path) -> dict[str, Any]:
     from tsrnn.runtime.session import open_session
 
     session = open_session(path, optimize=False)
-    meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
+    meta = session_metadata(session, path)
 
     def describe(items: list[Any]) -> list[dict[str, Any]]:
         return [{"name": i.name, "shape": list(i.shape), "type": i.type} for i in items]

@@ -90,5 +90,9 @@ def read_metadata(path: str | Path) -> ModelMetadata:
     """Read an exported model's metadata with onnxruntime (fast: the graph is not optimised)."""
     from tsrnn.runtime.session import open_session
 
-    session = open_session(path, optimize=False)
+    return session_metadata(open_session(path, optimize=False), path)
+
+
+def session_metadata(session: Any, path: str | Path) -> ModelMetadata:
+    """The tsrnn metadata of an open onnxruntime session on the file at `path`."""
     return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))

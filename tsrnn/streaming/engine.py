@@ -18,7 +18,7 @@ from tsrnn.config import DEFAULT_COOLDOWN
 from tsrnn.data.clean import Dataset, Segment, clean
 from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame, read_frame
 from tsrnn.errors import InputError
-from tsrnn.export.metadata import ModelMetadata
+from tsrnn.export.metadata import ModelMetadata, session_metadata
 from tsrnn.runtime.providers import GpuOptions
 from tsrnn.scoring.events import Event, find_events
 from tsrnn.scoring.scorers import score
@@ -138,7 +138,7 @@ def open_job(source: str | Path, model: str | Path, *, provider: str = "cpu", st
     from tsrnn.runtime.session import open_session
 
     session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
-    meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(model))
+    meta = session_metadata(session, model)
     return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration)
 
 
@@ -249,10 +249,14 @@ class _Job:
 
     def _events(self, scored: Scored, values: np.ndarray, expected: np.ndarray, scores: np.ndarray, anomaly: np.ndarray) -> list[Event]:
         events: list[Event] = []
-        ids = np.array(scored.series, dtype=object)
+        groups: dict[str, list[int]] = {}  # one pass over the rows, not one per series
+        for i, sid in enumerate(scored.series):
+            groups.setdefault(sid, []).append(i)
         scale = np.asarray(self.meta.scaler["scale"])
-        for sid in dict.fromkeys(scored.series):
-            rows = np.flatnonzero(ids == sid)
+        for sid, index in groups.items():
+            rows = np.asarray(index)
+            if not anomaly[rows].any():
+                continue
             events += find_events(
                 anomaly[rows], scores[rows], [scored.time_text[i] for i in rows], values[rows], expected[rows],
                 cooldown=self.cooldown, series=sid, columns=self.meta.value_columns, scale=scale,

@@ -98,9 +98,8 @@ def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig
 
 
 def warmup_rows(model_cfg: ModelConfig) -> int:
-    """Rows from a fresh start before a model's errors mean anything."""
-    if model_cfg.kind == "forecaster" and model_cfg.mode == "stateful":
-        return model_cfg.window
+    """Rows from a fresh start before a model's errors mean anything (an autoencoder's first full
+    window ends at row window - 1; forecasters need `window` rows of state or of history)."""
     return model_cfg.window - 1 if model_cfg.kind == "autoencoder" else model_cfg.window
 
 
