@@ -25,6 +25,9 @@ class Forecaster(nn.Module):
         self.head = nn.Linear(cfg.hidden, features * cfg.horizon)
         nn.init.zeros_(self.head.weight)  # start exactly at persistence, whatever the cell's first states
         nn.init.zeros_(self.head.bias)
+        # inputs="diff": the changes are divided by their training spread, so the cell reads values
+        # of order 1 (changes in scaled units are often ~0.01 and the cell barely learned from them)
+        self.register_buffer("diff_scale", torch.ones(features))
 
     def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
         """One (layers, batch, hidden) tensor per state of the cell: (h, c) for LSTM, (h,) else."""
@@ -39,7 +42,7 @@ class Forecaster(nn.Module):
         if self.cfg.inputs == "diff":
             if diff is None:
                 diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
-            y, state = run_rnn(self.rnn, diff, state)
+            y, state = run_rnn(self.rnn, diff / self.diff_scale, state)
         else:
             y, state = run_rnn(self.rnn, x, state)  # y: (batch, time, hidden)
         b, t, _ = y.shape

@@ -74,6 +74,8 @@ def train(
     torch.manual_seed(cfg.seed)
     net = build_model(model_cfg, len(dataset.value_columns))
     task = _task(model_cfg, split, scaler, cfg)
+    if model_cfg.kind == "forecaster" and model_cfg.inputs == "diff":
+        net.diff_scale.copy_(torch.from_numpy(_change_spread(split, scaler)))
     checkpoint = resume.load_checkpoint(net) if resume is not None else None
     base = {
         "name": run_name, "tsrnn_version": __version__, "data": to_dict(dcfg), "model": to_dict(model_cfg),
@@ -95,6 +97,16 @@ def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig
     if model_cfg.mode == "windowed":
         return WindowedTask(split, scaler, cfg, model_cfg.window, model_cfg.horizon)
     return ForecasterTask(split, scaler, cfg, warmup_rows(model_cfg), model_cfg.horizon, diff=model_cfg.inputs == "diff")
+
+
+def _change_spread(split: Split, scaler: Scaler) -> np.ndarray:
+    """Per column, the standard deviation of row-to-row changes (scaled) within training segments;
+    a column that never changes gets 1, so its first change reads as a large input."""
+    changes = [np.diff(scaler.transform(p), axis=0) for p in split.train if len(p) > 1]
+    if not changes:
+        return np.ones(len(scaler.mean), np.float32)
+    spread = np.concatenate(changes).std(axis=0)
+    return np.where(spread > 1e-6, spread, 1.0).astype(np.float32)
 
 
 def warmup_rows(model_cfg: ModelConfig) -> int:
