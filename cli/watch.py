@@ -16,7 +16,7 @@ from .options import Json, Quiet, human_console, print_json
 NAME = "watch"
 HELP = (
     "Score the rows of SOURCE through an exported model and report anomalies. "
-    "Exit code 0: no anomaly; 1: anomalies found (0 with --exit-zero); 2: bad usage, input, model or state."
+    "Exit code 0: no new alert; 1: an anomaly began in the rows scored (0 with --exit-zero); 2: bad usage, input, model or state."
 )
 EXAMPLE = "Example (cron): tsrnn watch /var/log/cpu.csv --model exports/cpu.onnx --state cpu.state --ndjson"
 
@@ -60,20 +60,25 @@ def command(
                 dict(provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu))
         return
     result = watch(source, model, state=state, scores_out=scores_out, provider=provider, strict_provider=strict_provider, threads=threads,
-                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=gpu)
+                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=gpu, on_event=_print_event if ndjson else None)
     summary = result.summary()
     if json_out:
         print_json(summary)
-    elif ndjson:
-        for event in summary["events"]:
-            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
     if not quiet:
         from tsrnn.report.console import render_watch
 
-        render_watch(human_console(bool(stdout_users)), summary, result.scores, result.time_text)
-    if result.events and not exit_zero:
+        render_watch(human_console(bool(stdout_users)), summary, result.tally.trace)
+    if result.alerts and not exit_zero:
         raise typer.Exit(1)
+
+
+def _print_event(event) -> None:  # noqa: ANN001
+    """--ndjson: a line when an event is found (an incident still open at the end is printed then,
+    with "ongoing": true) and when an event reported by an earlier run ends; not again while it goes on."""
+    if event.continued and event.ongoing:
+        return
+    sys.stdout.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def _follow(source, model, state, scores_out, json_out, ndjson, quiet, exit_zero, interval, seconds, wait, options) -> None:  # noqa: ANN001
@@ -88,11 +93,10 @@ def _follow(source, model, state, scores_out, json_out, ndjson, quiet, exit_zero
 
     def on_pass(result) -> None:  # noqa: ANN001
         events = [e.to_dict() for e in result.events]
-        found.extend(events)
+        found.extend(e.to_dict() for e in result.alerts)
         if ndjson:
-            for event in events:
-                sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            for event in result.events:
+                _print_event(event)
         if not quiet and (result.rows or events):
             where = ", ".join(f"{e['series'] + ' ' if e['series'] else ''}{e['start']} → {e['end']} (peak {e['peak_score']:.3f})" for e in events)
             console.print(f"{result.rows:,} new rows, {len(events)} event(s){': ' + where if where else ''}", highlight=False)

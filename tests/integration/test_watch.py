@@ -48,7 +48,7 @@ def test_ten_increments_score_like_one_run(tmp_path: Path, model: str, request: 
     assert np.allclose(joined["score"].to_numpy(), expected["score"].to_numpy(), atol=1e-5)
     assert joined["anomaly"].to_list() == expected["anomaly"].to_list()
     assert int(expected["anomaly"].sum()) >= 1  # the spike is found either way
-    assert once.warmup.sum() == once.metadata.scorer_calibration.warmup  # 32 rows, or window - 1
+    assert once.tally.warmup == once.metadata.scorer_calibration.warmup  # 32 rows, or window - 1
 
 
 def test_file_without_final_newline_then_appended(tmp_path: Path, forecaster_onnx: Path) -> None:
@@ -62,7 +62,7 @@ def test_file_without_final_newline_then_appended(tmp_path: Path, forecaster_onn
         out.write("\n" + "\n".join(rows[60:]))
     second = watch(f, forecaster_onnx, state=tmp_path / "s")
     assert second.rows == 40 and second.dropped == {}
-    assert second.time_text[0] == rows[60].split(",")[0]
+    assert second.tally.first_time == rows[60].split(",")[0]
 
 
 def test_stdin_with_state_skips_rows_already_scored(tmp_path: Path, forecaster_onnx: Path) -> None:
@@ -140,7 +140,8 @@ def test_min_duration_keeps_one_row_blips_from_alerting(tmp_path: Path, forecast
     assert loud.exit_code == 1 and all(e["rows"] < 3 for e in json.loads(loud.stdout)["events"])
     quiet = runner.invoke(app, [*base, "--min-duration", "3", "--scores-out", str(tmp_path / "s.csv")])
     assert quiet.exit_code == 0 and json.loads(quiet.stdout)["events"] == []
-    assert pl.read_csv(tmp_path / "s.csv")["anomaly"].sum() == 0
+    # the rows are still flagged in the scores file (their scores crossed the threshold); no alert is raised
+    assert pl.read_csv(tmp_path / "s.csv")["anomaly"].sum() == json.loads(loud.stdout)["anomalous_rows"] > 0
 
 
 def test_wait_takes_the_lock_when_the_other_run_ends(tmp_path: Path, forecaster_onnx: Path) -> None:
@@ -166,7 +167,7 @@ def test_a_directory_of_daily_files_is_one_stream(tmp_path: Path, forecaster_onn
     assert first.rows == 200 and first.events == []
     write_csv(d / "day2.csv", values[200:], start_row=2200)  # a new file the next day
     second = watch(d, forecaster_onnx, state=tmp_path / "s", scores_out=tmp_path / "scores.csv")
-    assert second.rows == 200 and second.warmup.sum() == 0  # the state carries over from day1
+    assert second.rows == 200 and second.tally.warmup == 0  # the state carries over from day1
     assert [e.start for e in second.events] == [stamps(1, 2350)[0]]
     assert watch(str(d / "*.csv"), forecaster_onnx, scores_out=tmp_path / "all.csv").rows == 400
     once = pl.read_csv(tmp_path / "all.csv")
@@ -181,3 +182,45 @@ def test_onnxruntime_accepts_the_gpu_option_form_and_falls_back(forecaster_onnx:
 
     session = open_session(forecaster_onnx, provider="auto", gpu=GpuOptions(device=1, trt_cache="/nonexistent", fp16=True))
     assert session.get_providers() == ["CPUExecutionProvider"]  # no GPU here: auto ends on CPU, options and all
+
+
+def test_small_slices_score_like_one_slice(tmp_path: Path, forecaster_onnx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tsrnn.streaming.engine as engine
+
+    f = write_csv(tmp_path / "m.csv", inject_spike(cycle(900, start_row=2000, seed=4), 500, 8.0, 2), start_row=2000)
+    whole = watch(f, forecaster_onnx, scores_out=tmp_path / "whole.csv")
+    monkeypatch.setattr(engine, "SLICE_BYTES", 700)  # about 25 rows per slice
+    sliced = watch(f, forecaster_onnx, scores_out=tmp_path / "sliced.csv")
+    a, b = pl.read_csv(tmp_path / "whole.csv"), pl.read_csv(tmp_path / "sliced.csv")
+    assert a.height == b.height == 900 and a["timestamp"].to_list() == b["timestamp"].to_list()
+    assert np.abs(a["score"].to_numpy() - b["score"].to_numpy()).max() < 1e-5
+    assert [e.start for e in whole.events] == [e.start for e in sliced.events] and whole.events
+    assert sliced.summary()["rows_scored"] == 900 and sliced.summary()["warmup_rows"] == whole.summary()["warmup_rows"]
+
+
+def test_an_incident_spanning_two_cron_runs_alerts_once(tmp_path: Path, forecaster_onnx: Path) -> None:
+    """A spike near the end of one run is reported as ongoing (exit 1); the next run continues the
+    same event and, with no new incident, exits 0; the run after the cooldown reports it ended."""
+    runner = CliRunner()
+    values = inject_spike(cycle(400, start_row=2000, seed=12), 297, 8.0, 1)
+    rows = lines_of(values, 2000)
+    f = tmp_path / "m.csv"
+    state = tmp_path / "s.state"
+    args = ["watch", str(f), "--model", str(forecaster_onnx), "--state", str(state), "--cooldown", "10", "--ndjson"]
+    f.write_text("timestamp,value\n" + "\n".join(rows[:300]) + "\n")
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1, first.output
+    events = [json.loads(line) for line in first.stdout.splitlines()]
+    assert events and events[-1]["start"] == rows[297].split(",")[0] and events[-1]["ongoing"] and not events[-1]["continued"]
+    with f.open("a") as out:
+        out.write("\n".join(rows[300:305]) + "\n")  # inside the cooldown: the incident may go on
+    second = runner.invoke(app, [*args[:-1], "--json"])
+    assert second.exit_code == 0, second.output
+    doc = json.loads(second.stdout)
+    assert doc["alerts"] == 0 and [(e["start"], e["continued"], e["ongoing"]) for e in doc["events"]] == [(rows[297].split(",")[0], True, True)]
+    with f.open("a") as out:
+        out.write("\n".join(rows[305:]) + "\n")
+    third = runner.invoke(app, args)
+    assert third.exit_code == 0, third.output
+    closed = [json.loads(line) for line in third.stdout.splitlines()]
+    assert [(e["start"], e["continued"], e["ongoing"]) for e in closed] == [(rows[297].split(",")[0], True, False)]

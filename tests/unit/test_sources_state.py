@@ -66,7 +66,7 @@ def test_truncated_or_replaced_file_is_an_error_not_a_silent_restart(tmp_path: P
 
 def test_state_round_trip_is_exact(tmp_path: Path) -> None:
     path = tmp_path / "w.state"
-    state = WatchState("run:abc", "/data/m.csv", {"/data/m.csv": Cursor(10, 2, "ff", False)}, {"": SeriesState(5, 123, {"h": {"shape": [1], "data": [0.1]}}, [1.5])}, {"/o.csv": 77})
+    state = WatchState("run:abc", "/data/m.csv", {"/data/m.csv": Cursor(10, 2, "ff", False)}, {"": SeriesState(5, 123, {"h": {"shape": [1], "data": [0.1]}}, [1.5], {"hist": {"3": 0.1}, "pending": {}, "scale": 0.3, "rows": 5, "event": None})}, {"/o.csv": 77})
     save_state(path, state)
     again = load_state(path, "run:abc", "/data/m.csv")
     assert again.cursors == state.cursors and again.series[""].to_dict() == state.series[""].to_dict() and again.outputs == {"/o.csv": 77}

@@ -69,9 +69,9 @@ def render_export(console: Console, doc: dict[str, Any]) -> None:
         console.print(table)
 
 
-def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray, time_text: list[str]) -> None:
-    order = np.argsort(np.array(time_text, dtype=object), kind="stable")  # all series on one time axis
-    status = "[bold red]ANOMALY[/]" if summary["events"] else "[bold green]ok[/]"
+def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -> None:
+    """trace: scores in the order they were scored (series after series), as bucket maxima."""
+    status = "[bold red]ANOMALY[/]" if summary["alerts"] else ("[bold yellow]ongoing[/]" if summary["events"] else "[bold green]ok[/]")
     max_score = summary["max_score"]
     key_values(console, f"tsrnn watch: {escape(summary['source'])}  {status}", {
         "model": f"{summary['model']} ({summary['kind']}, run {summary['run']})",
@@ -81,22 +81,24 @@ def render_watch(console: Console, summary: dict[str, Any], scores: np.ndarray, 
         "time range": f"{summary['first_time']} → {summary['last_time']}" if summary["first_time"] else "no new rows",
         "rows dropped": _dropped(summary["rows_dropped"]),
         **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
-        "scores": f"{sparkline(scores[order])}  max {max_score:.3f}, threshold {summary['threshold']:.3f}" if max_score is not None else "-",
-        "anomalous rows": f"{summary['anomalous_rows']:,} in {len(summary['events'])} event(s)",
+        "scores": f"{sparkline(trace)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}" if max_score is not None else "-",
+        "anomalous rows": f"{summary['anomalous_rows']:,}; {len(summary['events'])} event(s), {summary['alerts']} new"
+        + f" (flagged rows within {summary['cooldown']} rows join an event)",
         **({"state": summary["state"]} if summary["state"] else {}),
         **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
     })
     if summary["events"]:
         table = Table(title="events (at the peak: the column furthest from expected)", title_justify="left", box=box.SIMPLE_HEAD)
         many = summary["series"] > 1
-        for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "observed (expected)"):
+        for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "observed (expected)", "status"):
             table.add_column(col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end"))
         columns = summary["columns"]
         for e in summary["events"]:
             i = columns.index(e["column"]) if e["column"] in columns else 0
             where = f"{escape(e['column'])} " if len(columns) > 1 else ""
             off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
-            cells = ([escape(e["series"])] if many else []) + [escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", off]
+            status = ("began earlier, " if e["continued"] else "new, ") + ("ongoing" if e["ongoing"] else "ended")
+            cells = ([escape(e["series"])] if many else []) + [escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", off, status]
             table.add_row(*cells)
         console.print(table)
 

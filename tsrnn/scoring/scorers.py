@@ -1,30 +1,49 @@
-"""Turn a model's per-row error into a score in [0, 1] that is comparable across series."""
+"""Calibration: what the scorer learns from validation errors at train time, stored in the model."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
-ERROR_FLOOR = 1e-6  # in scaled units: a perfectly predictable history still gets a finite scale
-DEFAULT_RATIO = 3.0  # an anomaly is an error this many times the 99th percentile of validation errors
+from tsrnn.scoring.detector import ERROR_FLOOR, BINS, DetectorSettings, hist_quantile, histogram
+
+DEFAULT_RATIO = 3.0  # an anomaly is an error this many times the running 99th percentile of errors
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """What the scorer needs, fitted on validation errors and stored in the model."""
+    """Fitted on validation errors (scaled units) and stored in the run and the exported model."""
 
-    error_scale: float  # the `quantile` of validation errors, in scaled units
-    threshold: float  # score at or above which a row is anomalous
+    error_scale: float  # the `quantile` of validation errors
+    threshold: float  # score at or above which a row is flagged
     warmup: int  # rows from a fresh state before errors mean anything
     quantile: float = 0.99
+    memory: int = 10_000  # rows: time constant of watch's running error statistics
+    error_hist: dict[str, float] = field(default_factory=dict)  # validation errors per log bin (sparse)
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, float]) -> Calibration:
-        return cls(float(data["error_scale"]), float(data["threshold"]), int(data["warmup"]), float(data["quantile"]))
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        return cls(float(data["error_scale"]), float(data["threshold"]), int(data["warmup"]), float(data["quantile"]),
+                   int(data.get("memory", 10_000)), {str(k): float(v) for k, v in data.get("error_hist", {}).items()})
+
+    def prior(self) -> np.ndarray:
+        """The validation errors' histogram; a point mass at error_scale for a model without one."""
+        hist = np.zeros(BINS)
+        for i, v in self.error_hist.items():
+            hist[int(i)] = v
+        if hist.sum() == 0:
+            hist = histogram(np.full(100, self.error_scale))
+        return hist
+
+    def settings(self, **overrides: Any) -> DetectorSettings:
+        base = {"threshold": self.threshold, "quantile": self.quantile, "memory": self.memory, "warmup": self.warmup}
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return DetectorSettings(**base)
 
 
 def calibrate(val_errors: np.ndarray, warmup: int, *, ratio: float = DEFAULT_RATIO, quantile: float = 0.99) -> Calibration:
@@ -34,12 +53,7 @@ def calibrate(val_errors: np.ndarray, warmup: int, *, ratio: float = DEFAULT_RAT
     separates large errors from huge ones; the threshold sits at r = `ratio`.
     """
     finite = val_errors[np.isfinite(val_errors)]
-    scale = float(np.quantile(finite, quantile)) if finite.size else ERROR_FLOOR
-    scale = max(scale, ERROR_FLOOR)
-    return Calibration(error_scale=scale, threshold=ratio / (1.0 + ratio), warmup=warmup, quantile=quantile)
-
-
-def score(errors: np.ndarray, calibration: Calibration) -> np.ndarray:
-    """Per-row errors (any shape) → scores in [0, 1); NaN errors (no prediction yet) score 0."""
-    ratio = np.nan_to_num(errors, nan=0.0) / calibration.error_scale
-    return ratio / (1.0 + ratio)
+    hist = histogram(finite)
+    scale = max(hist_quantile(hist, quantile), ERROR_FLOOR) if finite.size else ERROR_FLOOR
+    sparse = {str(int(i)): float(hist[i]) for i in np.flatnonzero(hist)}
+    return Calibration(error_scale=scale, threshold=ratio / (1.0 + ratio), warmup=warmup, quantile=quantile, error_hist=sparse)

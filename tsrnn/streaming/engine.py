@@ -1,12 +1,15 @@
 """The watch loop: read new rows → clean → infer → score → detect → write scores → commit state.
 
-The state is committed last, after the scores file is written: a run killed at any point leaves
-the previous state, and the next run scores the same rows again from the same state.
+Rows go through in slices of about SLICE_BYTES of CSV text (read, scored, written, let go), so
+memory stays flat however long the backlog. The state is committed last, after the scores file
+is complete: a run killed at any point leaves the previous state, and the next run scores the
+same rows again from the same state.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,50 +23,74 @@ from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame, read_frame
 from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata, session_metadata
 from tsrnn.runtime.providers import GpuOptions
-from tsrnn.scoring.events import Event, find_events
-from tsrnn.scoring.scorers import score
-from tsrnn.streaming.output import write_scores
+from tsrnn.scoring.detector import DetectorSettings, SeriesDetector, detect, open_event
+from tsrnn.scoring.events import Event
+from tsrnn.streaming.output import ScoresWriter, scores_frame
 from tsrnn.streaming.runners import arrays_from_json, arrays_to_json, runner_for
 from tsrnn.streaming.sources import SourceChanged, read_new, source_files
 from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
 
 SEEN = "timestamp not after the last scored row"
+SLICE_BYTES = 4 << 20  # CSV text per slice: about 100,000 rows of a narrow file
+EventSink = Callable[[Event], None]
 
 
-@dataclass
-class Scored:
-    """Per scored row (rows that came from the data, not rows inserted into gaps)."""
+class Tally:
+    """What a run scored, in bounded memory: counts, extremes and a fixed-size trace of scores."""
 
-    series: list[str] = field(default_factory=list)
-    time_text: list[str] = field(default_factory=list)
-    values: list[np.ndarray] = field(default_factory=list)  # (rows, features) per segment
-    expected: list[np.ndarray] = field(default_factory=list)
-    scores: list[np.ndarray] = field(default_factory=list)
-    warmup: list[np.ndarray] = field(default_factory=list)
+    TRACE = 120  # the trace keeps between TRACE and 2 * TRACE bucket maxima
 
-    def stack(self, features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        if not self.scores:
-            return np.zeros((0, features)), np.zeros((0, features)), np.zeros(0), np.zeros(0, bool)
-        return np.concatenate(self.values), np.concatenate(self.expected), np.concatenate(self.scores), np.concatenate(self.warmup)
+    def __init__(self) -> None:
+        self.rows = self.warmup = self.anomalous = 0
+        self.max_score: float | None = None
+        self.first_time: str | None = None
+        self.last_time: str | None = None
+        self.series: set[str] = set()
+        self.events: list[Event] = []
+        self._trace: list[float] = []  # maxima of `_bucket` consecutive scored rows
+        self._bucket, self._fill = 1, 0
+
+    def add(self, series: str, time_text: list[str], scores: np.ndarray, flagged: np.ndarray, warmup: np.ndarray) -> None:
+        if not scores.size:
+            return
+        self.rows += int(scores.size)
+        self.warmup += int(warmup.sum())
+        self.anomalous += int(flagged.sum())
+        top = float(scores.max())
+        self.max_score = top if self.max_score is None else max(self.max_score, top)
+        first, last = min(time_text), max(time_text)
+        self.first_time = first if self.first_time is None else min(self.first_time, first)
+        self.last_time = last if self.last_time is None else max(self.last_time, last)
+        self.series.add(series)
+        i = 0
+        while i < scores.size:  # fill the open bucket; when the trace is full, merge pairs of buckets
+            if self._fill == 0:
+                self._trace.append(0.0)
+            take = min(self._bucket - self._fill, scores.size - i)
+            self._trace[-1] = max(self._trace[-1], float(scores[i : i + take].max()))
+            self._fill = (self._fill + take) % self._bucket
+            i += take
+            if self._fill == 0 and len(self._trace) >= 2 * self.TRACE:
+                self._trace = [max(a, b) for a, b in zip(self._trace[::2], self._trace[1::2])]
+                self._bucket *= 2
+
+    @property
+    def trace(self) -> np.ndarray:
+        """Scores in the order they were scored, as maxima of equal buckets of rows."""
+        return np.asarray(self._trace)
 
 
 @dataclass
 class WatchResult:
-    """What one watch run scored and found."""
+    """What one watch run scored and found (per-row scores go to --scores-out, not here)."""
 
     source: str
     model: str
     provider: str
     requested_provider: str
     metadata: ModelMetadata
-    series: list[str]  # (rows,) series id per scored row ("" without an id column)
-    time_text: list[str]  # (rows,)
-    values: np.ndarray  # (rows, features)
-    expected: np.ndarray  # (rows, features)
-    scores: np.ndarray  # (rows,) in [0, 1)
-    anomaly: np.ndarray  # (rows,) bool
-    warmup: np.ndarray  # (rows,) bool: the state was still building, not scored
-    events: list[Event]
+    settings: DetectorSettings
+    tally: Tally
     dropped: dict[str, int] = field(default_factory=dict)
     filled: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -71,10 +98,20 @@ class WatchResult:
 
     @property
     def rows(self) -> int:
-        return int(self.scores.shape[0])
+        return self.tally.rows
+
+    @property
+    def events(self) -> list[Event]:
+        return self.tally.events
+
+    @property
+    def alerts(self) -> list[Event]:
+        """Events that began in this run; one reported by an earlier run is not a new alert."""
+        return [e for e in self.tally.events if not e.continued]
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (the document `--json` prints)."""
+        t = self.tally
         return {
             "source": self.source,
             "model": self.model,
@@ -83,17 +120,19 @@ class WatchResult:
             "columns": self.metadata.value_columns,
             "provider": self.provider,
             "requested_provider": self.requested_provider,
-            "series": len(set(self.series)),
-            "rows_scored": self.rows,
-            "warmup_rows": int(self.warmup.sum()),
+            "series": len(t.series),
+            "rows_scored": t.rows,
+            "warmup_rows": t.warmup,
             "rows_dropped": self.dropped,
             "filled": self.filled,
-            "anomalous_rows": int(self.anomaly.sum()),
-            "events": [e.to_dict() for e in self.events],
-            "max_score": float(self.scores.max()) if self.rows else None,
-            "threshold": self.metadata.scorer_calibration.threshold,
-            "first_time": min(self.time_text) if self.rows else None,
-            "last_time": max(self.time_text) if self.rows else None,
+            "anomalous_rows": t.anomalous,
+            "alerts": len(self.alerts),
+            "events": [e.to_dict() for e in t.events],
+            "max_score": t.max_score,
+            "threshold": self.settings.threshold,
+            "cooldown": self.settings.cooldown,
+            "first_time": t.first_time,
+            "last_time": t.last_time,
             "state": self.state,
             "notes": self.notes,
         }
@@ -112,20 +151,21 @@ def watch(
     min_duration: int = 1,
     wait: bool = False,
     gpu: GpuOptions | None = None,
+    on_event: EventSink | None = None,
 ) -> WatchResult:
     """Score the rows of `source` not scored before (all rows without a state file).
 
-    Events need `min_duration` anomalous rows (shorter ones are not alerts, and their rows are
-    not marked anomalous); anomalous rows within `cooldown` rows of an event join it. With
-    `wait`, a run waits for another run on the same state instead of refusing.
+    Flagged rows within `cooldown` rows of an event join it; an event needs `min_duration`
+    flagged rows to be an alert. `on_event` hears each event as it is found. With `wait`, a run
+    waits for another run on the same state instead of refusing.
     """
     job = open_job(source, model, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu)
     if state is None:
-        return job.run(None, scores_out)
+        return job.run(None, scores_out, on_event)
     state_path = Path(state)
     with StateLock(state_path, wait=wait):
         saved = load_state(state_path, job.fingerprint, job.key)
-        result = job.run(saved, scores_out)
+        result = job.run(saved, scores_out, on_event)
         _failpoint("before-state-commit")
         save_state(state_path, saved)  # job.run advanced `saved` in memory
         result.state = str(state_path)
@@ -146,66 +186,73 @@ class _Job:
     """Passes of watch over one source: each scores what is new since the state's cursor."""
 
     def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int, min_duration: int) -> None:  # noqa: ANN001
-        self.source, self.model, self.session, self.meta = source, model, session, meta
-        self.provider, self.cooldown, self.min_duration = provider, cooldown, min_duration
+        self.source, self.model, self.session, self.meta, self.provider = source, model, session, meta, provider
         self.runner = runner_for(session, meta)
-        self.calibration = meta.scorer_calibration
+        calibration = meta.scorer_calibration
+        self.settings = calibration.settings(cooldown=cooldown, min_duration=min_duration)
+        self.prior = calibration.prior()
+        self.scale = np.asarray(meta.scaler["scale"])
         self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
         self.fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"  # ... and one model
 
     def fresh_state(self) -> WatchState:
         return WatchState(self.fingerprint, self.key)
 
-    def run(self, saved: WatchState | None, scores_out: str | Path | None) -> WatchResult:
-        """One pass: the new rows of each file of the source, in file order, as one stream."""
+    def run(self, saved: WatchState | None, scores_out: str | Path | None, on_event: EventSink | None = None) -> WatchResult:
+        """One pass: the new rows of each file of the source, in file order, as one stream.
+
+        `saved` (when given) is advanced in memory; the caller commits it once this returns.
+        """
         dropped: dict[str, int] = {}
         filled: dict[str, int] = {}
         notes: list[str] = []
         states = dict(saved.series) if saved else {}
-        scored = Scored()
+        tally = Tally()
         cursors = {}
-        files = source_files(self.source)
-        for name in files:  # keyed by absolute path; messages name a single file as the user did
-            shown = self.source if self.source == "-" or Path(self.source).is_file() else name
-            try:
-                chunk = read_new(shown, saved.cursors.get(name) if saved else None)
-            except SourceChanged as exc:
-                raise SourceChanged(str(exc), name) from None
-            cursors[name] = chunk.cursor
-            _add(dropped, chunk.skipped)
-            if not chunk.has_rows:
-                continue
-            dataset = self._read(chunk, states, dropped)
-            if dataset is not None:
-                _add(dropped, {k: v for k, v in dataset.dropped.items() if k != SEEN})
-                _add(filled, dataset.filled)
-                notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in notes]
-                self._score(dataset, states, scored)
-        values, expected, scores, warmup = scored.stack(self.meta.features)
-        anomaly = scores >= self.calibration.threshold
-        events = self._events(scored, values, expected, scores, anomaly)
-        if self.min_duration > 1:
-            events, anomaly = self._drop_short(events, scored, anomaly)
-        if scores_out is not None:
-            key = None if str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
-            size = write_scores(scores_out, self.meta, scored.series, scored.time_text, values, expected, scores, anomaly,
-                                committed=saved.outputs.get(key, 0) if key else None)
-            if key and size is not None:
-                saved.outputs[key] = size
+        key = None if scores_out is None or str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
+        writer = ScoresWriter(scores_out, self.meta, committed=saved.outputs.get(key, 0) if key else None) if scores_out is not None else None
+        try:
+            for name in source_files(self.source):  # keyed by absolute path; messages name a single file as the user did
+                shown = self.source if self.source == "-" or Path(self.source).is_file() else name
+                try:
+                    chunk = read_new(shown, saved.cursors.get(name) if saved else None)
+                except SourceChanged as exc:
+                    raise SourceChanged(str(exc), name) from None
+                cursors[name] = chunk.cursor
+                _add(dropped, chunk.skipped)
+                for data, first_line in chunk.slices(SLICE_BYTES):
+                    dataset = self._read(chunk.source, data, first_line, states, dropped)
+                    if dataset is None:
+                        continue
+                    _add(dropped, {k: v for k, v in dataset.dropped.items() if k != SEEN})
+                    _add(filled, dataset.filled)
+                    notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in notes]
+                    self._score(dataset, states, tally, writer, on_event)
+            for st in states.values():  # incidents still open: reported now, and kept in the state
+                event = open_event(SeriesDetector.from_dict(st.detector), self.settings) if st.detector else None
+                if event is not None and event.series in tally.series:
+                    tally.events.append(event)
+                    if on_event:
+                        on_event(event)
+            size = writer.close() if writer else None
+        except BaseException:
+            if writer:
+                writer.abort()
+            raise
+        if key and size is not None:
+            saved.outputs[key] = size
         if saved is not None:
             saved.cursors.update(cursors)
             saved.series = states
-        return WatchResult(
-            self.source, self.model, self.session.get_providers()[0], self.provider, self.meta,
-            scored.series, scored.time_text, values, expected, scores, anomaly, warmup, events, dropped, filled, notes,
-        )
+        return WatchResult(self.source, self.model, self.session.get_providers()[0], self.provider, self.meta, self.settings,
+                           tally, dropped, filled, notes)
 
-    def _read(self, chunk, states: dict[str, SeriesState], dropped: dict[str, int]) -> Dataset | None:  # noqa: ANN001
+    def _read(self, source: str, data: bytes, first_line: int, states: dict[str, SeriesState], dropped: dict[str, int]) -> Dataset | None:
         """New rows, minus those already scored, with each series' last scored row in front."""
         meta = self.meta
         cfg = meta.data
         try:
-            frame = read_frame(chunk.source, time_column=meta.time_column, columns=meta.value_columns, id_column=cfg.id_column, data=chunk.data, first_line=chunk.first_line)
+            frame = read_frame(source, time_column=meta.time_column, columns=meta.value_columns, id_column=cfg.id_column, data=data, first_line=first_line)
         except InputError as exc:
             if "not found" in str(exc):
                 wanted = ", ".join(repr(c) for c in meta.value_columns)
@@ -219,60 +266,37 @@ class _Job:
         frame = _prepend_last_rows(frame, states)
         return clean(frame, cfg, interval=meta.interval)
 
-    def _score(self, dataset: Dataset, states: dict[str, SeriesState], scored: Scored) -> None:
-        jobs = []  # (series, segment, arrays, rows seen before, continues the saved state)
+    def _score(self, dataset: Dataset, states: dict[str, SeriesState], tally: Tally, writer: ScoresWriter | None, on_event: EventSink | None) -> None:
+        jobs = []  # (segment, carried arrays, rows the model has seen, the series' detector state)
         for seg in dataset.segments:
             st = states.get(seg.series)
             if seg.text is not None and seg.text[0] == PREPENDED and st is not None:  # continues the saved state
                 seg = _drop_first(seg)
                 if seg.rows == 0:
                     continue
-                jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen))
-            else:
-                jobs.append((seg, self.runner.initial(), 0))
-        outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _ in jobs])
-        for (seg, _, seen), (expected, error, arrays) in zip(jobs, outputs):
-            scores = score(error, self.calibration)
-            warm = (seen + np.arange(seg.rows) < self.calibration.warmup) | np.isnan(error)
-            scores[warm] = 0.0
-            states[seg.series] = SeriesState(
-                seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
-                [float(v) for v in seg.values[-1]],
-            )
-            keep = seg.observed
-            scored.series += [seg.series] * int(keep.sum())
-            scored.time_text += [t for t, k in zip(seg.text or [""] * seg.rows, keep) if k]
-            scored.values.append(seg.values[keep])
-            scored.expected.append(expected[keep])
-            scored.scores.append(scores[keep])
-            scored.warmup.append(warm[keep])
-
-    def _events(self, scored: Scored, values: np.ndarray, expected: np.ndarray, scores: np.ndarray, anomaly: np.ndarray) -> list[Event]:
-        events: list[Event] = []
-        groups: dict[str, list[int]] = {}  # one pass over the rows, not one per series
-        for i, sid in enumerate(scored.series):
-            groups.setdefault(sid, []).append(i)
-        scale = np.asarray(self.meta.scaler["scale"])
-        for sid, index in groups.items():
-            rows = np.asarray(index)
-            if not anomaly[rows].any():
-                continue
-            events += find_events(
-                anomaly[rows], scores[rows], [scored.time_text[i] for i in rows], values[rows], expected[rows],
-                cooldown=self.cooldown, series=sid, columns=self.meta.value_columns, scale=scale,
-            )
-        return events
-
-    def _drop_short(self, events: list[Event], scored: Scored, anomaly: np.ndarray) -> tuple[list[Event], np.ndarray]:
-        """Events with fewer than min_duration anomalous rows are not alerts; unmark their rows."""
-        keep = [e for e in events if e.rows >= self.min_duration]
-        short = [e for e in events if e.rows < self.min_duration]
-        if short:
-            anomaly = anomaly.copy()
-            ids, times = np.array(scored.series, dtype=object), np.array(scored.time_text, dtype=object)
-            for e in short:
-                anomaly[(ids == e.series) & (times >= e.start) & (times <= e.end)] = False
-        return keep, anomaly
+                jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen, st.detector))
+            else:  # a new series, or after a gap too long to fill: the model starts again, the detector goes on
+                jobs.append((seg, self.runner.initial(), 0, st.detector if st is not None else None))
+        outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _, _ in jobs])
+        frames = []
+        for (seg, _, seen, saved_det), (expected, error, arrays) in zip(jobs, outputs):
+            det = SeriesDetector.from_dict(saved_det) if saved_det else SeriesDetector.start(self.prior, self.settings)
+            text = seg.text or [""] * seg.rows
+            found = detect(det, self.settings, error.astype(np.float64), seen, series=seg.series, time_text=text,
+                           observed=seg.values, expected=expected, columns=self.meta.value_columns, scale=self.scale)
+            states[seg.series] = SeriesState(seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
+                                             [float(v) for v in seg.values[-1]], det.to_dict())
+            for event in found.events:
+                tally.events.append(event)
+                if on_event:
+                    on_event(event)
+            keep = seg.observed  # rows filled into gaps carry the state along but are not reported
+            kept = text if keep.all() else [t for t, k in zip(text, keep) if k]
+            tally.add(seg.series, kept, found.raw[keep], found.flagged[keep], found.warmup[keep])
+            if writer is not None:
+                frames.append(scores_frame(self.meta, [seg.series] * len(kept), kept, seg.values[keep], expected[keep], found.scores[keep], found.flagged[keep]))
+        if writer is not None and frames:
+            writer.write(pl.concat(frames) if len(frames) > 1 else frames[0])
 
     def _interval_note(self, dataset: Dataset) -> list[str]:
         trained, now = self.meta.interval, dataset.data_interval_seconds

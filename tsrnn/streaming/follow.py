@@ -57,7 +57,7 @@ def follow(
                 save_state(Path(state), saved)
             summary.passes += 1
             summary.rows += result.rows
-            summary.events += len(result.events)
+            summary.events += len(result.alerts)
             if on_pass:
                 on_pass(result)
             if deadline is not None and time.monotonic() >= deadline:

@@ -13,7 +13,7 @@ import polars as pl
 
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.errors import StateError
-from tsrnn.fsutil import atomic_write_bytes
+from tsrnn.fsutil import umask
 
 
 def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], values: np.ndarray, expected: np.ndarray, scores: np.ndarray, anomaly: np.ndarray) -> pl.DataFrame:
@@ -33,43 +33,62 @@ def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], v
     return pl.DataFrame(data)
 
 
-def write_scores(target: str | Path, meta: ModelMetadata, *columns: Any, committed: int | None = None) -> int | None:
-    """Write scores_frame(meta, *columns): to stdout for "-", else to a file.
+class ScoresWriter:
+    """The scores file, written a slice of rows at a time.
 
-    Without `committed` the file is replaced atomically. With it (a watch state is kept), rows
-    are appended after the first `committed` bytes, the bytes the state recorded at its last
-    commit: whatever a killed run wrote after that is cut off first, so each row is in the file
-    exactly once. Returns the file's new size, for the state to record.
+    To stdout for "-". To a file: without `committed` (no watch state) into a temporary file that
+    replaces the target when complete; with it, appended after the first `committed` bytes, the
+    size the state recorded at its last commit, so rows of a run killed before its commit are cut
+    off and written again: each row is in the file once. `close` returns the new size.
     """
-    frame = scores_frame(meta, *columns)
-    buffer = io.BytesIO()
-    if str(target) == "-":
-        frame.write_csv(buffer)
-        sys.stdout.buffer.write(buffer.getvalue())
-        sys.stdout.buffer.flush()
-        return None
-    path = Path(target)
-    if committed is None:
-        frame.write_csv(buffer)
-        atomic_write_bytes(path, buffer.getvalue())
-        return None
-    return append_rows(path, frame, committed)
 
+    def __init__(self, target: str | Path, meta: ModelMetadata, *, committed: int | None = None) -> None:
+        self.meta, self.committed = meta, committed
+        self.header = True
+        if str(target) == "-":
+            self.path, self.file = None, sys.stdout.buffer
+            return
+        self.path = Path(target)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if committed is None:
+            self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            self.file = open(self.tmp, "wb")  # noqa: SIM115 (closed in close/abort)
+            return
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size < committed:
+            raise StateError(
+                f"{self.path}: the scores file is shorter ({size} bytes) than the state recorded ({committed}); "
+                "it was truncated or replaced: move it away and delete the --state file to start over"
+            )
+        self.file = open(self.path, "r+b" if self.path.exists() else "wb")  # noqa: SIM115
+        self.file.truncate(committed)  # drop rows of a run that was killed before it committed its state
+        self.file.seek(committed)
+        self.header = committed == 0
 
-def append_rows(path: Path, frame: pl.DataFrame, committed: int) -> int:
-    """Cut `path` back to `committed` bytes, append the frame's rows (a header first), fsync."""
-    size = path.stat().st_size if path.exists() else 0
-    if size < committed:
-        raise StateError(
-            f"{path}: the scores file is shorter ({size} bytes) than the state recorded ({committed}); "
-            "it was truncated or replaced: move it away and delete the --state file to start over"
-        )
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=committed == 0)
-    with open(path, "r+b" if path.exists() else "wb") as f:
-        f.truncate(committed)  # drop rows of a run that was killed before it committed its state
-        f.seek(committed)
-        f.write(buffer.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-        return f.tell()
+    def write(self, frame: pl.DataFrame) -> None:
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=self.header)
+        self.header = False
+        self.file.write(buffer.getvalue())
+
+    def close(self) -> int | None:
+        if self.header:  # no rows: still a header, so the file always says what its columns are
+            self.write(scores_frame(self.meta, [], [], np.zeros((0, self.meta.features)), np.zeros((0, self.meta.features)), np.zeros(0), np.zeros(0, bool)))
+        self.file.flush()
+        if self.path is None:
+            return None
+        os.fsync(self.file.fileno())
+        size = self.file.tell()
+        self.file.close()
+        if self.committed is None:
+            os.chmod(self.tmp, 0o666 & ~umask())
+            os.replace(self.tmp, self.path)
+            return None
+        return size
+
+    def abort(self) -> None:
+        if self.path is None:
+            return
+        self.file.close()
+        if self.committed is None:
+            self.tmp.unlink(missing_ok=True)

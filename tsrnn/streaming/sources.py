@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,22 @@ class Chunk:
     @property
     def has_rows(self) -> bool:
         return bool(self.data)
+
+    def slices(self, size: int) -> Iterator[tuple[bytes, int]]:
+        """(header + about `size` bytes of whole lines, file line of the first) pieces of the chunk."""
+        if not self.data:
+            return
+        cut = self.data.find(b"\n") + 1
+        if cut == 0:  # a header alone
+            yield self.data, self.first_line
+            return
+        header, line, pos = self.data[:cut], self.first_line, cut
+        while pos < len(self.data):
+            end = self.data.find(b"\n", pos + size)
+            end = len(self.data) if end < 0 else end + 1
+            yield header + self.data[pos:end], line
+            line += self.data.count(b"\n", pos, end)
+            pos = end
 
 
 def read_new(source: str, cursor: Cursor | None) -> Chunk:

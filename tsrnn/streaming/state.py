@@ -18,24 +18,26 @@ from tsrnn.fsutil import atomic_write_bytes
 from tsrnn.streaming.sources import Cursor
 
 STATE_FORMAT = "tsrnn-watch-state"
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 
 @dataclass
 class SeriesState:
-    """Per series: rows seen so far, the last timestamp, and the model's carried state."""
+    """Per series: rows seen so far, the last timestamp, the model's carried state, the detector's."""
 
     rows_seen: int = 0
     last_time_us: int | None = None  # microseconds since the epoch, of the last scored row
     arrays: dict[str, Any] = field(default_factory=dict)  # e.g. h, c, next, or a window buffer
     last_values: list[float] | None = None  # the last scored row, to fill a short gap after it
+    detector: dict[str, Any] | None = None  # running error statistics and the open event (SeriesDetector)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows_seen": self.rows_seen, "last_time_us": self.last_time_us, "arrays": self.arrays, "last_values": self.last_values}
+        return {"rows_seen": self.rows_seen, "last_time_us": self.last_time_us, "arrays": self.arrays,
+                "last_values": self.last_values, "detector": self.detector}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeriesState:
-        return cls(int(data["rows_seen"]), data["last_time_us"], dict(data["arrays"]), data.get("last_values"))
+        return cls(int(data["rows_seen"]), data["last_time_us"], dict(data["arrays"]), data.get("last_values"), data["detector"])
 
 
 @dataclass
