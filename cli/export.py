@@ -15,7 +15,7 @@ EXAMPLE = "Example: tsrnn export cpu_history --onnx --out exports/cpu.onnx"
 
 
 def command(
-    run: Annotated[str | None, typer.Argument(help="Run name under --runs-dir, or a run directory (default: the newest run).")] = None,
+    run: Annotated[str | None, typer.Argument(metavar="RUN", help="Run name under --runs-dir, or a run directory (default: the newest run).")] = None,
     onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format, and the default).")] = True,
     out: Annotated[str | None, typer.Option("--out", help="Output file (default: exports/NAME.onnx).")] = None,
     runs_dir: RunsDir = "runs",

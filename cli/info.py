@@ -14,7 +14,7 @@ EXAMPLE = "Example: tsrnn info exports/cpu_history.onnx --json"
 
 
 def command(
-    path: Annotated[str, typer.Argument(help="An .onnx file written by `tsrnn export`.")],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="An .onnx file written by `tsrnn export`.")],
     json_out: Json = False,
 ) -> None:
     from tsrnn.export.info import model_info

@@ -30,7 +30,7 @@ def _opt(flag: str, text: str, default: Any) -> Any:
 
 
 def command(
-    data: Annotated[str, typer.Argument(help="CSV file, directory or glob of CSV files ('-' reads stdin).")],
+    data: Annotated[str, typer.Argument(metavar="DATA", help="CSV file, directory or glob of CSV files ('-' reads stdin).")],
     model: Annotated[str | None, _opt("--model", f"Model kind: {' | '.join(MODEL_KINDS)}.", _M.kind)] = None,
     cell: Annotated[str | None, _opt("--cell", f"Recurrent cell: {' | '.join(CELLS)}.", _M.cell)] = None,
     nonlinearity: Annotated[str | None, _opt("--nonlinearity", "Plain RNN: tanh | relu (identity-initialised recurrent weights; best with --layers 1).", _M.nonlinearity)] = None,

@@ -22,7 +22,7 @@ EXAMPLE = "Example (cron): tsrnn watch /var/log/cpu.csv --model exports/cpu.onnx
 
 
 def command(
-    source: Annotated[str, typer.Argument(help="CSV file to score ('-' reads stdin).")],
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="CSV file to score ('-' reads stdin).")],
     model: Annotated[str, typer.Option("--model", "-m", help="Exported .onnx model (from `tsrnn export`).")],
     state: Annotated[str | None, typer.Option("--state", help="State file: later runs score only rows added since.")] = None,
     scores_out: Annotated[str | None, typer.Option("--scores-out", help="Write one row per scored row to this CSV ('-' for stdout).")] = None,

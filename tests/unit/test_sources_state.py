@@ -14,7 +14,7 @@ HEADER = b"timestamp,value\n"
 
 
 def rows(chunk) -> list[bytes]:  # noqa: ANN001
-    return chunk.data.splitlines()[1:] if chunk.has_rows else []
+    return chunk.lines()
 
 
 def test_each_read_returns_only_rows_added_since(tmp_path: Path) -> None:
@@ -22,12 +22,12 @@ def test_each_read_returns_only_rows_added_since(tmp_path: Path) -> None:
     f.write_bytes(HEADER + b"t1,1\nt2,2\n")
     first = read_new(str(f), None)
     assert rows(first) == [b"t1,1", b"t2,2"] and first.first_line == 2
-    assert read_new(str(f), first.cursor).has_rows is False
+    assert rows(read_new(str(f), first.cursor)) == []
     with f.open("ab") as out:
         out.write(b"t3,3\n")
     second = read_new(str(f), first.cursor)
     assert rows(second) == [b"t3,3"] and second.first_line == 4
-    assert second.data.startswith(HEADER)
+    assert second.header == HEADER
 
 
 def test_a_last_line_without_newline_is_read_once(tmp_path: Path) -> None:
@@ -45,6 +45,7 @@ def test_a_scored_line_extended_later_is_reported_not_rescored(tmp_path: Path) -
     f = tmp_path / "m.csv"
     f.write_bytes(HEADER + b"t1,1")
     first = read_new(str(f), None)
+    assert rows(first) == [b"t1,1"]
     with f.open("ab") as out:
         out.write(b"5\nt2,2\n")
     second = read_new(str(f), first.cursor)
@@ -55,7 +56,9 @@ def test_a_scored_line_extended_later_is_reported_not_rescored(tmp_path: Path) -
 def test_truncated_or_replaced_file_is_an_error_not_a_silent_restart(tmp_path: Path) -> None:
     f = tmp_path / "m.csv"
     f.write_bytes(HEADER + b"t1,1\nt2,2\n")
-    cursor = read_new(str(f), None).cursor
+    chunk = read_new(str(f), None)
+    rows(chunk)
+    cursor = chunk.cursor
     f.write_bytes(HEADER + b"t1,1\n")
     with pytest.raises(StateError, match="truncated or replaced"):
         read_new(str(f), cursor)
@@ -78,9 +81,9 @@ def test_state_round_trip_is_exact(tmp_path: Path) -> None:
         (b"{not json", "damaged"),
         (b'{"hello": 1}', "not a tsrnn watch state"),
         (b'{"format": "tsrnn-watch-state", "version": 99}', "version 99"),
-        (b'{"format": "tsrnn-watch-state", "version": 2, "model": "other:1", "source": "/data/m.csv"}', "another model"),
-        (b'{"format": "tsrnn-watch-state", "version": 2, "model": "run:abc", "source": "/x.csv"}', "belongs to source"),
-        (b'{"format": "tsrnn-watch-state", "version": 2, "model": "run:abc", "source": "/data/m.csv"}', "fields missing"),
+        (b'{"format": "tsrnn-watch-state", "version": 3, "model": "other:1", "source": "/data/m.csv"}', "another model"),
+        (b'{"format": "tsrnn-watch-state", "version": 3, "model": "run:abc", "source": "/x.csv"}', "belongs to source"),
+        (b'{"format": "tsrnn-watch-state", "version": 3, "model": "run:abc", "source": "/data/m.csv"}', "fields missing"),
     ],
 )
 def test_bad_state_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:

@@ -48,11 +48,14 @@ def read_frame(
     data: bytes | None = None,
     first_line: int = 2,
     keep_text: bool = True,
+    layouts: dict[tuple, _Layout] | None = None,
 ) -> Frame:
     """Read a CSV file, `-` (stdin), a directory or glob of CSV files, or `data` (bytes named `source`).
 
     `first_line` is the file line of the first data row, for messages about a file read from the
     middle. `keep_text` keeps each timestamp exactly as written (for reports and scores files).
+    `layouts`: a dict kept across calls on slices of one file, so the delimiter, columns and
+    time format are worked out once (from the first slice), not once per slice.
     """
     name = str(source)
     if data is None and name != "-":
@@ -63,7 +66,12 @@ def read_frame(
     if data is None and name == "-":
         data = sys.stdin.buffer.read()
     head = data[:SAMPLE_BYTES] if data is not None else _head(name)
-    layout = _sniff(name, head, time_column, columns, id_column)
+    key = (name, head.split(b"\n", 1)[0], time_column, tuple(columns or ()), id_column)
+    layout = layouts.get(key) if layouts is not None else None
+    if layout is None:
+        layout = _sniff(name, head, time_column, columns, id_column)
+        if layouts is not None:
+            layouts[key] = layout
     frame = _read_fast(name, data, layout) if data is None or len(data) > SAMPLE_BYTES else None
     if frame is None:
         frame = _read_slow(name, data, layout, first_line)

@@ -31,7 +31,7 @@ from tsrnn.streaming.sources import SourceChanged, read_new, source_files
 from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
 
 SEEN = "timestamp not after the last scored row"
-SLICE_BYTES = 4 << 20  # CSV text per slice: about 100,000 rows of a narrow file
+SLICE_BYTES = 1 << 20  # CSV text per slice: about 35,000 rows of a narrow file (peak memory grows with it)
 EventSink = Callable[[Event], None]
 
 
@@ -192,6 +192,7 @@ class _Job:
         self.settings = calibration.settings(cooldown=cooldown, min_duration=min_duration)
         self.prior = calibration.prior()
         self.scale = np.asarray(meta.scaler["scale"])
+        self.layouts: dict[tuple, Any] = {}  # each file's CSV layout, worked out from its first slice
         self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
         self.fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"  # ... and one model
 
@@ -218,7 +219,6 @@ class _Job:
                     chunk = read_new(shown, saved.cursors.get(name) if saved else None)
                 except SourceChanged as exc:
                     raise SourceChanged(str(exc), name) from None
-                cursors[name] = chunk.cursor
                 _add(dropped, chunk.skipped)
                 for data, first_line in chunk.slices(SLICE_BYTES):
                     dataset = self._read(chunk.source, data, first_line, states, dropped)
@@ -228,6 +228,7 @@ class _Job:
                     _add(filled, dataset.filled)
                     notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in notes]
                     self._score(dataset, states, tally, writer, on_event)
+                cursors[name] = chunk.cursor
             for st in states.values():  # incidents still open: reported now, and kept in the state
                 event = open_event(SeriesDetector.from_dict(st.detector), self.settings) if st.detector else None
                 if event is not None and event.series in tally.series:
@@ -252,7 +253,8 @@ class _Job:
         meta = self.meta
         cfg = meta.data
         try:
-            frame = read_frame(source, time_column=meta.time_column, columns=meta.value_columns, id_column=cfg.id_column, data=data, first_line=first_line)
+            frame = read_frame(source, time_column=meta.time_column, columns=meta.value_columns, id_column=cfg.id_column, data=data,
+                               first_line=first_line, layouts=self.layouts)
         except InputError as exc:
             if "not found" in str(exc):
                 wanted = ", ".join(repr(c) for c in meta.value_columns)

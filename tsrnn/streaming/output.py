@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from pathlib import Path
@@ -66,10 +65,8 @@ class ScoresWriter:
         self.header = committed == 0
 
     def write(self, frame: pl.DataFrame) -> None:
-        buffer = io.BytesIO()
-        frame.write_csv(buffer, include_header=self.header)
+        frame.write_csv(self.file, include_header=self.header)
         self.header = False
-        self.file.write(buffer.getvalue())
 
     def close(self) -> int | None:
         if self.header:  # no rows: still a header, so the file always says what its columns are

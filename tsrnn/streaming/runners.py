@@ -14,7 +14,7 @@ import onnxruntime as ort
 from tsrnn.export.metadata import ModelMetadata
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
-BACKLOG_ROWS = 16384  # rows per onnxruntime call when a stateful model backfills
+BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills
 Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows, features), error (rows,), arrays
 
 

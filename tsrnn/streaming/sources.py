@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from tsrnn.errors import InputError, StateError
 
@@ -48,99 +49,131 @@ class Cursor:
         return cls(int(data["offset"]), int(data["lines"]), str(data["head_sha256"]), bool(data["unterminated"]))  # type: ignore[arg-type]
 
 
-@dataclass
 class Chunk:
-    """New CSV text to parse: the header plus the rows not read before."""
+    """The rows of one input not read before, handed out in slices of whole lines.
 
-    source: str
-    data: bytes  # header line + new rows; empty when nothing is new
-    first_line: int  # file line number of the first new row
-    cursor: Cursor  # where the next run starts once this chunk is committed
-    skipped: dict[str, int] = field(default_factory=dict)
+    Nothing is held beyond one slice: a backlog of any size costs the memory of a slice. The
+    cursor (where the next run starts once this one is committed) is known after the last slice.
+    """
+
+    def __init__(self, source: str, header: bytes, first_line: int, pieces: Callable[[int], Iterator[bytes]],
+                 finish: Callable[[int, int], Cursor], skipped: dict[str, int] | None = None) -> None:
+        self.source, self.header, self.first_line = source, header, first_line
+        self.skipped = skipped or {}
+        self._pieces, self._finish = pieces, finish
+        self._cursor: Cursor | None = None
 
     @property
-    def has_rows(self) -> bool:
-        return bool(self.data)
+    def cursor(self) -> Cursor:
+        """Where the next run starts once this one is committed; known once every slice was read."""
+        if self._cursor is None:
+            raise RuntimeError("the chunk's cursor is known only after all its slices were read")
+        return self._cursor
 
     def slices(self, size: int) -> Iterator[tuple[bytes, int]]:
-        """(header + about `size` bytes of whole lines, file line of the first) pieces of the chunk."""
-        if not self.data:
-            return
-        cut = self.data.find(b"\n") + 1
-        if cut == 0:  # a header alone
-            yield self.data, self.first_line
-            return
-        header, line, pos = self.data[:cut], self.first_line, cut
-        while pos < len(self.data):
-            end = self.data.find(b"\n", pos + size)
-            end = len(self.data) if end < 0 else end + 1
-            yield header + self.data[pos:end], line
-            line += self.data.count(b"\n", pos, end)
-            pos = end
+        """(header + about `size` bytes of whole lines, file line of the first) until the input ends."""
+        line, newlines = self.first_line, 0
+        if self.header and not self.header.endswith(b"\n"):  # a header alone, not even a newline
+            yield self.header, line
+        for piece in self._pieces(size):
+            if piece.strip():
+                yield self.header + piece, line
+            line += piece.count(b"\n")
+            newlines += piece.count(b"\n")
+        self._cursor = self._finish(newlines, line)
+
+    def lines(self, size: int = 1 << 20) -> list[bytes]:
+        """Every new row (for tests and small inputs)."""
+        return [row for data, _ in self.slices(size) for row in data.splitlines()[1:]]
 
 
 def read_new(source: str, cursor: Cursor | None) -> Chunk:
     """The rows of `source` after `cursor` (everything when cursor is None); stdin has no cursor."""
     if source == "-":
-        return Chunk("-", sys.stdin.buffer.read(), 2, Cursor())
+        stdin = sys.stdin.buffer
+        return Chunk("-", stdin.readline(), 2, lambda size: _stream_pieces(stdin, size), lambda n, line: Cursor())
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{source}: no such file; check the path" if not path.exists() else f"{source}: not a regular file; give a CSV file")
-    with path.open("rb") as f:
-        whole = f.read() if cursor is None else None
-        if whole is not None:
-            return _first_read(source, whole)
-        assert cursor is not None
+    f = path.open("rb")
+    try:
         head = f.read(HEAD_BYTES)
-        size = path.stat().st_size
-        if size < cursor.offset:
-            raise SourceChanged(
-                f"{source}: the file is shorter ({size} bytes) than when it was last read ({cursor.offset}): "
-                "it was truncated or replaced; delete the --state file to score it from the start",
-                source,
-            )
-        if hashlib.sha256(head[: min(cursor.offset, HEAD_BYTES)]).hexdigest() != cursor.head_sha256:
-            raise SourceChanged(
-                f"{source}: the start of the file changed since it was last read: it was replaced; "
-                "delete the --state file to score the new file from the start",
-                source,
-            )
-        f.seek(cursor.offset)
-        rest = f.read()
-    return _next_read(source, head, rest, cursor)
-
-
-def _first_read(source: str, whole: bytes) -> Chunk:
-    return Chunk(source, whole, 2, _cursor(whole, len(whole), whole.count(b"\n")))
-
-
-def _next_read(source: str, head: bytes, rest: bytes, cursor: Cursor) -> Chunk:
-    skipped: dict[str, int] = {}
-    offset, lines, unterminated = cursor.offset, cursor.lines, cursor.unterminated
-    if unterminated and rest:
-        # The last line scored had no newline. Its newline may follow now; anything else means the
-        # writer extended a line that was already scored: say so rather than score half a row.
-        cut = rest.find(b"\n")
-        if cut != 0:
-            skipped["tail of a line extended after it was scored"] = 1
-        if cut < 0:
-            offset, rest = offset + len(rest), b""
+        end = os.fstat(f.fileno()).st_size  # rows appended while this run reads wait for the next run
+        if cursor is None:
+            f.seek(0)
+            header = f.readline()
+            start, lines, skipped = len(header), header.count(b"\n"), {}
         else:
-            offset, lines, unterminated, rest = offset + cut + 1, lines + 1, False, rest[cut + 1 :]
-    header = head.split(b"\n", 1)[0] + b"\n"
-    end = offset + len(rest)
-    new_cursor = Cursor(
-        offset=end,
-        lines=lines + rest.count(b"\n"),
-        head_sha256=_head_hash(head, end),
-        unterminated=(not rest.endswith(b"\n")) if rest else unterminated,
-    )
-    data = header + rest if rest.strip() else b""
-    return Chunk(source, data, lines + 1, new_cursor, skipped)
+            if end < cursor.offset:
+                raise SourceChanged(
+                    f"{source}: the file is shorter ({end} bytes) than when it was last read ({cursor.offset}): "
+                    "it was truncated or replaced; delete the --state file to score it from the start",
+                    source,
+                )
+            if hashlib.sha256(head[: min(cursor.offset, HEAD_BYTES)]).hexdigest() != cursor.head_sha256:
+                raise SourceChanged(
+                    f"{source}: the start of the file changed since it was last read: it was replaced; "
+                    "delete the --state file to score the new file from the start",
+                    source,
+                )
+            header = head.split(b"\n", 1)[0] + b"\n"
+            start, lines, skipped = _finish_scored_line(f, cursor, end)
+    except BaseException:
+        f.close()
+        raise
+    first_line = lines + 1 if cursor is not None else 2
+    consumed = {"end": start}
+
+    def pieces(size: int) -> Iterator[bytes]:
+        with f:
+            f.seek(start)
+            pos = start
+            while pos < end:
+                block = f.read(min(size, end - pos))
+                if not block:  # the file shrank while it was read: stop where it ends now
+                    break
+                if pos + len(block) < end and not block.endswith(b"\n"):
+                    block += f.readline(end - pos - len(block))
+                pos += len(block)
+                yield block
+            consumed["end"] = pos
+
+    def finish(newlines: int, line: int) -> Cursor:
+        stop = consumed["end"]
+        return Cursor(stop, lines + newlines, _head_hash(head, stop), stop > 0 and not _ends_with_newline(path, stop))
+
+    return Chunk(source, header, first_line, pieces, finish, skipped)
 
 
-def _cursor(data: bytes, offset: int, lines: int) -> Cursor:
-    return Cursor(offset, lines, _head_hash(data, offset), bool(data) and not data.endswith(b"\n"))
+def _finish_scored_line(f: BinaryIO, cursor: Cursor, end: int) -> tuple[int, int, dict[str, int]]:
+    """Where the new rows start: after the cursor, and past the rest of a line scored without its newline.
+
+    The last line scored had no newline. Its newline may follow now; anything else means the
+    writer extended a line that was already scored: say so rather than score half a row.
+    """
+    offset, lines = cursor.offset, cursor.lines
+    if not cursor.unterminated or offset >= end:
+        return offset, lines, {}
+    f.seek(offset)
+    rest = f.readline(end - offset)
+    skipped = {} if rest == b"\n" else {"tail of a line extended after it was scored": 1}
+    return offset + len(rest), lines + rest.count(b"\n"), skipped
+
+
+def _stream_pieces(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    while True:
+        block = stream.read(size)
+        if not block:
+            return
+        if not block.endswith(b"\n"):
+            block += stream.readline()
+        yield block
+
+
+def _ends_with_newline(path: Path, offset: int) -> bool:
+    with path.open("rb") as f:
+        f.seek(offset - 1)
+        return f.read(1) == b"\n"
 
 
 def _head_hash(head: bytes, offset: int) -> str:
