@@ -103,6 +103,46 @@ def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -
         console.print(table)
 
 
+SCOREBOARD = (("ARTime", 74.9), ("Numenta HTM", 70.5), ("CAD OSE", 69.9), ("KNN CAD", 58.0), ("Windowed Gaussian", 39.6), ("Random", 11.0))
+
+
+def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
+    nab, ev = doc["nab"], doc["events"]
+    if doc["windows"] == 0:
+        key_values(console, f"evaluated {doc['files']} file(s): no labelled window after the probationary period", {
+            "note": "NAB does not score the first 15% of each file's rows (at most 750); score a file whose windows come later",
+            "events (the detector's alerts)": f"{ev['alerts']} alert(s), all false positives",
+            **({"forecast": ", ".join(f"{k.upper()} {v:.4g}" for k, v in doc["forecast"].items())} if doc["forecast"] else {}),
+        })
+        return
+    key_values(console, f"evaluated {doc['files']} file(s), {doc['windows']} labelled window(s)", {
+        "NAB standard": f"{nab['standard']['score']:.1f} (threshold {nab['standard']['threshold']:.4g}: "
+        f"{nab['standard']['windows_found']} windows found, {nab['standard']['false_positive_rows']} false-positive rows)",
+        "NAB reward low FP": f"{nab['reward_low_FP_rate']['score']:.1f} (threshold {nab['reward_low_FP_rate']['threshold']:.4g})",
+        "NAB reward low FN": f"{nab['reward_low_FN_rate']['score']:.1f} (threshold {nab['reward_low_FN_rate']['threshold']:.4g})",
+        "events (the detector's alerts)": f"precision {ev['precision']:.3f}, recall {ev['recall']:.3f}, F1 {ev['f1']:.3f} "
+        f"({ev['alerts']} alerts, {ev['windows_found']} of {doc['windows']} windows found)",
+        "point-adjusted F1": "-" if doc["point_adjusted_f1"] is None else f"{doc['point_adjusted_f1']:.3f} (mean over files with windows)",
+        **({"forecast": ", ".join(f"{k.upper()} {v:.4g}" for k, v in doc["forecast"].items())} if doc["forecast"] else {}),
+        **({"unmatched": f"{len(doc['unmatched'])} score file(s) with no labels: {', '.join(doc['unmatched'][:5])}"} if doc["unmatched"] else {}),
+    })
+    if len(doc["per_file"]) > 1:
+        table = Table(title="per file", title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("file", "rows", "windows", "found", "alerts", "false alerts", "PA-F1"):
+            table.add_column(col, justify="left" if col == "file" else "right")
+        for f in doc["per_file"]:
+            table.add_row(escape(f["file"]), f"{f['rows']:,}", str(f["windows"]), str(f["windows_found"]), str(f["alerts"]), str(f["false_alerts"]),
+                          f"{f['point_adjusted_f1']:.2f}" if f["windows"] else "-")
+        console.print(table)
+    board = Table(title="NAB scoreboard, standard profile", title_justify="left", box=box.SIMPLE_HEAD)
+    board.add_column("detector")
+    board.add_column("score", justify="right")
+    rows = sorted([*SCOREBOARD, ("tsrnn (this run)", nab["standard"]["score"])], key=lambda r: -r[1])
+    for name, value in rows:
+        board.add_row(f"[bold]{name}[/]" if name.startswith("tsrnn") else name, f"{value:.1f}")
+    console.print(board)
+
+
 def render_info(console: Console, doc: dict[str, Any]) -> None:
     meta = doc["metadata"]
     key_values(console, f"{escape(doc['path'])} ({doc['bytes'] / 1024:.1f} KiB)", meta)

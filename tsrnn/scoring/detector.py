@@ -60,16 +60,31 @@ def hist_quantile(counts: np.ndarray, q: float) -> float:
 class DetectorSettings:
     """How errors become scores and events; the model stores defaults, watch can override."""
 
-    threshold: float = 0.75  # score at or above which a row is flagged
+    threshold: float = 0.75  # score at or above which a row is flagged (fixed), and where the others start
     quantile: float = 0.99  # the running tail quantile used as the error scale
     memory: int = 10_000  # rows: the time constant of the running statistics
     cooldown: int = 24  # flagged rows within this many rows of an event join it (and score 0)
     min_duration: int = 1  # flagged rows an event needs to be an alert
     warmup: int = 0  # rows from a fresh state before errors mean anything
+    method: str = "fixed"  # threshold method: fixed | quantile | pot | dynamic (see thresholds.py)
+    level_quantile: float = 0.999  # quantile: of the validation ratios
+    risk: float = 1e-4  # pot: the false-alarm probability per row
+    window: int = 1024  # dynamic: rows of smoothed ratios the threshold looks at
+    smooth: int = 0  # span (rows) of an exponentially weighted mean of the ratio before scoring; 0: none
 
     @property
     def decay(self) -> float:
         return math.exp(-BLOCK / self.memory)
+
+    @property
+    def level(self) -> float:
+        """The fixed threshold as an error ratio r (score = r / (1 + r))."""
+        return self.threshold / (1.0 - self.threshold) if self.threshold < 1.0 else math.inf
+
+
+POT_START = 1.0  # pot: excesses over r = 1 (about 1 % of rows, as the scale is the running 99th percentile)
+POT_MIN_PEAKS = 20  # pot: fewer excesses than this keep the starting level
+POT_MAX_PEAKS = 2000
 
 
 @dataclass
@@ -81,13 +96,29 @@ class SeriesDetector:
     scale: float
     rows: int = 0  # rows this detector has scored (it goes on when the model restarts after a gap)
     event: dict[str, Any] | None = None  # the open event: Event fields + first_row, last_row, continued
+    level: float = 3.0  # the threshold in use, as a ratio r
+    smoothed: float | None = None  # the last smoothed ratio (smooth > 0)
+    peaks: list[float] = field(default_factory=list)  # pot: excesses of r over POT_START
+    seen: float = 0.0  # pot: rows those excesses came from
+    recent: list[float] = field(default_factory=list)  # dynamic: the last `window` smoothed ratios
 
     @classmethod
     def start(cls, prior: np.ndarray, settings: DetectorSettings) -> SeriesDetector:
-        """A fresh series starts from the validation errors' histogram, weighted at most `memory` rows."""
+        """A fresh series starts from the validation errors' histogram (weighted at most `memory`
+        rows), and its threshold from what that histogram says for the method."""
         weight = float(prior.sum())
         hist = prior * (min(1.0, settings.memory / weight) if weight > 0 else 0.0)
-        return cls(hist, np.zeros(BINS), hist_quantile(hist, settings.quantile))
+        det = cls(hist, np.zeros(BINS), hist_quantile(hist, settings.quantile), level=settings.level)
+        if settings.method == "quantile" and weight > 0:
+            det.level = hist_quantile(prior, settings.level_quantile) / det.scale
+        elif settings.method == "pot" and weight > 0:
+            centers = 10.0 ** (LOW_DECADE + (np.arange(BINS) + 0.5) / PER_DECADE) / det.scale
+            counts = np.round(prior).astype(np.int64)
+            above = centers > POT_START
+            det.peaks = [float(v) for v in np.repeat(centers[above] - POT_START, counts[above])][-POT_MAX_PEAKS:]
+            det.seen = float(counts.sum())
+            det.level = _refresh_level(det, settings)
+        return det
 
     def to_dict(self) -> dict[str, Any]:
         nz, pz = np.flatnonzero(self.hist), np.flatnonzero(self.pending)
@@ -97,6 +128,11 @@ class SeriesDetector:
             "scale": self.scale,
             "rows": self.rows,
             "event": self.event,
+            "level": self.level,
+            "smoothed": self.smoothed,
+            "peaks": self.peaks,
+            "seen": self.seen,
+            "recent": self.recent,
         }
 
     @classmethod
@@ -106,7 +142,8 @@ class SeriesDetector:
             hist[int(i)] = v
         for i, v in data["pending"].items():
             pending[int(i)] = v
-        return cls(hist, pending, float(data["scale"]), int(data["rows"]), data.get("event"))
+        return cls(hist, pending, float(data["scale"]), int(data["rows"]), data.get("event"), float(data["level"]), data["smoothed"],
+                   list(data["peaks"]), float(data["seen"]), list(data["recent"]))
 
 
 @dataclass
@@ -141,21 +178,26 @@ def detect(
     offset = det.rows
     warm = (model_rows + np.arange(n) < settings.warmup) | ~np.isfinite(error)
     raw = np.zeros(n)
+    flagged = np.zeros(n, bool)
     i = 0
     while i < n:  # one piece per refresh block of the series' own row count
         end = min(n, i + BLOCK - (offset + i) % BLOCK)
         e = error[i:end]
         ok = ~warm[i:end]
         r = np.where(ok, e, 0.0) / det.scale
+        if settings.smooth > 1:
+            r = _ewma(det, r, ok, 2.0 / (settings.smooth + 1.0))
         raw[i:end] = r / (1.0 + r)
+        flagged[i:end] = (r >= det.level) & ok
         if ok.any():
             det.pending += np.bincount(error_bins(e[ok]), minlength=BINS)
+            _observe(det, settings, r[ok])
         if (offset + end) % BLOCK == 0:
             det.hist = det.hist * settings.decay + det.pending
             det.pending = np.zeros(BINS)
             det.scale = hist_quantile(det.hist, settings.quantile)
+            det.level = _refresh_level(det, settings)
         i = end
-    flagged = (raw >= settings.threshold) & ~warm
     scores = raw.copy()
     events: list[Event] = []
     ev = det.event
@@ -186,6 +228,57 @@ def detect(
     scores[warm] = 0.0
     raw[warm] = 0.0
     return Detected(scores, raw, flagged, warm, events)
+
+
+def _ewma(det: SeriesDetector, r: np.ndarray, ok: np.ndarray, alpha: float) -> np.ndarray:
+    """Exponentially weighted mean of the ratio over valid rows, carried across calls (row by row
+    in closed form: y_k = (1-a)^(k+1) y_-1 + a * sum_j (1-a)^(k-j) x_j, within one block)."""
+    out = np.zeros_like(r)
+    x = r[ok]
+    if x.size == 0:
+        return out
+    keep = 1.0 - alpha
+    step = max(1, int(6 * math.log(10) / -math.log(keep)))  # keep**-step stays below 1e6: no loss of precision
+    prev = det.smoothed if det.smoothed is not None else float(x[0])
+    y = np.empty_like(x)
+    for a in range(0, x.size, step):
+        part = x[a : a + step]
+        powers = keep ** np.arange(part.size)
+        y[a : a + step] = keep * powers * prev + alpha * np.cumsum(part / powers) * powers
+        prev = float(y[a + part.size - 1])
+    det.smoothed = prev
+    out[ok] = y
+    return out
+
+
+def _observe(det: SeriesDetector, settings: DetectorSettings, r: np.ndarray) -> None:
+    """Feed the threshold method's running statistics with valid ratios."""
+    if settings.method == "pot":
+        det.seen += r.size
+        det.peaks.extend(float(v) for v in r[r > POT_START] - POT_START)
+        if len(det.peaks) > POT_MAX_PEAKS:  # keep the newest half, and the share of rows they stand for
+            cut = len(det.peaks) // 2
+            det.seen *= (len(det.peaks) - cut) / len(det.peaks)
+            det.peaks = det.peaks[cut:]
+    elif settings.method == "dynamic":
+        det.recent.extend(float(v) for v in r)
+        if len(det.recent) > settings.window:
+            det.recent = det.recent[-settings.window :]
+
+
+def _refresh_level(det: SeriesDetector, settings: DetectorSettings) -> float:
+    from tsrnn.scoring.thresholds import dynamic_level, pot_level
+
+    if settings.method == "pot" and len(det.peaks) >= POT_MIN_PEAKS:
+        return max(pot_level(np.asarray(det.peaks), det.seen, POT_START, settings.risk), POT_START)
+    if settings.method == "dynamic" and len(det.recent) >= settings.window // 2:
+        window = np.asarray(det.recent)
+        epsilon, kept = dynamic_level(window)
+        if not math.isfinite(epsilon):
+            return det.level
+        pruned = window[(window >= epsilon) & ~kept]  # minor peaks the pruning judged normal
+        return max(epsilon, float(pruned.max()) * (1 + 1e-9) if pruned.size else epsilon)
+    return det.level
 
 
 def open_event(det: SeriesDetector, settings: DetectorSettings) -> Event | None:

@@ -22,6 +22,10 @@ class Calibration:
     quantile: float = 0.99
     memory: int = 10_000  # rows: time constant of watch's running error statistics
     error_hist: dict[str, float] = field(default_factory=dict)  # validation errors per log bin (sparse)
+    method: str = "fixed"  # threshold method (thresholds.METHODS)
+    level_quantile: float = 0.999  # quantile method
+    risk: float = 1e-4  # pot method
+    smooth: int = 0  # EWMA span of the ratio; 0: none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -29,7 +33,8 @@ class Calibration:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
         return cls(float(data["error_scale"]), float(data["threshold"]), int(data["warmup"]), float(data["quantile"]),
-                   int(data.get("memory", 10_000)), {str(k): float(v) for k, v in data.get("error_hist", {}).items()})
+                   int(data.get("memory", 10_000)), {str(k): float(v) for k, v in data.get("error_hist", {}).items()},
+                   str(data.get("method", "fixed")), float(data.get("level_quantile", 0.999)), float(data.get("risk", 1e-4)), int(data.get("smooth", 0)))
 
     def prior(self) -> np.ndarray:
         """The validation errors' histogram; a point mass at error_scale for a model without one."""
@@ -41,12 +46,13 @@ class Calibration:
         return hist
 
     def settings(self, **overrides: Any) -> DetectorSettings:
-        base = {"threshold": self.threshold, "quantile": self.quantile, "memory": self.memory, "warmup": self.warmup}
+        base = {"threshold": self.threshold, "quantile": self.quantile, "memory": self.memory, "warmup": self.warmup,
+                "method": self.method, "level_quantile": self.level_quantile, "risk": self.risk, "smooth": self.smooth}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return DetectorSettings(**base)
 
 
-def calibrate(val_errors: np.ndarray, warmup: int, *, ratio: float = DEFAULT_RATIO, quantile: float = 0.99) -> Calibration:
+def calibrate(val_errors: np.ndarray, warmup: int, *, ratio: float = DEFAULT_RATIO, quantile: float = 0.99, **method: Any) -> Calibration:
     """Fit the error scale on validation errors (rows after warm-up) and set the threshold.
 
     score = r / (1 + r) with r = error / scale keeps scores below 1, so a threshold sweep still
@@ -56,4 +62,4 @@ def calibrate(val_errors: np.ndarray, warmup: int, *, ratio: float = DEFAULT_RAT
     hist = histogram(finite)
     scale = max(hist_quantile(hist, quantile), ERROR_FLOOR) if finite.size else ERROR_FLOOR
     sparse = {str(int(i)): float(hist[i]) for i in np.flatnonzero(hist)}
-    return Calibration(error_scale=scale, threshold=ratio / (1.0 + ratio), warmup=warmup, quantile=quantile, error_hist=sparse)
+    return Calibration(error_scale=scale, threshold=ratio / (1.0 + ratio), warmup=warmup, quantile=quantile, error_hist=sparse, **method)

@@ -1,0 +1,90 @@
+"""Benchmark: tsrnn on the Numenta Anomaly Benchmark files in ../shared/data/nab_dev.
+
+    .venv/bin/python benchmarks/nab.py [--data ../shared/data/nab_dev] [--cooldown 100] [--seed 0]
+
+NAB's protocol, one parameter set for every file (no per-file tuning, labels read only by the
+evaluation): for each file, train the default forecaster on its probationary period (the first
+15 % of rows, at most 750), export it to ONNX, run `watch` over every row (each row's score
+depends only on the rows before it), and write the scores; then `tsrnn evaluate` scores the
+whole directory against the labels. Prints the evaluation next to NAB's published scoreboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from tsrnn.config import DataConfig, ModelConfig, TrainConfig
+from tsrnn.evaluation.evaluate import evaluate
+from tsrnn.evaluation.nab import probation_rows
+from tsrnn.export.onnx import export_onnx
+from tsrnn.report.console import SCOREBOARD
+from tsrnn.streaming.engine import watch
+from tsrnn.training.train import train
+
+
+def run_file(csv: Path, out: Path, work: Path, args: argparse.Namespace) -> dict[str, float]:
+    frame = pl.read_csv(csv)
+    history = work / f"{csv.stem}.history.csv"
+    frame.head(probation_rows(frame.height)).write_csv(history)
+    started = time.perf_counter()
+    model = ModelConfig(horizon=args.horizon, hidden=args.hidden)
+    result = train(history, model=model, config=TrainConfig(seed=args.seed, epochs=args.epochs), data_config=DataConfig(),
+                   name=csv.stem, runs_dir=work / "runs")
+    trained = time.perf_counter() - started
+    onnx = export_onnx(result.run, work / f"{csv.stem}.onnx").path
+    started = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    watch(csv, onnx, scores_out=out, cooldown=args.cooldown)
+    return {"train_s": trained, "watch_s": time.perf_counter() - started, "rows": frame.height}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "nab_dev"))
+    parser.add_argument("--cooldown", type=int, default=100, help="rows after an alert in which the same incident does not score again")
+    parser.add_argument("--horizon", type=int, default=1)
+    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", help="keep the scores in this directory")
+    parser.add_argument("--json", action="store_true", help="print the evaluation document")
+    args = parser.parse_args()
+    data = Path(args.data)
+    labels = data / "labels" / "combined_windows.json"
+    files = sorted(k for k in json.loads(labels.read_text()))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        scores = Path(args.keep) if args.keep else work / "scores"
+        started = time.perf_counter()
+        timing = [run_file(data / key, scores / key, work, args) for key in files]
+        wall = time.perf_counter() - started
+        doc = evaluate(scores, labels)
+    if args.json:
+        print(json.dumps(doc))
+        return
+    nab, ev = doc["nab"], doc["events"]
+    rows = sum(t["rows"] for t in timing)
+    print(f"NAB ({data.name}): {doc['files']} files, {rows:,} rows, {doc['windows']} labelled windows; "
+          f"cooldown {args.cooldown}, horizon {args.horizon}, hidden {args.hidden}, seed {args.seed}; {wall:.0f} s in all "
+          f"(training {sum(t['train_s'] for t in timing):.0f} s, watch {sum(t['watch_s'] for t in timing):.1f} s)")
+    print(f"{'detector':28} {'standard':>9} {'low FP':>8} {'low FN':>8}")
+    board = sorted([*((n, s, None, None) for n, s in SCOREBOARD),
+                    ("tsrnn (this run)", nab["standard"]["score"], nab["reward_low_FP_rate"]["score"], nab["reward_low_FN_rate"]["score"])],
+                   key=lambda r: -r[1])
+    for name, std, low_fp, low_fn in board:
+        extra = f" {low_fp:8.1f} {low_fn:8.1f}" if low_fp is not None else ""
+        print(f"{name:28} {std:9.1f}{extra}")
+    print(f"standard threshold {nab['standard']['threshold']:.4f}: {nab['standard']['windows_found']} of {doc['windows']} windows found, "
+          f"{nab['standard']['false_positive_rows']} false-positive rows")
+    print(f"events at the detector's own threshold: precision {ev['precision']:.3f}, recall {ev['recall']:.3f}, F1 {ev['f1']:.3f} "
+          f"({ev['alerts']} alerts); point-adjusted F1 {doc['point_adjusted_f1']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

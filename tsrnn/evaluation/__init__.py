@@ -1,0 +1,1 @@
+"""Evaluation against labelled anomalies: NAB scoring, event and point metrics."""

@@ -1,0 +1,211 @@
+"""`tsrnn evaluate`: score files written by `watch --scores-out` against labelled windows.
+
+Labels are NAB's windows format, {"file.csv": [["start", "end"], ...]}. A scores file matches
+the label key that equals its path relative to the scores directory, or else the key with the
+same file name. Metrics: the NAB score (three profiles, threshold swept over the corpus),
+event-level precision/recall/F1 and point-adjusted F1 at the detector's own alerts, and forecast
+MAE/RMSE/MASE where the file has expected values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tsrnn.data.timeparse import detect_time_format, parse_times
+from tsrnn.errors import InputError
+from tsrnn.evaluation.nab import PROFILES, ScoredFile, prepare, probation_rows, sweep, window_rows
+
+
+@dataclass
+class FileReport:
+    name: str
+    label_key: str
+    rows: int
+    windows: int
+    alerts: int  # the detector's own alerts (first rows of its events) after the probationary period
+    alerts_in_windows: int
+    windows_found: int
+    point_adjusted: dict[str, float]
+    forecast: dict[str, float] = field(default_factory=dict)
+
+
+def load_labels(path: str | Path) -> dict[str, list[tuple[str, str]]]:
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such labels file; give NAB-style windows JSON with --labels") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{path}: not valid JSON; give NAB-style windows: {{\"file.csv\": [[\"start\", \"end\"], ...]}}") from None
+    if not isinstance(doc, dict) or not all(isinstance(v, list) and all(isinstance(w, list) and len(w) == 2 for w in v) for v in doc.values()):
+        raise InputError(f"{path}: expected NAB-style windows: {{\"file.csv\": [[\"start\", \"end\"], ...]}}")
+    return {str(k): [(str(a), str(b)) for a, b in v] for k, v in doc.items()}
+
+
+def score_files(scores: str | Path) -> list[tuple[Path, str]]:
+    """(file, name relative to the scores directory) for a file or every *.csv under a directory."""
+    p = Path(scores)
+    if p.is_file():
+        return [(p, p.name)]
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*.csv") if f.is_file())
+        if not files:
+            raise InputError(f"{scores}: the directory holds no .csv score files; give files written by `tsrnn watch --scores-out`")
+        return [(f, f.relative_to(p).as_posix()) for f in files]
+    raise InputError(f"{scores}: no such file or directory; give a scores file written by `tsrnn watch --scores-out`")
+
+
+def match_label(name: str, labels: dict[str, Any]) -> str | None:
+    if name in labels:
+        return name
+    base = Path(name).name
+    hits = [k for k in labels if Path(k).name == base]
+    if len(hits) > 1:
+        raise InputError(f"{name}: labels {', '.join(hits)} all match this file name; name score files by their label key (category/file.csv)")
+    return hits[0] if hits else None
+
+
+def _times(values: list[str] | pl.Series, where: str) -> np.ndarray:
+    text = values if isinstance(values, pl.Series) else pl.Series(values, dtype=pl.String)
+    fmt = detect_time_format(text.head(200).to_list())
+    if fmt == "":
+        raise InputError(f"{where}: cannot parse timestamps such as {text[0]!r}; use ISO 8601")
+    parsed = parse_times(text, fmt)
+    if parsed.null_count():
+        bad = text.filter(parsed.is_null())[0]
+        raise InputError(f"{where}: cannot parse timestamp {bad!r}; use ISO 8601")
+    return parsed.to_numpy().astype("datetime64[us]")
+
+
+def read_scores(path: Path) -> pl.DataFrame:
+    try:
+        frame = pl.read_csv(path, infer_schema_length=0)  # all text; typed below, so a bad cell is named
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"{path}: cannot read it as CSV ({str(exc).splitlines()[0]}); give a file written by `tsrnn watch --scores-out`") from None
+    missing = [c for c in ("timestamp", "score", "anomaly") if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: no {', '.join(missing)} column; give a file written by `tsrnn watch --scores-out`")
+    return frame
+
+
+def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | None = None) -> dict[str, Any]:
+    """Everything `tsrnn evaluate` reports, as a JSON-ready document.
+
+    `label_key` names the labels of a single scores file whose name differs from the labels' key.
+    """
+    labels = load_labels(labels_path)
+    files = score_files(scores)
+    if label_key is not None:
+        if len(files) != 1:
+            raise InputError(f"--label-key applies to a single scores file; {scores} holds {len(files)}: name each file as its label key instead")
+        if label_key not in labels:
+            raise InputError(f"--label-key {label_key!r} is not a key of {labels_path}; it has {', '.join(list(labels)[:5])}")
+        files = [(files[0][0], label_key)]
+    prepared: list[ScoredFile] = []
+    reports: list[FileReport] = []
+    unmatched: list[str] = []
+    for path, name in files:
+        key = match_label(name, labels)
+        if key is None:
+            unmatched.append(name)
+            continue
+        frame = read_scores(path)
+        if frame.height == 0:
+            continue
+        times = _times(frame["timestamp"], str(path))
+        order = np.argsort(times, kind="stable")
+        times = times[order]
+        try:
+            score = frame["score"].cast(pl.Float64).to_numpy()[order]
+            flag = frame["anomaly"].cast(pl.Int64).to_numpy()[order].astype(bool)
+        except pl.exceptions.PolarsError:
+            raise InputError(f"{path}: the score and anomaly columns must be numbers") from None
+        where = f"{labels_path} ({key})"
+        windows = [(_times([a], where)[0], _times([b], where)[0]) for a, b in labels[key]]
+        prepared.append(prepare(name, times, score, windows))
+        reports.append(_file_report(name, key, frame[order], times, score, flag, windows))
+    if not prepared:
+        shown = ", ".join(unmatched[:3])
+        raise InputError(f"{scores}: no scores file matches a key of {labels_path} (files: {shown}); name them as the labels do, or give --label-key")
+    nab = {p.name: sweep(prepared, p) for p in PROFILES}
+    return _document(nab, reports, unmatched)
+
+
+def _file_report(name: str, key: str, frame: pl.DataFrame, times: np.ndarray, score: np.ndarray, flag: np.ndarray, windows: list) -> FileReport:
+    n = score.shape[0]
+    start = probation_rows(n)
+    spans = [(a, b) for a, b in window_rows(times, windows) if a >= start]
+    alert = flag & (score > 0)  # an event's first row; later rows of the incident score 0
+    alert[:start] = False
+    inside = np.zeros(n, bool)
+    for a, b in spans:
+        inside[a : b + 1] = True
+    found = sum(1 for a, b in spans if alert[a : b + 1].any())
+    # point-adjusted: a window with any flagged row counts as wholly flagged
+    pred = flag.copy()
+    for a, b in spans:
+        if pred[a : b + 1].any():
+            pred[a : b + 1] = True
+    pred, truth = pred[start:], inside[start:]
+    tp = int((pred & truth).sum())
+    p = tp / max(int(pred.sum()), 1)
+    r = tp / max(int(truth.sum()), 1)
+    pa = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+    return FileReport(name, key, n, len(spans), int(alert.sum()), int((alert & inside).sum()), found, pa, _forecast_errors(frame))
+
+
+def _forecast_errors(frame: pl.DataFrame) -> dict[str, float]:
+    pairs = [(c[len("expected_"):], c) for c in frame.columns if c.startswith("expected_")]
+    if "expected" in frame.columns:
+        value = next((c for c in frame.columns if c not in ("timestamp", "expected", "score", "anomaly")), None)
+        pairs = [(value, "expected")] if value else []
+    errs, naive = [], []
+    for col, exp in pairs:
+        if col not in frame.columns:
+            continue
+        x = frame[col].cast(pl.Float64, strict=False).to_numpy()
+        e = frame[exp].cast(pl.Float64, strict=False).to_numpy()
+        ok = np.isfinite(x) & np.isfinite(e)
+        if ok.sum() < 2:
+            continue
+        errs.append(x[ok] - e[ok])
+        naive.append(np.abs(np.diff(x[np.isfinite(x)])))
+    if not errs:
+        return {}
+    err, nv = np.concatenate(errs), np.concatenate(naive)
+    mae = float(np.abs(err).mean())
+    scale = float(nv.mean()) if nv.size else 0.0
+    return {"mae": mae, "rmse": float(np.sqrt((err**2).mean())), "mase": mae / scale if scale > 0 else float("nan")}
+
+
+def _document(nab: dict, reports: list[FileReport], unmatched: list[str]) -> dict[str, Any]:
+    windows = sum(r.windows for r in reports)
+    alerts = sum(r.alerts for r in reports)
+    in_windows = sum(r.alerts_in_windows for r in reports)
+    found = sum(r.windows_found for r in reports)
+    precision = in_windows / alerts if alerts else 0.0
+    recall = found / windows if windows else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    pa = [r.point_adjusted for r in reports if r.windows]
+    forecast = [r.forecast for r in reports if r.forecast]
+    return {
+        "files": len(reports),
+        "windows": windows,
+        "nab": {name: {"score": res.normalized, "threshold": res.threshold, "raw": res.raw, "windows_found": res.true_positives,
+                       "false_positive_rows": res.false_positives} for name, res in nab.items()},
+        "events": {"alerts": alerts, "alerts_in_windows": in_windows, "windows_found": found, "precision": precision, "recall": recall, "f1": f1},
+        "point_adjusted_f1": float(np.mean([p["f1"] for p in pa])) if pa else None,
+        "forecast": {k: float(np.nanmean([f[k] for f in forecast])) for k in ("mae", "rmse", "mase")} if forecast else None,
+        "per_file": [
+            {"file": r.name, "labels": r.label_key, "rows": r.rows, "windows": r.windows, "windows_found": r.windows_found,
+             "alerts": r.alerts, "false_alerts": r.alerts - r.alerts_in_windows, "point_adjusted_f1": r.point_adjusted["f1"], **({"forecast": r.forecast} if r.forecast else {})}
+            for r in reports
+        ],
+        "unmatched": unmatched,
+    }
