@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tsrnn.config import DataConfig, ModelConfig, TrainConfig
+from tsrnn.config import DataConfig, ModelConfig, ScoreConfig, TrainConfig
 from tsrnn.evaluation.evaluate import evaluate
 from tsrnn.evaluation.nab import probation_rows
 from tsrnn.export.onnx import export_onnx
@@ -28,19 +28,23 @@ from tsrnn.streaming.engine import watch
 from tsrnn.training.train import train
 
 
-def run_file(csv: Path, out: Path, work: Path, args: argparse.Namespace) -> dict[str, float]:
+def run_file(csv: Path, out: Path, models: Path, args: argparse.Namespace) -> dict[str, float]:
     frame = pl.read_csv(csv)
-    history = work / f"{csv.stem}.history.csv"
-    frame.head(probation_rows(frame.height)).write_csv(history)
+    onnx = models / f"{csv.parent.name}__{csv.stem}.onnx"
     started = time.perf_counter()
-    model = ModelConfig(horizon=args.horizon, hidden=args.hidden)
-    result = train(history, model=model, config=TrainConfig(seed=args.seed, epochs=args.epochs), data_config=DataConfig(),
-                   name=csv.stem, runs_dir=work / "runs")
+    if not onnx.exists():  # models depend on the model settings only: --cache reuses them across detector settings
+        history = models / f"{csv.stem}.history.csv"
+        frame.head(probation_rows(frame.height)).write_csv(history)
+        model = ModelConfig(kind=args.model, horizon=args.horizon, hidden=args.hidden)
+        score = ScoreConfig(threshold_method=args.threshold_method, smooth=args.smooth, error=args.error)
+        result = train(history, model=model, config=TrainConfig(seed=args.seed, epochs=args.epochs), data_config=DataConfig(),
+                       name=csv.stem, runs_dir=models / "runs", score=score)
+        export_onnx(result.run, onnx)
     trained = time.perf_counter() - started
-    onnx = export_onnx(result.run, work / f"{csv.stem}.onnx").path
     started = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
-    watch(csv, onnx, scores_out=out, cooldown=args.cooldown)
+    overrides = {"method": args.threshold_method, "smooth": args.smooth, "risk": args.risk, "threshold": args.threshold}
+    watch(csv, onnx, scores_out=out, cooldown=args.cooldown, score=overrides)
     return {"train_s": trained, "watch_s": time.perf_counter() - started, "rows": frame.height}
 
 
@@ -48,7 +52,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "nab_dev"))
     parser.add_argument("--cooldown", type=int, default=100, help="rows after an alert in which the same incident does not score again")
+    parser.add_argument("--model", default="forecaster")
     parser.add_argument("--horizon", type=int, default=1)
+    parser.add_argument("--error", default="abs", help="abs | squared | horizon")
+    parser.add_argument("--threshold-method", default="fixed")
+    parser.add_argument("--threshold", type=float, default=0.75)
+    parser.add_argument("--risk", type=float, default=1e-4)
+    parser.add_argument("--smooth", type=int, default=0)
+    parser.add_argument("--cache", help="keep the trained models here and reuse them (they depend on the model settings only)")
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
@@ -62,7 +73,9 @@ def main() -> None:
         work = Path(tmp)
         scores = Path(args.keep) if args.keep else work / "scores"
         started = time.perf_counter()
-        timing = [run_file(data / key, scores / key, work, args) for key in files]
+        models = Path(args.cache) / f"{args.model}-h{args.horizon}-{args.error}-n{args.hidden}-e{args.epochs}-s{args.seed}" if args.cache else work / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        timing = [run_file(data / key, scores / key, models, args) for key in files]
         wall = time.perf_counter() - started
         doc = evaluate(scores, labels)
     if args.json:
@@ -71,7 +84,8 @@ def main() -> None:
     nab, ev = doc["nab"], doc["events"]
     rows = sum(t["rows"] for t in timing)
     print(f"NAB ({data.name}): {doc['files']} files, {rows:,} rows, {doc['windows']} labelled windows; "
-          f"cooldown {args.cooldown}, horizon {args.horizon}, hidden {args.hidden}, seed {args.seed}; {wall:.0f} s in all "
+          f"{args.model}, horizon {args.horizon}, error {args.error}, hidden {args.hidden}, seed {args.seed}; threshold {args.threshold_method}, "
+          f"smooth {args.smooth}, cooldown {args.cooldown}; {wall:.0f} s in all "
           f"(training {sum(t['train_s'] for t in timing):.0f} s, watch {sum(t['watch_s'] for t in timing):.1f} s)")
     print(f"{'detector':28} {'standard':>9} {'low FP':>8} {'low FN':>8}")
     board = sorted([*((n, s, None, None) for n, s in SCOREBOARD),

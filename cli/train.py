@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tsrnn.config import CELLS, MODEL_KINDS, MODES, SCALERS, DataConfig, ModelConfig, TrainConfig
+from tsrnn.config import CELLS, MODEL_KINDS, MODES, SCALERS, THRESHOLD_METHODS, DataConfig, ModelConfig, ScoreConfig, TrainConfig
 
 from .options import DataOptions, Json, Quiet, RunsDir, human_console, print_json
 
@@ -22,7 +22,7 @@ HELP = (
 )
 EXAMPLE = "Example: tsrnn train sample_data/cpu_history.csv --cell gru --horizon 12 --epochs 30 --seed 1"
 
-_M, _T, _D = ModelConfig(), TrainConfig(), DataConfig()
+_M, _T, _D, _S = ModelConfig(), TrainConfig(), DataConfig(), ScoreConfig()
 
 
 def _opt(flag: str, text: str, default: Any) -> Any:
@@ -51,6 +51,13 @@ def command(
     scaler: Annotated[str | None, _opt("--scaler", f"Feature scaling, fitted on the training part: {' | '.join(SCALERS)}.", _T.scaler)] = None,
     val_fraction: Annotated[float | None, _opt("--val-fraction", "Last part of each series kept for validation.", _T.val_fraction)] = None,
     seed: Annotated[int | None, _opt("--seed", "Random seed: same data, seed and machine give the same weights.", _T.seed)] = None,
+    threshold_method: Annotated[str | None, _opt("--threshold-method", f"How rows are flagged: {' | '.join(THRESHOLD_METHODS)} (stored in the model; watch can override).", _S.threshold_method)] = None,
+    threshold: Annotated[float | None, _opt("--threshold", "fixed: the score in (0, 1) that flags a row; the others start there.", _S.threshold)] = None,
+    level_quantile: Annotated[float | None, _opt("--level-quantile", "quantile: the quantile of validation scores that flags a row.", _S.level_quantile)] = None,
+    risk: Annotated[float | None, _opt("--risk", "pot: the false-alarm probability per row.", _S.risk)] = None,
+    smooth: Annotated[int | None, _opt("--smooth", "Span (rows) of an exponentially weighted mean of the error before scoring; 0: none.", _S.smooth)] = None,
+    memory: Annotated[int | None, _opt("--memory", "Rows over which watch's running error statistics adapt.", _S.memory)] = None,
+    error: Annotated[str | None, _opt("--error", "Stateful forecaster's error per row: abs | squared | horizon (mean over the --horizon forecasts made for the row).", _S.error)] = None,
     time_column: DataOptions.TimeColumn = None,
     columns: DataOptions.Columns = None,
     id_column: DataOptions.IdColumn = None,
@@ -83,7 +90,7 @@ def command(
     try:
         result = train(
             data, model=resolved.model, config=train_cfg, data_config=resolved.data, name=name, runs_dir=runs_dir,
-            on_epoch=progress.update if progress else None, resume=run, sources=resolved.sources,
+            on_epoch=progress.update if progress else None, resume=run, sources=resolved.sources, score=resolved.score,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

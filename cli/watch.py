@@ -34,6 +34,11 @@ def command(
     threads: Annotated[int, typer.Option("--threads", help="onnxruntime intra-op threads.")] = 1,
     cooldown: Annotated[int, typer.Option("--cooldown", help="Anomalous rows within this many rows of an event join it instead of raising another.")] = DEFAULT_COOLDOWN,
     min_duration: Annotated[int, typer.Option("--min-duration", help="Anomalous rows an event needs to be an alert.")] = 1,
+    threshold_method: Annotated[str | None, typer.Option("--threshold-method", help="Override the model's: fixed | quantile | pot | dynamic.", show_default=False)] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Override the model's fixed threshold (a score in (0, 1)).", show_default=False)] = None,
+    level_quantile: Annotated[float | None, typer.Option("--level-quantile", help="Override the quantile method's quantile.", show_default=False)] = None,
+    risk: Annotated[float | None, typer.Option("--risk", help="Override the pot method's false-alarm probability per row.", show_default=False)] = None,
+    smooth: Annotated[int | None, typer.Option("--smooth", help="Override the model's smoothing span (rows; 0: none).", show_default=False)] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for another run on the same --state to finish instead of exiting 2.")] = False,
     device: Annotated[int, typer.Option("--device", help="CUDA device id (cuda, tensorrt).")] = 0,
     trt_cache: Annotated[str | None, typer.Option("--trt-cache", help="TensorRT engine cache directory [default: ~/.cache/tsrnn/tensorrt].")] = None,
@@ -50,6 +55,10 @@ def command(
         raise TsrnnError(f"{' and '.join(stdout_users)} would both write to stdout; choose one")
     if threads < 1 or cooldown < 0 or min_duration < 1:
         raise TsrnnError("--threads and --min-duration must be at least 1, --cooldown at least 0")
+    from tsrnn.config import check_score_settings
+
+    check_score_settings(threshold_method, threshold, level_quantile, risk, smooth)
+    score = {"method": threshold_method, "threshold": threshold, "level_quantile": level_quantile, "risk": risk, "smooth": smooth}
     from tsrnn.runtime.providers import GpuOptions
 
     gpu = GpuOptions(device, trt_cache, fp16)
@@ -57,10 +66,10 @@ def command(
         if source == "-" or interval <= 0:
             raise TsrnnError("--follow needs a file (not stdin) and a positive --interval")
         _follow(source, model, state, scores_out, json_out, ndjson, quiet, exit_zero, interval, follow_for, wait,
-                dict(provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu))
+                dict(provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu, score=score))
         return
     result = watch(source, model, state=state, scores_out=scores_out, provider=provider, strict_provider=strict_provider, threads=threads,
-                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=gpu, on_event=_print_event if ndjson else None)
+                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=gpu, score=score, on_event=_print_event if ndjson else None)
     summary = result.summary()
     if json_out:
         print_json(summary)

@@ -103,6 +103,48 @@ class TrainConfig:
             raise TsrnnError("--lr must be positive and --clip-grad 0 (off) or positive")
 
 
+THRESHOLD_METHODS = ("fixed", "quantile", "pot", "dynamic")
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """How errors become scores and alerts (tsrnn.scoring.detector); stored in the model, watch can override."""
+
+    threshold_method: str = "fixed"  # one of THRESHOLD_METHODS
+    threshold: float = 0.75  # fixed: the score that flags a row (0.75: an error 3x the running 99th percentile)
+    level_quantile: float = 0.999  # quantile: of the validation scores
+    risk: float = 1e-4  # pot: false-alarm probability per row
+    smooth: int = 0  # span (rows) of an exponentially weighted mean of the error ratio; 0: none
+    memory: int = 10_000  # rows: time constant of the running error statistics
+    error: str = "abs"  # forecaster error per row: abs | squared | horizon (mean over the H forecasts made for a row) | both
+
+    def __post_init__(self) -> None:
+        from tsrnn.errors import TsrnnError
+
+        check_score_settings(self.threshold_method, self.threshold, self.level_quantile, self.risk, self.smooth, self.memory)
+        if self.error not in ("abs", "squared", "horizon", "both"):
+            raise TsrnnError(f"unknown error {self.error!r} for --error: use one of abs, squared, horizon, both")
+
+
+def check_score_settings(method: str | None = None, threshold: float | None = None, level_quantile: float | None = None,
+                         risk: float | None = None, smooth: int | None = None, memory: int | None = None) -> None:
+    """Refuse out-of-range scoring settings (None: not given) with a message naming the flag."""
+    from tsrnn.errors import TsrnnError
+
+    if method is not None and method not in THRESHOLD_METHODS:
+        raise TsrnnError(f"unknown threshold method {method!r} for --threshold-method: use one of {', '.join(THRESHOLD_METHODS)}")
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise TsrnnError(f"--threshold is a score in (0, 1), got {threshold}")
+    if level_quantile is not None and not 0.5 <= level_quantile < 1.0:
+        raise TsrnnError(f"--level-quantile must be in [0.5, 1), got {level_quantile}")
+    if risk is not None and not 0.0 < risk < 0.01:
+        raise TsrnnError(f"--risk is a false-alarm probability per row in (0, 0.01), got {risk}")
+    if smooth is not None and smooth < 0:
+        raise TsrnnError(f"--smooth must be 0 (off) or a span in rows, got {smooth}")
+    if memory is not None and memory < 256:
+        raise TsrnnError(f"--memory must be at least 256 rows, got {memory}")
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-ready dict of a config dataclass."""
     return asdict(cfg)
@@ -121,6 +163,7 @@ SETTINGS: dict[str, tuple[type, str]] = {
     **{("model" if f.name == "kind" else f.name): (ModelConfig, f.name) for f in fields(ModelConfig)},
     **{f.name: (TrainConfig, f.name) for f in fields(TrainConfig)},
 }
+SETTINGS.update({f.name: (ScoreConfig, f.name) for f in fields(ScoreConfig)})
 
 
 @dataclass(frozen=True)
@@ -131,6 +174,7 @@ class Resolved:
     model: ModelConfig
     train: TrainConfig
     sources: dict[str, str]
+    score: ScoreConfig = ScoreConfig()
 
 
 def resolve(flags: dict[str, Any], env: dict[str, str], toml_path: str | None = None) -> Resolved:
@@ -152,12 +196,12 @@ def resolve(flags: dict[str, Any], env: dict[str, str], toml_path: str | None = 
             values[key] = value
             sources[key] = f"env TSRNN_{key.upper()}" if origin == "env" else origin
     built = {}
-    for cls in (DataConfig, ModelConfig, TrainConfig):
+    for cls in (DataConfig, ModelConfig, TrainConfig, ScoreConfig):
         mine = {SETTINGS[k][1]: v for k, v in values.items() if SETTINGS[k][0] is cls}
         if cls is DataConfig and isinstance(mine.get("columns"), str):
             mine["columns"] = tuple(c.strip() for c in mine["columns"].split(",") if c.strip())
         built[cls] = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in mine.items()})
-    return Resolved(built[DataConfig], built[ModelConfig], built[TrainConfig], sources)
+    return Resolved(built[DataConfig], built[ModelConfig], built[TrainConfig], sources, built[ScoreConfig])
 
 
 def _read_toml(path: str) -> dict[str, Any]:
@@ -173,7 +217,7 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise TsrnnError(f"{path}: not valid TOML ({exc}); fix the file") from None
     flat: dict[str, Any] = {}
     for key, value in doc.items():
-        if key in ("data", "model", "train") and isinstance(value, dict):
+        if key in ("data", "model", "train", "score") and isinstance(value, dict):
             flat.update(value)
         else:
             flat[key] = value

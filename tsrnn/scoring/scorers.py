@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from tsrnn.config import ScoreConfig
 from tsrnn.scoring.detector import ERROR_FLOOR, BINS, DetectorSettings, hist_quantile, histogram
 
-DEFAULT_RATIO = 3.0  # an anomaly is an error this many times the running 99th percentile of errors
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Calibration:
     level_quantile: float = 0.999  # quantile method
     risk: float = 1e-4  # pot method
     smooth: int = 0  # EWMA span of the ratio; 0: none
+    error: str = "abs"  # forecaster error per row (errors.ERROR_KINDS)
+    error_norms: tuple[float, float] = (1.0, 1.0)  # "both": validation 99th percentiles of the abs and horizon errors
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,7 +36,8 @@ class Calibration:
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
         return cls(float(data["error_scale"]), float(data["threshold"]), int(data["warmup"]), float(data["quantile"]),
                    int(data.get("memory", 10_000)), {str(k): float(v) for k, v in data.get("error_hist", {}).items()},
-                   str(data.get("method", "fixed")), float(data.get("level_quantile", 0.999)), float(data.get("risk", 1e-4)), int(data.get("smooth", 0)))
+                   str(data.get("method", "fixed")), float(data.get("level_quantile", 0.999)), float(data.get("risk", 1e-4)), int(data.get("smooth", 0)),
+                   str(data.get("error", "abs")), tuple(data.get("error_norms", (1.0, 1.0))))
 
     def prior(self) -> np.ndarray:
         """The validation errors' histogram; a point mass at error_scale for a model without one."""
@@ -52,14 +55,18 @@ class Calibration:
         return DetectorSettings(**base)
 
 
-def calibrate(val_errors: np.ndarray, warmup: int, *, ratio: float = DEFAULT_RATIO, quantile: float = 0.99, **method: Any) -> Calibration:
-    """Fit the error scale on validation errors (rows after warm-up) and set the threshold.
+def calibrate(val_errors: np.ndarray, warmup: int, *, score: ScoreConfig | None = None, quantile: float = 0.99,
+              error_norms: tuple[float, float] = (1.0, 1.0)) -> Calibration:
+    """Fit the error scale on validation errors (rows after warm-up), with the scoring settings.
 
     score = r / (1 + r) with r = error / scale keeps scores below 1, so a threshold sweep still
-    separates large errors from huge ones; the threshold sits at r = `ratio`.
+    separates large errors from huge ones; the fixed threshold 0.75 sits at r = 3.
     """
+    score = score or ScoreConfig()
     finite = val_errors[np.isfinite(val_errors)]
     hist = histogram(finite)
     scale = max(hist_quantile(hist, quantile), ERROR_FLOOR) if finite.size else ERROR_FLOOR
     sparse = {str(int(i)): float(hist[i]) for i in np.flatnonzero(hist)}
-    return Calibration(error_scale=scale, threshold=ratio / (1.0 + ratio), warmup=warmup, quantile=quantile, error_hist=sparse, **method)
+    return Calibration(error_scale=scale, threshold=score.threshold, warmup=warmup, quantile=quantile, memory=score.memory, error_hist=sparse,
+                       method=score.threshold_method, level_quantile=score.level_quantile, risk=score.risk, smooth=score.smooth, error=score.error,
+                       error_norms=error_norms)

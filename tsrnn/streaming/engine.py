@@ -130,6 +130,7 @@ class WatchResult:
             "events": [e.to_dict() for e in t.events],
             "max_score": t.max_score,
             "threshold": self.settings.threshold,
+            "threshold_method": self.settings.method,
             "cooldown": self.settings.cooldown,
             "first_time": t.first_time,
             "last_time": t.last_time,
@@ -151,15 +152,18 @@ def watch(
     min_duration: int = 1,
     wait: bool = False,
     gpu: GpuOptions | None = None,
+    score: dict[str, Any] | None = None,
     on_event: EventSink | None = None,
 ) -> WatchResult:
     """Score the rows of `source` not scored before (all rows without a state file).
 
     Flagged rows within `cooldown` rows of an event join it; an event needs `min_duration`
-    flagged rows to be an alert. `on_event` hears each event as it is found. With `wait`, a run
-    waits for another run on the same state instead of refusing.
+    flagged rows to be an alert. `score` overrides the model's scoring settings (DetectorSettings
+    names: method, threshold, level_quantile, risk, smooth; None values are ignored). `on_event`
+    hears each event as it is found. With `wait`, a run waits for another run on the same state.
     """
-    job = open_job(source, model, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu)
+    job = open_job(source, model, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown,
+                   min_duration=min_duration, gpu=gpu, score=score)
     if state is None:
         return job.run(None, scores_out, on_event)
     state_path = Path(state)
@@ -173,23 +177,24 @@ def watch(
 
 
 def open_job(source: str | Path, model: str | Path, *, provider: str = "cpu", strict_provider: bool = False, threads: int = 1,
-             cooldown: int = DEFAULT_COOLDOWN, min_duration: int = 1, gpu: GpuOptions | None = None) -> _Job:
+             cooldown: int = DEFAULT_COOLDOWN, min_duration: int = 1, gpu: GpuOptions | None = None, score: dict[str, Any] | None = None) -> _Job:
     """An onnxruntime session on the model, ready to score passes over the source."""
     from tsrnn.runtime.session import open_session
 
     session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
     meta = session_metadata(session, model)
-    return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration)
+    return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration, score)
 
 
 class _Job:
     """Passes of watch over one source: each scores what is new since the state's cursor."""
 
-    def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int, min_duration: int) -> None:  # noqa: ANN001
+    def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int, min_duration: int,  # noqa: ANN001
+                 score: dict[str, Any] | None = None) -> None:
         self.source, self.model, self.session, self.meta, self.provider = source, model, session, meta, provider
         self.runner = runner_for(session, meta)
         calibration = meta.scorer_calibration
-        self.settings = calibration.settings(cooldown=cooldown, min_duration=min_duration)
+        self.settings = calibration.settings(cooldown=cooldown, min_duration=min_duration, **(score or {}))
         self.prior = calibration.prior()
         self.scale = np.asarray(meta.scaler["scale"])
         self.layouts: dict[tuple, Any] = {}  # each file's CSV layout, worked out from its first slice

@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from tsrnn.export.metadata import ModelMetadata
+from tsrnn.scoring.errors import pending_forecasts, row_errors
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
 BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills
@@ -19,19 +20,28 @@ Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows,
 
 
 class ForecasterRunner:
-    """Carries the cell's state and the pending prediction: any number of new rows is one call."""
+    """Carries the cell's state and the pending prediction: any number of new rows is one call.
+
+    With the `horizon` error (errors.py), the forecasts of the last H rows are carried too.
+    """
 
     def __init__(self, session: ort.InferenceSession, meta: ModelMetadata) -> None:
         self.session = session
         self.layers, self.hidden = meta.state_shape
         self.states = list(meta.state_names)  # ["h", "c"] for LSTM, ["h"] for GRU and RNN
         self.rows = ["next", "prev"] if meta.inputs == "diff" else ["next"]  # carried rows (1, features)
-        self.outputs = ["expected", "error", *(f"{n}_out" for n in self.states + self.rows)]
-        self.features = meta.features
+        self.error_kind = meta.scorer_calibration.error
+        self.norms = meta.scorer_calibration.error_norms
+        self.with_forecast = self.error_kind != "abs"
+        self.outputs = ["expected", "error", *(["forecast"] if self.with_forecast else []), *(f"{n}_out" for n in self.states + self.rows)]
+        self.features, self.horizon = meta.features, meta.horizon
+        self.scale = np.asarray(meta.scaler["scale"], np.float32)
 
     def initial(self) -> dict[str, np.ndarray]:
         arrays = {n: np.zeros((self.layers, 1, self.hidden), np.float32) for n in self.states}
         arrays.update({n: np.full((1, self.features), np.nan, np.float32) for n in self.rows})
+        if self.with_forecast:
+            arrays["pending"] = pending_forecasts(self.horizon, self.features)
         return arrays
 
     def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[Output]:
@@ -48,27 +58,33 @@ class ForecasterRunner:
             x = np.stack([jobs[i][0] for i in members]).astype(np.float32)  # (batch, rows, features)
             feed = {n: np.concatenate([jobs[i][1][n] for i in members], axis=1) for n in self.states}
             feed.update({n: np.concatenate([jobs[i][1][n] for i in members], axis=0) for n in self.rows})
-            expected, error, states, rows = self._run_long(x, feed)
+            expected, error, forecast, states, rows = self._run_long(x, feed)
             for b, i in enumerate(members):
                 arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
                 arrays.update({n: r[b : b + 1] for n, r in zip(self.rows, rows)})
-                out[i] = (expected[b], error[b], arrays)
+                err = error[b]
+                if self.with_forecast:
+                    err, arrays["pending"] = row_errors(self.error_kind, x[b], expected[b], forecast[b], jobs[i][1]["pending"], self.scale, self.norms)
+                out[i] = (expected[b], err, arrays)
         return out  # type: ignore[return-value]
 
-    def _run_long(self, x: np.ndarray, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    def _run_long(self, x: np.ndarray, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray], list[np.ndarray]]:
         """A long backlog goes through in slices of BACKLOG_ROWS, the state carried between them.
 
         One call per slice costs nothing measurable, and it bounds memory: onnxruntime's LSTM
         keeps its gate inputs for every row of a call (4 x hidden floats per row and layer).
         """
-        expected, error = [], []
+        expected, error, forecast = [], [], []
         for start in range(0, x.shape[1], BACKLOG_ROWS):
             e, r, *carried = self.session.run(self.outputs, {"x": x[:, start : start + BACKLOG_ROWS], **feed})
             expected.append(e)
             error.append(r)
+            if self.with_forecast:
+                forecast.append(carried.pop(0))
             feed = dict(zip(self.states + self.rows, carried))
         states = [feed[n] for n in self.states]
-        return np.concatenate(expected, axis=1), np.concatenate(error, axis=1), states, [feed[n] for n in self.rows]
+        return (np.concatenate(expected, axis=1), np.concatenate(error, axis=1), np.concatenate(forecast, axis=1) if forecast else None,
+                states, [feed[n] for n in self.rows])
 
 
 class _WindowRunner:

@@ -100,14 +100,20 @@ class ForecasterTask:
         pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]), diff=self.val_diff)
         return float(_masked_mse(pred, self.val_targets, self.val_mask))
 
-    def val_errors(self, model: Forecaster) -> np.ndarray:
-        """One-step errors of the validation rows, computed exactly as the exported graph does."""
+    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+        """Errors of the validation rows, computed exactly as the exported graph and watch do."""
+        from tsrnn.scoring.errors import pending_forecasts, row_errors
+
         stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         raw, _ = pad_stack(self.split.val)
         nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
         carried = (nan, nan) if self.diff else (nan,)  # next, and prev for changes
-        error = stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), *carried)[1]
-        return error.numpy()[self.error_mask].astype(np.float64)
+        expected, error, forecast, *_ = (t.numpy() for t in stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), *carried))
+        if kind != "abs":
+            scale = np.asarray(self.scaler.scale, np.float32)
+            pending = pending_forecasts(self.horizon, self.features)
+            error = np.stack([row_errors(kind, raw[b], expected[b], forecast[b], pending, scale, norms)[0] for b in range(raw.shape[0])])
+        return error[self.error_mask].astype(np.float64)
 
 
 class WindowedTask:
@@ -152,7 +158,7 @@ class WindowedTask:
             count += float(m.sum())
         return total / max(count, 1.0)
 
-    def val_errors(self, model: Forecaster) -> np.ndarray:
+    def val_errors(self, model: Forecaster, kind: str = "abs") -> np.ndarray:
         stream = WindowedForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         scale = np.asarray(self.scaler.scale)
         out = []
@@ -192,7 +198,7 @@ class AutoencoderTask:
     def val_loss(self, model: Autoencoder) -> float:
         return nn.functional.mse_loss(model(self.val_windows), self.val_windows).item()
 
-    def val_errors(self, model: Autoencoder) -> np.ndarray:
+    def val_errors(self, model: Autoencoder, kind: str = "abs") -> np.ndarray:
         stream = StreamingAutoencoder(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         index = window_index(self.split.val, self.window, first=self.split.context)
         out = []

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tsrnn import __version__
-from tsrnn.config import DataConfig, ModelConfig, TrainConfig, to_dict
+from tsrnn.config import DataConfig, ModelConfig, ScoreConfig, TrainConfig, from_dict, to_dict
 from tsrnn.data.clean import Dataset, read_dataset
 from tsrnn.data.scaling import Scaler
-from tsrnn.errors import InputError
+from tsrnn.errors import InputError, TsrnnError
 from tsrnn.extras import require
 from tsrnn.scoring.scorers import calibrate
 from tsrnn.training.batching import Split
@@ -46,6 +46,7 @@ def train(
     on_epoch: Callable[[EpochStats], None] | None = None,
     resume: Run | None = None,
     sources: dict[str, str] | None = None,
+    score: ScoreConfig | None = None,
 ) -> TrainResult:
     """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem).
 
@@ -58,12 +59,16 @@ def train(
     from tsrnn.models import build_model
     from tsrnn.training.loop import fit
 
+    score = score or ScoreConfig()
     if resume is not None:
         model_cfg, dcfg, cfg = resume.model_config, resume.data_config, config or resume.train_config
+        score = from_dict(ScoreConfig, resume.info.get("score", {}))
         run_name, runs_dir = resume.name, resume.path.parent
     else:
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         run_name = _run_name(name, data)
+    if score.error != "abs" and (model_cfg.kind != "forecaster" or model_cfg.mode != "stateful"):
+        raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error abs with this model")
     dataset = read_dataset(str(data), dcfg, keep_text=False)
     split = _split(dataset, model_cfg, cfg)
     schema = _schema(dataset)
@@ -79,9 +84,9 @@ def train(
     checkpoint = resume.load_checkpoint(net) if resume is not None else None
     base = {
         "name": run_name, "tsrnn_version": __version__, "data": to_dict(dcfg), "model": to_dict(model_cfg),
-        "train": to_dict(cfg), "sources": sources or {}, "schema": schema, "scaler": scaler.to_dict(),
+        "train": to_dict(cfg), "score": to_dict(score), "sources": sources or {}, "schema": schema, "scaler": scaler.to_dict(),
     }
-    saver = _Saver(Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split)
+    saver = _Saver(Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split, score)
     started = time.perf_counter()
     result = fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
     seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
@@ -118,8 +123,8 @@ def warmup_rows(model_cfg: ModelConfig) -> int:
 class _Saver:
     """Writes the run directory: at each improvement (status "training") and at the end."""
 
-    def __init__(self, path: Path, base: dict[str, Any], net, task, model_cfg: ModelConfig, dataset: Dataset, split: Split) -> None:  # noqa: ANN001
-        self.path, self.base, self.net, self.task = path, base, net, task
+    def __init__(self, path: Path, base: dict[str, Any], net, task, model_cfg: ModelConfig, dataset: Dataset, split: Split, score: ScoreConfig) -> None:  # noqa: ANN001
+        self.path, self.base, self.net, self.task, self.score = path, base, net, task, score
         self.model_cfg, self.dataset, self.split = model_cfg, dataset, split
         self.checkpoint = None
 
@@ -131,7 +136,11 @@ class _Saver:
         import torch
 
         with torch.no_grad():
-            calibration = calibrate(self.task.val_errors(self.net), warmup_rows(self.model_cfg))
+            norms = (1.0, 1.0)
+            if self.score.error == "both":  # each error in units of its own validation 99th percentile
+                norms = tuple(max(float(np.nanquantile(self.task.val_errors(self.net, k), 0.99)), 1e-6) for k in ("abs", "horizon"))
+            calibration = calibrate(self.task.val_errors(self.net, self.score.error, norms), warmup_rows(self.model_cfg), score=self.score,
+                                    error_norms=norms)
         best = min(history, key=lambda s: s.val_loss)
         info = {
             **self.base,

@@ -1,0 +1,78 @@
+"""Threshold methods and forecaster error kinds against known distributions and hand cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tsrnn.scoring.detector import BLOCK, DetectorSettings, SeriesDetector, detect, histogram
+from tsrnn.scoring.errors import pending_forecasts, row_errors
+from tsrnn.scoring.thresholds import dynamic_level, gpd_fit, pot_level, quantile_level
+
+
+def test_pot_level_lands_on_the_true_quantile_of_an_exponential_tail() -> None:
+    x = np.random.default_rng(0).exponential(1.0, 100_000)
+    t = float(np.quantile(x, 0.98))
+    z = pot_level(x[x > t] - t, x.size, t, 1e-3)
+    assert abs(z / math.log(1000) - 1) < 0.03  # the true 1 - 1e-3 quantile is ln(1000)
+
+
+def test_pot_level_follows_a_heavy_pareto_tail() -> None:
+    y = np.random.default_rng(1).pareto(3.0, 200_000) + 1.0  # P(Y > y) = y^-3
+    t = float(np.quantile(y, 0.98))
+    z = pot_level(y[y > t] - t, y.size, t, 1e-4)  # 20 of the 200,000 samples lie beyond it
+    assert abs(z / 1e-4 ** (-1 / 3) - 1) < 0.08
+    gamma, _ = gpd_fit(y[y > t] - t)
+    assert abs(gamma - 1 / 3) < 0.08
+
+
+def test_quantile_level() -> None:
+    assert abs(quantile_level(np.linspace(0, 1, 100_001), 0.999) - 0.999) < 1e-9
+
+
+def test_dynamic_level_keeps_a_big_anomaly_and_prunes_a_minor_peak() -> None:
+    rng = np.random.default_rng(2)
+    e = np.abs(rng.normal(0, 1, 2000))
+    e[1000:1005] += 8.0
+    eps, kept = dynamic_level(e)
+    assert kept[1000:1005].all() and kept.sum() == 5
+    assert 3.0 < eps < 9.0
+
+
+def _feed(settings: DetectorSettings, errors: np.ndarray) -> tuple[SeriesDetector, np.ndarray]:
+    det = SeriesDetector.start(histogram(np.random.default_rng(5).exponential(1.0, 2000)), settings)
+    n = errors.size
+    out = detect(det, settings, errors, 0, series="", time_text=[str(i) for i in range(n)], observed=np.zeros((n, 1)),
+                 expected=np.zeros((n, 1)), columns=["v"], scale=np.ones(1))
+    return det, out.flagged
+
+
+def test_streaming_pot_flags_about_its_risk_on_a_stationary_stream() -> None:
+    errors = np.random.default_rng(6).exponential(1.0, 200 * BLOCK)
+    det, flagged = _feed(DetectorSettings(method="pot", risk=1e-3, cooldown=0), errors)
+    assert 0.3e-3 < flagged[20 * BLOCK :].mean() < 3e-3  # near the asked false-alarm rate
+    assert det.level > 1.0 and len(det.peaks) > 100
+
+
+def test_fixed_threshold_flags_three_times_the_running_99th_percentile() -> None:
+    errors = np.random.default_rng(7).exponential(1.0, 50 * BLOCK)
+    det, flagged = _feed(DetectorSettings(method="fixed", cooldown=0), errors)
+    # P(error > 3 * Q99) for an exponential: exp(-3 ln 100) = 1e-6: practically nothing
+    assert flagged.sum() <= 2 and det.level == 3.0
+
+
+def test_horizon_error_averages_every_forecast_made_for_a_row() -> None:
+    x = np.array([[10.0], [20.0], [30.0]])
+    forecast = np.zeros((3, 2, 1))  # H = 2: forecast[i, k - 1] is the guess for row i + k
+    forecast[0] = [[19.0], [33.0]]  # row 1: 19, row 2: 33
+    forecast[1] = [[28.0], [0.0]]  # row 2: 28
+    err, pending = row_errors("horizon", x, x, forecast, pending_forecasts(2, 1), np.ones(1, np.float32))
+    assert np.isnan(err[0])  # nothing forecast row 0
+    assert abs(err[1] - 1.0) < 1e-6 and abs(err[2] - (3.0 + 2.0) / 2) < 1e-6
+    assert pending.shape == (2, 2, 1) and np.array_equal(pending[0], forecast[1])
+    more = np.array([[5.0]])
+    err2, _ = row_errors("horizon", more, more, np.zeros((1, 2, 1)), pending, np.ones(1, np.float32))
+    assert abs(err2[0] - (abs(0.0 - 5.0) + abs(0.0 - 5.0)) / 2) < 1e-6  # forecast[2][0] = 0 and forecast[1][1] = 0
+    sq, _ = row_errors("squared", x, x + 2.0, forecast, pending_forecasts(2, 1), np.full(1, 2.0, np.float32))
+    assert np.allclose(sq, 1.0)

@@ -1,0 +1,47 @@
+"""A forecaster's error per row, from its forecasts (numpy only: training and watch share it).
+
+- abs: the mean absolute one-step error over columns, in scaled units (what the graph outputs).
+- squared: the mean squared one-step error over columns, in scaled units.
+- horizon: the mean absolute error of every forecast made for the row, from 1 to H rows ahead
+  (a direct H-step head): a level shift then stays visible for H rows, and a model that learned
+  the series' rhythm is judged on it rather than on "tomorrow equals today".
+- both: the larger of the abs and horizon errors, each divided by its validation 99th
+  percentile (`norms`), so a one-row spike and a shift the forecasts missed both show.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ERROR_KINDS = ("abs", "squared", "horizon", "both")
+
+
+def pending_forecasts(horizon: int, features: int) -> np.ndarray:
+    """The carried forecasts of the last `horizon` rows, (horizon, horizon, features), NaN at first."""
+    return np.full((horizon, horizon, features), np.nan, np.float32)
+
+
+def row_errors(kind: str, x: np.ndarray, expected: np.ndarray, forecast: np.ndarray, pending: np.ndarray, scale: np.ndarray,
+               norms: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """x, expected (rows, F) raw; forecast (rows, H, F) raw, made at each row for the rows after it;
+    pending (H, H, F): the forecasts made at the H rows before these. → (errors (rows,), new pending).
+    A row with no forecast yet has error NaN."""
+    rows, horizon = x.shape[0], forecast.shape[1]
+    both = np.concatenate([pending, forecast.astype(np.float32)])  # (H + rows, H, F)
+    new_pending = both[-horizon:]
+    if kind == "abs":
+        return (np.abs(x - expected) / scale).mean(axis=-1), new_pending
+    if kind == "squared":
+        return (((x - expected) / scale) ** 2).mean(axis=-1), new_pending
+    if kind == "both":
+        one = (np.abs(x - expected) / scale).mean(axis=-1) / norms[0]
+        many = row_errors("horizon", x, expected, forecast, pending, scale)[0] / norms[1]
+        return np.fmax(one, many), new_pending
+    k = np.arange(1, horizon + 1)
+    made = horizon + np.arange(rows)[:, None] - k[None, :]  # (rows, H): the row of `both` that forecast row i, k ahead
+    guesses = both[made, k[None, :] - 1]  # (rows, H, F)
+    err = np.abs(guesses - x[:, None, :]) / scale  # NaN where no forecast was made yet
+    with np.errstate(invalid="ignore"):
+        counts = np.isfinite(err).all(axis=-1).sum(axis=1)
+        total = np.nansum(err.mean(axis=-1), axis=1)
+    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan), new_pending
