@@ -1,9 +1,10 @@
 """Benchmark: tsrnn on the Numenta Anomaly Benchmark files in ../shared/data/nab_dev.
 
-    .venv/bin/python benchmarks/nab.py [--data ../shared/data/nab_dev] [--cooldown 100] [--seed 0]
+    .venv/bin/python benchmarks/nab.py [--data ../shared/data/nab_dev] [--horizon 10] [--cooldown 100] [--seed 0] [--cache DIR]
 
 NAB's protocol, one parameter set for every file (no per-file tuning, labels read only by the
-evaluation): for each file, train the default forecaster on its probationary period (the first
+evaluation): for each file, train a forecaster (default: --horizon 10, whose error is the mean
+error of the 10 forecasts made for each row) on its probationary period (the first
 15 % of rows, at most 750), export it to ONNX, run `watch` over every row (each row's score
 depends only on the rows before it), and write the scores; then `tsrnn evaluate` scores the
 whole directory against the labels. Prints the evaluation next to NAB's published scoreboard.
@@ -53,8 +54,8 @@ def main() -> None:
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "nab_dev"))
     parser.add_argument("--cooldown", type=int, default=100, help="rows after an alert in which the same incident does not score again")
     parser.add_argument("--model", default="forecaster")
-    parser.add_argument("--horizon", type=int, default=1)
-    parser.add_argument("--error", default="abs", help="abs | squared | horizon")
+    parser.add_argument("--horizon", type=int, default=10)
+    parser.add_argument("--error", default="auto", help="auto | abs | squared | horizon | both")
     parser.add_argument("--threshold-method", default="fixed")
     parser.add_argument("--threshold", type=float, default=0.75)
     parser.add_argument("--risk", type=float, default=1e-4)

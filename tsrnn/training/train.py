@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import time
@@ -67,7 +68,10 @@ def train(
     else:
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         run_name = _run_name(name, data)
-    if score.error != "abs" and (model_cfg.kind != "forecaster" or model_cfg.mode != "stateful"):
+    stateful = model_cfg.kind == "forecaster" and model_cfg.mode == "stateful"
+    if score.error == "auto":  # measured on NAB: the mean error over a horizon of forecasts finds more, with fewer false alarms
+        score = dataclasses.replace(score, error="horizon" if stateful and model_cfg.horizon > 1 else "abs")
+    if score.error != "abs" and not stateful:
         raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error abs with this model")
     dataset = read_dataset(str(data), dcfg, keep_text=False)
     split = _split(dataset, model_cfg, cfg)
