@@ -86,12 +86,14 @@ def test_each_threshold_method_is_stored_in_the_model_and_overridable(tmp_path: 
     assert fixed.settings.method == method and fixed.events
 
 
-def test_the_horizon_error_is_calibrated_and_scored_alike_in_training_and_watch(tmp_path: Path, history_csv: Path) -> None:
+@pytest.mark.parametrize("kind", ["horizon", "both", "auto"])
+def test_the_horizon_error_is_calibrated_and_scored_alike_in_training_and_watch(tmp_path: Path, history_csv: Path, kind: str) -> None:
     run = train(history_csv, model=ModelConfig(horizon=6), config=TrainConfig(epochs=3, seed=0), name="h6", runs_dir=tmp_path / "runs",
-                score=ScoreConfig(error="horizon"))
+                score=ScoreConfig(error=kind))
     onnx = export_onnx(run.run, tmp_path / "h6.onnx").path
     cal = read_metadata(onnx).scorer_calibration
-    assert cal.error == "horizon"
+    assert cal.error == ("horizon" if kind == "auto" else kind)  # auto: horizon, as --horizon is above 1
+    assert (cal.error_norms[0] > 0 and cal.error_norms != [1.0, 1.0]) if kind == "both" else cal.error_norms == [1.0, 1.0]
     clean = watch(write_csv(tmp_path / "clean.csv", cycle(3000, start_row=2000, seed=30), start_row=2000), onnx, scores_out=tmp_path / "c.csv")
     import polars as pl
 

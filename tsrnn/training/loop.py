@@ -158,7 +158,7 @@ class WindowedTask:
             count += float(m.sum())
         return total / max(count, 1.0)
 
-    def val_errors(self, model: Forecaster, kind: str = "abs") -> np.ndarray:
+    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
         stream = WindowedForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         scale = np.asarray(self.scaler.scale)
         out = []
@@ -198,7 +198,7 @@ class AutoencoderTask:
     def val_loss(self, model: Autoencoder) -> float:
         return nn.functional.mse_loss(model(self.val_windows), self.val_windows).item()
 
-    def val_errors(self, model: Autoencoder, kind: str = "abs") -> np.ndarray:
+    def val_errors(self, model: Autoencoder, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
         stream = StreamingAutoencoder(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         index = window_index(self.split.val, self.window, first=self.split.context)
         out = []
