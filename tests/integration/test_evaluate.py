@@ -86,14 +86,14 @@ def test_each_threshold_method_is_stored_in_the_model_and_overridable(tmp_path: 
     assert fixed.settings.method == method and fixed.events
 
 
-@pytest.mark.parametrize("kind", ["horizon", "both", "auto"])
+@pytest.mark.parametrize("kind", ["horizon", "both", "blend", "auto"])
 def test_the_horizon_error_is_calibrated_and_scored_alike_in_training_and_watch(tmp_path: Path, history_csv: Path, kind: str) -> None:
     run = train(history_csv, model=ModelConfig(horizon=6), config=TrainConfig(epochs=3, seed=0), name="h6", runs_dir=tmp_path / "runs",
                 score=ScoreConfig(error=kind))
     onnx = export_onnx(run.run, tmp_path / "h6.onnx").path
     cal = read_metadata(onnx).scorer_calibration
     assert cal.error == ("horizon" if kind == "auto" else kind)  # auto: horizon, as --horizon is above 1
-    assert (cal.error_norms[0] > 0 and cal.error_norms != [1.0, 1.0]) if kind == "both" else cal.error_norms == [1.0, 1.0]
+    assert (cal.error_norms[0] > 0 and cal.error_norms != [1.0, 1.0]) if kind in ("both", "blend") else cal.error_norms == [1.0, 1.0]
     clean = watch(write_csv(tmp_path / "clean.csv", cycle(3000, start_row=2000, seed=30), start_row=2000), onnx, scores_out=tmp_path / "c.csv")
     import polars as pl
 
@@ -103,3 +103,25 @@ def test_the_horizon_error_is_calibrated_and_scored_alike_in_training_and_watch(
     assert np.mean(scores >= 0.5) < 0.05 and clean.rows == 3000
     bad = CliRunner().invoke(app, ["train", str(history_csv), "--model", "autoencoder", "--error", "horizon", "--runs-dir", str(tmp_path / "r")])
     assert bad.exit_code == 2 and "needs the stateful forecaster" in bad.stderr
+
+
+def test_blend_carries_a_day_of_rows_across_runs(tmp_path: Path, history_csv: Path) -> None:
+    """The seasonal part needs the rows of a day before: kept in the state, two runs score as one."""
+    import polars as pl
+
+    run = train(history_csv, model=ModelConfig(horizon=4), config=TrainConfig(epochs=2, seed=0), name="bl", runs_dir=tmp_path / "runs",
+                score=ScoreConfig(error="blend"))
+    onnx = export_onnx(run.run, tmp_path / "bl.onnx").path
+    values = inject_spike(cycle(3200, start_row=2000, seed=40), 2500, 8.0, 2)
+    whole = write_csv(tmp_path / "whole.csv", values, start_row=2000)
+    once = watch(whole, onnx, scores_out=tmp_path / "once.csv")
+    part = tmp_path / "part.csv"
+    lines = whole.read_text().splitlines(keepends=True)
+    part.write_text("".join(lines[:1800]))
+    watch(part, onnx, state=tmp_path / "s.state", scores_out=tmp_path / "parts.csv")
+    with part.open("a") as f:
+        f.write("".join(lines[1800:]))
+    watch(part, onnx, state=tmp_path / "s.state", scores_out=tmp_path / "parts.csv")
+    a, b = pl.read_csv(tmp_path / "once.csv"), pl.read_csv(tmp_path / "parts.csv")
+    assert a.height == b.height == 3200 and np.abs(a["score"].to_numpy() - b["score"].to_numpy()).max() < 1e-5
+    assert any(e.start == stamps(3200, 2000)[2500] for e in once.events)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from tsrnn.scoring.detector import BLOCK, DetectorSettings, SeriesDetector, detect, histogram
-from tsrnn.scoring.errors import pending_forecasts, row_errors
+from tsrnn.scoring.errors import blend, pending_forecasts, row_errors, season_buffer, season_rows, seasonal_errors
 from tsrnn.scoring.thresholds import dynamic_level, gpd_fit, pot_level, quantile_level
 
 
@@ -76,3 +76,13 @@ def test_horizon_error_averages_every_forecast_made_for_a_row() -> None:
     assert abs(err2[0] - (abs(0.0 - 5.0) + abs(0.0 - 5.0)) / 2) < 1e-6  # forecast[2][0] = 0 and forecast[1][1] = 0
     sq, _ = row_errors("squared", x, x + 2.0, forecast, pending_forecasts(2, 1), np.full(1, 2.0, np.float32))
     assert np.allclose(sq, 1.0)
+
+
+def test_seasonal_error_compares_with_the_row_a_day_before_across_calls() -> None:
+    assert season_rows(300.0) == 288 and season_rows(None) == 0 and season_rows(1.0) == 0  # 86,400 rows a day: refused
+    x = np.arange(10.0)[:, None]
+    err, buf = seasonal_errors(x[:6], season_buffer(4, 1), np.full(1, 2.0, np.float32))
+    assert np.isnan(err[:4]).all() and np.allclose(err[4:], 2.0)  # (x - x four rows before) / 2
+    err2, _ = seasonal_errors(x[6:], buf, np.full(1, 2.0, np.float32))
+    assert np.allclose(err2, 2.0)  # the buffer carries the last four rows over
+    assert np.allclose(blend(np.array([2.0, 2.0]), np.array([np.nan, 6.0]), [2.0, 3.0]), [1.0, 0.5 * (1.0 + 2.0)])

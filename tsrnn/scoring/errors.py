@@ -7,13 +7,19 @@
   the series' rhythm is judged on it rather than on "tomorrow equals today".
 - both: the larger of the abs and horizon errors, each divided by its validation 99th
   percentile (`norms`), so a one-row spike and a shift the forecasts missed both show.
+- blend: the mean of the horizon error and the seasonal error (the row against the same time a
+  day earlier, no model involved), each divided by its 99th percentile in the training history;
+  the horizon error alone until a day of rows has been seen. A second opinion that knows the
+  daily rhythm, which a model trained on a few days of history may not have learned.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-ERROR_KINDS = ("abs", "squared", "horizon", "both")
+ERROR_KINDS = ("abs", "squared", "horizon", "both", "blend")
+DAY = 86_400.0
+MAX_SEASON_ROWS = 20_000  # a day of rows every 4.3 s at most: beyond that the blend is refused
 
 
 def pending_forecasts(horizon: int, features: int) -> np.ndarray:
@@ -45,3 +51,29 @@ def row_errors(kind: str, x: np.ndarray, expected: np.ndarray, forecast: np.ndar
         counts = np.isfinite(err).all(axis=-1).sum(axis=1)
         total = np.nansum(err.mean(axis=-1), axis=1)
     return np.where(counts > 0, total / np.maximum(counts, 1), np.nan), new_pending
+
+
+def season_rows(interval_seconds: float | None) -> int:
+    """Rows in a day at this interval; 0 when unknown or out of range."""
+    if not interval_seconds or interval_seconds <= 0:
+        return 0
+    rows = int(round(DAY / interval_seconds))
+    return rows if 2 <= rows <= MAX_SEASON_ROWS else 0
+
+
+def season_buffer(rows: int, features: int) -> np.ndarray:
+    return np.full((rows, features), np.nan, np.float32)
+
+
+def seasonal_errors(x: np.ndarray, buffer: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x (rows, F) raw; buffer (P, F): the P rows before x. → (|x - the row P before| / scale
+    averaged over columns, NaN without such a row; the new buffer)."""
+    period = buffer.shape[0]
+    both = np.concatenate([buffer, x.astype(np.float32)])
+    err = (np.abs(x - both[: x.shape[0]]) / scale).mean(axis=-1)
+    return err, both[-period:]
+
+
+def blend(horizon: np.ndarray, seasonal: np.ndarray, norms: tuple[float, float] | list[float]) -> np.ndarray:
+    h = horizon / norms[0]
+    return np.where(np.isfinite(seasonal), 0.5 * (h + seasonal / norms[1]), h)

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from tsrnn.export.metadata import ModelMetadata
-from tsrnn.scoring.errors import pending_forecasts, row_errors
+from tsrnn.scoring.errors import blend, pending_forecasts, row_errors, season_buffer, season_rows, seasonal_errors
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
 BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills
@@ -35,6 +35,7 @@ class ForecasterRunner:
         self.with_forecast = self.error_kind != "abs"
         self.outputs = ["expected", "error", *(["forecast"] if self.with_forecast else []), *(f"{n}_out" for n in self.states + self.rows)]
         self.features, self.horizon = meta.features, meta.horizon
+        self.season = season_rows(meta.interval) if self.error_kind == "blend" else 0
         self.scale = np.asarray(meta.scaler["scale"], np.float32)
 
     def initial(self) -> dict[str, np.ndarray]:
@@ -42,6 +43,8 @@ class ForecasterRunner:
         arrays.update({n: np.full((1, self.features), np.nan, np.float32) for n in self.rows})
         if self.with_forecast:
             arrays["pending"] = pending_forecasts(self.horizon, self.features)
+        if self.error_kind == "blend":
+            arrays["season"] = season_buffer(self.season, self.features)
         return arrays
 
     def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[Output]:
@@ -63,7 +66,11 @@ class ForecasterRunner:
                 arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
                 arrays.update({n: r[b : b + 1] for n, r in zip(self.rows, rows)})
                 err = error[b]
-                if self.with_forecast:
+                if self.error_kind == "blend":
+                    err, arrays["pending"] = row_errors("horizon", x[b], expected[b], forecast[b], jobs[i][1]["pending"], self.scale)
+                    seasonal, arrays["season"] = seasonal_errors(x[b], jobs[i][1]["season"], self.scale)
+                    err = blend(err, seasonal, self.norms)
+                elif self.with_forecast:
                     err, arrays["pending"] = row_errors(self.error_kind, x[b], expected[b], forecast[b], jobs[i][1]["pending"], self.scale, self.norms)
                 out[i] = (expected[b], err, arrays)
         return out  # type: ignore[return-value]

@@ -50,6 +50,12 @@ def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
     return (per * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+def seasonal_norm(parts: list[np.ndarray], season: int, scale: np.ndarray) -> float:
+    """The 99th percentile of |row - the row a day before| / scale within the training parts."""
+    errs = [(np.abs(p[season:] - p[:-season]) / scale).mean(axis=-1) for p in parts if p.shape[0] > season]
+    return max(float(np.quantile(np.concatenate(errs), 0.99)), 1e-6) if errs else 1.0
+
+
 class ForecasterTask:
     """Stateful: truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
 
@@ -100,9 +106,11 @@ class ForecasterTask:
         pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]), diff=self.val_diff)
         return float(_masked_mse(pred, self.val_targets, self.val_mask))
 
-    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
-        """Errors of the validation rows, computed exactly as the exported graph and watch do."""
-        from tsrnn.scoring.errors import pending_forecasts, row_errors
+    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0) -> np.ndarray:
+        """Errors of the validation rows, computed exactly as the exported graph and watch do
+        (`season`: rows in a day, for the blend; a validation part is seldom a day long, so its
+        rows mostly get the horizon part alone, as watch's first day does)."""
+        from tsrnn.scoring.errors import blend, pending_forecasts, row_errors, season_buffer, seasonal_errors
 
         stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         raw, _ = pad_stack(self.split.val)
@@ -112,7 +120,11 @@ class ForecasterTask:
         if kind != "abs":
             scale = np.asarray(self.scaler.scale, np.float32)
             pending = pending_forecasts(self.horizon, self.features)
-            error = np.stack([row_errors(kind, raw[b], expected[b], forecast[b], pending, scale, norms)[0] for b in range(raw.shape[0])])
+            inner = "horizon" if kind == "blend" else kind
+            error = np.stack([row_errors(inner, raw[b], expected[b], forecast[b], pending, scale, norms)[0] for b in range(raw.shape[0])])
+            if kind == "blend":
+                seasonal = np.stack([seasonal_errors(raw[b], season_buffer(season, self.features), scale)[0] for b in range(raw.shape[0])])
+                error = blend(error, seasonal, norms)
         return error[self.error_mask].astype(np.float64)
 
 
@@ -158,7 +170,7 @@ class WindowedTask:
             count += float(m.sum())
         return total / max(count, 1.0)
 
-    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0) -> np.ndarray:
         stream = WindowedForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         scale = np.asarray(self.scaler.scale)
         out = []
@@ -198,7 +210,7 @@ class AutoencoderTask:
     def val_loss(self, model: Autoencoder) -> float:
         return nn.functional.mse_loss(model(self.val_windows), self.val_windows).item()
 
-    def val_errors(self, model: Autoencoder, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    def val_errors(self, model: Autoencoder, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0) -> np.ndarray:
         stream = StreamingAutoencoder(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         index = window_index(self.split.val, self.window, first=self.split.context)
         out = []

@@ -74,6 +74,12 @@ def train(
     if score.error != "abs" and not stateful:
         raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error abs with this model")
     dataset = read_dataset(str(data), dcfg, keep_text=False)
+    if score.error == "blend":
+        from tsrnn.scoring.errors import season_rows
+
+        if not season_rows(dataset.interval_seconds):
+            raise InputError(f"{data}: --error blend compares each row with the same time a day earlier, which needs rows at a regular interval "
+                             f"of 4.3 s to 12 h (found {dataset.interval_seconds or 'none'}); use --resample, or another --error")
     split = _split(dataset, model_cfg, cfg)
     schema = _schema(dataset)
     if resume is not None and schema["sha256"] != resume.schema["sha256"]:
@@ -128,7 +134,10 @@ class _Saver:
     """Writes the run directory: at each improvement (status "training") and at the end."""
 
     def __init__(self, path: Path, base: dict[str, Any], net, task, model_cfg: ModelConfig, dataset: Dataset, split: Split, score: ScoreConfig) -> None:  # noqa: ANN001
+        from tsrnn.scoring.errors import season_rows
+
         self.path, self.base, self.net, self.task, self.score = path, base, net, task, score
+        self.season = season_rows(dataset.interval_seconds)
         self.model_cfg, self.dataset, self.split = model_cfg, dataset, split
         self.checkpoint = None
 
@@ -140,10 +149,16 @@ class _Saver:
         import torch
 
         with torch.no_grad():
-            norms = (1.0, 1.0)
-            if self.score.error == "both":  # each error in units of its own validation 99th percentile
+            norms: tuple[float, ...] = (1.0, 1.0)
+            kind = self.score.error
+            if kind == "both":  # each error in units of its own validation 99th percentile
                 norms = tuple(max(float(np.nanquantile(self.task.val_errors(self.net, k), 0.99)), 1e-6) for k in ("abs", "horizon"))
-            calibration = calibrate(self.task.val_errors(self.net, self.score.error, norms), warmup_rows(self.model_cfg), score=self.score,
+            elif kind == "blend":
+                from tsrnn.training.loop import seasonal_norm
+
+                norms = (max(float(np.nanquantile(self.task.val_errors(self.net, "horizon"), 0.99)), 1e-6),
+                         seasonal_norm(self.split.train, self.season, np.asarray(self.task.scaler.scale)))
+            calibration = calibrate(self.task.val_errors(self.net, kind, norms, self.season), warmup_rows(self.model_cfg), score=self.score,
                                     error_norms=norms)
         best = min(history, key=lambda s: s.val_loss)
         info = {
