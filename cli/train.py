@@ -57,7 +57,7 @@ def command(
     risk: Annotated[float | None, _opt("--risk", "pot: the false-alarm probability per row.", _S.risk)] = None,
     smooth: Annotated[int | None, _opt("--smooth", "Span (rows) of an exponentially weighted mean of the error before scoring; 0: none.", _S.smooth)] = None,
     memory: Annotated[int | None, _opt("--memory", "Rows over which watch's running error statistics adapt.", _S.memory)] = None,
-    error: Annotated[str | None, _opt("--error", "Stateful forecaster's error per row: auto (horizon if --horizon > 1, else abs) | abs | squared | horizon (mean over the --horizon forecasts made for the row) | both | blend (horizon and the same time a day earlier).", _S.error)] = None,
+    error: Annotated[str | None, _opt("--error", "Stateful forecaster's error per row: auto (horizon if --horizon > 1, else abs) | abs | squared | horizon (mean over the --horizon forecasts made for the row) | both | blend (horizon and the same time a day earlier) | mahalanobis (residuals against their validation covariance).", _S.error)] = None,
     time_column: DataOptions.TimeColumn = None,
     columns: DataOptions.Columns = None,
     id_column: DataOptions.IdColumn = None,

@@ -116,14 +116,14 @@ class ScoreConfig:
     risk: float = 1e-4  # pot: false-alarm probability per row
     smooth: int = 0  # span (rows) of an exponentially weighted mean of the error ratio; 0: none
     memory: int = 10_000  # rows: time constant of the running error statistics
-    error: str = "auto"  # forecaster error per row: abs | squared | horizon (mean over the H forecasts made for a row) | both | blend (horizon and seasonal) | auto (horizon when --horizon > 1, else abs)
+    error: str = "auto"  # forecaster error per row: abs | squared | horizon (mean over the H forecasts made for a row) | both | blend (horizon and seasonal) | mahalanobis | auto (horizon when --horizon > 1, else abs)
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
 
         check_score_settings(self.threshold_method, self.threshold, self.level_quantile, self.risk, self.smooth, self.memory)
-        if self.error not in ("auto", "abs", "squared", "horizon", "both", "blend"):
-            raise TsrnnError(f"unknown error {self.error!r} for --error: use one of auto, abs, squared, horizon, both, blend")
+        if self.error not in ("auto", "abs", "squared", "horizon", "both", "blend", "mahalanobis"):
+            raise TsrnnError(f"unknown error {self.error!r} for --error: use one of auto, abs, squared, horizon, both, blend, mahalanobis")
 
 
 def check_score_settings(method: str | None = None, threshold: float | None = None, level_quantile: float | None = None,

@@ -86,3 +86,15 @@ def test_seasonal_error_compares_with_the_row_a_day_before_across_calls() -> Non
     err2, _ = seasonal_errors(x[6:], buf, np.full(1, 2.0, np.float32))
     assert np.allclose(err2, 2.0)  # the buffer carries the last four rows over
     assert np.allclose(blend(np.array([2.0, 2.0]), np.array([np.nan, 6.0]), [2.0, 3.0]), [1.0, 0.5 * (1.0 + 2.0)])
+
+
+def test_mahalanobis_flags_columns_that_stop_moving_together() -> None:
+    from tsrnn.scoring.errors import inverse_covariance, mahalanobis
+
+    rng = np.random.default_rng(8)
+    common = rng.normal(0, 1, 5000)
+    residuals = np.column_stack([common + rng.normal(0, 0.1, 5000), common + rng.normal(0, 0.1, 5000)])
+    inv = np.asarray(inverse_covariance(residuals))
+    together, apart = mahalanobis(np.array([[2.0, 2.0], [2.0, -2.0]]), inv)
+    assert apart > 10 * together  # the same size of residual, but against the columns' usual agreement
+    assert abs(float(mahalanobis(np.array([[3.0]]), np.asarray(inverse_covariance(rng.normal(0, 1, (5000, 1)))))[0]) - 3.0) < 0.15

@@ -27,7 +27,8 @@ class Calibration:
     risk: float = 1e-4  # pot method
     smooth: int = 0  # EWMA span of the ratio; 0: none
     error: str = "abs"  # forecaster error per row (errors.ERROR_KINDS)
-    error_norms: list[float] = field(default_factory=lambda: [1.0, 1.0])  # "both": validation 99th percentiles of the abs and horizon errors
+    error_norms: list[float] = field(default_factory=lambda: [1.0, 1.0])  # "both", "blend": the two parts' 99th percentiles
+    inverse_cov: list[list[float]] | None = None  # "mahalanobis": of the validation residuals
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,7 +38,7 @@ class Calibration:
         return cls(float(data["error_scale"]), float(data["threshold"]), int(data["warmup"]), float(data["quantile"]),
                    int(data.get("memory", 10_000)), {str(k): float(v) for k, v in data.get("error_hist", {}).items()},
                    str(data.get("method", "fixed")), float(data.get("level_quantile", 0.999)), float(data.get("risk", 1e-4)), int(data.get("smooth", 0)),
-                   str(data.get("error", "abs")), [float(v) for v in data.get("error_norms", (1.0, 1.0))])
+                   str(data.get("error", "abs")), [float(v) for v in data.get("error_norms", (1.0, 1.0))], data.get("inverse_cov"))
 
     def prior(self) -> np.ndarray:
         """The validation errors' histogram; a point mass at error_scale for a model without one."""
@@ -56,7 +57,7 @@ class Calibration:
 
 
 def calibrate(val_errors: np.ndarray, warmup: int, *, score: ScoreConfig | None = None, quantile: float = 0.99,
-              error_norms: tuple[float, float] = (1.0, 1.0)) -> Calibration:
+              error_norms: tuple[float, ...] = (1.0, 1.0), inverse_cov: list[list[float]] | None = None) -> Calibration:
     """Fit the error scale on validation errors (rows after warm-up), with the scoring settings.
 
     score = r / (1 + r) with r = error / scale keeps scores below 1, so a threshold sweep still
@@ -69,4 +70,4 @@ def calibrate(val_errors: np.ndarray, warmup: int, *, score: ScoreConfig | None 
     sparse = {str(int(i)): float(hist[i]) for i in np.flatnonzero(hist)}
     return Calibration(error_scale=scale, threshold=score.threshold, warmup=warmup, quantile=quantile, memory=score.memory, error_hist=sparse,
                        method=score.threshold_method, level_quantile=score.level_quantile, risk=score.risk, smooth=score.smooth, error=score.error,
-                       error_norms=[float(v) for v in error_norms])
+                       error_norms=[float(v) for v in error_norms], inverse_cov=inverse_cov)

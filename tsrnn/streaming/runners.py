@@ -32,6 +32,8 @@ class ForecasterRunner:
         self.rows = ["next", "prev"] if meta.inputs == "diff" else ["next"]  # carried rows (1, features)
         self.error_kind = meta.scorer_calibration.error
         self.norms = meta.scorer_calibration.error_norms
+        inverse = meta.scorer_calibration.inverse_cov
+        self.inverse_cov = np.asarray(inverse) if inverse is not None else None
         self.with_forecast = self.error_kind != "abs"
         self.outputs = ["expected", "error", *(["forecast"] if self.with_forecast else []), *(f"{n}_out" for n in self.states + self.rows)]
         self.features, self.horizon = meta.features, meta.horizon
@@ -71,7 +73,8 @@ class ForecasterRunner:
                     seasonal, arrays["season"] = seasonal_errors(x[b], jobs[i][1]["season"], self.scale)
                     err = blend(err, seasonal, self.norms)
                 elif self.with_forecast:
-                    err, arrays["pending"] = row_errors(self.error_kind, x[b], expected[b], forecast[b], jobs[i][1]["pending"], self.scale, self.norms)
+                    err, arrays["pending"] = row_errors(self.error_kind, x[b], expected[b], forecast[b], jobs[i][1]["pending"], self.scale, self.norms,
+                                                         self.inverse_cov)
                 out[i] = (expected[b], err, arrays)
         return out  # type: ignore[return-value]
 

@@ -106,7 +106,16 @@ class ForecasterTask:
         pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]), diff=self.val_diff)
         return float(_masked_mse(pred, self.val_targets, self.val_mask))
 
-    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0) -> np.ndarray:
+    def val_residuals(self, model: Forecaster) -> np.ndarray:
+        """One-step residuals (x - expected) / scale of the validation rows, (rows, features)."""
+        stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
+        raw, _ = pad_stack(self.split.val)
+        nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
+        expected = stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), *((nan, nan) if self.diff else (nan,)))[0].numpy()
+        return ((raw - expected) / np.asarray(self.scaler.scale))[self.error_mask]
+
+    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0,
+                   inverse_cov: np.ndarray | None = None) -> np.ndarray:
         """Errors of the validation rows, computed exactly as the exported graph and watch do
         (`season`: rows in a day, for the blend; a validation part is seldom a day long, so its
         rows mostly get the horizon part alone, as watch's first day does)."""
@@ -121,7 +130,7 @@ class ForecasterTask:
             scale = np.asarray(self.scaler.scale, np.float32)
             pending = pending_forecasts(self.horizon, self.features)
             inner = "horizon" if kind == "blend" else kind
-            error = np.stack([row_errors(inner, raw[b], expected[b], forecast[b], pending, scale, norms)[0] for b in range(raw.shape[0])])
+            error = np.stack([row_errors(inner, raw[b], expected[b], forecast[b], pending, scale, norms, inverse_cov)[0] for b in range(raw.shape[0])])
             if kind == "blend":
                 seasonal = np.stack([seasonal_errors(raw[b], season_buffer(season, self.features), scale)[0] for b in range(raw.shape[0])])
                 error = blend(error, seasonal, norms)
@@ -170,7 +179,8 @@ class WindowedTask:
             count += float(m.sum())
         return total / max(count, 1.0)
 
-    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0) -> np.ndarray:
+    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0,
+                   inverse_cov: np.ndarray | None = None) -> np.ndarray:
         stream = WindowedForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         scale = np.asarray(self.scaler.scale)
         out = []
@@ -210,7 +220,8 @@ class AutoencoderTask:
     def val_loss(self, model: Autoencoder) -> float:
         return nn.functional.mse_loss(model(self.val_windows), self.val_windows).item()
 
-    def val_errors(self, model: Autoencoder, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0) -> np.ndarray:
+    def val_errors(self, model: Autoencoder, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0,
+                   inverse_cov: np.ndarray | None = None) -> np.ndarray:
         stream = StreamingAutoencoder(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         index = window_index(self.split.val, self.window, first=self.split.context)
         out = []

@@ -158,8 +158,13 @@ class _Saver:
 
                 norms = (max(float(np.nanquantile(self.task.val_errors(self.net, "horizon"), 0.99)), 1e-6),
                          seasonal_norm(self.split.train, self.season, np.asarray(self.task.scaler.scale)))
-            calibration = calibrate(self.task.val_errors(self.net, kind, norms, self.season), warmup_rows(self.model_cfg), score=self.score,
-                                    error_norms=norms)
+            inverse_cov = None
+            if kind == "mahalanobis":
+                from tsrnn.scoring.errors import inverse_covariance
+
+                inverse_cov = inverse_covariance(self.task.val_residuals(self.net))
+            calibration = calibrate(self.task.val_errors(self.net, kind, norms, self.season, inverse_cov), warmup_rows(self.model_cfg),
+                                    score=self.score, error_norms=norms, inverse_cov=inverse_cov)
         best = min(history, key=lambda s: s.val_loss)
         info = {
             **self.base,
