@@ -48,6 +48,7 @@ def command(
     clip_grad: Annotated[float | None, _opt("--clip-grad", "Global gradient-norm limit; 0 turns clipping off.", _T.clip_grad)] = None,
     batch: Annotated[int | None, _opt("--batch", "Parallel streams (stateful) or windows per step.", _T.batch)] = None,
     chunk: Annotated[int | None, _opt("--chunk", "Truncated-BPTT length of the stateful forecaster.", _T.chunk)] = None,
+    loss: Annotated[str | None, _opt("--loss", "Training loss: mse | mae (forecasts the median: lowest mean absolute error) | huber.", _T.loss)] = None,
     scaler: Annotated[str | None, _opt("--scaler", f"Feature scaling, fitted on the training part: {' | '.join(SCALERS)}.", _T.scaler)] = None,
     val_fraction: Annotated[float | None, _opt("--val-fraction", "Last part of each series kept for validation.", _T.val_fraction)] = None,
     seed: Annotated[int | None, _opt("--seed", "Random seed: same data, seed and machine give the same weights.", _T.seed)] = None,

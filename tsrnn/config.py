@@ -12,6 +12,7 @@ DEFAULT_COOLDOWN = 24  # watch: anomalous rows this close to an event join it (o
 CELLS = ("lstm", "gru", "rnn")
 MODES = ("stateful", "windowed")
 SCALERS = ("standard", "minmax", "robust")
+LOSSES = ("mse", "mae", "huber")
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,13 @@ class TrainConfig:
     patience: int = 8  # epochs without a better validation loss before stopping
     clip_grad: float = 1.0  # global gradient-norm limit; 0 turns clipping off
     scaler: str = "standard"  # one of SCALERS
+    loss: str = "mse"  # one of LOSSES: mae forecasts the median (lowest mean absolute error); huber is between
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
 
+        if self.loss not in LOSSES:
+            raise TsrnnError(f"unknown loss {self.loss!r} for --loss: use one of {', '.join(LOSSES)}")
         if self.epochs < 1:
             raise TsrnnError(f"--epochs must be at least 1, got {self.epochs}")
         if not 0.0 < self.val_fraction < 0.9:

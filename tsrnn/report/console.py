@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 SPARK = "▁▂▃▄▅▆▇█"
+_LOSS_NAMES = {"mse": "mean squared error", "mae": "mean absolute error", "huber": "Huber loss"}
 
 
 def sparkline(values: np.ndarray, width: int = 60) -> str:
@@ -39,7 +40,7 @@ def render_train(console: Console, summary: dict[str, Any]) -> None:
         + (f", {summary['segments']:,} segments (gaps longer than --fill-limit split them)" if summary["segments"] > summary["series"] else ""),
         "interval": f"{summary['interval_seconds']:g} s" if summary["interval_seconds"] else "unknown",
         "epochs": f"{summary['epochs_run']} run, best {summary['best_epoch']}",
-        "best validation loss": f"{summary['best_val_loss']:.4f} (mean squared error, scaled units)",
+        "best validation loss": f"{summary['best_val_loss']:.4f} ({_LOSS_NAMES.get(summary.get('loss', 'mse'), summary.get('loss'))}, scaled units)",
         "time": f"{summary['train_seconds']:.1f} s",
         "rows dropped": _dropped(summary["dropped_rows"]),
         "filled": _dropped(summary["filled"]),

@@ -44,9 +44,20 @@ def _diffs(values: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.diff(values, axis=axis, prepend=first).astype(np.float32)
 
 
-def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """pred, target (..., features); mask (...): the mean squared error where mask is 1."""
-    per = ((pred - target) ** 2).mean(dim=-1)
+HUBER_DELTA = 0.05  # scaled units: smaller errors are squared, larger ones count linearly
+
+
+def _pointwise(pred: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    if loss == "mae":
+        return (pred - target).abs()
+    if loss == "huber":
+        return nn.functional.huber_loss(pred, target, reduction="none", delta=HUBER_DELTA)
+    return (pred - target) ** 2
+
+
+def _masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+    """pred, target (..., features); mask (...): the mean loss (mse, mae or huber) where mask is 1."""
+    per = _pointwise(pred, target, loss).mean(dim=-1)
     return (per * mask).sum() / mask.sum().clamp(min=1.0)
 
 
@@ -60,7 +71,7 @@ class ForecasterTask:
     """Stateful: truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
 
     def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int, horizon: int, diff: bool = False) -> None:
-        self.split, self.scaler, self.horizon, self.diff = split, scaler, horizon, diff
+        self.split, self.scaler, self.horizon, self.diff, self.loss = split, scaler, horizon, diff, cfg.loss
         self.train = [scaler.transform(p) for p in split.train]
         self.features = self.train[0].shape[1]
         total = sum(p.shape[0] for p in self.train)
@@ -96,7 +107,7 @@ class ForecasterTask:
                     break
                 chunk = x[:, t : t + cfg.chunk]
                 pred, *state = model(chunk[..., :f], *state, diff=chunk[..., f:] if self.diff else None)
-                loss = _masked_mse(pred, y[:, t : t + cfg.chunk, :, :f], mask)
+                loss = _masked_loss(pred, y[:, t : t + cfg.chunk, :, :f], mask, cfg.loss)
                 norms.append(_step(model, opt, loss, cfg.clip_grad))
                 state = [s.detach() for s in state]
                 losses.append(loss.item())
@@ -104,7 +115,7 @@ class ForecasterTask:
 
     def val_loss(self, model: Forecaster) -> float:
         pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]), diff=self.val_diff)
-        return float(_masked_mse(pred, self.val_targets, self.val_mask))
+        return float(_masked_loss(pred, self.val_targets, self.val_mask, self.loss))
 
     def val_residuals(self, model: Forecaster) -> np.ndarray:
         """One-step residuals (x - expected) / scale of the validation rows, (rows, features)."""
@@ -141,7 +152,7 @@ class WindowedTask:
     """The baseline: fixed windows of `window` rows from a zero state, each predicting what follows."""
 
     def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, window: int, horizon: int) -> None:
-        self.split, self.scaler, self.window, self.horizon = split, scaler, window, horizon
+        self.split, self.scaler, self.window, self.horizon, self.loss = split, scaler, window, horizon, cfg.loss
         self.train = [scaler.transform(p) for p in split.train]
         self.train_index = window_index([p[:-1] for p in self.train], window)  # each window needs a next row
         self.val_scaled = [scaler.transform(p) for p in split.val]
@@ -164,7 +175,7 @@ class WindowedTask:
             x = torch.from_numpy(gather_windows(self.train, index, self.window))
             y, m = self._targets(self.train, index)
             pred, *_ = model(x, *model.zero_state(len(index)))
-            loss = _masked_mse(pred[:, -1], y, m)
+            loss = _masked_loss(pred[:, -1], y, m, cfg.loss)
             norms.append(_step(model, opt, loss, cfg.clip_grad))
             losses.append(loss.item())
         return float(np.mean(losses)), float(np.mean(norms))
@@ -175,7 +186,7 @@ class WindowedTask:
             index = self.val_index[start : start + 4096]
             pred, *_ = model(torch.from_numpy(gather_windows(self.val_scaled, index, self.window)), *model.zero_state(len(index)))
             y, m = self._targets(self.val_scaled, index)
-            total += float(_masked_mse(pred[:, -1], y, m)) * float(m.sum())
+            total += float(_masked_loss(pred[:, -1], y, m, self.loss)) * float(m.sum())
             count += float(m.sum())
         return total / max(count, 1.0)
 
@@ -199,6 +210,7 @@ class AutoencoderTask:
         self.split = split
         self.scaler = scaler
         self.window = window
+        self.loss = cfg.loss
         self.train = [scaler.transform(p) for p in split.train]
         self.train_index = window_index(self.train, window)
         self.val_scaled = [scaler.transform(p) for p in split.val]
@@ -212,13 +224,13 @@ class AutoencoderTask:
         losses, norms = [], []
         for start in range(0, len(order), cfg.batch):
             x = torch.from_numpy(gather_windows(self.train, self.train_index[order[start : start + cfg.batch]], self.window))
-            loss = nn.functional.mse_loss(model(x), x)
+            loss = _pointwise(model(x), x, cfg.loss).mean()
             norms.append(_step(model, opt, loss, cfg.clip_grad))
             losses.append(loss.item())
         return float(np.mean(losses)), float(np.mean(norms))
 
     def val_loss(self, model: Autoencoder) -> float:
-        return nn.functional.mse_loss(model(self.val_windows), self.val_windows).item()
+        return _pointwise(model(self.val_windows), self.val_windows, self.loss).mean().item()
 
     def val_errors(self, model: Autoencoder, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0,
                    inverse_cov: np.ndarray | None = None) -> np.ndarray:

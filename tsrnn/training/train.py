@@ -191,6 +191,7 @@ class _Saver:
             "rows_train": int(train_rows.shape[0]),
             "rows_val": int(sum(p.shape[0] - c for p, c in zip(self.split.val, self.split.context))),
             "epochs_run": len(history), "best_epoch": best.epoch, "best_val_loss": best.val_loss,
+            "loss": self.base["train"].get("loss", "mse"),
             "train_seconds": round(seconds, 3), "parameters": sum(p.numel() for p in self.net.parameters()),
             "error_scale": calibration.error_scale, "threshold": calibration.threshold,
             "interval_seconds": self.dataset.interval_seconds,
