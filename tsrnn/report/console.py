@@ -145,7 +145,11 @@ def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
 
 
 def render_info(console: Console, doc: dict[str, Any]) -> None:
-    meta = doc["metadata"]
+    meta = dict(doc["metadata"])
+    calibration = meta.get("calibration")
+    if isinstance(calibration, dict) and "error_hist" in calibration:  # the histogram's bins say little to a reader; --json has them
+        hist = calibration["error_hist"]
+        meta["calibration"] = {**calibration, "error_hist": f"{sum(hist.values()):.0f} validation errors in {len(hist)} log bins"}
     key_values(console, f"{escape(doc['path'])} ({doc['bytes'] / 1024:.1f} KiB)", meta)
     table = Table(title="graph", title_justify="left")
     for col in ("", "name", "shape", "type"):
