@@ -62,6 +62,11 @@ def test_events_merge_within_cooldown_and_later_rows_score_zero() -> None:
     assert out.flagged[[5, 6, 9, 30]].all() and out.flagged.sum() == 4
     assert out.scores[5] > 0.75 and np.all(out.scores[6:13] == 0.0) and out.scores[13] > 0  # incident rows after its first score 0
     assert open_event(det, settings).start == "t30"  # still within its cooldown at the end: ongoing
+    from tsrnn.scoring.detector import carry_over
+
+    state = det.to_dict()
+    carry_over(state)  # what watch does with the saved state at the start of the next run
+    det = SeriesDetector.from_dict(state)
     more = _run(np.full(10, 0.01), settings, det, offset=32)
     assert [(e.start, e.continued, e.ongoing) for e in more.events] == [("t30", True, False)] and det.event is None
 

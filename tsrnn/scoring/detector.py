@@ -201,8 +201,6 @@ def detect(
     scores = raw.copy()
     events: list[Event] = []
     ev = det.event
-    if ev is not None:
-        ev["continued"] = True
     for idx in np.flatnonzero(flagged):
         at = offset + int(idx)
         if ev is not None and at - ev["last_row"] <= settings.cooldown + 1:
@@ -279,6 +277,12 @@ def _refresh_level(det: SeriesDetector, settings: DetectorSettings) -> float:
         pruned = window[(window >= epsilon) & ~kept]  # minor peaks the pruning judged normal
         return max(epsilon, float(pruned.max()) * (1 + 1e-9) if pruned.size else epsilon)
     return det.level
+
+
+def carry_over(det_state: dict[str, Any] | None) -> None:
+    """At the start of a run: an incident still open from an earlier run is not a new alert."""
+    if det_state and det_state.get("event"):
+        det_state["event"]["continued"] = True
 
 
 def open_event(det: SeriesDetector, settings: DetectorSettings) -> Event | None:

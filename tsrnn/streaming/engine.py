@@ -23,7 +23,7 @@ from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame, read_frame
 from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata, session_metadata
 from tsrnn.runtime.providers import GpuOptions
-from tsrnn.scoring.detector import DetectorSettings, SeriesDetector, detect, open_event
+from tsrnn.scoring.detector import DetectorSettings, SeriesDetector, carry_over, detect, open_event
 from tsrnn.scoring.events import Event
 from tsrnn.streaming.output import ScoresWriter, scores_frame
 from tsrnn.streaming.runners import arrays_from_json, arrays_to_json, runner_for
@@ -213,6 +213,8 @@ class _Job:
         filled: dict[str, int] = {}
         notes: list[str] = []
         states = dict(saved.series) if saved else {}
+        for st in states.values():
+            carry_over(st.detector)
         tally = Tally()
         cursors = {}
         key = None if scores_out is None or str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
