@@ -51,6 +51,7 @@ def test_evaluate_finds_the_labelled_spike_and_reports_every_metric(tmp_path: Pa
         (["{scores}", "--labels", "{labels}", "--label-key", "other.csv"], "not a key"),
         (["{other}", "--labels", "{labels}"], "no scores file matches"),
         (["{data}", "--labels", "{labels}"], "no score, anomaly column"),
+        (["{long}", "--labels", "{labels}"], "holds several series"),
     ],
 )
 def test_evaluate_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -63,7 +64,10 @@ def test_evaluate_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[st
     other.write_text("timestamp,value,score,anomaly\n2020-01-01 00:00:00,1,0.1,0\n")
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
-    paths = {"labels": labels, "scores": scores, "bad_labels": bad, "other": other, "data": tmp_path / "d" / "m.csv"}
+    long = tmp_path / "l" / "m.csv"
+    long.parent.mkdir()
+    long.write_text("timestamp,host,value,score,anomaly\n2020-01-01 00:00:00,web1,1,0.1,0\n2020-01-01 00:00:00,web2,1,0.1,0\n")
+    paths = {"labels": labels, "scores": scores, "bad_labels": bad, "other": other, "data": tmp_path / "d" / "m.csv", "long": long}
     paths["data"].parent.mkdir()
     paths["data"].write_text(data.read_text())
     result = CliRunner().invoke(app, ["evaluate", *[a.format(**paths) for a in args]])

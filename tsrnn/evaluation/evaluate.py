@@ -91,6 +91,10 @@ def read_scores(path: Path) -> pl.DataFrame:
     missing = [c for c in ("timestamp", "score", "anomaly") if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: no {', '.join(missing)} column; give a file written by `tsrnn watch --scores-out`")
+    for col in frame.columns:  # an id column (text) means several series in one file
+        if col != "timestamp" and frame[col].cast(pl.Float64, strict=False).null_count() > frame[col].null_count():
+            raise InputError(f"{path}: column {col!r} is not numeric: the file holds several series; "
+                             "evaluate scores one series per file: write one scores file per series, named as the labels")
     return frame
 
 
