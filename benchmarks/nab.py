@@ -44,7 +44,8 @@ def run_file(csv: Path, out: Path, models: Path, args: argparse.Namespace) -> di
     trained = time.perf_counter() - started
     started = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
-    overrides = {"method": args.threshold_method, "smooth": args.smooth, "risk": args.risk, "threshold": args.threshold, "memory": args.memory}
+    overrides = {"method": args.threshold_method, "smooth": args.smooth, "risk": args.risk, "threshold": args.threshold, "memory": args.memory,
+                 "quantile": args.scale_quantile}
     watch(csv, onnx, scores_out=out, cooldown=args.cooldown, score=overrides)
     return {"train_s": trained, "watch_s": time.perf_counter() - started, "rows": frame.height}
 
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--risk", type=float, default=1e-4)
     parser.add_argument("--smooth", type=int, default=0)
     parser.add_argument("--memory", type=int, default=10_000, help="rows over which the running error statistics adapt")
+    parser.add_argument("--scale-quantile", type=float, default=0.99, help="the running quantile of errors that scores divide by")
     parser.add_argument("--cache", help="keep the trained models here and reuse them (they depend on the model settings only)")
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--cell", default="lstm")
