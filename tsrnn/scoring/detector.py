@@ -84,7 +84,7 @@ class DetectorSettings:
 
 POT_START = 1.0  # pot: excesses over r = 1 (about 1 % of rows, as the scale is the running 99th percentile)
 POT_MIN_PEAKS = 20  # pot: fewer excesses than this keep the starting level
-POT_MAX_PEAKS = 2000
+POT_MAX_PEAKS = 500  # per series, in the state: enough for the tail fit, small enough for fleets
 
 
 @dataclass
