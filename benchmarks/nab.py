@@ -36,7 +36,8 @@ def run_file(csv: Path, out: Path, models: Path, args: argparse.Namespace) -> di
     if not onnx.exists():  # models depend on the model settings only: --cache reuses them across detector settings
         history = models / f"{csv.stem}.history.csv"
         frame.head(probation_rows(frame.height)).write_csv(history)
-        model = ModelConfig(kind=args.model, horizon=args.horizon, hidden=args.hidden, cell=args.cell, inputs=args.inputs)
+        model = ModelConfig(kind=args.model, horizon=args.horizon, hidden=args.hidden, cell=args.cell, inputs=args.inputs,
+                            time_features=args.time_features)
         score = ScoreConfig(threshold_method=args.threshold_method, smooth=args.smooth, error=args.error)
         result = train(history, model=model, config=TrainConfig(seed=args.seed, epochs=args.epochs), data_config=DataConfig(),
                        name=csv.stem, runs_dir=models / "runs", score=score)
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--cell", default="lstm")
     parser.add_argument("--inputs", default="level")
+    parser.add_argument("--time-features", default="none", help="none | day | week | day+week")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", help="keep the scores in this directory")
@@ -79,7 +81,7 @@ def main() -> None:
         work = Path(tmp)
         scores = Path(args.keep) if args.keep else work / "scores"
         started = time.perf_counter()
-        models = Path(args.cache) / f"{args.model}-{args.cell}-{args.inputs}-h{args.horizon}-{args.error}-n{args.hidden}-e{args.epochs}-s{args.seed}" if args.cache else work / "models"
+        models = Path(args.cache) / f"{args.model}-{args.cell}-{args.inputs}-{args.time_features}-h{args.horizon}-{args.error}-n{args.hidden}-e{args.epochs}-s{args.seed}" if args.cache else work / "models"
         models.mkdir(parents=True, exist_ok=True)
         timing = [run_file(data / key, scores / key, models, args) for key in files]
         wall = time.perf_counter() - started
@@ -90,7 +92,7 @@ def main() -> None:
     nab, ev = doc["nab"], doc["events"]
     rows = sum(t["rows"] for t in timing)
     print(f"NAB ({data.name}): {doc['files']} files, {rows:,} rows, {doc['windows']} labelled windows; "
-          f"{args.model} ({args.cell}, {args.inputs}), horizon {args.horizon}, error {args.error}, hidden {args.hidden}, seed {args.seed}; threshold {args.threshold_method}, "
+          f"{args.model} ({args.cell}, {args.inputs}, time features {args.time_features}), horizon {args.horizon}, error {args.error}, hidden {args.hidden}, seed {args.seed}; threshold {args.threshold_method}, "
           f"smooth {args.smooth}, cooldown {args.cooldown}; {wall:.0f} s in all "
           f"(training {sum(t['train_s'] for t in timing):.0f} s, watch {sum(t['watch_s'] for t in timing):.1f} s)")
     print(f"{'detector':28} {'standard':>9} {'low FP':>8} {'low FN':>8}")

@@ -42,6 +42,7 @@ def command(
     mode: Annotated[str | None, _opt("--mode", f"Forecaster training: {' | '.join(MODES)}.", _M.mode)] = None,
     inputs: Annotated[str | None, _opt("--inputs", "Stateful forecaster reads: level (values) | diff (changes; robust when levels drift).", _M.inputs)] = None,
     bidirectional: Annotated[bool | None, typer.Option("--bidirectional", help="Autoencoder: a bidirectional encoder.", show_default=False)] = None,
+    time_features: Annotated[str | None, _opt("--time-features", "Stateful forecaster also reads the time of day and/or week: none | day | week | day+week.", _M.time_features)] = None,
     epochs: Annotated[int | None, _opt("--epochs", "Most epochs; early stopping may end sooner.", _T.epochs)] = None,
     patience: Annotated[int | None, _opt("--patience", "Epochs without a better validation loss before stopping.", _T.patience)] = None,
     lr: Annotated[float | None, _opt("--lr", "Adam learning rate (halved when validation stalls).", _T.lr)] = None,

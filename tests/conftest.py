@@ -43,6 +43,12 @@ def autoencoder_onnx(workdir: Path, history_csv: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def timefeat_onnx(workdir: Path, history_csv: Path) -> Path:
+    """A forecaster that also reads the time of day (the graph's `tf` input)."""
+    return _train_and_export(workdir, history_csv, "tfd", time_features="day", horizon=4)
+
+
+@pytest.fixture(scope="session")
 def diff_onnx(workdir: Path, history_csv: Path) -> Path:
     """A GRU forecaster reading changes: it carries `prev` as well as its state."""
     return _train_and_export(workdir, history_csv, "diff", cell="gru", inputs="diff")

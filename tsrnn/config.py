@@ -57,6 +57,7 @@ class ModelConfig:
     mode: str = "stateful"  # forecaster training: stateful (TBPTT, carried state) | windowed
     inputs: str = "level"  # stateful forecaster: level (the values) | diff (changes: robust to drifting levels)
     bidirectional: bool = False  # autoencoder encoder
+    time_features: str = "none"  # stateful forecaster: none | day | week | day+week (sin and cos of the phase, as inputs)
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
@@ -70,6 +71,10 @@ class ModelConfig:
                 raise TsrnnError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise TsrnnError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.time_features not in ("none", "day", "week", "day+week"):
+            raise TsrnnError(f"unknown time features {self.time_features!r} for --time-features: use one of none, day, week, day+week")
+        if self.time_features != "none" and (self.kind != "forecaster" or self.mode != "stateful"):
+            raise TsrnnError("--time-features works with the stateful forecaster only; drop it or use --mode stateful")
         if self.inputs == "diff" and (self.kind != "forecaster" or self.mode != "stateful"):
             raise TsrnnError("--inputs diff works with the stateful forecaster only; drop it or use --mode stateful")
 

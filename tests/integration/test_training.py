@@ -26,6 +26,7 @@ VARIANTS = [
     pytest.param({"cell": "rnn", "nonlinearity": "relu", "layers": 1}, id="rnn-relu"),  # stacked ReLU states grow unbounded
     pytest.param({"horizon": 6}, id="lstm-horizon6"),
     pytest.param({"inputs": "diff", "cell": "gru", "horizon": 3}, id="gru-diff-horizon3"),
+    pytest.param({"time_features": "day", "horizon": 3}, id="lstm-time-features"),
     pytest.param({"mode": "windowed", "window": 16}, id="windowed"),
     pytest.param({"kind": "autoencoder", "window": 16}, id="autoencoder"),
     pytest.param({"kind": "autoencoder", "window": 16, "cell": "gru", "bidirectional": True}, id="autoencoder-gru-bidirectional"),
@@ -53,7 +54,8 @@ def test_each_variant_learns_and_reloads_to_identical_predictions(tmp_path: Path
         if cfg.kind == "autoencoder":
             a, b = first(x[:, :16]), second(x[:, :16])
         else:
-            a, b = first(x, *first.zero_state(1))[0], second(x, *second.zero_state(1))[0]
+            tf = torch.rand(1, 40, first.time_inputs) if first.time_inputs else None  # time features, when the model reads them
+            a, b = first(x, *first.zero_state(1), tf=tf)[0], second(x, *second.zero_state(1), tf=tf)[0]
     assert torch.equal(a, b)
 
 

@@ -20,7 +20,7 @@ def lines_of(values: np.ndarray, start_row: int) -> list[str]:
     return [f"{ts},{v:.4f}" for ts, v in zip(stamps(len(values), start_row), values[:, 0])]
 
 
-@pytest.mark.parametrize("model", ["forecaster_onnx", "autoencoder_onnx", "diff_onnx", "windowed_onnx"])
+@pytest.mark.parametrize("model", ["forecaster_onnx", "autoencoder_onnx", "diff_onnx", "windowed_onnx", "timefeat_onnx"])
 def test_ten_increments_score_like_one_run(tmp_path: Path, model: str, request: pytest.FixtureRequest) -> None:
     onnx = request.getfixturevalue(model)
     values = inject_spike(cycle(600, start_row=2000, seed=7), 300, 8.0, length=3)

@@ -7,7 +7,7 @@ string in the file; structured values are JSON.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class ModelMetadata:
     calibration: dict[str, Any]
     training_data: dict[str, Any]  # rows, time range, sha256 of what the model was trained on
     created: str
+    time_features: str = "none"  # stateful forecaster: the graph's `tf` input (tsrnn.data.timefeatures)
 
     @property
     def features(self) -> int:
@@ -74,7 +75,7 @@ class ModelMetadata:
         values: dict[str, Any] = {}
         try:
             for f in fields(cls):
-                raw = props[f.name]
+                raw = props[f.name] if f.default is MISSING else props.get(f.name, f.default)
                 if f.name in _JSON_KEYS:
                     values[f.name] = json.loads(raw)
                 elif f.name in ("window", "horizon"):

@@ -20,6 +20,7 @@ import numpy as np
 
 from tsrnn import __version__
 from tsrnn.config import ModelConfig, to_dict
+from tsrnn.data.timefeatures import count as time_count
 from tsrnn.errors import ModelError
 from tsrnn.export.metadata import FORMAT, ModelMetadata
 from tsrnn.export.variants import TOLERANCE, fp16_copy, int8_copy, timing
@@ -51,7 +52,10 @@ def graph_spec(cfg: ModelConfig) -> tuple[list[str], list[str], dict[str, dict[i
     for name in rows:
         axes[name] = axes[f"{name}_out"] = {0: "batch"}
     outputs = ["expected", "error", "forecast", *(f"{n}_out" for n in states), *(f"{n}_out" for n in rows)]
-    return ["x", *states, *rows], outputs, axes
+    tf = ["tf"] if cfg.time_features != "none" else []  # (batch, time, k): time features of each row
+    if tf:
+        axes["tf"] = {0: "batch", 1: "time"}
+    return ["x", *tf, *states, *rows], outputs, axes
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,8 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
     x = mean + scale * torch.randn(batch, time, features, generator=gen)
     states = tuple(0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in STATE_NAMES[cfg.cell])
     rows = tuple(mean + scale * torch.randn(batch, features, generator=gen) for _ in range(2 if cfg.inputs == "diff" else 1))
-    return (x, *states, *rows)
+    tf = (torch.rand(batch, time, time_count(cfg.time_features), generator=gen) * 2 - 1,) if cfg.time_features != "none" else ()
+    return (x, *tf, *states, *rows)
 
 
 def _name_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001 (onnx.ModelProto)
@@ -245,6 +250,7 @@ def _metadata(run: Run) -> ModelMetadata:
         state_names=list(STATE_NAMES[cfg.cell]) if cfg.kind == "forecaster" and cfg.mode == "stateful" else [],
         inputs=cfg.inputs,
         mode=cfg.mode,
+        time_features=cfg.time_features,
         scaler=run.scaler.to_dict(),
         calibration=run.calibration.to_dict(),
         training_data={k: schema.get(k) for k in ("rows", "series", "first_time", "last_time", "sha256", "source")},

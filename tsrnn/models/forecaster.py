@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from tsrnn.config import ModelConfig
+from tsrnn.data.timefeatures import count as time_count
 from tsrnn.models.cells import make_rnn, run_rnn, zero_state
 
 
@@ -21,7 +22,8 @@ class Forecaster(nn.Module):
         self.cfg = cfg
         self.features = features
         self.horizon = cfg.horizon
-        self.rnn = make_rnn(cfg, features)
+        self.time_inputs = time_count(cfg.time_features)
+        self.rnn = make_rnn(cfg, features + self.time_inputs)
         self.head = nn.Linear(cfg.hidden, features * cfg.horizon)
         nn.init.zeros_(self.head.weight)  # start exactly at persistence, whatever the cell's first states
         nn.init.zeros_(self.head.bias)
@@ -33,18 +35,23 @@ class Forecaster(nn.Module):
         """One (layers, batch, hidden) tensor per state of the cell: (h, c) for LSTM, (h,) else."""
         return zero_state(self.cfg, batch)
 
-    def forward(self, x: torch.Tensor, *state: torch.Tensor, diff: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor, *state: torch.Tensor, diff: torch.Tensor | None = None,
+                tf: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """x (batch, time, features) scaled → (forecasts (batch, time, horizon, features), *state).
 
         With `inputs="diff"` the cell reads `diff`, each row minus the row before (scaled), so
         it never sees the level itself; `diff` defaults to differences within x (0 for row 0).
+        With time features, `tf` (batch, time, k) is read beside them (timefeatures.py).
         """
         if self.cfg.inputs == "diff":
             if diff is None:
                 diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
-            y, state = run_rnn(self.rnn, diff / self.diff_scale, state)
+            inputs = diff / self.diff_scale
         else:
-            y, state = run_rnn(self.rnn, x, state)  # y: (batch, time, hidden)
+            inputs = x
+        if self.time_inputs:
+            inputs = torch.cat([inputs, tf], dim=-1)
+        y, state = run_rnn(self.rnn, inputs, state)  # y: (batch, time, hidden)
         b, t, _ = y.shape
         return (x.unsqueeze(2) + self.head(y).view(b, t, self.horizon, self.features), *state)
 
@@ -52,7 +59,8 @@ class Forecaster(nn.Module):
 class StreamingForecaster(nn.Module):
     """Raw units in and out, with the pending one-step prediction carried as state.
 
-    Inputs: x (batch, time, features) raw; the cell's state, each (layers, batch, hidden); next
+    Inputs: x (batch, time, features) raw; with time features, tf (batch, time, k); the cell's
+    state, each (layers, batch, hidden); next
     (batch, features), the prediction made for x[:, 0] by the previous call (NaN when none); and
     for inputs="diff", prev (batch, features), the last row of the previous call (NaN when none).
     Outputs: expected (batch, time, features) raw, the one-step prediction for each row; error
@@ -67,7 +75,10 @@ class StreamingForecaster(nn.Module):
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor, *carried: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """carried: the cell's states, next, and (inputs="diff") prev, the last row of the previous call."""
+        """carried: [tf,] the cell's states, next, and (inputs="diff") prev, the last row of the previous call."""
+        tf = None
+        if self.model.time_inputs:
+            tf, carried = carried[0], carried[1:]
         diff_inputs = self.model.cfg.inputs == "diff"
         state, next_in = carried[: len(carried) - 1 - diff_inputs], carried[len(carried) - 1 - diff_inputs]
         xs = (x - self.mean) / self.scale
@@ -77,7 +88,7 @@ class StreamingForecaster(nn.Module):
             prev = torch.where(torch.isnan(prev), x[:, 0], prev)  # no previous row: a change of 0
             before = torch.cat([((prev - self.mean) / self.scale).unsqueeze(1), xs[:, :-1]], dim=1)
             diff = xs - before
-        pred, *state = self.model(xs, *state, diff=diff)
+        pred, *state = self.model(xs, *state, diff=diff, tf=tf)
         forecast = pred * self.scale + self.mean  # (batch, time, horizon, features) raw
         one_step = forecast[:, :, 0]
         expected = torch.cat([next_in.unsqueeze(1), one_step[:, :-1]], dim=1)

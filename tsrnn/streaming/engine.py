@@ -286,7 +286,7 @@ class _Job:
                 jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen, st.detector))
             else:  # a new series, or after a gap too long to fill: the model starts again, the detector goes on
                 jobs.append((seg, self.runner.initial(), 0, st.detector if st is not None else None))
-        outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _, _ in jobs])
+        outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _, _ in jobs], [seg.times for seg, _, _, _ in jobs])
         frames = []
         for (seg, _, seen, saved_det), (expected, error, arrays) in zip(jobs, outputs):
             det = SeriesDetector.from_dict(saved_det) if saved_det else SeriesDetector.start(self.prior, self.settings)

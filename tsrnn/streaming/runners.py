@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from tsrnn.data.timefeatures import time_features
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.scoring.errors import blend, pending_forecasts, row_errors, season_buffer, season_rows, seasonal_errors
 
@@ -38,6 +39,7 @@ class ForecasterRunner:
         self.outputs = ["expected", "error", *(["forecast"] if self.with_forecast else []), *(f"{n}_out" for n in self.states + self.rows)]
         self.features, self.horizon = meta.features, meta.horizon
         self.season = season_rows(meta.interval) if self.error_kind == "blend" else 0
+        self.time_features = meta.time_features  # "none", or the graph reads `tf` computed from each row's time
         self.scale = np.asarray(meta.scaler["scale"], np.float32)
 
     def initial(self) -> dict[str, np.ndarray]:
@@ -49,8 +51,9 @@ class ForecasterRunner:
             arrays["season"] = season_buffer(self.season, self.features)
         return arrays
 
-    def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[Output]:
+    def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]], times: list[np.ndarray] | None = None) -> list[Output]:
         """Series with the same number of new rows go through one call, stacked on the batch axis.
+        `times` (datetime64 per row of each job) feed the time features of a model that reads them.
 
         (Padding shorter series would run their state past their last row, so lengths are
         grouped instead; a cron job that brings one new row per series makes one call.)
@@ -63,7 +66,12 @@ class ForecasterRunner:
             x = np.stack([jobs[i][0] for i in members]).astype(np.float32)  # (batch, rows, features)
             feed = {n: np.concatenate([jobs[i][1][n] for i in members], axis=1) for n in self.states}
             feed.update({n: np.concatenate([jobs[i][1][n] for i in members], axis=0) for n in self.rows})
-            expected, error, forecast, states, rows = self._run_long(x, feed)
+            tf = None
+            if self.time_features != "none":
+                if times is None:
+                    raise ValueError("this model reads time features: pass the rows' times")
+                tf = np.stack([time_features(times[i], self.time_features) for i in members])
+            expected, error, forecast, states, rows = self._run_long(x, feed, tf)
             for b, i in enumerate(members):
                 arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
                 arrays.update({n: r[b : b + 1] for n, r in zip(self.rows, rows)})
@@ -78,7 +86,7 @@ class ForecasterRunner:
                 out[i] = (expected[b], err, arrays)
         return out  # type: ignore[return-value]
 
-    def _run_long(self, x: np.ndarray, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray], list[np.ndarray]]:
+    def _run_long(self, x: np.ndarray, feed: dict[str, np.ndarray], tf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray], list[np.ndarray]]:
         """A long backlog goes through in slices of BACKLOG_ROWS, the state carried between them.
 
         One call per slice costs nothing measurable, and it bounds memory: onnxruntime's LSTM
@@ -86,7 +94,8 @@ class ForecasterRunner:
         """
         expected, error, forecast = [], [], []
         for start in range(0, x.shape[1], BACKLOG_ROWS):
-            e, r, *carried = self.session.run(self.outputs, {"x": x[:, start : start + BACKLOG_ROWS], **feed})
+            extra = {"tf": tf[:, start : start + BACKLOG_ROWS]} if tf is not None else {}
+            e, r, *carried = self.session.run(self.outputs, {"x": x[:, start : start + BACKLOG_ROWS], **extra, **feed})
             expected.append(e)
             error.append(r)
             if self.with_forecast:
@@ -109,7 +118,7 @@ class _WindowRunner:
     def initial(self) -> dict[str, np.ndarray]:
         return {"buffer": np.zeros((0, self.features), np.float32)}
 
-    def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[Output]:
+    def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]], times: list[np.ndarray] | None = None) -> list[Output]:
         return [self.run(values, arrays) for values, arrays in jobs]
 
     def run(self, values: np.ndarray, arrays: dict[str, np.ndarray]) -> Output:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,6 +15,8 @@ class Split:
     train: list[np.ndarray]
     val: list[np.ndarray]
     context: list[int]
+    train_times: list[np.ndarray] = field(default_factory=list)  # datetime64 per row of each part (time features)
+    val_times: list[np.ndarray] = field(default_factory=list)
 
 
 def tbptt_pieces(parts: list[np.ndarray], length: int, horizon: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -35,6 +35,8 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
         raise ModelError(f"run {run.name!r} is an {cfg.kind}; forecasting needs a forecaster (train with --model forecaster)")
     if steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
+    if cfg.time_features != "none":
+        raise ModelError(f"run {run.name!r} reads time features; `tsrnn forecast` does not feed them yet: train without --time-features to forecast")
     interval = run.schema.get("interval_seconds")
     dataset = read_dataset(str(data), run.data_config, interval=interval)
     if not interval:

@@ -70,9 +70,16 @@ def seasonal_norm(parts: list[np.ndarray], season: int, scale: np.ndarray) -> fl
 class ForecasterTask:
     """Stateful: truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
 
-    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int, horizon: int, diff: bool = False) -> None:
+    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int, horizon: int, diff: bool = False,
+                 time_features: str = "none") -> None:
+        from tsrnn.data.timefeatures import count, time_features as features_of
+
         self.split, self.scaler, self.horizon, self.diff, self.loss = split, scaler, horizon, diff, cfg.loss
         self.train = [scaler.transform(p) for p in split.train]
+        self.time_inputs = count(time_features)
+        self.train_tf = [features_of(t, time_features) for t in split.train_times] if self.time_inputs else []
+        val_tf = pad_stack([features_of(t, time_features) for t in split.val_times])[0] if self.time_inputs else None
+        self.val_tf = torch.from_numpy(val_tf) if val_tf is not None else None
         self.features = self.train[0].shape[1]
         total = sum(p.shape[0] for p in self.train)
         # A pass makes about total / (batch * chunk) optimiser steps: fewer streams on small data,
@@ -93,8 +100,10 @@ class ForecasterTask:
 
     def train_epoch(self, model: Forecaster, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
         parts = [np.concatenate([p, _diffs(p)], axis=1) for p in self.train] if self.diff else self.train
-        x_all, y_all, m_all = tbptt_pieces(parts, self.length, self.horizon, rng)  # with diff: [values | changes]
-        f = self.features
+        if self.time_inputs:
+            parts = [np.concatenate([p, t], axis=1) for p, t in zip(parts, self.train_tf)]
+        x_all, y_all, m_all = tbptt_pieces(parts, self.length, self.horizon, rng)  # [values | changes (diff) | time features]
+        f, k = self.features, self.time_inputs
         order = rng.permutation(len(x_all))
         losses, norms = [], []
         for start in range(0, len(order), self.batch):
@@ -106,7 +115,8 @@ class ForecasterTask:
                 if not mask.any():
                     break
                 chunk = x[:, t : t + cfg.chunk]
-                pred, *state = model(chunk[..., :f], *state, diff=chunk[..., f:] if self.diff else None)
+                pred, *state = model(chunk[..., :f], *state, diff=chunk[..., f : 2 * f] if self.diff else None,
+                                     tf=chunk[..., chunk.shape[-1] - k :] if k else None)
                 loss = _masked_loss(pred, y[:, t : t + cfg.chunk, :, :f], mask, cfg.loss)
                 norms.append(_step(model, opt, loss, cfg.clip_grad))
                 state = [s.detach() for s in state]
@@ -114,15 +124,19 @@ class ForecasterTask:
         return float(np.mean(losses)), float(np.mean(norms))
 
     def val_loss(self, model: Forecaster) -> float:
-        pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]), diff=self.val_diff)
+        pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]), diff=self.val_diff, tf=self.val_tf)
         return float(_masked_loss(pred, self.val_targets, self.val_mask, self.loss))
+
+    def _tf(self) -> tuple[torch.Tensor, ...]:
+        """The validation parts' time features, as the streaming graph's second input (none without)."""
+        return (self.val_tf,) if self.val_tf is not None else ()
 
     def val_residuals(self, model: Forecaster) -> np.ndarray:
         """One-step residuals (x - expected) / scale of the validation rows, (rows, features)."""
         stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         raw, _ = pad_stack(self.split.val)
         nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
-        expected = stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), *((nan, nan) if self.diff else (nan,)))[0].numpy()
+        expected = stream(torch.from_numpy(raw), *self._tf(), *model.zero_state(raw.shape[0]), *((nan, nan) if self.diff else (nan,)))[0].numpy()
         return ((raw - expected) / np.asarray(self.scaler.scale))[self.error_mask]
 
     def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0,
@@ -136,7 +150,7 @@ class ForecasterTask:
         raw, _ = pad_stack(self.split.val)
         nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
         carried = (nan, nan) if self.diff else (nan,)  # next, and prev for changes
-        expected, error, forecast, *_ = (t.numpy() for t in stream(torch.from_numpy(raw), *model.zero_state(raw.shape[0]), *carried))
+        expected, error, forecast, *_ = (t.numpy() for t in stream(torch.from_numpy(raw), *self._tf(), *model.zero_state(raw.shape[0]), *carried))
         if kind != "abs":
             scale = np.asarray(self.scaler.scale, np.float32)
             pending = pending_forecasts(self.horizon, self.features)

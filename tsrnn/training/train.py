@@ -111,7 +111,8 @@ def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig
         return AutoencoderTask(split, scaler, cfg, model_cfg.window)
     if model_cfg.mode == "windowed":
         return WindowedTask(split, scaler, cfg, model_cfg.window, model_cfg.horizon)
-    return ForecasterTask(split, scaler, cfg, warmup_rows(model_cfg), model_cfg.horizon, diff=model_cfg.inputs == "diff")
+    return ForecasterTask(split, scaler, cfg, warmup_rows(model_cfg), model_cfg.horizon, diff=model_cfg.inputs == "diff",
+                          time_features=model_cfg.time_features)
 
 
 def _change_spread(split: Split, scaler: Scaler) -> np.ndarray:
@@ -217,7 +218,7 @@ def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
     A validation part that continues a training segment starts with up to 4 windows of context
     from it, so its state is warm when scoring begins.
     """
-    train, val, context = [], [], []
+    train, val, context, train_times, val_times = [], [], [], [], []
     for segments in dataset.series().values():
         total = sum(s.rows for s in segments)
         cut = int(round(total * (1.0 - cfg.val_fraction)))  # rows of this series before the split
@@ -226,9 +227,11 @@ def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
             a = min(max(cut - seen, 0), seg.rows)  # rows of this segment that train
             if a > 1:
                 train.append(seg.values[:a])
+                train_times.append(seg.times[:a])
             if a < seg.rows:
                 ctx = min(a, 4 * model.window)
                 val.append(seg.values[a - ctx :])
+                val_times.append(seg.times[a - ctx :])
                 context.append(ctx)
             seen += seg.rows
     rows_train = sum(p.shape[0] for p in train)
@@ -240,7 +243,7 @@ def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
             f"{model.window}; give at least {int((need_train + need_val) / (1 - cfg.val_fraction)) + 1} rows "
             "or a smaller --window"
         )
-    return Split(train, val, context)
+    return Split(train, val, context, train_times, val_times)
 
 
 def _schema(dataset: Dataset) -> dict[str, Any]:
