@@ -1,10 +1,12 @@
 """Benchmark: tsrnn on the Numenta Anomaly Benchmark files in ../shared/data/nab_dev.
 
-    .venv/bin/python benchmarks/nab.py [--data ../shared/data/nab_dev] [--horizon 10] [--cooldown 100] [--seed 0] [--cache DIR]
+    .venv/bin/python benchmarks/nab.py [--data ../shared/data/nab_dev] [--horizon 10] [--time-features day] [--error blend]
+                                       [--cooldown 100] [--seed 0] [--cache DIR]
 
 NAB's protocol, one parameter set for every file (no per-file tuning, labels read only by the
-evaluation): for each file, train a forecaster (default: --horizon 10, whose error is the mean
-error of the 10 forecasts made for each row) on its probationary period (the first
+evaluation): for each file, train a forecaster (default: --horizon 10 --time-features day
+--error blend: it reads the time of day, and a row's error is the mean error of the 10 forecasts
+made for it, averaged with the row against the same time a day earlier) on its probationary period (the first
 15 % of rows, at most 750), export it to ONNX, run `watch` over every row (each row's score
 depends only on the rows before it), and write the scores; then `tsrnn evaluate` scores the
 whole directory against the labels. Prints the evaluation next to NAB's published scoreboard.
@@ -57,7 +59,7 @@ def main() -> None:
     parser.add_argument("--cooldown", type=int, default=100, help="rows after an alert in which the same incident does not score again")
     parser.add_argument("--model", default="forecaster")
     parser.add_argument("--horizon", type=int, default=10)
-    parser.add_argument("--error", default="auto", help="auto | abs | squared | horizon | both")
+    parser.add_argument("--error", default="blend", help="auto | abs | squared | horizon | both | blend | mahalanobis")
     parser.add_argument("--threshold-method", default="fixed")
     parser.add_argument("--threshold", type=float, default=0.75)
     parser.add_argument("--risk", type=float, default=1e-4)
@@ -68,7 +70,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--cell", default="lstm")
     parser.add_argument("--inputs", default="level")
-    parser.add_argument("--time-features", default="none", help="none | day | week | day+week")
+    parser.add_argument("--time-features", default="day", help="none | day | week | day+week")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", help="keep the scores in this directory")
