@@ -225,3 +225,12 @@ def test_an_incident_spanning_two_cron_runs_alerts_once(tmp_path: Path, forecast
     assert third.exit_code == 0, third.output
     closed = [json.loads(line) for line in third.stdout.splitlines()]
     assert [(e["start"], e["continued"], e["ongoing"]) for e in closed] == [(rows[297].split(",")[0], True, False)]
+
+
+def test_the_reported_time_range_follows_time_not_text(tmp_path: Path, forecaster_onnx: Path) -> None:
+    """Epoch seconds crossing 99,999 → 100,000 sort wrongly as text; the summary's range must not."""
+    values = cycle(300, start_row=2000, seed=13)[:, 0]
+    f = tmp_path / "epoch.csv"
+    f.write_text("timestamp,value\n" + "".join(f"{99_000 + 60 * i},{v:.4f}\n" for i, v in enumerate(values)))
+    summary = watch(f, forecaster_onnx).summary()
+    assert summary["first_time"] == "99000" and summary["last_time"] == str(99_000 + 60 * 299)

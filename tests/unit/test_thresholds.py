@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from tsrnn.scoring.detector import BLOCK, DetectorSettings, SeriesDetector, detect, histogram
-from tsrnn.scoring.errors import blend, pending_forecasts, row_errors, season_buffer, season_rows, seasonal_errors
+from tsrnn.scoring.errors import ErrorSpec, row_errors, season_rows, seasonal_errors
 from tsrnn.scoring.thresholds import dynamic_level, gpd_fit, pot_level, quantile_level
 
 
@@ -63,29 +63,42 @@ def test_fixed_threshold_flags_three_times_the_running_99th_percentile() -> None
 
 
 def test_horizon_error_averages_every_forecast_made_for_a_row() -> None:
+    spec = ErrorSpec("horizon", horizon=2, features=1)
     x = np.array([[10.0], [20.0], [30.0]])
     forecast = np.zeros((3, 2, 1))  # H = 2: forecast[i, k - 1] is the guess for row i + k
     forecast[0] = [[19.0], [33.0]]  # row 1: 19, row 2: 33
     forecast[1] = [[28.0], [0.0]]  # row 2: 28
-    err, pending = row_errors("horizon", x, x, forecast, pending_forecasts(2, 1), np.ones(1, np.float32))
+    one = np.ones(1, np.float32)
+    err, carried = row_errors(spec, x, x, forecast, one, spec.initial())
     assert np.isnan(err[0])  # nothing forecast row 0
     assert abs(err[1] - 1.0) < 1e-6 and abs(err[2] - (3.0 + 2.0) / 2) < 1e-6
-    assert pending.shape == (2, 2, 1) and np.array_equal(pending[0], forecast[1])
+    assert carried["pending"].shape == (2, 2, 1) and np.array_equal(carried["pending"][0], forecast[1])
     more = np.array([[5.0]])
-    err2, _ = row_errors("horizon", more, more, np.zeros((1, 2, 1)), pending, np.ones(1, np.float32))
+    err2, _ = row_errors(spec, more, more, np.zeros((1, 2, 1)), one, carried)
     assert abs(err2[0] - (abs(0.0 - 5.0) + abs(0.0 - 5.0)) / 2) < 1e-6  # forecast[2][0] = 0 and forecast[1][1] = 0
-    sq, _ = row_errors("squared", x, x + 2.0, forecast, pending_forecasts(2, 1), np.full(1, 2.0, np.float32))
-    assert np.allclose(sq, 1.0)
+    sq, none = row_errors(ErrorSpec("squared"), x, x + 2.0, None, np.full(1, 2.0, np.float32), {})
+    assert np.allclose(sq, 1.0) and none == {}
 
 
 def test_seasonal_error_compares_with_the_row_a_day_before_across_calls() -> None:
     assert season_rows(300.0) == 288 and season_rows(None) == 0 and season_rows(1.0) == 0  # 86,400 rows a day: refused
     x = np.arange(10.0)[:, None]
-    err, buf = seasonal_errors(x[:6], season_buffer(4, 1), np.full(1, 2.0, np.float32))
+    half = np.full(1, 2.0, np.float32)
+    err, buf = seasonal_errors(x[:6], np.full((4, 1), np.nan, np.float32), half)
     assert np.isnan(err[:4]).all() and np.allclose(err[4:], 2.0)  # (x - x four rows before) / 2
-    err2, _ = seasonal_errors(x[6:], buf, np.full(1, 2.0, np.float32))
+    err2, _ = seasonal_errors(x[6:], buf, half)
     assert np.allclose(err2, 2.0)  # the buffer carries the last four rows over
-    assert np.allclose(blend(np.array([2.0, 2.0]), np.array([np.nan, 6.0]), [2.0, 3.0]), [1.0, 0.5 * (1.0 + 2.0)])
+
+
+def test_blend_averages_horizon_and_seasonal_errors_in_their_own_units() -> None:
+    spec = ErrorSpec("blend", horizon=1, features=1, season=2, norms=(2.0, 3.0))
+    x = np.array([[0.0], [0.0], [6.0]])
+    forecast = np.zeros((3, 1, 1))  # every row was forecast as 0 by the row before
+    err, carried = row_errors(spec, x, x, forecast, np.ones(1, np.float32), spec.initial())
+    assert np.isnan(err[0])  # no forecast, no row a day before
+    assert err[1] == 0.0  # horizon part alone (no row a day before yet): 0 / 2
+    assert abs(err[2] - 0.5 * (6.0 / 2.0 + 6.0 / 3.0)) < 1e-6  # row 2 against row 0 (6 - 0), and its forecast 0
+    assert set(carried) == {"pending", "season"} and carried["season"].shape == (2, 1)
 
 
 def test_mahalanobis_flags_columns_that_stop_moving_together() -> None:
@@ -94,7 +107,7 @@ def test_mahalanobis_flags_columns_that_stop_moving_together() -> None:
     rng = np.random.default_rng(8)
     common = rng.normal(0, 1, 5000)
     residuals = np.column_stack([common + rng.normal(0, 0.1, 5000), common + rng.normal(0, 0.1, 5000)])
-    inv = np.asarray(inverse_covariance(residuals))
+    inv = inverse_covariance(residuals)
     together, apart = mahalanobis(np.array([[2.0, 2.0], [2.0, -2.0]]), inv)
     assert apart > 10 * together  # the same size of residual, but against the columns' usual agreement
-    assert abs(float(mahalanobis(np.array([[3.0]]), np.asarray(inverse_covariance(rng.normal(0, 1, (5000, 1)))))[0]) - 3.0) < 0.15
+    assert abs(float(mahalanobis(np.array([[3.0]]), inverse_covariance(rng.normal(0, 1, (5000, 1))))[0]) - 3.0) < 0.15

@@ -223,9 +223,7 @@ def detect(
             ev = None
     det.event = ev
     det.rows += n
-    scores[warm] = 0.0
-    raw[warm] = 0.0
-    return Detected(scores, raw, flagged, warm, events)
+    return Detected(scores, raw, flagged, warm, events)  # warm-up rows scored 0 above (r = 0 there)
 
 
 def _ewma(det: SeriesDetector, r: np.ndarray, ok: np.ndarray, alpha: float) -> np.ndarray:

@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 ERROR_KINDS = ("abs", "squared", "horizon", "both", "blend", "mahalanobis")
@@ -25,37 +27,65 @@ DAY = 86_400.0
 MAX_SEASON_ROWS = 20_000  # a day of rows every 4.3 s at most: beyond that the blend is refused
 
 
-def pending_forecasts(horizon: int, features: int) -> np.ndarray:
-    """The carried forecasts of the last `horizon` rows, (horizon, horizon, features), NaN at first."""
-    return np.full((horizon, horizon, features), np.nan, np.float32)
+@dataclass(frozen=True)
+class ErrorSpec:
+    """Everything an error kind needs besides the rows (watch builds it from the model's metadata,
+    training from its task), so both compute a row's error with the same code."""
+
+    kind: str = "abs"
+    horizon: int = 1
+    features: int = 1
+    season: int = 0  # blend: rows in a day
+    norms: tuple[float, ...] = (1.0, 1.0)  # both, blend: the two parts' 99th percentiles
+    inverse_cov: np.ndarray | None = None  # mahalanobis
+
+    @property
+    def needs_forecast(self) -> bool:
+        return self.kind in ("horizon", "both", "blend")
+
+    def initial(self) -> dict[str, np.ndarray]:
+        """The arrays a series carries from call to call for this kind (none for abs, squared, mahalanobis)."""
+        carried = {}
+        if self.needs_forecast:  # the forecasts of the last H rows, (H, H, F), NaN at first
+            carried["pending"] = np.full((self.horizon, self.horizon, self.features), np.nan, np.float32)
+        if self.kind == "blend":  # the last day of rows, (P, F)
+            carried["season"] = np.full((self.season, self.features), np.nan, np.float32)
+        return carried
 
 
-def row_errors(kind: str, x: np.ndarray, expected: np.ndarray, forecast: np.ndarray, pending: np.ndarray, scale: np.ndarray,
-               norms: tuple[float, float] | list[float] = (1.0, 1.0), inverse_cov: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """x, expected (rows, F) raw; forecast (rows, H, F) raw, made at each row for the rows after it;
-    pending (H, H, F): the forecasts made at the H rows before these. → (errors (rows,), new pending).
-    A row with no forecast yet has error NaN."""
+def row_errors(spec: ErrorSpec, x: np.ndarray, expected: np.ndarray, forecast: np.ndarray | None, scale: np.ndarray,
+               carried: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """x, expected (rows, F) raw; forecast (rows, H, F) raw, made at each row for the rows after it
+    (None when the kind needs none); carried: spec.initial(), or what the last call returned.
+    → (error per row, NaN where it cannot be computed yet; the new carried arrays)."""
+    one = np.abs(x - expected) / scale
+    if spec.kind == "abs":
+        return one.mean(axis=-1), {}
+    if spec.kind == "squared":
+        return (one**2).mean(axis=-1), {}
+    if spec.kind == "mahalanobis":
+        return mahalanobis((x - expected) / scale, spec.inverse_cov), {}
+    assert forecast is not None
+    many, pending = _horizon_errors(x, forecast, carried["pending"], scale)
+    if spec.kind == "horizon":
+        return many, {"pending": pending}
+    if spec.kind == "both":
+        return np.fmax(one.mean(axis=-1) / spec.norms[0], many / spec.norms[1]), {"pending": pending}
+    seasonal, season = seasonal_errors(x, carried["season"], scale)  # blend
+    h = many / spec.norms[0]
+    return np.where(np.isfinite(seasonal), 0.5 * (h + seasonal / spec.norms[1]), h), {"pending": pending, "season": season}
+
+
+def _horizon_errors(x: np.ndarray, forecast: np.ndarray, pending: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows, horizon = x.shape[0], forecast.shape[1]
     both = np.concatenate([pending, forecast.astype(np.float32)])  # (H + rows, H, F)
-    new_pending = both[-horizon:]
-    if kind == "abs":
-        return (np.abs(x - expected) / scale).mean(axis=-1), new_pending
-    if kind == "squared":
-        return (((x - expected) / scale) ** 2).mean(axis=-1), new_pending
-    if kind == "mahalanobis":
-        return mahalanobis((x - expected) / scale, inverse_cov), new_pending
-    if kind == "both":
-        one = (np.abs(x - expected) / scale).mean(axis=-1) / norms[0]
-        many = row_errors("horizon", x, expected, forecast, pending, scale)[0] / norms[1]
-        return np.fmax(one, many), new_pending
     k = np.arange(1, horizon + 1)
     made = horizon + np.arange(rows)[:, None] - k[None, :]  # (rows, H): the row of `both` that forecast row i, k ahead
-    guesses = both[made, k[None, :] - 1]  # (rows, H, F)
-    err = np.abs(guesses - x[:, None, :]) / scale  # NaN where no forecast was made yet
+    err = np.abs(both[made, k[None, :] - 1] - x[:, None, :]) / scale  # NaN where no forecast was made yet
     with np.errstate(invalid="ignore"):
         counts = np.isfinite(err).all(axis=-1).sum(axis=1)
         total = np.nansum(err.mean(axis=-1), axis=1)
-    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan), new_pending
+    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan), both[-horizon:]
 
 
 def season_rows(interval_seconds: float | None) -> int:
@@ -64,10 +94,6 @@ def season_rows(interval_seconds: float | None) -> int:
         return 0
     rows = int(round(DAY / interval_seconds))
     return rows if 2 <= rows <= MAX_SEASON_ROWS else 0
-
-
-def season_buffer(rows: int, features: int) -> np.ndarray:
-    return np.full((rows, features), np.nan, np.float32)
 
 
 def seasonal_errors(x: np.ndarray, buffer: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,11 +105,6 @@ def seasonal_errors(x: np.ndarray, buffer: np.ndarray, scale: np.ndarray) -> tup
     return err, both[-period:]
 
 
-def blend(horizon: np.ndarray, seasonal: np.ndarray, norms: tuple[float, float] | list[float]) -> np.ndarray:
-    h = horizon / norms[0]
-    return np.where(np.isfinite(seasonal), 0.5 * (h + seasonal / norms[1]), h)
-
-
 def mahalanobis(residuals: np.ndarray, inverse_cov: np.ndarray | None) -> np.ndarray:
     """(rows, F) residuals → sqrt(r' S^-1 r / F) per row (NaN rows stay NaN)."""
     r = np.asarray(residuals, np.float64)
@@ -91,13 +112,13 @@ def mahalanobis(residuals: np.ndarray, inverse_cov: np.ndarray | None) -> np.nda
     return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", r, inv, r), 0.0) / r.shape[-1])
 
 
-def inverse_covariance(residuals: np.ndarray) -> list[list[float]]:
-    """The regularised inverse covariance of validation residuals (rows, F), as nested lists."""
+def inverse_covariance(residuals: np.ndarray) -> np.ndarray:
+    """The regularised inverse covariance of validation residuals (rows, F)."""
     r = np.asarray(residuals, np.float64)
     r = r[np.isfinite(r).all(axis=1)]
     f = r.shape[1] if r.ndim == 2 else 1
     if r.shape[0] < 2:
-        return np.eye(f).tolist()
+        return np.eye(f)
     cov = np.atleast_2d(np.cov(r, rowvar=False))
     ridge = 1e-6 + 1e-3 * float(np.trace(cov)) / f  # a column that never moved still gets a finite spread
-    return np.linalg.inv(cov + ridge * np.eye(f)).tolist()
+    return np.linalg.inv(cov + ridge * np.eye(f))

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tsrnn.config import ScoreConfig
+from tsrnn.scoring.errors import ErrorSpec
 from tsrnn.scoring.detector import ERROR_FLOOR, BINS, DetectorSettings, hist_quantile, histogram
 
 
@@ -57,7 +58,7 @@ class Calibration:
 
 
 def calibrate(val_errors: np.ndarray, warmup: int, *, score: ScoreConfig | None = None, quantile: float = 0.99,
-              error_norms: tuple[float, ...] = (1.0, 1.0), inverse_cov: list[list[float]] | None = None) -> Calibration:
+              spec: ErrorSpec | None = None) -> Calibration:
     """Fit the error scale on validation errors (rows after warm-up), with the scoring settings.
 
     score = r / (1 + r) with r = error / scale keeps scores below 1, so a threshold sweep still
@@ -70,4 +71,5 @@ def calibrate(val_errors: np.ndarray, warmup: int, *, score: ScoreConfig | None 
     sparse = {str(int(i)): float(hist[i]) for i in np.flatnonzero(hist)}
     return Calibration(error_scale=scale, threshold=score.threshold, warmup=warmup, quantile=quantile, memory=score.memory, error_hist=sparse,
                        method=score.threshold_method, level_quantile=score.level_quantile, risk=score.risk, smooth=score.smooth, error=score.error,
-                       error_norms=[float(v) for v in error_norms], inverse_cov=inverse_cov)
+                       error_norms=[float(v) for v in spec.norms] if spec else [1.0, 1.0],
+                       inverse_cov=spec.inverse_cov.tolist() if spec is not None and spec.inverse_cov is not None else None)

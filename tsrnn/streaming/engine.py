@@ -43,14 +43,15 @@ class Tally:
     def __init__(self) -> None:
         self.rows = self.warmup = self.anomalous = 0
         self.max_score: float | None = None
-        self.first_time: str | None = None
-        self.last_time: str | None = None
+        self._first: tuple[np.datetime64, str] | None = None  # (time, its text as written) of the earliest row
+        self._last: tuple[np.datetime64, str] | None = None
         self.series: set[str] = set()
         self.events: list[Event] = []
         self._trace: list[float] = []  # maxima of `_bucket` consecutive scored rows
         self._bucket, self._fill = 1, 0
 
-    def add(self, series: str, time_text: list[str], scores: np.ndarray, flagged: np.ndarray, warmup: np.ndarray) -> None:
+    def add(self, series: str, times: np.ndarray, time_text: list[str], scores: np.ndarray, flagged: np.ndarray, warmup: np.ndarray) -> None:
+        """One segment's scored rows; `times` (datetime64) are in order, so its ends are its extremes."""
         if not scores.size:
             return
         self.rows += int(scores.size)
@@ -58,9 +59,10 @@ class Tally:
         self.anomalous += int(flagged.sum())
         top = float(scores.max())
         self.max_score = top if self.max_score is None else max(self.max_score, top)
-        first, last = min(time_text), max(time_text)
-        self.first_time = first if self.first_time is None else min(self.first_time, first)
-        self.last_time = last if self.last_time is None else max(self.last_time, last)
+        if self._first is None or times[0] < self._first[0]:
+            self._first = (times[0], time_text[0])
+        if self._last is None or times[-1] > self._last[0]:
+            self._last = (times[-1], time_text[-1])
         self.series.add(series)
         i = 0
         while i < scores.size:  # fill the open bucket; when the trace is full, merge pairs of buckets
@@ -73,6 +75,14 @@ class Tally:
             if self._fill == 0 and len(self._trace) >= 2 * self.TRACE:
                 self._trace = [max(a, b) for a, b in zip(self._trace[::2], self._trace[1::2])]
                 self._bucket *= 2
+
+    @property
+    def first_time(self) -> str | None:
+        return self._first[1] if self._first else None
+
+    @property
+    def last_time(self) -> str | None:
+        return self._last[1] if self._last else None
 
     @property
     def trace(self) -> np.ndarray:
@@ -301,7 +311,7 @@ class _Job:
                     on_event(event)
             keep = seg.observed  # rows filled into gaps carry the state along but are not reported
             kept = text if keep.all() else [t for t, k in zip(text, keep) if k]
-            tally.add(seg.series, kept, found.raw[keep], found.flagged[keep], found.warmup[keep])
+            tally.add(seg.series, seg.times[keep], kept, found.raw[keep], found.flagged[keep], found.warmup[keep])
             if writer is not None:
                 frames.append(scores_frame(self.meta, [seg.series] * len(kept), kept, seg.values[keep], expected[keep], found.scores[keep], found.flagged[keep]))
         if writer is not None and frames:

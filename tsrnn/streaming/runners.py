@@ -13,7 +13,7 @@ import onnxruntime as ort
 
 from tsrnn.data.timefeatures import time_features
 from tsrnn.export.metadata import ModelMetadata
-from tsrnn.scoring.errors import blend, pending_forecasts, row_errors, season_buffer, season_rows, seasonal_errors
+from tsrnn.scoring.errors import ErrorSpec, row_errors, season_rows
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
 BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills
@@ -31,24 +31,19 @@ class ForecasterRunner:
         self.layers, self.hidden = meta.state_shape
         self.states = list(meta.state_names)  # ["h", "c"] for LSTM, ["h"] for GRU and RNN
         self.rows = ["next", "prev"] if meta.inputs == "diff" else ["next"]  # carried rows (1, features)
-        self.error_kind = meta.scorer_calibration.error
-        self.norms = meta.scorer_calibration.error_norms
-        inverse = meta.scorer_calibration.inverse_cov
-        self.inverse_cov = np.asarray(inverse) if inverse is not None else None
-        self.with_forecast = self.error_kind != "abs"
+        cal = meta.scorer_calibration
+        self.errors = ErrorSpec(cal.error, meta.horizon, meta.features, season_rows(meta.interval) if cal.error == "blend" else 0,
+                                tuple(cal.error_norms), np.asarray(cal.inverse_cov) if cal.inverse_cov is not None else None)
+        self.with_forecast = self.errors.needs_forecast
         self.outputs = ["expected", "error", *(["forecast"] if self.with_forecast else []), *(f"{n}_out" for n in self.states + self.rows)]
-        self.features, self.horizon = meta.features, meta.horizon
-        self.season = season_rows(meta.interval) if self.error_kind == "blend" else 0
+        self.features = meta.features
         self.time_features = meta.time_features  # "none", or the graph reads `tf` computed from each row's time
         self.scale = np.asarray(meta.scaler["scale"], np.float32)
 
     def initial(self) -> dict[str, np.ndarray]:
         arrays = {n: np.zeros((self.layers, 1, self.hidden), np.float32) for n in self.states}
         arrays.update({n: np.full((1, self.features), np.nan, np.float32) for n in self.rows})
-        if self.with_forecast:
-            arrays["pending"] = pending_forecasts(self.horizon, self.features)
-        if self.error_kind == "blend":
-            arrays["season"] = season_buffer(self.season, self.features)
+        arrays.update(self.errors.initial())
         return arrays
 
     def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]], times: list[np.ndarray] | None = None) -> list[Output]:
@@ -75,14 +70,10 @@ class ForecasterRunner:
             for b, i in enumerate(members):
                 arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
                 arrays.update({n: r[b : b + 1] for n, r in zip(self.rows, rows)})
-                err = error[b]
-                if self.error_kind == "blend":
-                    err, arrays["pending"] = row_errors("horizon", x[b], expected[b], forecast[b], jobs[i][1]["pending"], self.scale)
-                    seasonal, arrays["season"] = seasonal_errors(x[b], jobs[i][1]["season"], self.scale)
-                    err = blend(err, seasonal, self.norms)
-                elif self.with_forecast:
-                    err, arrays["pending"] = row_errors(self.error_kind, x[b], expected[b], forecast[b], jobs[i][1]["pending"], self.scale, self.norms,
-                                                         self.inverse_cov)
+                err = error[b]  # the graph's own (abs) error, unless the kind asks for another
+                if self.errors.kind != "abs":
+                    err, carried = row_errors(self.errors, x[b], expected[b], forecast[b] if forecast is not None else None, self.scale, jobs[i][1])
+                    arrays.update(carried)
                 out[i] = (expected[b], err, arrays)
         return out  # type: ignore[return-value]
 

@@ -16,6 +16,7 @@ from tsrnn.config import TrainConfig
 from tsrnn.data.scaling import Scaler
 from tsrnn.models.autoencoder import Autoencoder, StreamingAutoencoder
 from tsrnn.models.forecaster import Forecaster, StreamingForecaster, WindowedForecaster
+from tsrnn.scoring.errors import ErrorSpec
 from tsrnn.training.batching import Split, gather_windows, horizon_targets, pad_stack, tbptt_pieces, window_index
 
 MAX_WINDOWS_PER_EPOCH = 8192  # autoencoder: a random sample of windows per epoch keeps epochs short
@@ -127,42 +128,64 @@ class ForecasterTask:
         pred, *_ = model(self.val, *model.zero_state(self.val.shape[0]), diff=self.val_diff, tf=self.val_tf)
         return float(_masked_loss(pred, self.val_targets, self.val_mask, self.loss))
 
-    def _tf(self) -> tuple[torch.Tensor, ...]:
-        """The validation parts' time features, as the streaming graph's second input (none without)."""
-        return (self.val_tf,) if self.val_tf is not None else ()
-
-    def val_residuals(self, model: Forecaster) -> np.ndarray:
-        """One-step residuals (x - expected) / scale of the validation rows, (rows, features)."""
+    def _val_stream(self, model: Forecaster) -> tuple[np.ndarray, ...]:
+        """The validation parts (raw, padded) and the exported graph's outputs over them, with
+        its carried inputs empty as watch starts them: raw, expected, error, forecast."""
         stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         raw, _ = pad_stack(self.split.val)
         nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
-        expected = stream(torch.from_numpy(raw), *self._tf(), *model.zero_state(raw.shape[0]), *((nan, nan) if self.diff else (nan,)))[0].numpy()
-        return ((raw - expected) / np.asarray(self.scaler.scale))[self.error_mask]
-
-    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0,
-                   inverse_cov: np.ndarray | None = None) -> np.ndarray:
-        """Errors of the validation rows, computed exactly as the exported graph and watch do
-        (`season`: rows in a day, for the blend; a validation part is seldom a day long, so its
-        rows mostly get the horizon part alone, as watch's first day does)."""
-        from tsrnn.scoring.errors import blend, pending_forecasts, row_errors, season_buffer, seasonal_errors
-
-        stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
-        raw, _ = pad_stack(self.split.val)
-        nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
+        tf = (self.val_tf,) if self.val_tf is not None else ()
         carried = (nan, nan) if self.diff else (nan,)  # next, and prev for changes
-        expected, error, forecast, *_ = (t.numpy() for t in stream(torch.from_numpy(raw), *self._tf(), *model.zero_state(raw.shape[0]), *carried))
-        if kind != "abs":
-            scale = np.asarray(self.scaler.scale, np.float32)
-            pending = pending_forecasts(self.horizon, self.features)
-            inner = "horizon" if kind == "blend" else kind
-            error = np.stack([row_errors(inner, raw[b], expected[b], forecast[b], pending, scale, norms, inverse_cov)[0] for b in range(raw.shape[0])])
-            if kind == "blend":
-                seasonal = np.stack([seasonal_errors(raw[b], season_buffer(season, self.features), scale)[0] for b in range(raw.shape[0])])
-                error = blend(error, seasonal, norms)
-        return error[self.error_mask].astype(np.float64)
+        expected, error, forecast, *_ = (t.numpy() for t in stream(torch.from_numpy(raw), *tf, *model.zero_state(raw.shape[0]), *carried))
+        return raw, expected, error, forecast
+
+    def val_errors(self, model: Forecaster) -> np.ndarray:
+        """One-step errors of the validation rows, computed exactly as the exported graph does."""
+        return self._val_stream(model)[2][self.error_mask].astype(np.float64)
+
+    def calibration_errors(self, model: Forecaster, kind: str, season: int = 0) -> tuple[np.ndarray, ErrorSpec]:
+        """The validation rows' errors of `kind`, computed by the same code as watch, and the spec
+        that watch needs to repeat it (norms and covariance fitted here; `season`: rows in a day).
+
+        A validation part is seldom a day long, so for the blend its rows mostly get the horizon
+        part alone, as watch's first day does."""
+        from tsrnn.scoring.errors import inverse_covariance, row_errors
+
+        raw, expected, error, forecast = self._val_stream(model)
+        scale = np.asarray(self.scaler.scale, np.float32)
+
+        def errors(spec: ErrorSpec) -> np.ndarray:
+            rows = [row_errors(spec, raw[b], expected[b], forecast[b], scale, spec.initial())[0] for b in range(raw.shape[0])]
+            return np.stack(rows)[self.error_mask].astype(np.float64)
+
+        spec = ErrorSpec(kind, self.horizon, self.features, season)
+        if kind == "abs":
+            return error[self.error_mask].astype(np.float64), spec
+        if kind == "mahalanobis":
+            residuals = ((raw - expected) / scale)[self.error_mask]
+            spec = ErrorSpec(kind, self.horizon, self.features, inverse_cov=inverse_covariance(residuals))
+        elif kind in ("both", "blend"):  # each part in units of its own 99th percentile
+            horizon = _q99(errors(ErrorSpec("horizon", self.horizon, self.features)))
+            other = _q99(error[self.error_mask]) if kind == "both" else seasonal_norm(self.split.train, season, scale)
+            spec = ErrorSpec(kind, self.horizon, self.features, season, (other, horizon) if kind == "both" else (horizon, other))
+        return errors(spec), spec
 
 
-class WindowedTask:
+def _q99(values: np.ndarray) -> float:
+    return max(float(np.nanquantile(values, 0.99)), 1e-6)
+
+
+class _WindowTask:
+    """Window models score one error kind, the graph's own."""
+
+    def val_errors(self, model: nn.Module) -> np.ndarray:
+        raise NotImplementedError
+
+    def calibration_errors(self, model: nn.Module, kind: str, season: int = 0) -> tuple[np.ndarray, ErrorSpec]:
+        return self.val_errors(model), ErrorSpec()
+
+
+class WindowedTask(_WindowTask):
     """The baseline: fixed windows of `window` rows from a zero state, each predicting what follows."""
 
     def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, window: int, horizon: int) -> None:
@@ -204,8 +227,7 @@ class WindowedTask:
             count += float(m.sum())
         return total / max(count, 1.0)
 
-    def val_errors(self, model: Forecaster, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0,
-                   inverse_cov: np.ndarray | None = None) -> np.ndarray:
+    def val_errors(self, model: Forecaster) -> np.ndarray:
         stream = WindowedForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         scale = np.asarray(self.scaler.scale)
         out = []
@@ -217,7 +239,7 @@ class WindowedTask:
         return np.concatenate(out).astype(np.float64)
 
 
-class AutoencoderTask:
+class AutoencoderTask(_WindowTask):
     """Reconstruct windows inside segments; a row's error is the last step of the window ending at it."""
 
     def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, window: int) -> None:
@@ -246,8 +268,7 @@ class AutoencoderTask:
     def val_loss(self, model: Autoencoder) -> float:
         return _pointwise(model(self.val_windows), self.val_windows, self.loss).mean().item()
 
-    def val_errors(self, model: Autoencoder, kind: str = "abs", norms: tuple[float, float] = (1.0, 1.0), season: int = 0,
-                   inverse_cov: np.ndarray | None = None) -> np.ndarray:
+    def val_errors(self, model: Autoencoder) -> np.ndarray:
         stream = StreamingAutoencoder(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         index = window_index(self.split.val, self.window, first=self.split.context)
         out = []

@@ -150,22 +150,8 @@ class _Saver:
         import torch
 
         with torch.no_grad():
-            norms: tuple[float, ...] = (1.0, 1.0)
-            kind = self.score.error
-            if kind == "both":  # each error in units of its own validation 99th percentile
-                norms = tuple(max(float(np.nanquantile(self.task.val_errors(self.net, k), 0.99)), 1e-6) for k in ("abs", "horizon"))
-            elif kind == "blend":
-                from tsrnn.training.loop import seasonal_norm
-
-                norms = (max(float(np.nanquantile(self.task.val_errors(self.net, "horizon"), 0.99)), 1e-6),
-                         seasonal_norm(self.split.train, self.season, np.asarray(self.task.scaler.scale)))
-            inverse_cov = None
-            if kind == "mahalanobis":
-                from tsrnn.scoring.errors import inverse_covariance
-
-                inverse_cov = inverse_covariance(self.task.val_residuals(self.net))
-            calibration = calibrate(self.task.val_errors(self.net, kind, norms, self.season, inverse_cov), warmup_rows(self.model_cfg),
-                                    score=self.score, error_norms=norms, inverse_cov=inverse_cov)
+            errors, spec = self.task.calibration_errors(self.net, self.score.error, self.season)
+            calibration = calibrate(errors, warmup_rows(self.model_cfg), score=self.score, spec=spec)
         best = min(history, key=lambda s: s.val_loss)
         info = {
             **self.base,
