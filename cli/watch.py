@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from tsrnn.errors import TsrnnError
-from tsrnn.config import DEFAULT_COOLDOWN
 
 from .options import Json, Quiet, human_console, print_json
 
@@ -32,13 +31,15 @@ def command(
     provider: Annotated[str, typer.Option("--provider", help="Execution provider: auto | cpu | cuda | tensorrt.")] = "cpu",
     strict_provider: Annotated[bool, typer.Option("--strict-provider", help="Fail (exit 2) when the provider is not available.")] = False,
     threads: Annotated[int, typer.Option("--threads", help="onnxruntime intra-op threads.")] = 1,
-    cooldown: Annotated[int, typer.Option("--cooldown", help="Anomalous rows within this many rows of an event join it instead of raising another.")] = DEFAULT_COOLDOWN,
+    cooldown: Annotated[int | None, typer.Option("--cooldown", help="Override the model's: flagged rows within this many rows of an event join it instead of raising another.", show_default=False)] = None,
     min_duration: Annotated[int, typer.Option("--min-duration", help="Anomalous rows an event needs to be an alert.")] = 1,
     threshold_method: Annotated[str | None, typer.Option("--threshold-method", help="Override the model's: fixed | quantile | pot | dynamic.", show_default=False)] = None,
     threshold: Annotated[float | None, typer.Option("--threshold", help="Override the model's fixed threshold (a score in (0, 1)).", show_default=False)] = None,
     level_quantile: Annotated[float | None, typer.Option("--level-quantile", help="Override the quantile method's quantile.", show_default=False)] = None,
     risk: Annotated[float | None, typer.Option("--risk", help="Override the pot method's false-alarm probability per row.", show_default=False)] = None,
     smooth: Annotated[int | None, typer.Option("--smooth", help="Override the model's smoothing span (rows; 0: none).", show_default=False)] = None,
+    channels: Annotated[str | None, typer.Option("--channels", help="Fuse only these of the model's channels: forecast,novelty,range.", show_default=False)] = None,
+    channel_scores: Annotated[bool, typer.Option("--channel-scores", help="Also write each channel's score to --scores-out (score_forecast, score_novelty, score_range).")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for another run on the same --state to finish instead of exiting 2.")] = False,
     device: Annotated[int, typer.Option("--device", help="CUDA device id (cuda, tensorrt).")] = 0,
     trt_cache: Annotated[str | None, typer.Option("--trt-cache", help="TensorRT engine cache directory [default: ~/.cache/tsrnn/tensorrt].")] = None,
@@ -53,12 +54,13 @@ def command(
     stdout_users = [flag for flag, on in (("--json", json_out), ("--ndjson", ndjson), ("--scores-out -", scores_out == "-")) if on]
     if len(stdout_users) > 1:
         raise TsrnnError(f"{' and '.join(stdout_users)} would both write to stdout; choose one")
-    if threads < 1 or cooldown < 0 or min_duration < 1:
+    if threads < 1 or (cooldown is not None and cooldown < 0) or min_duration < 1:
         raise TsrnnError("--threads and --min-duration must be at least 1, --cooldown at least 0")
     from tsrnn.config import check_score_settings
 
-    check_score_settings(threshold_method, threshold, level_quantile, risk, smooth)
-    score = {"method": threshold_method, "threshold": threshold, "level_quantile": level_quantile, "risk": risk, "smooth": smooth}
+    chosen = tuple(c.strip() for c in channels.split(",") if c.strip()) if channels is not None else None
+    check_score_settings(threshold_method, threshold, level_quantile, risk, smooth, channels=chosen)
+    score = {"method": threshold_method, "threshold": threshold, "level_quantile": level_quantile, "risk": risk, "smooth": smooth, "channels": chosen}
     from tsrnn.runtime.providers import GpuOptions
 
     gpu = GpuOptions(device, trt_cache, fp16)
@@ -66,10 +68,12 @@ def command(
         if source == "-" or interval <= 0:
             raise TsrnnError("--follow needs a file (not stdin) and a positive --interval")
         _follow(source, model, state, scores_out, json_out, ndjson, quiet, exit_zero, interval, follow_for, wait,
-                dict(provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu, score=score))
+                dict(provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown, min_duration=min_duration, gpu=gpu, score=score,
+                     channel_scores=channel_scores))
         return
     result = watch(source, model, state=state, scores_out=scores_out, provider=provider, strict_provider=strict_provider, threads=threads,
-                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=gpu, score=score, on_event=_print_event if ndjson else None)
+                   cooldown=cooldown, min_duration=min_duration, wait=wait, gpu=gpu, score=score, on_event=_print_event if ndjson else None,
+                   channel_scores=channel_scores)
     summary = result.summary()
     if json_out:
         print_json(summary)

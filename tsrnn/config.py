@@ -8,7 +8,6 @@ from typing import Any
 MODEL_KINDS = ("forecaster", "autoencoder")
 DUPLICATES = ("last", "mean", "error")
 FILLS = ("interpolate", "ffill", "none")
-DEFAULT_COOLDOWN = 24  # watch: anomalous rows this close to an event join it (one alert per incident)
 CELLS = ("lstm", "gru", "rnn")
 MODES = ("stateful", "windowed")
 SCALERS = ("standard", "minmax", "robust")
@@ -53,11 +52,11 @@ class ModelConfig:
     layers: int = 2
     dropout: float = 0.0
     window: int = 32  # autoencoder and windowed-forecaster window; stateful warm-up rows
-    horizon: int = 1  # forecaster: rows predicted ahead from each row
+    horizon: int = 10  # forecaster: rows predicted ahead from each row (the forecast channel averages the H forecasts made for a row)
     mode: str = "stateful"  # forecaster training: stateful (TBPTT, carried state) | windowed
     inputs: str = "level"  # stateful forecaster: level (the values) | diff (changes: robust to drifting levels)
     bidirectional: bool = False  # autoencoder encoder
-    time_features: str = "none"  # stateful forecaster: none | day | week | day+week (sin and cos of the phase, as inputs)
+    time_features: str = "auto"  # stateful forecaster: none | day | week | day+week (sin and cos of the phase, as inputs); auto: day for rows under 12 h apart, else none
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
@@ -71,9 +70,9 @@ class ModelConfig:
                 raise TsrnnError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise TsrnnError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if self.time_features not in ("none", "day", "week", "day+week"):
-            raise TsrnnError(f"unknown time features {self.time_features!r} for --time-features: use one of none, day, week, day+week")
-        if self.time_features != "none" and (self.kind != "forecaster" or self.mode != "stateful"):
+        if self.time_features not in ("auto", "none", "day", "week", "day+week"):
+            raise TsrnnError(f"unknown time features {self.time_features!r} for --time-features: use one of auto, none, day, week, day+week")
+        if self.time_features not in ("none", "auto") and (self.kind != "forecaster" or self.mode != "stateful"):
             raise TsrnnError("--time-features works with the stateful forecaster only; drop it or use --mode stateful")
         if self.inputs == "diff" and (self.kind != "forecaster" or self.mode != "stateful"):
             raise TsrnnError("--inputs diff works with the stateful forecaster only; drop it or use --mode stateful")
@@ -112,36 +111,68 @@ class TrainConfig:
             raise TsrnnError("--lr must be positive and --clip-grad 0 (off) or positive")
 
 
-THRESHOLD_METHODS = ("fixed", "quantile", "pot", "dynamic")
+def _choices() -> dict[str, tuple[str, ...]]:
+    """The registries that scoring settings are checked against (each defined once, in scoring/)."""
+    from tsrnn.scoring.channels import CHANNELS, NOVELTY_KINDS
+    from tsrnn.scoring.errors import ERROR_KINDS
+    from tsrnn.scoring.thresholds import METHODS
+
+    return {"method": tuple(METHODS), "error": ("auto", *ERROR_KINDS, "none"), "novelty": ("auto", *NOVELTY_KINDS), "channels": CHANNELS}
+
+
+THRESHOLD_METHODS = ("fixed", "quantile", "pot", "dynamic")  # for help texts; checked against thresholds.METHODS
 
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """How errors become scores and alerts (tsrnn.scoring.detector); stored in the model, watch can override."""
+    """How the detector turns channels into scores and alerts (tsrnn.scoring); stored in the model, watch can override.
 
-    threshold_method: str = "fixed"  # one of THRESHOLD_METHODS
-    threshold: float = 0.75  # fixed: the score that flags a row (0.75: an error 3x the running 99th percentile)
-    level_quantile: float = 0.999  # quantile: of the validation scores
+    The defaults are what benchmarks/nab.py measures best (README, "Scores and alerts")."""
+
+    threshold_method: str = "fixed"  # thresholds.METHODS
+    threshold: float = 0.70  # fixed: the fused score that flags a row (0.70: a channel 2.33x its running 99th percentile)
+    level_quantile: float = 0.999  # quantile: of the validation ratios
     risk: float = 1e-4  # pot: false-alarm probability per row
-    smooth: int = 0  # span (rows) of an exponentially weighted mean of the error ratio; 0: none
-    memory: int = 10_000  # rows: time constant of the running error statistics
-    error: str = "auto"  # forecaster error per row: abs | squared | horizon (mean over the H forecasts made for a row) | both | blend (horizon and seasonal) | mahalanobis | auto (horizon when --horizon > 1, else abs)
+    smooth: int = 0  # span (rows) of an exponentially weighted mean of the fused ratio; 0: none
+    memory: int = 10_000  # rows: time constant of the running quantiles
+    error: str = "auto"  # forecast channel: auto (blend with a regular interval, else horizon when --horizon > 1, else abs) | ERROR_KINDS | none (no forecast channel)
+    novelty: str = "auto"  # novelty channel: auto (knn; an autoencoder's own error for --model autoencoder) | knn | autoencoder | none
+    novelty_window: int = 5  # knn: rows in a window
+    novelty_memory: int = 1000  # knn: earlier windows compared with
+    range_check: bool = True  # range channel: a value beyond the range seen (widened by range_tolerance) lifts the score to range_floor
+    range_tolerance: float = 0.05
+    range_floor: float = 0.9
+    cooldown: int | None = None  # rows; None: 0.133 x a series' training rows (at least 10, at most a day of rows or 1,000)
+    learn_flagged: bool = True  # flagged rows feed the running quantiles and the threshold
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
 
         check_score_settings(self.threshold_method, self.threshold, self.level_quantile, self.risk, self.smooth, self.memory)
-        if self.error not in ("auto", "abs", "squared", "horizon", "both", "blend", "mahalanobis"):
-            raise TsrnnError(f"unknown error {self.error!r} for --error: use one of auto, abs, squared, horizon, both, blend, mahalanobis")
+        choices = _choices()
+        for name in ("error", "novelty"):
+            if getattr(self, name) not in choices[name]:
+                raise TsrnnError(f"unknown {name} {getattr(self, name)!r} for --{name}: use one of {', '.join(choices[name])}")
+        if self.novelty_window < 1 or self.novelty_memory < 2 * QUERY_MIN:
+            raise TsrnnError(f"--novelty-window must be at least 1 and --novelty-memory at least {2 * QUERY_MIN}")
+        if not 0.0 <= self.range_tolerance or not 0.0 < self.range_floor < 1.0:
+            raise TsrnnError("--range-tolerance must be 0 or more and --range-floor a score in (0, 1)")
+        if self.cooldown is not None and self.cooldown < 0:
+            raise TsrnnError(f"--cooldown must be 0 or more rows, got {self.cooldown}")
+
+
+QUERY_MIN = 8  # the novelty memory's smallest size / 2
 
 
 def check_score_settings(method: str | None = None, threshold: float | None = None, level_quantile: float | None = None,
-                         risk: float | None = None, smooth: int | None = None, memory: int | None = None) -> None:
+                         risk: float | None = None, smooth: int | None = None, memory: int | None = None,
+                         channels: tuple[str, ...] | None = None) -> None:
     """Refuse out-of-range scoring settings (None: not given) with a message naming the flag."""
     from tsrnn.errors import TsrnnError
 
-    if method is not None and method not in THRESHOLD_METHODS:
-        raise TsrnnError(f"unknown threshold method {method!r} for --threshold-method: use one of {', '.join(THRESHOLD_METHODS)}")
+    choices = _choices()
+    if method is not None and method not in choices["method"]:
+        raise TsrnnError(f"unknown threshold method {method!r} for --threshold-method: use one of {', '.join(choices['method'])}")
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise TsrnnError(f"--threshold is a score in (0, 1), got {threshold}")
     if level_quantile is not None and not 0.5 <= level_quantile < 1.0:
@@ -152,6 +183,10 @@ def check_score_settings(method: str | None = None, threshold: float | None = No
         raise TsrnnError(f"--smooth must be 0 (off) or a span in rows, got {smooth}")
     if memory is not None and memory < 256:
         raise TsrnnError(f"--memory must be at least 256 rows, got {memory}")
+    if channels is not None:
+        unknown = [c for c in channels if c not in choices["channels"]]
+        if unknown or not channels:
+            raise TsrnnError(f"--channels {','.join(channels)!r}: give one or more of {', '.join(choices['channels'])}, separated by commas")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -194,7 +229,7 @@ def resolve(flags: dict[str, Any], env: dict[str, str], toml_path: str | None = 
     if toml_path:
         layers.append((f"file {toml_path}", _read_toml(toml_path)))
     from_env = {k[6:].lower(): v for k, v in env.items() if k.startswith("TSRNN_") and k[6:].lower() in SETTINGS}
-    layers.append(("env", {k: _from_text(k, v, f"TSRNN_{k.upper()}") for k, v in from_env.items()}))
+    layers.append(("env", {k: setting_from_text(k, v, f"TSRNN_{k.upper()}") for k, v in from_env.items()}))
     layers.append(("flag", flags))
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -233,12 +268,17 @@ def _read_toml(path: str) -> dict[str, Any]:
     return flat
 
 
-def _from_text(key: str, text: str, origin: str) -> Any:
+OPTIONAL_INTS = ("cooldown",)  # settings whose default (None) means "decided from the data"
+
+
+def setting_from_text(key: str, text: str, origin: str) -> Any:
     """A TSRNN_* value as the type of its setting."""
     from tsrnn.errors import TsrnnError
 
     cls, name = SETTINGS[key]
     default = next(f.default for f in fields(cls) if f.name == name)
+    if default is None and name in OPTIONAL_INTS:
+        default = 0
     try:
         if isinstance(default, bool):
             if text.lower() not in ("1", "0", "true", "false", "yes", "no"):

@@ -37,9 +37,44 @@ def test_evaluate_finds_the_labelled_spike_and_reports_every_metric(tmp_path: Pa
     assert doc["nab"]["standard"]["windows_found"] == 1 and doc["nab"]["standard"]["score"] > 50
     assert set(doc["nab"]) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
     assert doc["events"]["windows_found"] == 1 and doc["events"]["recall"] == 1.0
-    assert 0 < doc["point_adjusted_f1"] <= 1 and doc["forecast"]["mae"] > 0
+    assert 0 < doc["point_adjusted_f1"] <= 1 and doc["forecast"]["mae"] > 0 and 0 < doc["forecast"]["mase"] < 5
+    assert doc["windows_in_probation"] == 0
     human = CliRunner().invoke(app, ["evaluate", str(scores_dir / "m.csv"), "--labels", str(labels)])
-    assert human.exit_code == 0 and "NAB standard" in human.output and "Numenta HTM" in human.output
+    assert human.exit_code == 0 and "NAB standard" in human.output
+    assert "Numenta HTM 70.5" in human.output and "for context only" in human.output  # context, not a ranking
+
+
+def test_windows_in_the_probationary_period_are_counted_not_dropped(tmp_path: Path, forecaster_onnx: Path) -> None:
+    data, _ = _labelled(tmp_path, 700)
+    times = stamps(1200, 2000)
+    labels = tmp_path / "both.json"
+    labels.write_text(json.dumps({"m.csv": [[times[40], times[60]], [times[695], times[715]]]}))  # 40-60: inside the first 180 rows
+    watch(data, forecaster_onnx, scores_out=tmp_path / "s" / "m.csv")
+    doc = json.loads(CliRunner().invoke(app, ["evaluate", str(tmp_path / "s"), "--labels", str(labels), "--json"]).stdout)
+    assert doc["windows"] == 1 and doc["windows_in_probation"] == 1 and doc["per_file"][0]["windows_in_probation"] == 1
+    human = CliRunner().invoke(app, ["evaluate", str(tmp_path / "s"), "--labels", str(labels)])
+    assert "1 labelled window(s) start in a probationary period" in human.output
+
+
+def test_a_long_format_scores_file_is_scored_per_series(tmp_path: Path, forecaster_onnx: Path) -> None:
+    import polars as pl
+
+    data, _ = _labelled(tmp_path, 700)
+    watch(data, forecaster_onnx, scores_out=tmp_path / "one.csv")
+    one = pl.read_csv(tmp_path / "one.csv")
+    clean = pl.read_csv(data).with_columns(pl.lit("b").alias("host"))
+    watch(write_csv(tmp_path / "b.csv", cycle(1200, start_row=2000, seed=22), start_row=2000), forecaster_onnx, scores_out=tmp_path / "two.csv")
+    two = pl.read_csv(tmp_path / "two.csv")
+    long = pl.concat([one.insert_column(1, pl.lit("a").alias("host")), two.insert_column(1, pl.lit("b").alias("host"))])
+    (tmp_path / "long").mkdir()
+    long.write_csv(tmp_path / "long" / "fleet.csv")
+    times = stamps(1200, 2000)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"fleet.csv:a": [[times[695], times[715]]], "b": []}))
+    doc = json.loads(CliRunner().invoke(app, ["evaluate", str(tmp_path / "long"), "--labels", str(labels), "--json"]).stdout)
+    assert doc["files"] == 2 and doc["windows"] == 1 and doc["events"]["windows_found"] == 1
+    assert [f["file"] for f in doc["per_file"]] == ["fleet.csv:a", "fleet.csv:b"] and clean.height == 1200
+    assert doc["forecast"]["series"] == 2 and "mae" not in doc["forecast"]  # MAE in two series' units is not averaged
 
 
 @pytest.mark.parametrize(
@@ -51,7 +86,7 @@ def test_evaluate_finds_the_labelled_spike_and_reports_every_metric(tmp_path: Pa
         (["{scores}", "--labels", "{labels}", "--label-key", "other.csv"], "not a key"),
         (["{other}", "--labels", "{labels}"], "no scores file matches"),
         (["{data}", "--labels", "{labels}"], "no score, anomaly column"),
-        (["{long}", "--labels", "{labels}"], "holds several series"),
+        (["{long}", "--labels", "{labels}"], "name them per series"),
     ],
 )
 def test_evaluate_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -96,12 +131,13 @@ def test_the_horizon_error_is_calibrated_and_scored_alike_in_training_and_watch(
                 score=ScoreConfig(error=kind))
     onnx = export_onnx(run.run, tmp_path / "h6.onnx").path
     cal = read_metadata(onnx).scorer_calibration
-    assert cal.error == ("horizon" if kind == "auto" else kind)  # auto: horizon, as --horizon is above 1
-    assert (cal.error_norms[0] > 0 and cal.error_norms != [1.0, 1.0]) if kind in ("both", "blend") else cal.error_norms == [1.0, 1.0]
-    clean = watch(write_csv(tmp_path / "clean.csv", cycle(3000, start_row=2000, seed=30), start_row=2000), onnx, scores_out=tmp_path / "c.csv")
+    assert cal.error == ("blend" if kind == "auto" else kind)  # auto: blend, as the rows are regular (5 minutes apart)
+    assert (cal.error_norms[0] > 0 and cal.error_norms != [1.0, 1.0]) if cal.error in ("both", "blend") else cal.error_norms == [1.0, 1.0]
+    clean = watch(write_csv(tmp_path / "clean.csv", cycle(3000, start_row=2000, seed=30), start_row=2000), onnx, scores_out=tmp_path / "c.csv",
+                  channel_scores=True)
     import polars as pl
 
-    scores = pl.read_csv(tmp_path / "c.csv")["score"].to_numpy()[100:]
+    scores = pl.read_csv(tmp_path / "c.csv")["score_forecast"].to_numpy()[100:]
     # validation and watch errors come from one function: on clean data of the same kind, about 1 %
     # of rows exceed the validation 99th percentile (score 0.5)
     assert np.mean(scores >= 0.5) < 0.05 and clean.rows == 3000

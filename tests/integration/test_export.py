@@ -27,6 +27,18 @@ def zero_state(meta, batch: int) -> dict[str, np.ndarray]:  # noqa: ANN001
     }
 
 
+def with_tf(meta, x: np.ndarray, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """The graph's inputs for rows x (batch, time, features): the default model also reads the time
+    of day (`tf`, sin and cos of the phase), here of rows 5 minutes apart."""
+    from tsrnn.data.timefeatures import time_features
+
+    feed = {"x": x, **state}
+    if meta.time_features != "none":
+        times = np.datetime64("2024-01-01T00:00", "us") + np.arange(x.shape[1]) * np.timedelta64(300, "s")
+        feed["tf"] = np.repeat(time_features(times, meta.time_features)[None], x.shape[0], axis=0)
+    return feed
+
+
 def test_batch_and_time_axes_are_symbolic(forecaster_onnx: Path, autoencoder_onnx: Path) -> None:
     fc = {i.name: i.shape for i in session(forecaster_onnx).get_inputs() + session(forecaster_onnx).get_outputs()}
     assert fc["x"] == ["batch", "time", 1] and fc["expected"] == ["batch", "time", 1] and fc["error"] == ["batch", "time"]
@@ -55,9 +67,11 @@ def test_onnxruntime_matches_pytorch_at_new_shapes(workdir: Path, forecaster_onn
         x = np.stack([cycle(time, start_row=100 * b, seed=b) for b in range(batch)]).astype(np.float32)
         state = zero_state(meta, batch)
         state["next"] = x[:, 0].copy()
-        got = session(forecaster_onnx).run(None, {"x": x, **state})
+        feed = with_tf(meta, x, state)
+        got = session(forecaster_onnx).run(None, feed)
         with torch.no_grad():
-            want = module(torch.from_numpy(x), *(torch.from_numpy(state[k]) for k in ("h", "c", "next")))
+            tf = [torch.from_numpy(feed["tf"])] if "tf" in feed else []
+            want = module(torch.from_numpy(x), *tf, *(torch.from_numpy(state[k]) for k in ("h", "c", "next")))
         for g, w in zip(got, want):
             assert np.max(np.abs(g - w.numpy())) < 1e-4 * max(1.0, float(np.max(np.abs(w.numpy()))))
 
@@ -66,11 +80,13 @@ def test_one_point_at_a_time_with_carried_state_equals_one_call(forecaster_onnx:
     meta = read_metadata(forecaster_onnx)
     s = session(forecaster_onnx)
     x = cycle(120, seed=3).astype(np.float32)[None]  # (1, 120, 1)
-    expected_all, error_all, *_ = s.run(None, {"x": x, **zero_state(meta, 1)})
+    full = with_tf(meta, x, zero_state(meta, 1))
+    expected_all, error_all, *_ = s.run(None, full)
     state = zero_state(meta, 1)
     errors, expected = [], []
     for t in range(x.shape[1]):
-        e, err, _forecast, h, c, nxt = s.run(None, {"x": x[:, t : t + 1], **state})
+        step = {"x": x[:, t : t + 1], **state, **({"tf": full["tf"][:, t : t + 1]} if "tf" in full else {})}
+        e, err, _forecast, h, c, nxt = s.run(None, step)
         state = {"h": h, "c": c, "next": nxt}
         expected.append(e[0, 0])
         errors.append(err[0, 0])
@@ -83,9 +99,9 @@ def test_series_batched_together_score_as_if_alone(forecaster_onnx: Path) -> Non
     meta = read_metadata(forecaster_onnx)
     s = session(forecaster_onnx)
     x = np.stack([cycle(64, seed=k) for k in range(3)]).astype(np.float32)
-    _, together, *_ = s.run(None, {"x": x, **zero_state(meta, 3)})
+    _, together, *_ = s.run(None, with_tf(meta, x, zero_state(meta, 3)))
     for k in range(3):
-        _, alone, *_ = s.run(None, {"x": x[k : k + 1], **zero_state(meta, 1)})
+        _, alone, *_ = s.run(None, with_tf(meta, x[k : k + 1], zero_state(meta, 1)))
         assert np.allclose(alone[0, 1:], together[k, 1:], atol=1e-6)
 
 

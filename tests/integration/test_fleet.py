@@ -83,9 +83,10 @@ def test_one_new_row_per_series_is_one_batched_call(tmp_path: Path, fleet_model:
 
     runner.session = Counting()
     jobs = [(np.array([[float(k)]]), runner.initial()) for k in range(len(HOSTS))]
-    outputs = runner.run_many(jobs)
+    times = [np.array(["2024-01-03T00:00"], "datetime64[us]")] * len(jobs)  # the model reads the time of day
+    outputs = runner.run_many(jobs, times)
     assert calls == [(100, 1, 1)] and len(outputs) == 100
-    alone = ForecasterRunner(open_session(fleet_model), meta).run_many([jobs[5]])[0]
+    alone = ForecasterRunner(open_session(fleet_model), meta).run_many([jobs[5]], times[:1])[0]
     assert np.allclose(alone[2]["h"], outputs[5][2]["h"], atol=1e-6)
 
 

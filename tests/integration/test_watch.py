@@ -46,9 +46,10 @@ def test_ten_increments_score_like_one_run(tmp_path: Path, model: str, request: 
     expected = pl.read_csv(tmp_path / "once.csv")
     assert joined["timestamp"].to_list() == expected["timestamp"].to_list()
     assert np.allclose(joined["score"].to_numpy(), expected["score"].to_numpy(), atol=1e-5)
+    assert np.allclose(joined["alert_score"].to_numpy(), expected["alert_score"].to_numpy(), atol=1e-5)
     assert joined["anomaly"].to_list() == expected["anomaly"].to_list()
     assert int(expected["anomaly"].sum()) >= 1  # the spike is found either way
-    assert once.tally.warmup == once.metadata.scorer_calibration.warmup  # 32 rows, or window - 1
+    assert once.tally.warmup == 0  # the novelty and range channels start from the history: every row has a score
 
 
 def test_file_without_final_newline_then_appended(tmp_path: Path, forecaster_onnx: Path) -> None:
@@ -89,7 +90,7 @@ def test_multivariate_sample_scores_every_column(tmp_path: Path) -> None:
     frame = pl.read_csv(tmp_path / "scores.csv")
     assert frame.columns == [
         "timestamp", "temperature_c", "humidity_pct", "power_kw",
-        "expected_temperature_c", "expected_humidity_pct", "expected_power_kw", "score", "anomaly",
+        "expected_temperature_c", "expected_humidity_pct", "expected_power_kw", "score", "alert_score", "anomaly",
     ]
     assert frame.height == result.rows == 1008
     assert frame["score"].min() >= 0.0 and frame["score"].max() < 1.0

@@ -1,12 +1,16 @@
-"""Scaler, scorer and events: the numbers a user sees."""
+"""Scaler, normalizer, detector and events: the numbers a user sees."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tsrnn.data.scaling import Scaler
-from tsrnn.scoring.detector import BLOCK, DetectorSettings, SeriesDetector, detect, histogram, open_event
-from tsrnn.scoring.scorers import ERROR_FLOOR, calibrate
+from tsrnn.scoring.calibration import auto_cooldown, calibrate
+from tsrnn.scoring.channels import Novelty, Range
+from tsrnn.scoring.detector import DetectorSettings, Inputs, SeriesDetector
+from tsrnn.encoding import pack, pack_sparse, unpack, unpack_sparse
+from tsrnn.scoring.normalizer import BINS, BLOCK, FLOOR, RunningScale, hist_quantile, histogram
 
 
 def test_scaler_round_trip_and_constant_feature() -> None:
@@ -18,90 +22,162 @@ def test_scaler_round_trip_and_constant_feature() -> None:
     assert changed[0, 1] > 20  # a change of 1 away from a constant history is a huge step
 
 
-def test_calibrate_uses_the_validation_quantile() -> None:
-    errors = np.linspace(0.0, 1.0, 10001)
-    cal = calibrate(errors, warmup=5)
-    assert abs(cal.error_scale - 0.99) / 0.99 < 0.02  # a log-binned histogram, interpolated
-    assert cal.threshold == 0.75 and cal.warmup == 5
-    assert abs(sum(cal.error_hist.values()) - errors.size) < 1e-9
+def test_histogram_quantile_and_compact_forms() -> None:
+    values = np.linspace(0.0, 1.0, 10001)
+    hist = histogram(values)
+    assert abs(hist_quantile(hist, 0.99) - 0.99) / 0.99 < 0.02  # log bins, interpolated inside the bin
+    assert hist_quantile(np.zeros(BINS), 0.99) == FLOOR
+    assert np.array_equal(unpack_sparse(pack_sparse(hist), BINS), hist)
+    x = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
+    assert np.array_equal(unpack(pack(x, "<f4"), "<f4", (7, 3)), x)  # exact, and about 4/3 bytes per byte
+    assert len(pack(x, "<f4")) == 4 * ((7 * 3 * 4 + 2) // 3)
 
 
-def test_calibrate_floors_a_perfectly_predictable_history() -> None:
-    assert calibrate(np.zeros(100), warmup=1).error_scale == ERROR_FLOOR
+def test_running_scale_scores_with_the_past_and_learns_at_block_ends() -> None:
+    scale = RunningScale.start(histogram(np.full(1000, 2.0)), memory=10_000, quantile=0.99)
+    assert abs(scale.scale - 2.0) / 2.0 < 0.1
+    scale.learn(np.full(BLOCK, 50.0))
+    assert abs(scale.scale - 2.0) / 2.0 < 0.1  # not before the refresh
+    scale.refresh(0.9, 0.99)
+    assert scale.scale > 40.0  # 256 of 1,156 values are 50 now
+    assert RunningScale.from_dict(scale.to_dict()).scale == scale.scale
 
 
-def _run(errors: np.ndarray, settings: DetectorSettings, det: SeriesDetector, offset: int = 0):  # noqa: ANN202
-    n = errors.size
-    assert det.rows == offset
-    values = np.arange(offset, offset + n, dtype=float)[:, None]
-    return detect(det, settings, errors, offset, series="s", time_text=[f"t{offset + i}" for i in range(n)],
-                  observed=values, expected=values + 1, columns=["v"], scale=np.ones(1))
+def test_calibration_uses_the_validation_quantile_and_a_floor() -> None:
+    cal = calibrate(np.linspace(0.0, 1.0, 10001), warmup=5)
+    assert abs(cal.error_scale - 0.99) / 0.99 < 0.02 and cal.threshold == 0.70 and cal.warmup == 5
+    assert abs(sum(cal.error_hist.values()) - 10001) < 1e-9
+    assert calibrate(np.zeros(100), warmup=1).error_scale == FLOOR
 
 
-def _fresh(scale: float = 1.0, settings: DetectorSettings | None = None) -> tuple[SeriesDetector, DetectorSettings]:
-    settings = settings or DetectorSettings()
-    return SeriesDetector.start(histogram(np.full(1000, scale)), settings), settings
+def test_auto_cooldown_follows_the_training_length_within_bounds() -> None:
+    assert auto_cooldown(750, 300.0) == 100  # NAB's probationary period at 5-minute rows
+    assert auto_cooldown(30, 300.0) == 10
+    assert auto_cooldown(100_000, 300.0) == 288  # at most a day of rows
+    assert auto_cooldown(100_000, 3600.0) == 24 and auto_cooldown(100_000, None) == 1000
 
 
-def test_scores_are_monotonic_bounded_and_zero_in_warmup() -> None:
-    det, settings = _fresh(settings=DetectorSettings(warmup=2, cooldown=0))
-    out = _run(np.array([5.0, np.nan, 0.0, 0.5, 2.0, 1e9]), settings, det)
-    assert out.scores[0] == 0.0 and out.scores[1] == 0.0 and out.warmup[:2].all() and not out.warmup[2:].any()
-    assert np.all(np.diff(out.scores[2:]) > 0) and np.all(out.scores < 1.0)
-    assert abs(out.scores[4] - 2.0 / (2.0 + det.scale)) < 1e-12
-    assert out.flagged.tolist() == [False, False, False, False, False, True]  # 1e9 only: its error is >> 3x the scale
+def _settings(**kw: object) -> DetectorSettings:
+    base: dict[str, object] = {"channels": ("forecast",), "cooldown": 0}
+    base.update(kw)
+    return DetectorSettings(**base)  # type: ignore[arg-type]
 
 
-def test_events_merge_within_cooldown_and_later_rows_score_zero() -> None:
+def _detector(settings: DetectorSettings, features: int = 1, scale: float = 1.0, novelty: Novelty | None = None,
+              value_range: Range | None = None) -> SeriesDetector:
+    prior = histogram(np.full(1000, scale))
+    return SeriesDetector.start(settings, {"forecast": prior, "novelty": prior}, prior, novelty, value_range)
+
+
+def _score(det: SeriesDetector, error: np.ndarray | None, values: np.ndarray | None = None, offset: int = 0):  # noqa: ANN202
+    n = error.shape[0] if error is not None else values.shape[0]  # type: ignore[union-attr]
+    if values is None:
+        values = np.arange(offset, offset + n, dtype=float)[:, None]
+    rows = Inputs(values, values, error, values + 1, None, [f"t{offset + i}" for i in range(n)])
+    return det.score(rows, series="s", columns=[f"v{i}" for i in range(values.shape[1])], scale=np.ones(values.shape[1]))
+
+
+def test_scores_are_monotonic_bounded_and_zero_without_a_value() -> None:
+    det = _detector(_settings())
+    out = _score(det, np.array([np.nan, 0.0, 0.5, 2.0, 1e9]))
+    assert out.scores[0] == 0.0 and out.warmup.tolist() == [True, False, False, False, False]
+    assert np.all(np.diff(out.scores[1:]) > 0) and np.all(out.scores < 1.0)
+    assert abs(out.scores[3] - 2.0 / (2.0 + det.scales["forecast"].scale)) < 1e-12
+    assert out.flagged.tolist() == [False, False, False, False, True]  # 1e9 only: 2.33x the scale is the bar
+
+
+def test_channels_fuse_by_max_and_the_range_lifts_to_its_floor() -> None:
+    settings = _settings(channels=("forecast", "novelty", "range"))
+    rng = np.random.default_rng(0)
+    history = rng.normal(0, 1, (1100, 1))
+    det = _detector(settings, novelty=Novelty.seeded(5, 1000, history.astype(np.float32)), value_range=Range.of(history))
+    values = rng.normal(0, 1, (50, 1))
+    values[40] = 10.0  # beyond anything seen
+    out = _score(det, np.full(50, 0.5), values)
+    ch = out.channel_scores
+    fused = np.maximum(ch["forecast"], ch["novelty"])
+    assert np.allclose(out.scores[:40], fused[:40])
+    assert ch["range"][40] == 0.9 and out.scores[40] >= 0.9 and out.flagged[40]
+    (event,) = out.events  # the out-of-range row, and the four after it whose novelty window holds it
+    assert (event.start, event.rows, event.peak_time, event.channel, event.column) == ("t40", 5, "t40", "range", "v0")
+    assert event.ratio == pytest.approx((10.0 - history.max()) / (history.max() - history.min()))
+
+
+def test_a_rows_score_does_not_depend_on_later_rows() -> None:
+    rng = np.random.default_rng(1)
+    errors = rng.exponential(1.0, 3 * BLOCK)
+    settings = _settings(memory=500)
+    full = _score(_detector(settings), errors).scores
+    cut = BLOCK + 17
+    assert np.array_equal(_score(_detector(settings), errors[:cut]).scores, full[:cut])
+
+
+def test_increments_give_the_same_scores_and_events_as_one_pass() -> None:
+    rng = np.random.default_rng(3)
+    n = 5 * BLOCK + 17
+    errors = rng.exponential(1.0, n)
+    errors[rng.choice(n, 12, replace=False)] *= 30
+    values = np.column_stack([np.sin(np.arange(n) / 9.0), rng.normal(0, 0.1, n)])
+    values[900:905] += 3.0
+    settings = _settings(channels=("forecast", "novelty", "range"), memory=500, cooldown=5, warmup=10)
+
+    def fresh() -> SeriesDetector:
+        return _detector(settings, features=2, novelty=Novelty.empty(5, 300, 2), value_range=Range.empty(2))
+
+    once_det = fresh()
+    once = _score(once_det, errors, values)
+    det = fresh()
+    cuts = np.sort(rng.choice(np.arange(1, n), 9, replace=False))
+    scores, alerts, events = [], [], []
+    for a, b in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [n]))):
+        det = SeriesDetector.from_dict(det.to_dict(), settings)  # through the state file's form
+        part = _score(det, errors[a:b], values[a:b], offset=int(a))
+        scores.append(part.scores)
+        alerts.append(part.alert_scores)
+        events += part.events
+    assert np.array_equal(np.concatenate(scores), once.scores)
+    assert np.array_equal(np.concatenate(alerts), once.alert_scores)
+    assert [e.start for e in events] == [e.start for e in once.events] and len(events) >= 3
+    assert det.to_dict() == once_det.to_dict()
+
+
+def test_events_merge_within_cooldown_and_alert_scores_keep_only_the_first_row() -> None:
     errors = np.full(32, 0.01)
     errors[[5, 6, 9, 30]] = [100.0, 50.0, 200.0, 100.0]
-    det, settings = _fresh(settings=DetectorSettings(cooldown=3))
-    out = _run(errors, settings, det)
-    assert [(e.start, e.end, e.rows, e.peak_time) for e in out.events] == [("t5", "t9", 3, "t9")]
-    assert out.events[0].observed == [9.0] and out.events[0].expected == [10.0]
+    det = _detector(_settings(cooldown=3))
+    out = _score(det, errors)
+    assert [(e.start, e.end, e.rows, e.peak_time, e.channel) for e in out.events] == [("t5", "t9", 3, "t9", "forecast")]
+    assert out.events[0].observed == [9.0] and out.events[0].expected == [10.0] and out.events[0].ratio > 100
     assert out.flagged[[5, 6, 9, 30]].all() and out.flagged.sum() == 4
-    assert out.scores[5] > 0.75 and np.all(out.scores[6:13] == 0.0) and out.scores[13] > 0  # incident rows after its first score 0
-    assert open_event(det, settings).start == "t30"  # still within its cooldown at the end: ongoing
-    from tsrnn.scoring.detector import carry_over
-
+    assert np.all(out.scores[[5, 6, 9]] > 0.9)  # every row keeps its own score
+    assert out.alert_scores[5] == out.scores[5] and np.all(out.alert_scores[6:13] == 0.0) and out.alert_scores[13] > 0
+    assert det.open_event().start == "t30"  # still within its cooldown at the end: ongoing
     state = det.to_dict()
-    carry_over(state)  # what watch does with the saved state at the start of the next run
-    det = SeriesDetector.from_dict(state)
-    more = _run(np.full(10, 0.01), settings, det, offset=32)
+    det = SeriesDetector.from_dict(state, det.settings)
+    det.carry_over()  # what watch does with the saved state at the start of the next run
+    more = _score(det, np.full(10, 0.01), offset=32)
     assert [(e.start, e.continued, e.ongoing) for e in more.events] == [("t30", True, False)] and det.event is None
 
 
 def test_min_duration_drops_short_events() -> None:
     errors = np.full(30, 0.01)
     errors[[3, 10, 11, 12]] = 100.0
-    det, settings = _fresh(settings=DetectorSettings(cooldown=0, min_duration=2))
-    out = _run(errors, settings, det)
+    out = _score(_detector(_settings(min_duration=2)), errors)
     assert [(e.start, e.rows) for e in out.events] == [("t10", 3)]
 
 
-def test_increments_give_the_same_scores_as_one_pass() -> None:
-    rng = np.random.default_rng(3)
-    errors = rng.exponential(1.0, 5 * BLOCK + 17)
-    errors[rng.choice(errors.size, 12, replace=False)] *= 30
-    once_det, settings = _fresh(settings=DetectorSettings(warmup=10, memory=500))
-    once = _run(errors, settings, once_det)
-    det, _ = _fresh(settings=settings)
-    cuts = np.sort(rng.choice(np.arange(1, errors.size), 9, replace=False))
-    scores, events = [], []
-    for a, b in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [errors.size]))):
-        det = SeriesDetector.from_dict(det.to_dict())  # through the state file's form
-        part = _run(errors[a:b], settings, det, offset=int(a))
-        scores.append(part.scores)
-        events += [e for e in part.events]
-    assert np.array_equal(np.concatenate(scores), once.scores)
-    assert [e.start for e in events] == [e.start for e in once.events]
-    assert det.to_dict() == once_det.to_dict()
-
-
 def test_running_scale_adapts_to_a_drift() -> None:
-    det, settings = _fresh(scale=1.0, settings=DetectorSettings(memory=2000, cooldown=0))
-    rng = np.random.default_rng(0)
-    drifted = rng.exponential(1.0, 20_000) * 20  # the normal error level is now 20x higher
-    out = _run(drifted, settings, det)
+    det = _detector(_settings(memory=2000))
+    drifted = np.random.default_rng(0).exponential(1.0, 20_000) * 20  # the normal level is now 20x higher
+    out = _score(det, drifted)
     assert out.flagged[:200].mean() > 0.5  # at first, everything looks anomalous
     assert out.flagged[-5000:].mean() < 0.01  # later, the running scale has caught up
+
+
+@pytest.mark.parametrize("learn_flagged", [True, False])
+def test_a_long_incident_raises_its_own_bar_only_when_flagged_rows_are_learned(learn_flagged: bool) -> None:
+    rng = np.random.default_rng(5)
+    errors = np.concatenate([rng.exponential(1.0, 2 * BLOCK), 30 + rng.exponential(1.0, 12 * BLOCK)])  # a fault that persists
+    out = _score(_detector(_settings(memory=2000, learn_flagged=learn_flagged), scale=4.6), errors)
+    late = out.flagged[-2 * BLOCK :].mean()
+    assert (late < 0.05) if learn_flagged else (late == 1.0)

@@ -81,9 +81,9 @@ def test_state_round_trip_is_exact(tmp_path: Path) -> None:
         (b"{not json", "damaged"),
         (b'{"hello": 1}', "not a tsrnn watch state"),
         (b'{"format": "tsrnn-watch-state", "version": 99}', "version 99"),
-        (b'{"format": "tsrnn-watch-state", "version": 3, "model": "other:1", "source": "/data/m.csv"}', "another model"),
-        (b'{"format": "tsrnn-watch-state", "version": 3, "model": "run:abc", "source": "/x.csv"}', "belongs to source"),
-        (b'{"format": "tsrnn-watch-state", "version": 3, "model": "run:abc", "source": "/data/m.csv"}', "fields missing"),
+        (b'{"format": "tsrnn-watch-state", "version": 4, "model": "other:1", "source": "/data/m.csv"}', "another model"),
+        (b'{"format": "tsrnn-watch-state", "version": 4, "model": "run:abc", "source": "/x.csv"}', "belongs to source"),
+        (b'{"format": "tsrnn-watch-state", "version": 4, "model": "run:abc", "source": "/data/m.csv"}', "fields missing"),
     ],
 )
 def test_bad_state_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:

@@ -6,9 +6,14 @@ import math
 
 import numpy as np
 
-from tsrnn.scoring.detector import BLOCK, DetectorSettings, SeriesDetector, detect, histogram
+import pytest
+import scipy.stats
+
+from tsrnn.config import THRESHOLD_METHODS
+from tsrnn.scoring.detector import DetectorSettings, Inputs, SeriesDetector
 from tsrnn.scoring.errors import ErrorSpec, row_errors, season_rows, seasonal_errors
-from tsrnn.scoring.thresholds import dynamic_level, gpd_fit, pot_level, quantile_level
+from tsrnn.scoring.normalizer import BLOCK, histogram
+from tsrnn.scoring.thresholds import METHODS, dynamic_level, gpd_fit, pot_level, quantile_level
 
 
 def test_pot_level_lands_on_the_true_quantile_of_an_exponential_tail() -> None:
@@ -41,25 +46,58 @@ def test_dynamic_level_keeps_a_big_anomaly_and_prunes_a_minor_peak() -> None:
 
 
 def _feed(settings: DetectorSettings, errors: np.ndarray) -> tuple[SeriesDetector, np.ndarray]:
-    det = SeriesDetector.start(histogram(np.random.default_rng(5).exponential(1.0, 2000)), settings)
+    prior = histogram(np.random.default_rng(5).exponential(1.0, 2000))
+    det = SeriesDetector.start(settings, {"forecast": prior}, histogram(np.random.default_rng(5).exponential(1.0, 2000) / 4.6), None, None)
     n = errors.size
-    out = detect(det, settings, errors, 0, series="", time_text=[str(i) for i in range(n)], observed=np.zeros((n, 1)),
-                 expected=np.zeros((n, 1)), columns=["v"], scale=np.ones(1))
+    out = det.score(Inputs(np.zeros((n, 1)), np.zeros((n, 1)), errors, np.zeros((n, 1)), None, [str(i) for i in range(n)]),
+                    series="", columns=["v"], scale=np.ones(1))
     return det, out.flagged
 
 
 def test_streaming_pot_flags_about_its_risk_on_a_stationary_stream() -> None:
     errors = np.random.default_rng(6).exponential(1.0, 200 * BLOCK)
-    det, flagged = _feed(DetectorSettings(method="pot", risk=1e-3, cooldown=0), errors)
+    det, flagged = _feed(DetectorSettings(method="pot", risk=1e-3, cooldown=0, channels=("forecast",)), errors)
     assert 0.3e-3 < flagged[20 * BLOCK :].mean() < 3e-3  # near the asked false-alarm rate
-    assert det.level > 1.0 and len(det.peaks) > 100
+    assert det.threshold.level > 1.0 and len(det.threshold.peaks) > 100
 
 
-def test_fixed_threshold_flags_three_times_the_running_99th_percentile() -> None:
+def test_fixed_threshold_flags_two_and_a_third_times_the_running_99th_percentile() -> None:
     errors = np.random.default_rng(7).exponential(1.0, 50 * BLOCK)
-    det, flagged = _feed(DetectorSettings(method="fixed", cooldown=0), errors)
-    # P(error > 3 * Q99) for an exponential: exp(-3 ln 100) = 1e-6: practically nothing
-    assert flagged.sum() <= 2 and det.level == 3.0
+    det, flagged = _feed(DetectorSettings(method="fixed", cooldown=0, channels=("forecast",)), errors)
+    # P(error > 2.33 * Q99) for an exponential: 100 ** -2.33, about 2e-5 per row
+    assert flagged.sum() <= 3 and det.threshold.level == pytest.approx(0.7 / 0.3)
+
+
+def test_quantile_threshold_starts_from_the_validation_ratios() -> None:
+    det, _ = _feed(DetectorSettings(method="quantile", level_quantile=0.999, channels=("forecast",)), np.zeros(0))
+    expected = np.quantile(np.random.default_rng(5).exponential(1.0, 2000) / 4.6, 0.999)
+    assert abs(det.threshold.level / expected - 1) < 0.1
+
+
+def test_every_method_is_in_the_registry_and_the_help_lists_them_all() -> None:
+    assert tuple(METHODS) == THRESHOLD_METHODS
+    for name in METHODS:
+        det, flagged = _feed(DetectorSettings(method=name, cooldown=0, channels=("forecast",)), np.random.default_rng(8).exponential(1.0, 8 * BLOCK))
+        assert det.threshold.level > 0 and flagged.mean() < 0.05
+
+
+@pytest.mark.parametrize("shape", [-0.3, 0.0, 0.3])
+def test_gpd_fit_agrees_with_scipy_for_bounded_exponential_and_heavy_tails(shape: float) -> None:
+    y = scipy.stats.genpareto.rvs(shape, scale=2.0, size=3000, random_state=11)
+    gamma, sigma = gpd_fit(y)
+    ref_shape, _, ref_scale = scipy.stats.genpareto.fit(y, floc=0)
+    assert abs(gamma - ref_shape) < 0.01 and abs(sigma / ref_scale - 1) < 0.01
+    ours = scipy.stats.genpareto.logpdf(y, gamma, 0, sigma).sum()
+    theirs = scipy.stats.genpareto.logpdf(y, ref_shape, 0, ref_scale).sum()
+    assert ours >= theirs - 1e-3  # as likely as scipy's fit, or more
+    assert abs(gamma - shape) < 0.06  # and near the truth
+
+
+def test_pot_level_stays_inside_a_bounded_tail() -> None:
+    y = scipy.stats.genpareto.rvs(-0.3, scale=1.0, size=5000, random_state=12)  # the upper end is 1 / 0.3
+    level = pot_level(y, n=5000 / 0.02, t=0.0, risk=1e-4)  # 2 % of rows exceed t; asking for 1e-4 of all rows
+    truth = scipy.stats.genpareto.ppf(1 - 1e-4 / 0.02, -0.3, 0, 1.0)
+    assert level < 1 / 0.3 and abs(level / truth - 1) < 0.05
 
 
 def test_horizon_error_averages_every_forecast_made_for_a_row() -> None:

@@ -2,9 +2,15 @@
 
 Labels are NAB's windows format, {"file.csv": [["start", "end"], ...]}. A scores file matches
 the label key that equals its path relative to the scores directory, or else the key with the
-same file name. Metrics: the NAB score (three profiles, threshold swept over the corpus),
-event-level precision/recall/F1 and point-adjusted F1 at the detector's own alerts, and forecast
-MAE/RMSE/MASE where the file has expected values.
+same file name. A long-format scores file (`watch --id-column`: a text column names the series)
+is split into its series, each matched by "<file>:<series>" or by the series name alone.
+
+Metrics: the NAB score (three profiles, threshold swept over the corpus, on the alert_score
+column when the file has it: an incident's rows after its first are 0 there, as NAB's own
+detectors report), event-level precision/recall/F1 and point-adjusted F1 at the detector's own
+alerts, and per series the forecast MAE, RMSE and MASE where the file has expected values (the
+summary is the median MASE: errors in different units are not averaged). Labelled windows that
+start in a series' probationary period are not scored by NAB; they are counted and reported.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from tsrnn.evaluation.nab import PROFILES, ScoredFile, prepare, probation_rows, 
 
 @dataclass
 class FileReport:
-    name: str
+    name: str  # the scores file, and ":<series>" for a series of a long-format file
     label_key: str
     rows: int
-    windows: int
+    windows: int  # labelled windows that NAB scores (those starting after the probationary period)
+    windows_in_probation: int  # labelled windows starting in the probationary period: not scored
     alerts: int  # the detector's own alerts (first rows of its events) after the probationary period
     alerts_in_windows: int
     windows_found: int
@@ -83,7 +90,9 @@ def _times(values: list[str] | pl.Series, where: str) -> np.ndarray:
     return parsed.to_numpy().astype("datetime64[us]")
 
 
-def read_scores(path: Path) -> pl.DataFrame:
+def read_scores(path: Path) -> tuple[pl.DataFrame, str | None]:
+    """The scores file as text columns, and its id column (the one text column besides the
+    timestamp, in a long-format file), or None."""
     try:
         frame = pl.read_csv(path, infer_schema_length=0)  # all text; typed below, so a bad cell is named
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -91,11 +100,29 @@ def read_scores(path: Path) -> pl.DataFrame:
     missing = [c for c in ("timestamp", "score", "anomaly") if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: no {', '.join(missing)} column; give a file written by `tsrnn watch --scores-out`")
-    for col in frame.columns:  # an id column (text) means several series in one file
-        if col != "timestamp" and frame[col].cast(pl.Float64, strict=False).null_count() > frame[col].null_count():
-            raise InputError(f"{path}: column {col!r} is not numeric: the file holds several series; "
-                             "evaluate scores one series per file: write one scores file per series, named as the labels")
-    return frame
+    text = [c for c in frame.columns if c != "timestamp" and frame[c].cast(pl.Float64, strict=False).null_count() > frame[c].null_count()]
+    if len(text) > 1:
+        raise InputError(f"{path}: columns {', '.join(repr(c) for c in text)} are not numeric; a scores file has one id column at most")
+    return frame, (text[0] if text else None)
+
+
+def _series_of(path: Path, name: str, labels: dict[str, Any], label_key: str | None) -> list[tuple[str, str | None, pl.DataFrame]]:
+    """(name to report, label key or None, rows) for each series of a scores file."""
+    frame, id_column = read_scores(path)
+    if id_column is None:
+        return [(name, label_key or match_label(name, labels), frame)]
+    if label_key is not None:
+        raise InputError(f"{path}: --label-key names the labels of one series, and this file holds a series per {id_column!r}; "
+                         f"name its labels per series (\"{name}:<series>\" or \"<series>\")")
+    out = []
+    for part in frame.partition_by(id_column, maintain_order=True):
+        sid = str(part[id_column][0])
+        key = next((k for k in (f"{name}:{sid}", f"{Path(name).name}:{sid}", sid) if k in labels), None)
+        out.append((f"{name}:{sid}", key, part.drop(id_column)))
+    if all(key is None for _, key, _ in out) and match_label(name, labels) is not None:
+        raise InputError(f"{path}: this file holds a series per {id_column!r}, and its labels name the whole file; "
+                         f"name them per series (\"{name}:<series>\" or \"<series>\")")
+    return out
 
 
 def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | None = None) -> dict[str, Any]:
@@ -115,25 +142,25 @@ def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | No
     reports: list[FileReport] = []
     unmatched: list[str] = []
     for path, name in files:
-        key = match_label(name, labels)
-        if key is None:
-            unmatched.append(name)
-            continue
-        frame = read_scores(path)
-        if frame.height == 0:
-            continue
-        times = _times(frame["timestamp"], str(path))
-        order = np.argsort(times, kind="stable")
-        times = times[order]
-        try:
-            score = frame["score"].cast(pl.Float64).to_numpy()[order]
-            flag = frame["anomaly"].cast(pl.Int64).to_numpy()[order].astype(bool)
-        except pl.exceptions.PolarsError:
-            raise InputError(f"{path}: the score and anomaly columns must be numbers") from None
-        where = f"{labels_path} ({key})"
-        windows = [(_times([a], where)[0], _times([b], where)[0]) for a, b in labels[key]]
-        prepared.append(prepare(name, times, score, windows))
-        reports.append(_file_report(name, key, frame[order], times, score, flag, windows))
+        for shown, key, frame in _series_of(path, name, labels, label_key):
+            if key is None:
+                unmatched.append(shown)
+                continue
+            if frame.height == 0:
+                continue
+            times = _times(frame["timestamp"], str(path))
+            order = np.argsort(times, kind="stable")
+            times = times[order]
+            try:
+                # NAB sweeps the alert score when the file has one: an incident's rows after its first are 0 there
+                score = frame["alert_score" if "alert_score" in frame.columns else "score"].cast(pl.Float64).to_numpy()[order]
+                flag = frame["anomaly"].cast(pl.Int64).to_numpy()[order].astype(bool)
+            except pl.exceptions.PolarsError:
+                raise InputError(f"{path}: the score and anomaly columns must be numbers") from None
+            where = f"{labels_path} ({key})"
+            windows = [(_times([a], where)[0], _times([b], where)[0]) for a, b in labels[key]]
+            prepared.append(prepare(shown, times, score, windows))
+            reports.append(_file_report(shown, key, frame[order], times, score, flag, windows))
     if not prepared:
         shown = ", ".join(unmatched[:3])
         raise InputError(f"{scores}: no scores file matches a key of {labels_path} (files: {shown}); name them as the labels do, or give --label-key")
@@ -144,8 +171,9 @@ def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | No
 def _file_report(name: str, key: str, frame: pl.DataFrame, times: np.ndarray, score: np.ndarray, flag: np.ndarray, windows: list) -> FileReport:
     n = score.shape[0]
     start = probation_rows(n)
-    spans = [(a, b) for a, b in window_rows(times, windows) if a >= start]
-    alert = flag & (score > 0)  # an event's first row; later rows of the incident score 0
+    every = window_rows(times, windows)
+    spans = [(a, b) for a, b in every if a >= start]
+    alert = flag & (score > 0)  # an event's first row; later rows of the incident have alert_score 0
     alert[:start] = False
     inside = np.zeros(n, bool)
     for a, b in spans:
@@ -161,13 +189,14 @@ def _file_report(name: str, key: str, frame: pl.DataFrame, times: np.ndarray, sc
     p = tp / max(int(pred.sum()), 1)
     r = tp / max(int(truth.sum()), 1)
     pa = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
-    return FileReport(name, key, n, len(spans), int(alert.sum()), int((alert & inside).sum()), found, pa, _forecast_errors(frame))
+    return FileReport(name, key, n, len(spans), len(every) - len(spans), int(alert.sum()), int((alert & inside).sum()), found, pa,
+                      _forecast_errors(frame))
 
 
 def _forecast_errors(frame: pl.DataFrame) -> dict[str, float]:
     pairs = [(c[len("expected_"):], c) for c in frame.columns if c.startswith("expected_")]
     if "expected" in frame.columns:
-        value = next((c for c in frame.columns if c not in ("timestamp", "expected", "score", "anomaly")), None)
+        value = next((c for c in frame.columns if c not in ("timestamp", "expected", "score", "alert_score", "anomaly") and not c.startswith("score_")), None)
         pairs = [(value, "expected")] if value else []
     errs, naive = [], []
     for col, exp in pairs:
@@ -205,11 +234,25 @@ def _document(nab: dict, reports: list[FileReport], unmatched: list[str]) -> dic
                        "false_positive_rows": res.false_positives} for name, res in nab.items()},
         "events": {"alerts": alerts, "alerts_in_windows": in_windows, "windows_found": found, "precision": precision, "recall": recall, "f1": f1},
         "point_adjusted_f1": float(np.mean([p["f1"] for p in pa])) if pa else None,
-        "forecast": {k: float(np.nanmean([f[k] for f in forecast])) for k in ("mae", "rmse", "mase")} if forecast else None,
+        "windows_in_probation": sum(r.windows_in_probation for r in reports),
+        "forecast": _forecast_summary(forecast),
         "per_file": [
-            {"file": r.name, "labels": r.label_key, "rows": r.rows, "windows": r.windows, "windows_found": r.windows_found,
+            {"file": r.name, "labels": r.label_key, "rows": r.rows, "windows": r.windows, "windows_in_probation": r.windows_in_probation,
+             "windows_found": r.windows_found,
              "alerts": r.alerts, "false_alerts": r.alerts - r.alerts_in_windows, "point_adjusted_f1": r.point_adjusted["f1"], **({"forecast": r.forecast} if r.forecast else {})}
             for r in reports
         ],
         "unmatched": unmatched,
     }
+
+
+def _forecast_summary(forecast: list[dict[str, float]]) -> dict[str, Any] | None:
+    """One series: its MAE, RMSE and MASE. Several: the median MASE (unit-free) over them; their
+    MAE and RMSE are in each series' own units, reported per file only."""
+    if not forecast:
+        return None
+    mase = [f["mase"] for f in forecast if np.isfinite(f["mase"])]
+    doc: dict[str, Any] = {"series": len(forecast), "mase": float(np.median(mase)) if mase else float("nan")}
+    if len(forecast) == 1:
+        doc.update(mae=forecast[0]["mae"], rmse=forecast[0]["rmse"])
+    return doc

@@ -13,7 +13,7 @@ from typing import Any
 
 from tsrnn.config import DataConfig, from_dict
 from tsrnn.errors import ModelError
-from tsrnn.scoring.scorers import Calibration
+from tsrnn.scoring.calibration import Calibration
 
 FORMAT = "1"
 _JSON_KEYS = ("value_columns", "data_config", "scaler", "calibration", "training_data", "state_shape", "state_names")

@@ -22,7 +22,7 @@ class Forecaster(nn.Module):
         self.cfg = cfg
         self.features = features
         self.horizon = cfg.horizon
-        self.time_inputs = time_count(cfg.time_features)
+        self.time_inputs = time_count(cfg.time_features if cfg.time_features != "auto" else "none")  # train() decides auto from the data
         self.rnn = make_rnn(cfg, features + self.time_inputs)
         self.head = nn.Linear(cfg.hidden, features * cfg.horizon)
         nn.init.zeros_(self.head.weight)  # start exactly at persistence, whatever the cell's first states

@@ -78,20 +78,21 @@ def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -
         "model": f"{summary['model']} ({summary['kind']}, run {summary['run']})",
         "provider": summary["provider"] + ("" if summary["provider"].lower().startswith(summary["requested_provider"]) else f" (asked for {summary['requested_provider']})"),
         "rows": f"{summary['rows_scored']:,} scored" + (f" in {summary['series']:,} series" if summary["series"] > 1 else "")
-        + (f" ({summary['warmup_rows']:,} warm-up rows with score 0 while the model's state builds)" if summary["warmup_rows"] else ""),
+        + (f" ({summary['warmup_rows']:,} warm-up rows with score 0: no channel had a value yet)" if summary["warmup_rows"] else ""),
         "time range": f"{summary['first_time']} → {summary['last_time']}" if summary["first_time"] else "no new rows",
         "rows dropped": _dropped(summary["rows_dropped"]),
         **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
         "scores": f"{sparkline(trace)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}" if max_score is not None else "-",
         "anomalous rows": f"{summary['anomalous_rows']:,}; {len(summary['events'])} event(s), {summary['alerts']} new"
-        + f" (flagged rows within {summary['cooldown']} rows join an event)",
+        + f" (flagged rows within {summary['cooldown']} rows join an event); channels {', '.join(summary.get('channels', []))}",
         **({"state": summary["state"]} if summary["state"] else {}),
         **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
     })
     if summary["events"]:
-        table = Table(title="events (at the peak: the column furthest from expected)", title_justify="left", box=box.SIMPLE_HEAD)
+        table = Table(title="events (at the peak: the channel that fired and by how much, the column furthest from normal)", title_justify="left",
+                      box=box.SIMPLE_HEAD)
         many = summary["series"] > 1
-        for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "observed (expected)", "status"):
+        for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "why", "observed (expected)", "status"):
             table.add_column(col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end"))
         columns = summary["columns"]
         for e in summary["events"]:
@@ -99,49 +100,59 @@ def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -
             where = f"{escape(e['column'])} " if len(columns) > 1 else ""
             off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
             status = ("began earlier, " if e["continued"] else "new, ") + ("ongoing" if e["ongoing"] else "ended")
-            cells = ([escape(e["series"])] if many else []) + [escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", off, status]
+            cells = ([escape(e["series"])] if many else []) + [escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}",
+                                                              _why(e), off, status]
             table.add_row(*cells)
         console.print(table)
 
 
 SCOREBOARD = (("ARTime", 74.9), ("Numenta HTM", 70.5), ("CAD OSE", 69.9), ("KNN CAD", 58.0), ("Windowed Gaussian", 39.6), ("Random", 11.0))
+SCOREBOARD_CAVEAT = ("published NAB standard scores, for context only: they are for NAB's whole 58-file corpus with one threshold swept "
+                     "over it; a score over a few files, swept on their own labels, is not comparable")
 
 
 def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
     nab, ev = doc["nab"], doc["events"]
+    probation = doc.get("windows_in_probation", 0)
+    skipped = {"not scored": f"{probation} labelled window(s) start in a probationary period (the first 15 % of a series' rows, "
+                             "at most 750), which NAB does not score"} if probation else {}
     if doc["windows"] == 0:
-        key_values(console, f"evaluated {doc['files']} file(s): no labelled window after the probationary period", {
+        key_values(console, f"evaluated {doc['files']} series: no labelled window after the probationary period", {
+            **skipped,
             "note": "NAB does not score the first 15% of each file's rows (at most 750); score a file whose windows come later",
             "events (the detector's alerts)": f"{ev['alerts']} alert(s), all false positives",
-            **({"forecast": ", ".join(f"{k.upper()} {v:.4g}" for k, v in doc["forecast"].items())} if doc["forecast"] else {}),
+            **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
         })
         return
-    key_values(console, f"evaluated {doc['files']} file(s), {doc['windows']} labelled window(s)", {
+    key_values(console, f"evaluated {doc['files']} series, {doc['windows']} labelled window(s)", {
         "NAB standard": f"{nab['standard']['score']:.1f} (threshold {nab['standard']['threshold']:.4g}: "
         f"{nab['standard']['windows_found']} windows found, {nab['standard']['false_positive_rows']} false-positive rows)",
         "NAB reward low FP": f"{nab['reward_low_FP_rate']['score']:.1f} (threshold {nab['reward_low_FP_rate']['threshold']:.4g})",
         "NAB reward low FN": f"{nab['reward_low_FN_rate']['score']:.1f} (threshold {nab['reward_low_FN_rate']['threshold']:.4g})",
         "events (the detector's alerts)": f"precision {ev['precision']:.3f}, recall {ev['recall']:.3f}, F1 {ev['f1']:.3f} "
         f"({ev['alerts']} alerts, {ev['windows_found']} of {doc['windows']} windows found)",
-        "point-adjusted F1": "-" if doc["point_adjusted_f1"] is None else f"{doc['point_adjusted_f1']:.3f} (mean over files with windows)",
-        **({"forecast": ", ".join(f"{k.upper()} {v:.4g}" for k, v in doc["forecast"].items())} if doc["forecast"] else {}),
-        **({"unmatched": f"{len(doc['unmatched'])} score file(s) with no labels: {', '.join(doc['unmatched'][:5])}"} if doc["unmatched"] else {}),
+        "point-adjusted F1": "-" if doc["point_adjusted_f1"] is None else f"{doc['point_adjusted_f1']:.3f} (mean over series with windows)",
+        **skipped,
+        **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
+        **({"unmatched": f"{len(doc['unmatched'])} series with no labels: {', '.join(doc['unmatched'][:5])}"} if doc["unmatched"] else {}),
+        "published": f"{', '.join(f'{n} {v:.1f}' for n, v in SCOREBOARD)} ({SCOREBOARD_CAVEAT})",
     })
     if len(doc["per_file"]) > 1:
-        table = Table(title="per file", title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("file", "rows", "windows", "found", "alerts", "false alerts", "PA-F1"):
-            table.add_column(col, justify="left" if col == "file" else "right")
+        table = Table(title="per series", title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("series", "rows", "windows", "found", "alerts", "false alerts", "PA-F1", "MASE"):
+            table.add_column(col, justify="left" if col == "series" else "right")
         for f in doc["per_file"]:
-            table.add_row(escape(f["file"]), f"{f['rows']:,}", str(f["windows"]), str(f["windows_found"]), str(f["alerts"]), str(f["false_alerts"]),
-                          f"{f['point_adjusted_f1']:.2f}" if f["windows"] else "-")
+            mase = f.get("forecast", {}).get("mase")
+            table.add_row(escape(f["file"]), f"{f['rows']:,}", str(f["windows"]) + (f" (+{f['windows_in_probation']} in probation)" if f.get("windows_in_probation") else ""),
+                          str(f["windows_found"]), str(f["alerts"]), str(f["false_alerts"]),
+                          f"{f['point_adjusted_f1']:.2f}" if f["windows"] else "-", f"{mase:.3f}" if mase is not None else "-")
         console.print(table)
-    board = Table(title="NAB scoreboard, standard profile", title_justify="left", box=box.SIMPLE_HEAD)
-    board.add_column("detector")
-    board.add_column("score", justify="right")
-    rows = sorted([*SCOREBOARD, ("tsrnn (this run)", nab["standard"]["score"])], key=lambda r: -r[1])
-    for name, value in rows:
-        board.add_row(f"[bold]{name}[/]" if name.startswith("tsrnn") else name, f"{value:.1f}")
-    console.print(board)
+
+
+def _forecast(summary: dict[str, Any]) -> str:
+    if summary.get("series", 1) == 1:
+        return f"MAE {summary['mae']:.4g}, RMSE {summary['rmse']:.4g}, MASE {summary['mase']:.3f} (MASE below 1: better than the last value)"
+    return f"median MASE {summary['mase']:.3f} over {summary['series']} series (each series' MAE and RMSE, in its own units, in --json)"
 
 
 def render_info(console: Console, doc: dict[str, Any]) -> None:
@@ -158,6 +169,15 @@ def render_info(console: Console, doc: dict[str, Any]) -> None:
         for item in doc[kind]:
             table.add_row(kind[:-1], item["name"], str(item["shape"]), item["type"])
     console.print(table)
+
+
+def _why(event: dict[str, Any]) -> str:
+    """The channel that fired at the peak, and by how much."""
+    channel, ratio = event.get("channel", "forecast"), event.get("ratio", 0.0)
+    if channel == "range":
+        return f"range: {ratio:.0%} of its width beyond the range seen"
+    what = "forecast error" if channel == "forecast" else "novelty"
+    return f"{what} {ratio:.1f}x its 99th percentile"
 
 
 def _dropped(dropped: dict[str, int]) -> str:

@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tsrnn.config import DEFAULT_COOLDOWN
 from tsrnn.data.clean import Dataset, Segment, clean
 from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame, read_frame
 from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata, session_metadata
 from tsrnn.runtime.providers import GpuOptions
-from tsrnn.scoring.detector import DetectorSettings, SeriesDetector, carry_over, detect, open_event
+from tsrnn.scoring.detector import DetectorSettings, Inputs, SeriesDetector
 from tsrnn.scoring.events import Event
 from tsrnn.streaming.output import ScoresWriter, scores_frame
 from tsrnn.streaming.runners import arrays_from_json, arrays_to_json, runner_for
@@ -141,6 +140,7 @@ class WatchResult:
             "max_score": t.max_score,
             "threshold": self.settings.threshold,
             "threshold_method": self.settings.method,
+            "channels": list(self.settings.channels),
             "cooldown": self.settings.cooldown,
             "first_time": t.first_time,
             "last_time": t.last_time,
@@ -158,22 +158,25 @@ def watch(
     provider: str = "cpu",
     strict_provider: bool = False,
     threads: int = 1,
-    cooldown: int = DEFAULT_COOLDOWN,
+    cooldown: int | None = None,
     min_duration: int = 1,
     wait: bool = False,
     gpu: GpuOptions | None = None,
     score: dict[str, Any] | None = None,
     on_event: EventSink | None = None,
+    channel_scores: bool = False,
 ) -> WatchResult:
     """Score the rows of `source` not scored before (all rows without a state file).
 
-    Flagged rows within `cooldown` rows of an event join it; an event needs `min_duration`
-    flagged rows to be an alert. `score` overrides the model's scoring settings (DetectorSettings
-    names: method, threshold, level_quantile, risk, smooth; None values are ignored). `on_event`
-    hears each event as it is found. With `wait`, a run waits for another run on the same state.
+    Flagged rows within `cooldown` rows of an event join it (None: the model's); an event needs
+    `min_duration` flagged rows to be an alert. `score` overrides the model's detector settings
+    (DetectorSettings names: method, threshold, level_quantile, risk, smooth, memory, quantile,
+    channels, learn_flagged; None values are ignored). `on_event` hears each event as it is
+    found. With `wait`, a run waits for another run on the same state. `channel_scores` adds
+    each channel's score to the scores file.
     """
     job = open_job(source, model, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown,
-                   min_duration=min_duration, gpu=gpu, score=score)
+                   min_duration=min_duration, gpu=gpu, score=score, channel_scores=channel_scores)
     if state is None:
         return job.run(None, scores_out, on_event)
     state_path = Path(state)
@@ -187,26 +190,33 @@ def watch(
 
 
 def open_job(source: str | Path, model: str | Path, *, provider: str = "cpu", strict_provider: bool = False, threads: int = 1,
-             cooldown: int = DEFAULT_COOLDOWN, min_duration: int = 1, gpu: GpuOptions | None = None, score: dict[str, Any] | None = None) -> _Job:
+             cooldown: int | None = None, min_duration: int = 1, gpu: GpuOptions | None = None, score: dict[str, Any] | None = None,
+             channel_scores: bool = False) -> _Job:
     """An onnxruntime session on the model, ready to score passes over the source."""
     from tsrnn.runtime.session import open_session
 
     session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
     meta = session_metadata(session, model)
-    return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration, score)
+    return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration, score, channel_scores)
 
 
 class _Job:
     """Passes of watch over one source: each scores what is new since the state's cursor."""
 
-    def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int, min_duration: int,  # noqa: ANN001
-                 score: dict[str, Any] | None = None) -> None:
+    def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int | None, min_duration: int,  # noqa: ANN001
+                 score: dict[str, Any] | None = None, channel_scores: bool = False) -> None:
         self.source, self.model, self.session, self.meta, self.provider = source, model, session, meta, provider
         self.runner = runner_for(session, meta)
-        calibration = meta.scorer_calibration
-        self.settings = calibration.settings(cooldown=cooldown, min_duration=min_duration, **(score or {}))
-        self.prior = calibration.prior()
+        self.calibration = calibration = meta.scorer_calibration
+        self.settings = calibration.settings(**{"cooldown": cooldown, "min_duration": min_duration, **(score or {})})
+        missing = [c for c in self.settings.channels if c not in calibration.channels]
+        if missing:
+            raise InputError(f"--channels: model {meta.run_name!r} was trained without the {', '.join(missing)} channel; "
+                             f"use some of {', '.join(calibration.channels)}, or train with it")
+        self.own_novelty = calibration.novelty == "autoencoder"  # the model's error is the novelty channel
+        self.mean = np.asarray(meta.scaler["mean"])
         self.scale = np.asarray(meta.scaler["scale"])
+        self.channel_scores = channel_scores
         self.layouts: dict[tuple, Any] = {}  # each file's CSV layout, worked out from its first slice
         self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
         self.fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"  # ... and one model
@@ -223,12 +233,12 @@ class _Job:
         filled: dict[str, int] = {}
         notes: list[str] = []
         states = dict(saved.series) if saved else {}
-        for st in states.values():
-            carry_over(st.detector)
+        detectors: dict[str, SeriesDetector] = {}  # alive for the whole run, saved into `states` at its end
         tally = Tally()
         cursors = {}
         key = None if scores_out is None or str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
-        writer = ScoresWriter(scores_out, self.meta, committed=saved.outputs.get(key, 0) if key else None) if scores_out is not None else None
+        writer = ScoresWriter(scores_out, self.meta, committed=saved.outputs.get(key, 0) if key else None,
+                              channels=list(self.settings.channels) if self.channel_scores else None) if scores_out is not None else None
         try:
             for name in source_files(self.source):  # keyed by absolute path; messages name a single file as the user did
                 shown = self.source if self.source == "-" or Path(self.source).is_file() else name
@@ -244,10 +254,11 @@ class _Job:
                     _add(dropped, {k: v for k, v in dataset.dropped.items() if k != SEEN})
                     _add(filled, dataset.filled)
                     notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in notes]
-                    self._score(dataset, states, tally, writer, on_event)
+                    self._score(dataset, states, detectors, tally, writer, on_event)
                 cursors[name] = chunk.cursor
-            for st in states.values():  # incidents still open: reported now, and kept in the state
-                event = open_event(SeriesDetector.from_dict(st.detector), self.settings) if st.detector else None
+            for sid, det in detectors.items():  # incidents still open: reported now, and kept in the state
+                states[sid].detector = det.to_dict()
+                event = det.open_event()
                 if event is not None and event.series in tally.series:
                     tally.events.append(event)
                     if on_event:
@@ -285,37 +296,63 @@ class _Job:
         frame = _prepend_last_rows(frame, states)
         return clean(frame, cfg, interval=meta.interval)
 
-    def _score(self, dataset: Dataset, states: dict[str, SeriesState], tally: Tally, writer: ScoresWriter | None, on_event: EventSink | None) -> None:
-        jobs = []  # (segment, carried arrays, rows the model has seen, the series' detector state)
+    def _score(self, dataset: Dataset, states: dict[str, SeriesState], detectors: dict[str, SeriesDetector], tally: Tally,
+               writer: ScoresWriter | None, on_event: EventSink | None) -> None:
+        jobs = []  # (segment, carried arrays, rows the model has seen)
         for seg in dataset.segments:
             st = states.get(seg.series)
             if seg.text is not None and seg.text[0] == PREPENDED and st is not None:  # continues the saved state
                 seg = _drop_first(seg)
                 if seg.rows == 0:
                     continue
-                jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen, st.detector))
+                jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen))
             else:  # a new series, or after a gap too long to fill: the model starts again, the detector goes on
-                jobs.append((seg, self.runner.initial(), 0, st.detector if st is not None else None))
-        outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _, _ in jobs], [seg.times for seg, _, _, _ in jobs])
+                jobs.append((seg, self.runner.initial(), 0))
+        outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _ in jobs], [seg.times for seg, _, _ in jobs])
         frames = []
-        for (seg, _, seen, saved_det), (expected, error, arrays) in zip(jobs, outputs):
-            det = SeriesDetector.from_dict(saved_det) if saved_det else SeriesDetector.start(self.prior, self.settings)
+        for (seg, _, seen), (expected, error, arrays) in zip(jobs, outputs):  # segments of a series in time order
+            det = self._detector(seg.series, states, detectors, int(seg.times[0].astype("datetime64[us]").astype(np.int64)))
             text = seg.text or [""] * seg.rows
-            found = detect(det, self.settings, error.astype(np.float64), seen, series=seg.series, time_text=text,
-                           observed=seg.values, expected=expected, columns=self.meta.value_columns, scale=self.scale)
+            error = np.asarray(error, np.float64)
+            warm = seen + np.arange(seg.rows) < self.settings.warmup
+            if warm.any():
+                error = np.where(warm, np.nan, error)
+            found = det.score(Inputs(seg.values, (seg.values - self.mean) / self.scale, None if self.own_novelty else error, expected,
+                                     error if self.own_novelty else None, text),
+                              series=seg.series, columns=self.meta.value_columns, scale=self.scale)
+            old = states.get(seg.series)
             states[seg.series] = SeriesState(seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
-                                             [float(v) for v in seg.values[-1]], det.to_dict())
+                                             [float(v) for v in seg.values[-1]], old.detector if old else None)
             for event in found.events:
                 tally.events.append(event)
                 if on_event:
                     on_event(event)
             keep = seg.observed  # rows filled into gaps carry the state along but are not reported
             kept = text if keep.all() else [t for t, k in zip(text, keep) if k]
-            tally.add(seg.series, seg.times[keep], kept, found.raw[keep], found.flagged[keep], found.warmup[keep])
+            tally.add(seg.series, seg.times[keep], kept, found.scores[keep], found.flagged[keep], found.warmup[keep])
             if writer is not None:
-                frames.append(scores_frame(self.meta, [seg.series] * len(kept), kept, seg.values[keep], expected[keep], found.scores[keep], found.flagged[keep]))
+                channels = None
+                if self.channel_scores:
+                    zero = np.zeros(seg.rows)
+                    channels = {c: found.channel_scores.get(c, zero)[keep] for c in self.settings.channels}
+                frames.append(scores_frame(self.meta, [seg.series] * len(kept), kept, seg.values[keep], expected[keep], found.scores[keep],
+                                           found.alert_scores[keep], found.flagged[keep], channels))
         if writer is not None and frames:
             writer.write(pl.concat(frames) if len(frames) > 1 else frames[0])
+
+    def _detector(self, series: str, states: dict[str, SeriesState], detectors: dict[str, SeriesDetector], first_time_us: int) -> SeriesDetector:
+        """The series' detector for this run: from the saved state (an incident still open then is
+        not a new alert), or fresh from the model's calibration."""
+        det = detectors.get(series)
+        if det is None:
+            saved = states.get(series)
+            if saved is not None and saved.detector:
+                det = SeriesDetector.from_dict(saved.detector, self.settings)
+                det.carry_over()
+            else:
+                det = self.calibration.start(self.settings, self.meta.features, own_novelty=self.own_novelty, first_time_us=first_time_us)
+            detectors[series] = det
+        return det
 
     def _interval_note(self, dataset: Dataset) -> list[str]:
         trained, now = self.meta.interval, dataset.data_interval_seconds

@@ -1,4 +1,11 @@
-"""The per-row scores file: timestamp, values, expected, score, anomaly."""
+"""The per-row scores file.
+
+Columns: timestamp, [the id column], the value column(s), expected (expected_<column> for
+several), score (the row's own score in [0, 1)), alert_score (the same, but 0 on an incident's
+rows after its first, up to the cooldown after its last flagged row: what a pager sees, and what
+NAB's threshold sweep scores), anomaly (1 when the row's score reached the threshold), and with
+`--channel-scores` score_forecast, score_novelty, score_range (each channel's own score).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,8 @@ from tsrnn.errors import StateError
 from tsrnn.fsutil import umask
 
 
-def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], values: np.ndarray, expected: np.ndarray, scores: np.ndarray, anomaly: np.ndarray) -> pl.DataFrame:
+def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], values: np.ndarray, expected: np.ndarray, scores: np.ndarray,
+                 alert_scores: np.ndarray, anomaly: np.ndarray, channels: dict[str, np.ndarray] | None = None) -> pl.DataFrame:
     """One row per scored input row; with several value columns, `expected_<column>` per column."""
     columns = meta.value_columns
     data: dict[str, pl.Series] = {"timestamp": pl.Series("timestamp", time_text, pl.String)}
@@ -27,7 +35,10 @@ def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], v
         name = "expected" if len(columns) == 1 else f"expected_{col}"
         data[name] = pl.Series(name, expected[:, i], pl.Float64).fill_nan(None)
     data["score"] = pl.Series("score", np.round(scores, 6), pl.Float64)
+    data["alert_score"] = pl.Series("alert_score", np.round(alert_scores, 6), pl.Float64)
     data["anomaly"] = pl.Series("anomaly", anomaly.astype(np.int8), pl.Int8)
+    for name, value in (channels or {}).items():
+        data[f"score_{name}"] = pl.Series(f"score_{name}", np.round(value, 6), pl.Float64)
     return pl.DataFrame(data)
 
 
@@ -40,8 +51,8 @@ class ScoresWriter:
     off and written again: each row is in the file once. `close` returns the new size.
     """
 
-    def __init__(self, target: str | Path, meta: ModelMetadata, *, committed: int | None = None) -> None:
-        self.meta, self.committed = meta, committed
+    def __init__(self, target: str | Path, meta: ModelMetadata, *, committed: int | None = None, channels: list[str] | None = None) -> None:
+        self.meta, self.committed, self.channels = meta, committed, channels
         self.header = True
         if str(target) == "-":
             self.path, self.file = None, sys.stdout.buffer
@@ -69,7 +80,9 @@ class ScoresWriter:
 
     def close(self) -> int | None:
         if self.header:  # no rows: still a header, so the file always says what its columns are
-            self.write(scores_frame(self.meta, [], [], np.zeros((0, self.meta.features)), np.zeros((0, self.meta.features)), np.zeros(0), np.zeros(0, bool)))
+            empty = {c: np.zeros(0) for c in self.channels} if self.channels else None
+            self.write(scores_frame(self.meta, [], [], np.zeros((0, self.meta.features)), np.zeros((0, self.meta.features)), np.zeros(0), np.zeros(0),
+                                    np.zeros(0, bool), empty))
         self.file.flush()
         if self.path is None:
             return None

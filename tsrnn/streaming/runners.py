@@ -14,6 +14,7 @@ import onnxruntime as ort
 from tsrnn.data.timefeatures import time_features
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.scoring.errors import ErrorSpec, row_errors, season_rows
+from tsrnn.encoding import pack, unpack
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
 BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills
@@ -163,12 +164,9 @@ def runner_for(session: ort.InferenceSession, meta: ModelMetadata) -> Forecaster
 
 
 def arrays_to_json(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Arrays as nested lists with their shapes; NaN as null (JSON has no NaN)."""
-    return {k: {"shape": list(v.shape), "data": [None if np.isnan(x) else float(x) for x in v.ravel()]} for k, v in arrays.items()}
+    """Arrays as their shapes and little-endian float32 bytes in base64: exact, NaN kept, compact."""
+    return {k: {"shape": list(v.shape), "f4": pack(v, "<f4")} for k, v in arrays.items()}
 
 
 def arrays_from_json(data: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {
-        k: np.array([np.nan if x is None else x for x in v["data"]], dtype=np.float32).reshape(v["shape"])
-        for k, v in data.items()
-    }
+    return {k: unpack(v["f4"], "<f4", tuple(v["shape"])).copy() for k, v in data.items()}

@@ -18,7 +18,7 @@ from tsrnn.fsutil import atomic_write_bytes
 from tsrnn.streaming.sources import Cursor
 
 STATE_FORMAT = "tsrnn-watch-state"
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 
 @dataclass

@@ -35,8 +35,6 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
         raise ModelError(f"run {run.name!r} is an {cfg.kind}; forecasting needs a forecaster (train with --model forecaster)")
     if steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
-    if cfg.time_features != "none":
-        raise ModelError(f"run {run.name!r} reads time features; `tsrnn forecast` does not feed them yet: train without --time-features to forecast")
     interval = run.schema.get("interval_seconds")
     dataset = read_dataset(str(data), run.data_config, interval=interval)
     if not interval:
@@ -51,13 +49,22 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
             last = segments[-1]
             if last.rows < (cfg.window if cfg.mode == "windowed" else 2):
                 raise InputError(f"{data}: series {sid or '(all)'} ends with only {last.rows} rows after a gap; give more history")
-            predicted = _roll(model, cfg, scaler.transform(last.values), steps, torch)
+            future = last.times[-1] + (np.arange(1, steps + 1) * interval * 1e6).astype("timedelta64[us]")
+            predicted = _roll(model, cfg, scaler.transform(last.values), steps, torch, np.concatenate([last.times, future]))
             frames.append(_frame(dataset.id_column, sid, last, scaler.inverse(predicted), interval, dataset.value_columns))
     return Forecast(pl.concat(frames), len(frames), steps)
 
 
-def _roll(model, cfg, scaled: np.ndarray, steps: int, torch) -> np.ndarray:  # noqa: ANN001
-    """(steps, features) scaled predictions after the rows of `scaled`."""
+def _roll(model, cfg, scaled: np.ndarray, steps: int, torch, times: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """(steps, features) scaled predictions after the rows of `scaled`; `times`: the rows' times,
+    then the forecast rows' (a model that reads the time of day or week gets them from these)."""
+    from tsrnn.data.timefeatures import time_features
+
+    def tf(a: int, b: int):  # noqa: ANN202
+        if cfg.time_features == "none":
+            return None
+        return torch.from_numpy(time_features(times[a:b], cfg.time_features)[None])
+
     out: list[np.ndarray] = []
     if cfg.mode == "windowed":
         window = scaled[-cfg.window :]
@@ -67,7 +74,7 @@ def _roll(model, cfg, scaled: np.ndarray, steps: int, torch) -> np.ndarray:  # n
             out.extend(rows)
             window = np.concatenate([window, rows])[-cfg.window :]
         return np.asarray(out)
-    pred, *state = model(torch.from_numpy(scaled[None].astype(np.float32)), *model.zero_state(1))
+    pred, *state = model(torch.from_numpy(scaled[None].astype(np.float32)), *model.zero_state(1), tf=tf(0, len(scaled)))
     last = scaled[-1]
     while True:
         rows = pred[0, -1].numpy()[: steps - len(out)]
@@ -75,8 +82,9 @@ def _roll(model, cfg, scaled: np.ndarray, steps: int, torch) -> np.ndarray:  # n
         if len(out) >= steps:
             return np.asarray(out)
         diff = np.diff(np.concatenate([last[None], rows]), axis=0) if cfg.inputs == "diff" else None
+        at = len(scaled) + len(out) - len(rows)  # the rows just predicted, fed back with their own times
         pred, *state = model(torch.from_numpy(rows[None].astype(np.float32)), *state,
-                             diff=None if diff is None else torch.from_numpy(diff[None].astype(np.float32)))
+                             diff=None if diff is None else torch.from_numpy(diff[None].astype(np.float32)), tf=tf(at, at + len(rows)))
         last = rows[-1]
 
 

@@ -15,7 +15,7 @@ from tsrnn.config import DataConfig, ModelConfig, TrainConfig, from_dict
 from tsrnn.data.scaling import Scaler
 from tsrnn.errors import ModelError
 from tsrnn.fsutil import atomic_write_bytes
-from tsrnn.scoring.scorers import Calibration
+from tsrnn.scoring.calibration import Calibration
 
 if TYPE_CHECKING:
     import torch

@@ -20,7 +20,7 @@ from tsrnn.data.clean import Dataset, read_dataset
 from tsrnn.data.scaling import Scaler
 from tsrnn.errors import InputError, TsrnnError
 from tsrnn.extras import require
-from tsrnn.scoring.scorers import calibrate
+from tsrnn.scoring.calibration import History, auto_cooldown, calibrate, knn_values
 from tsrnn.training.batching import Split
 from tsrnn.training.runs import Run, save_run
 
@@ -68,18 +68,8 @@ def train(
     else:
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         run_name = _run_name(name, data)
-    stateful = model_cfg.kind == "forecaster" and model_cfg.mode == "stateful"
-    if score.error == "auto":  # measured on NAB: the mean error over a horizon of forecasts finds more, with fewer false alarms
-        score = dataclasses.replace(score, error="horizon" if stateful and model_cfg.horizon > 1 else "abs")
-    if score.error != "abs" and not stateful:
-        raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error abs with this model")
     dataset = read_dataset(str(data), dcfg, keep_text=False)
-    if score.error == "blend":
-        from tsrnn.scoring.errors import season_rows
-
-        if not season_rows(dataset.interval_seconds):
-            raise InputError(f"{data}: --error blend compares each row with the same time a day earlier, which needs rows at a regular interval "
-                             f"of 4.3 s to 12 h (found {dataset.interval_seconds or 'none'}); use --resample, or another --error")
+    model_cfg, score = resolve_auto(model_cfg, score, dataset, str(data))
     split = _split(dataset, model_cfg, cfg)
     schema = _schema(dataset)
     if resume is not None and schema["sha256"] != resume.schema["sha256"]:
@@ -96,7 +86,7 @@ def train(
         "name": run_name, "tsrnn_version": __version__, "data": to_dict(dcfg), "model": to_dict(model_cfg),
         "train": to_dict(cfg), "score": to_dict(score), "sources": sources or {}, "schema": schema, "scaler": scaler.to_dict(),
     }
-    saver = _Saver(Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split, score)
+    saver = _Saver(Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split, score, scaler)
     started = time.perf_counter()
     result = fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
     seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
@@ -134,13 +124,15 @@ def warmup_rows(model_cfg: ModelConfig) -> int:
 class _Saver:
     """Writes the run directory: at each improvement (status "training") and at the end."""
 
-    def __init__(self, path: Path, base: dict[str, Any], net, task, model_cfg: ModelConfig, dataset: Dataset, split: Split, score: ScoreConfig) -> None:  # noqa: ANN001
+    def __init__(self, path: Path, base: dict[str, Any], net, task, model_cfg: ModelConfig, dataset: Dataset, split: Split, score: ScoreConfig,  # noqa: ANN001
+                 scaler: Scaler) -> None:
         from tsrnn.scoring.errors import season_rows
 
         self.path, self.base, self.net, self.task, self.score = path, base, net, task, score
         self.season = season_rows(dataset.interval_seconds)
         self.model_cfg, self.dataset, self.split = model_cfg, dataset, split
         self.checkpoint = None
+        self.history = _history(dataset, scaler, score)  # the model does not change it
 
     def on_best(self, checkpoint) -> None:  # noqa: ANN001 (loop.Checkpoint)
         self.checkpoint = checkpoint
@@ -150,8 +142,13 @@ class _Saver:
         import torch
 
         with torch.no_grad():
-            errors, spec = self.task.calibration_errors(self.net, self.score.error, self.season)
-            calibration = calibrate(errors, warmup_rows(self.model_cfg), score=self.score, spec=spec)
+            errors, spec = self.task.calibration_errors(self.net, self.score.error if self.score.error != "none" else "abs", self.season)
+        if self.model_cfg.kind == "autoencoder":  # its reconstruction error is the novelty channel
+            self.history.val_novelty = errors
+            calibration = calibrate(None, warmup_rows(self.model_cfg), score=self.score, spec=spec, history=self.history, novelty=self.score.novelty)
+        else:
+            self.history.val_novelty = _aligned(self.history, self.split, getattr(self.task, "error_mask", None))
+            calibration = calibrate(errors, warmup_rows(self.model_cfg), score=self.score, spec=spec, history=self.history, novelty=self.score.novelty)
         best = min(history, key=lambda s: s.val_loss)
         info = {
             **self.base,
@@ -180,10 +177,70 @@ class _Saver:
             "epochs_run": len(history), "best_epoch": best.epoch, "best_val_loss": best.val_loss,
             "loss": self.base["train"].get("loss", "mse"),
             "train_seconds": round(seconds, 3), "parameters": sum(p.numel() for p in self.net.parameters()),
-            "error_scale": calibration.error_scale, "threshold": calibration.threshold,
+            "error_scale": calibration.error_scale, "threshold": calibration.threshold, "channels": calibration.channels,
+            "cooldown": calibration.cooldown, "error": calibration.error, "time_features": self.model_cfg.time_features,
             "interval_seconds": self.dataset.interval_seconds,
             "dropped_rows": self.dataset.dropped, "filled": self.dataset.filled, "notes": notes,
         }
+
+
+def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, source: str) -> tuple[ModelConfig, ScoreConfig]:
+    """Settings left at `auto`, decided from the data (and recorded in the run as decided).
+
+    - time features: the time of day for a stateful forecaster of rows under 12 hours apart;
+    - error: blend (horizon and the same time a day earlier) when the rows are regular, between
+      4.3 s and 12 h apart; else horizon when --horizon > 1; else abs. Window models: abs;
+    - novelty: knn for forecasters, the model's own reconstruction error for autoencoders;
+    - cooldown: 0.133 x a series' training rows, at least 10, at most a day of rows or 1,000.
+    """
+    from tsrnn.scoring.errors import season_rows
+
+    stateful = model.kind == "forecaster" and model.mode == "stateful"
+    interval = dataset.interval_seconds
+    if model.time_features == "auto":
+        model = dataclasses.replace(model, time_features="day" if stateful and interval and interval < 43_200 else "none")
+    if score.error == "auto":
+        kind = ("blend" if season_rows(interval) else "horizon" if model.horizon > 1 else "abs") if stateful else "abs"
+        score = dataclasses.replace(score, error=kind if model.kind == "forecaster" else "none")
+    if score.error not in ("abs", "none") and not stateful:
+        raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error abs with this model")
+    if model.kind == "autoencoder":  # its error is its reconstruction error: the novelty channel
+        score = dataclasses.replace(score, error="none")
+    if score.error == "blend" and not season_rows(interval):
+        raise InputError(f"{source}: --error blend compares each row with the same time a day earlier, which needs rows at a regular interval "
+                         f"of 4.3 s to 12 h (found {interval or 'none'}); use --resample, or another --error")
+    if score.novelty == "auto":
+        score = dataclasses.replace(score, novelty="autoencoder" if model.kind == "autoencoder" else "knn")
+    if score.novelty == "autoencoder" and model.kind != "autoencoder":
+        raise TsrnnError("--novelty autoencoder: the novelty channel is an autoencoder's reconstruction error with --model autoencoder; "
+                         "a forecaster's novelty channel is knn (or none)")
+    if score.novelty == "knn" and model.kind == "autoencoder":
+        score = dataclasses.replace(score, novelty="autoencoder")
+    if score.cooldown is None:
+        per_series = dataset.rows / max(len(dataset.series()), 1)
+        score = dataclasses.replace(score, cooldown=auto_cooldown(per_series, interval))
+    return model, score
+
+
+def _history(dataset: Dataset, scaler: Scaler, score: ScoreConfig) -> History:
+    """The training series for the kNN novelty's prior and seed and the range's seed."""
+    series = [np.concatenate([seg.values for seg in segments]) for segments in dataset.series().values()]
+    times = [np.concatenate([seg.times for seg in segments]) for segments in dataset.series().values()]
+    history = History(series, np.asarray(scaler.mean), np.asarray(scaler.scale), dataset.interval_seconds, times)
+    if score.novelty == "knn":
+        history.series_novelty = [knn_values(s, history.scaler_mean, history.scaler_scale, score.novelty_window, score.novelty_memory) for s in series]
+    return history
+
+
+def _aligned(history: History, split: Split, mask: np.ndarray | None) -> np.ndarray | None:
+    """The kNN novelty of the validation rows, in the order of the forecaster's validation errors."""
+    if mask is None or not split.val_at or history.series_novelty is None:
+        return None
+    out = []
+    for b, (index, start) in enumerate(split.val_at):
+        rows = np.flatnonzero(mask[b])
+        out.append(history.series_novelty[index][start + rows])
+    return np.concatenate(out) if out else None
 
 
 def _run_name(name: str | None, data: str | Path) -> str:
@@ -204,8 +261,8 @@ def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
     A validation part that continues a training segment starts with up to 4 windows of context
     from it, so its state is warm when scoring begins.
     """
-    train, val, context, train_times, val_times = [], [], [], [], []
-    for segments in dataset.series().values():
+    train, val, context, train_times, val_times, val_at = [], [], [], [], [], []
+    for index, segments in enumerate(dataset.series().values()):
         total = sum(s.rows for s in segments)
         cut = int(round(total * (1.0 - cfg.val_fraction)))  # rows of this series before the split
         seen = 0
@@ -219,6 +276,7 @@ def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
                 val.append(seg.values[a - ctx :])
                 val_times.append(seg.times[a - ctx :])
                 context.append(ctx)
+                val_at.append((index, seen + a - ctx))
             seen += seg.rows
     rows_train = sum(p.shape[0] for p in train)
     rows_val = sum(p.shape[0] - c for p, c in zip(val, context))
@@ -229,7 +287,7 @@ def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
             f"{model.window}; give at least {int((need_train + need_val) / (1 - cfg.val_fraction)) + 1} rows "
             "or a smaller --window"
         )
-    return Split(train, val, context, train_times, val_times)
+    return Split(train, val, context, train_times, val_times, val_at)
 
 
 def _schema(dataset: Dataset) -> dict[str, Any]:

@@ -1,0 +1,118 @@
+"""The detector's channels: kNN novelty over recent windows, and the range check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsrnn.scoring.channels import Novelty, Range, min_windows, nearest_windows
+
+
+def _brute(z: np.ndarray, start: int, window: int, memory: int) -> np.ndarray:
+    """The novelty of each query row by a plain loop: the nearest of the `memory` earlier
+    complete windows ending at least `window` rows before it."""
+    out = np.full(z.shape[0] - start, np.nan)
+    for i in range(out.size):
+        t = start + i
+        if t - window + 1 < 0 or not np.isfinite(z[t - window + 1 : t + 1]).all():
+            continue
+        a = z[t - window + 1 : t + 1].astype(np.float64)
+        best, count = np.inf, 0
+        for e in range(t - window - memory + 1, t - window + 1):
+            if e - window + 1 < 0 or not np.isfinite(z[e - window + 1 : e + 1]).all():
+                continue
+            count += 1
+            best = min(best, float(((a - z[e - window + 1 : e + 1]) ** 2).sum()))
+        if count >= min_windows(memory):
+            out[i] = np.sqrt(best)
+    return out
+
+
+@pytest.mark.parametrize(("features", "window", "memory"), [(1, 5, 40), (3, 3, 60), (2, 5, 300)])
+def test_novelty_matches_a_plain_nearest_neighbour_search(features: int, window: int, memory: int) -> None:
+    rng = np.random.default_rng(features + window)
+    z = rng.normal(size=(900, features)).astype(np.float32)
+    z[100:103] = np.nan  # missing rows: windows holding them are neither queries nor candidates
+    start = memory + 2 * window - 2
+    z = np.concatenate([np.full((start, features), np.nan, np.float32), z])
+    dist, _ = nearest_windows(z, start, window, memory, window)
+    expected = _brute(z, start, window, memory)
+    assert np.array_equal(np.isnan(dist), np.isnan(expected))
+    assert np.isfinite(dist).sum() > 700
+    assert np.allclose(dist[np.isfinite(dist)], expected[np.isfinite(expected)], rtol=1e-6, atol=1e-6)
+
+
+def test_a_repeat_of_a_seen_window_scores_zero_and_a_new_shape_scores_high() -> None:
+    rng = np.random.default_rng(0)
+    base = np.sin(np.arange(2000) / 10.0) + rng.normal(0, 0.05, 2000)
+    values = base.copy()
+    values[1500:1510] = base[600:610]  # a stretch seen 900 rows before: within a memory of 1,000 windows
+    values[1700:1705] = [2.0, -2.0, 2.0, -2.0, 2.0]  # a zigzag never seen
+    nov = Novelty.empty(5, 1000, 1)
+    dist, _ = nov.step(values[:, None].astype(np.float32))
+    typical = np.nanquantile(dist[1100:1490], 0.99)
+    assert np.all(dist[1504:1510] == 0.0)  # windows wholly inside the copied stretch
+    assert dist[1704] > 10 * typical  # the zigzag is far from everything seen
+
+
+def test_novelty_increments_equal_one_pass_through_the_state_form() -> None:
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(1500, 2)).astype(np.float32)
+    once, _ = Novelty.empty(5, 200, 2).step(z)
+    nov = Novelty.empty(5, 200, 2)
+    parts = []
+    for a, b in zip([0, 1, 2, 50, 51, 333, 700, 1499], [1, 2, 50, 51, 333, 700, 1499, 1500]):
+        nov = Novelty.from_dict(nov.to_dict())  # through the state file's form
+        parts.append(nov.step(z[a:b])[0])
+        assert nov.ring.shape == (200 + 2 * 5 - 2, 2)  # bounded: the ring never grows
+    assert np.array_equal(np.concatenate(parts), once, equal_nan=True)
+
+
+def test_a_seeded_memory_scores_from_its_first_row() -> None:
+    rng = np.random.default_rng(2)
+    history = rng.normal(size=(1200, 1)).astype(np.float32)
+    dist, _ = Novelty.seeded(5, 1000, history).step(history[-20:])  # rows already in the memory's window range
+    assert np.isfinite(dist).all()
+    empty, _ = Novelty.empty(5, 1000, 1).step(history[-20:])
+    assert np.isnan(empty).all()  # an empty memory waits for min_windows windows
+
+
+def test_novelty_names_the_column_that_moved() -> None:
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 0.1, size=(600, 3)).astype(np.float32)
+    z[500:505, 2] += 5.0
+    dist, column = Novelty.empty(5, 300, 3).step(z)
+    assert dist[504] > 5 * np.nanquantile(dist[:490], 0.99) and column[504] == 2
+
+
+def test_range_flags_values_beyond_the_seen_range_with_tolerance() -> None:
+    seen = Range.of(np.array([[0.0, 10.0], [10.0, 20.0]]))  # column 0 spans 10, column 1 spans 10
+    values = np.array([[10.4, 15.0], [5.0, 20.6], [11.0, 15.0], [5.0, 15.0], [-2.0, 15.0]])
+    excess, column = seen.step(values, tolerance=0.05, warmup=0)
+    assert excess[0] == 0.0  # 10.4 is within 5 % of the span above 10
+    assert excess[1] == pytest.approx(0.06) and column[1] == 1  # 20.6 is 6 % of the span above 20
+    assert excess[2] == pytest.approx(0.6 / 10.4) and column[2] == 0  # the range grew to [0, 10.4] with row 0
+    assert excess[3] == 0.0
+    assert excess[4] == pytest.approx(2.0 / 11.0) and column[4] == 0  # 2 below [0, 11]
+    assert seen.high.tolist() == [11.0, 20.6] and seen.low.tolist() == [-2.0, 10.0] and seen.seen == 7
+
+
+def test_range_waits_for_warmup_and_ignores_a_flat_history() -> None:
+    r = Range.empty(1)
+    excess, _ = r.step(np.array([[1.0], [1.0], [1.0], [5.0], [1.0], [9.0]]), tolerance=0.05, warmup=3)
+    assert np.isnan(excess[:3]).all()
+    assert excess[3] == 0.0  # the range seen so far has no width: nothing to be beyond
+    assert excess[5] == pytest.approx(1.0)  # 9 is one span (4) above 5
+    back = Range.from_dict(r.to_dict())
+    assert (back.low.tolist(), back.high.tolist(), back.seen) == ([1.0], [9.0], 6)
+
+
+def test_range_increments_equal_one_pass() -> None:
+    rng = np.random.default_rng(4)
+    values = np.cumsum(rng.normal(size=(500, 2)), axis=0)
+    once, _ = Range.empty(2).step(values, 0.05, 10)
+    r, parts = Range.empty(2), []
+    for a, b in zip([0, 3, 4, 200, 499], [3, 4, 200, 499, 500]):
+        r = Range.from_dict(r.to_dict())
+        parts.append(r.step(values[a:b], 0.05, 10)[0])
+    assert np.array_equal(np.concatenate(parts), once, equal_nan=True)

@@ -1,0 +1,231 @@
+"""Calibration: what training measures for the detector, stored in the run and the exported model.
+
+- each ratio channel's prior: a histogram of its values on the training data (the forecast
+  error on the validation rows; the kNN novelty on every row of the history once the memory
+  holds enough windows), where watch's running quantiles start;
+- the fused ratios of the validation rows (where the quantile and pot thresholds start);
+- for a run of one series, where its kNN memory and its range start: the last rows of the
+  history and the smallest and largest values (a run of many series starts each series empty,
+  and its channels warm up on the series' own rows);
+- the settings (ScoreConfig), with `auto` resolved: the cooldown is 0.133 x the training rows of
+  a series (the NAB benchmark's finding), at least 10 rows and at most a day of rows or 1,000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from tsrnn.scoring.channels import CHANNELS, Novelty, Range
+from tsrnn.scoring.detector import DEFAULT_THRESHOLD, DetectorSettings, SeriesDetector
+from tsrnn.scoring.errors import ErrorSpec
+from tsrnn.encoding import pack, unpack
+from tsrnn.scoring.normalizer import BINS, FLOOR, bin_centers, hist_quantile, histogram, value_bins
+
+COOLDOWN_SHARE = 0.133  # of a series' training rows (measured on NAB: benchmarks/nab.py)
+COOLDOWN_MIN, COOLDOWN_MAX = 10, 1000
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Fitted at train time and stored in the run and the exported model (JSON)."""
+
+    error_scale: float  # the `quantile` of the forecast channel's validation values
+    threshold: float  # score at or above which a row is flagged
+    warmup: int  # rows from a fresh model state before its errors mean anything
+    quantile: float = 0.99
+    memory: int = 10_000  # rows: time constant of watch's running quantiles
+    error_hist: dict[str, float] = field(default_factory=dict)  # forecast channel: validation values per log bin (sparse)
+    method: str = "fixed"  # thresholds.METHODS
+    level_quantile: float = 0.999
+    risk: float = 1e-4
+    smooth: int = 0
+    error: str = "abs"  # the forecast channel's error kind (errors.ERROR_KINDS), or none
+    error_norms: list[float] = field(default_factory=lambda: [1.0, 1.0])  # both, blend: the two parts' 99th percentiles
+    inverse_cov: list[list[float]] | None = None  # mahalanobis
+    channels: list[str] = field(default_factory=lambda: ["forecast"])  # fused by default (a model from before channels: forecast only)
+    novelty: str = "none"  # knn | autoencoder | none
+    novelty_window: int = 5
+    novelty_memory: int = 1000
+    novelty_hist: dict[str, float] = field(default_factory=dict)  # novelty channel's values on the history per log bin
+    novelty_seed: str | None = None  # one-series runs: the history's last rows, scaled, float32 base64 (rows x features)
+    novelty_seed_times: str | None = None  # ... and their times, microseconds since the epoch, int64 base64
+    range_tolerance: float = 0.05
+    range_floor: float = 0.9
+    range_seed: dict[str, Any] | None = None  # one-series runs: {"low": [...], "high": [...], "rows": n}
+    ratio_hist: dict[str, float] = field(default_factory=dict)  # fused ratios of the validation rows per log bin
+    cooldown: int = 24
+    learn_flagged: bool = True
+    history_rows: int = 0  # rows per series in the training data: a series not seeded from it warms its novelty and range up as long
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        known = {f.name: f for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("error_hist", "novelty_hist", "ratio_hist"):
+            values[key] = {str(k): float(v) for k, v in values.get(key, {}).items()}
+        return cls(**values)
+
+    def prior(self, channel: str) -> np.ndarray:
+        """A channel's prior histogram; for the forecast channel of a model without one, a point
+        mass at error_scale."""
+        hist = _dense(self.error_hist if channel == "forecast" else self.novelty_hist)
+        if channel == "forecast" and hist.sum() == 0:
+            hist = histogram(np.full(100, self.error_scale))
+        return hist
+
+    def ratio_prior(self) -> np.ndarray:
+        """The validation rows' fused ratios; for a model without them, its forecast errors / scale."""
+        hist = _dense(self.ratio_hist)
+        if hist.sum() == 0:
+            prior = self.prior("forecast")
+            hist = np.bincount(value_bins(bin_centers() / self.error_scale), weights=prior, minlength=BINS).astype(np.float64)
+        return hist
+
+    def settings(self, **overrides: Any) -> DetectorSettings:
+        """The detector's settings; watch's overrides (None: keep the model's) win."""
+        base: dict[str, Any] = {"threshold": self.threshold, "quantile": self.quantile, "memory": self.memory, "warmup": self.warmup,
+                                "method": self.method, "level_quantile": self.level_quantile, "risk": self.risk, "smooth": self.smooth,
+                                "channels": tuple(self.channels), "range_tolerance": self.range_tolerance, "range_floor": self.range_floor,
+                                "cooldown": self.cooldown, "learn_flagged": self.learn_flagged, "history_rows": self.history_rows}
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return DetectorSettings(**base)
+
+    def start(self, settings: DetectorSettings, features: int, *, own_novelty: bool = False, first_time_us: int | None = None) -> SeriesDetector:
+        """A fresh series' detector, its kNN memory and range seeded from the history where stored.
+
+        The kNN memory takes only the history's rows before `first_time_us`, the series' first row
+        to score (rows scored again compare with what came before them, never with themselves).
+        `own_novelty`: the novelty values come from the runner (an autoencoder), not a kNN memory."""
+        novelty = None
+        if "novelty" in settings.channels and not own_novelty:
+            rows = unpack(self.novelty_seed, "<f4").reshape(-1, features) if self.novelty_seed else np.zeros((0, features), np.float32)
+            stored = rows.shape[0]
+            if rows.size and self.novelty_seed_times and first_time_us is not None:
+                rows = rows[unpack(self.novelty_seed_times, "<i8") < first_time_us]
+            if rows.size:  # the history's rows before the first row to score: all of them, or those the seed holds
+                seen = max(self.history_rows - stored, 0) + rows.shape[0]
+                novelty = Novelty.seeded(self.novelty_window, self.novelty_memory, rows, seen, settings.history_rows)
+            else:
+                novelty = Novelty.empty(self.novelty_window, self.novelty_memory, features, settings.history_rows)
+        value_range = None
+        if "range" in settings.channels:
+            seed = self.range_seed
+            value_range = Range(np.asarray(seed["low"], np.float64), np.asarray(seed["high"], np.float64), int(seed["rows"])) if seed else Range.empty(features)
+        priors = {c: self.prior(c) for c in ("forecast", "novelty")}
+        return SeriesDetector.start(settings, priors, self.ratio_prior(), novelty, value_range)
+
+
+def _dense(sparse: dict[str, float]) -> np.ndarray:
+    hist = np.zeros(BINS)
+    for i, v in sparse.items():
+        hist[int(i)] = v
+    return hist
+
+
+def _sparse(hist: np.ndarray) -> dict[str, float]:
+    return {str(int(i)): float(hist[i]) for i in np.flatnonzero(hist)}
+
+
+def auto_cooldown(rows_per_series: float, interval_seconds: float | None) -> int:
+    """0.133 x a series' training rows, at least 10, at most a day of rows (1,000 at most)."""
+    top = COOLDOWN_MAX
+    if interval_seconds and interval_seconds > 0:
+        top = min(top, max(COOLDOWN_MIN, int(round(86_400 / interval_seconds))))
+    return int(min(max(round(COOLDOWN_SHARE * rows_per_series), COOLDOWN_MIN), top))
+
+
+@dataclass
+class History:
+    """What calibration reads of the training data besides the model's errors."""
+
+    series: list[np.ndarray]  # per series: its rows (raw, time order, segments joined), for the kNN prior and the seeds
+    scaler_mean: np.ndarray
+    scaler_scale: np.ndarray
+    interval_seconds: float | None = None
+    times: list[np.ndarray] | None = None  # per series: datetime64 of each row
+    val_novelty: np.ndarray | None = None  # the novelty values of the validation rows, aligned with the forecast errors
+    series_novelty: list[np.ndarray] | None = None  # knn: the novelty of every row of each series
+
+
+def knn_values(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, window: int, memory: int, seed: np.ndarray | None = None) -> np.ndarray:
+    """The kNN novelty of every row of one series (NaN until the memory holds enough windows)."""
+    scaled = ((rows - mean) / scale).astype(np.float32)
+    nov = Novelty.seeded(window, memory, ((seed - mean) / scale)) if seed is not None and seed.size else Novelty.empty(window, memory, rows.shape[1])
+    return nov.step(scaled)[0]
+
+
+def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, quantile: float = 0.99, spec: ErrorSpec | None = None,
+              history: History | None = None, novelty: str = "none") -> Calibration:
+    """Fit each channel's prior and the detector's settings.
+
+    `val_errors`: the forecast channel's values on the validation rows (None: no forecast
+    channel); `history`: the training series, for the kNN novelty and range; `score`: a
+    ScoreConfig with `error`, `novelty` and `cooldown` already resolved.
+    """
+    from tsrnn.config import ScoreConfig
+
+    score = score or ScoreConfig(threshold=DEFAULT_THRESHOLD)
+    channels = []
+    scale, error_hist = FLOOR, np.zeros(BINS)
+    if val_errors is not None and score.error != "none":
+        finite = val_errors[np.isfinite(val_errors)]
+        error_hist = histogram(finite)
+        scale = max(hist_quantile(error_hist, quantile), FLOOR) if finite.size else FLOOR
+        channels.append("forecast")
+    novelty_hist = np.zeros(BINS)
+    seed_rows, seed_times, range_seed = None, None, None
+    window, memory = score.novelty_window, score.novelty_memory
+    if history is not None:
+        if novelty == "knn":
+            values = history.series_novelty
+            if values is None:
+                values = [knn_values(s, history.scaler_mean, history.scaler_scale, window, memory) for s in history.series]
+            novelty_hist = histogram(np.concatenate(values)) if values else novelty_hist
+            if len(history.series) == 1:
+                keep = memory + 2 * window - 2
+                tail = history.series[0][-keep:]
+                seed_rows = pack((tail - history.scaler_mean) / history.scaler_scale, "<f4")
+                if history.times is not None:
+                    seed_times = pack(history.times[0][-keep:].astype("datetime64[us]").astype(np.int64), "<i8")
+        elif novelty == "autoencoder" and history.val_novelty is not None:
+            novelty_hist = histogram(history.val_novelty)
+        if len(history.series) == 1:
+            r = Range.of(history.series[0])
+            range_seed = {"low": r.low.tolist(), "high": r.high.tolist(), "rows": r.seen}
+    if novelty != "none" and novelty_hist.sum() > 0:
+        channels.append("novelty")
+    if score.range_check:
+        channels.append("range")
+    ratio_hist = _ratio_hist(val_errors, scale, history, novelty_hist, quantile) if channels else np.zeros(BINS)
+    return Calibration(
+        error_scale=scale, threshold=score.threshold, warmup=warmup, quantile=quantile, memory=score.memory, error_hist=_sparse(error_hist),
+        method=score.threshold_method, level_quantile=score.level_quantile, risk=score.risk, smooth=score.smooth, error=score.error,
+        error_norms=[float(v) for v in spec.norms] if spec else [1.0, 1.0],
+        inverse_cov=spec.inverse_cov.tolist() if spec is not None and spec.inverse_cov is not None else None,
+        channels=[c for c in CHANNELS if c in channels], novelty=novelty if "novelty" in channels else "none", novelty_window=window,
+        novelty_memory=memory, novelty_hist=_sparse(novelty_hist), novelty_seed=seed_rows, novelty_seed_times=seed_times, range_tolerance=score.range_tolerance,
+        range_floor=score.range_floor, range_seed=range_seed, ratio_hist=_sparse(ratio_hist),
+        cooldown=int(score.cooldown) if score.cooldown is not None else Calibration.cooldown,
+        learn_flagged=score.learn_flagged,
+        history_rows=int(round(np.median([len(x) for x in history.series]))) if history is not None and history.series else 0,
+    )
+
+
+def _ratio_hist(val_errors: np.ndarray | None, scale: float, history: History | None, novelty_hist: np.ndarray, quantile: float) -> np.ndarray:
+    """The validation rows' fused ratio max(forecast / its scale, novelty / its scale)."""
+    parts = []
+    if val_errors is not None:
+        parts.append(np.asarray(val_errors, np.float64) / scale)
+    if history is not None and history.val_novelty is not None and novelty_hist.sum() > 0:
+        nov = np.asarray(history.val_novelty, np.float64) / max(hist_quantile(novelty_hist, quantile), FLOOR)
+        if parts and parts[0].shape == nov.shape:
+            parts = [np.fmax(parts[0], nov)]
+        else:
+            parts.append(nov)
+    return histogram(np.concatenate(parts)) if parts else np.zeros(BINS)

@@ -1,0 +1,200 @@
+"""Channels: each turns what the model and the data give into a raw value per row, with its own state.
+
+- forecast: the model's error for the row (errors.py: abs, squared, horizon, both, blend,
+  mahalanobis; or an autoencoder's reconstruction error). The runner computes it.
+- novelty: how far the last W rows (scaled, all value columns) are from the nearest of the M
+  earlier W-row windows that do not overlap them: a shape never seen before is far from all of
+  them, a repeat of a seen one is close to one. `knn` computes it here; `autoencoder` takes it
+  from a companion autoencoder's reconstruction error (the runner computes that one).
+- range: how far a value lies beyond the smallest and largest values seen so far in its series,
+  as a fraction of that span (0 inside, and within `tolerance` of the span outside).
+
+The kNN distances of a block of rows are one matrix product: with a window a and a stored window
+b, |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, and the minimum over b needs only |b|^2 - 2 a.b, which is
+[a, 1] . [-2 b, |b|^2]. The product finds the nearest window; its distance is then computed
+exactly from the differences, so a repeat scores 0 and the value does not depend on how rows are
+grouped into blocks or calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tsrnn.encoding import pack, unpack
+
+CHANNELS = ("forecast", "novelty", "range")  # in the order they are fused; `range` lifts the score to a floor
+RATIO_CHANNELS = ("forecast", "novelty")  # normalised by their running tail quantile
+NOVELTY_KINDS = ("knn", "autoencoder", "none")
+QUERY_BLOCK = 128  # rows per matrix product
+
+
+def min_windows(memory: int) -> int:
+    """Stored windows the novelty channel needs before its distances mean anything."""
+    return max(1, memory // 20)
+
+
+@dataclass
+class Novelty:
+    """The last rows of a series (scaled, float32; NaN before the first), enough for the next row's
+    M candidate windows: ring (M + 2 W - 2, features); and how many rows the series has shown."""
+
+    window: int
+    memory: int
+    ring: np.ndarray  # (rows, features) float32
+    seen: int = 0  # rows of the series so far (the history's rows, for a memory seeded from it)
+    warmup: int = 0  # rows the series must have shown before a distance counts
+
+    @property
+    def gap(self) -> int:
+        """Candidate windows end at least this many rows before the query's last row (no overlap)."""
+        return self.window
+
+    @classmethod
+    def empty(cls, window: int, memory: int, features: int, warmup: int = 0) -> Novelty:
+        return cls(window, memory, np.full((memory + 2 * window - 2, features), np.nan, np.float32), 0, warmup)
+
+    @classmethod
+    def seeded(cls, window: int, memory: int, rows: np.ndarray, seen: int | None = None, warmup: int = 0) -> Novelty:
+        """A memory that already holds the last rows of `rows` (scaled), e.g. the training data's end;
+        `seen`: the rows of history they end (default: as many as given)."""
+        out = cls.empty(window, memory, rows.shape[1], warmup)
+        take = rows[-out.ring.shape[0] :].astype(np.float32)
+        out.ring[out.ring.shape[0] - take.shape[0] :] = take
+        out.seen = rows.shape[0] if seen is None else seen
+        return out
+
+    def step(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """scaled (rows, features) → (distance per row, NaN until enough windows are stored and the
+        series has shown `warmup` rows; the column that differs most from the nearest window), and
+        the rows join the memory."""
+        rows = scaled.shape[0]
+        z = np.concatenate([self.ring, scaled.astype(np.float32)])
+        dist, column = nearest_windows(z, self.ring.shape[0], self.window, self.memory, self.gap)
+        if self.seen < self.warmup:
+            dist[: self.warmup - self.seen] = np.nan
+        self.ring = z[z.shape[0] - self.ring.shape[0] :].copy() if rows else self.ring
+        self.seen += rows
+        return dist, column
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"window": self.window, "memory": self.memory, "features": int(self.ring.shape[1]), "ring": pack(self.ring, "<f4"),
+                "seen": self.seen, "warmup": self.warmup}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Novelty:
+        window, memory, features = int(data["window"]), int(data["memory"]), int(data["features"])
+        return cls(window, memory, unpack(data["ring"], "<f4", (memory + 2 * window - 2, features)), int(data["seen"]), int(data["warmup"]))
+
+
+def nearest_windows(z: np.ndarray, start: int, window: int, memory: int, gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """z (rows, features) float32, NaN where unknown; rows from `start` on are queries.
+
+    For query row t, the candidates are the `memory` windows ending at t - gap - memory + 1 ..
+    t - gap. → (distance (queries,) float64, NaN where the query window is incomplete or fewer
+    than min_windows(memory) candidates are complete; column (queries,) int: the column whose
+    differences to the nearest window are largest).
+    """
+    queries = z.shape[0] - start
+    features = z.shape[1]
+    dist = np.full(queries, np.nan)
+    column = np.zeros(queries, np.int64)
+    if queries <= 0:
+        return dist, column
+    width = window * features
+    flat = np.lib.stride_tricks.sliding_window_view(z, window, axis=0)  # (windows, features, window)
+    flat = flat.transpose(0, 2, 1).reshape(flat.shape[0], width)  # window j: rows j .. j + window - 1, row-major
+    ok = np.isfinite(flat).all(axis=1)
+    clean = np.where(ok[:, None], flat, np.float32(0.0))
+    norms = np.einsum("ij,ij->i", clean, clean)
+    cand = np.empty((flat.shape[0], width + 1), np.float32)  # [-2 b, |b|^2]; |b|^2 = inf for incomplete windows
+    np.multiply(clean, np.float32(-2.0), out=cand[:, :width])
+    cand[:, width] = np.where(ok, norms, np.inf)
+    query = np.empty_like(cand)  # [a, 1]
+    query[:, :width] = clean
+    query[:, width] = 1.0
+    counts = np.concatenate([[0], np.cumsum(ok)])
+    first = start - gap - memory - window + 2  # the first candidate window of query 0 (0 with a full ring)
+    block = min(QUERY_BLOCK, memory)
+    need = min_windows(memory)
+    for a in range(0, queries, block):
+        b = min(block, queries - a)
+        lo = first + a  # candidates of query a + k: lo + k .. lo + k + memory - 1
+        q = start + a - window + 1  # the window ending at query a
+        cols = slice(max(lo, 0), lo + b + memory - 1)
+        shift = max(lo, 0) - lo  # candidate windows before the data's first row do not exist
+        g = query[q : q + b] @ cand[cols].T  # (b, candidates)
+        k = np.arange(b)
+        _band(g, b, memory, shift)
+        best = np.argmin(g, axis=1)
+        nearest = best + max(lo, 0)
+        have = counts[np.minimum(np.maximum(lo + k + memory, 0), counts.size - 1)] - counts[np.minimum(np.maximum(lo + k, 0), counts.size - 1)]
+        valid = ok[q : q + b] & np.isfinite(g[k, best]) & (have >= need)
+        diff = flat[q : q + b].astype(np.float64) - flat[nearest].astype(np.float64)  # exact, from the windows themselves
+        sq = (diff * diff).reshape(b, window, features)
+        dist[a : a + b] = np.where(valid, np.sqrt(sq.sum(axis=(1, 2))), np.nan)
+        column[a : a + b] = np.argmax(sq.sum(axis=1), axis=1)
+    return dist, column
+
+
+def _band(g: np.ndarray, b: int, memory: int, shift: int) -> None:
+    """Query k of a block may use candidates k .. k + memory - 1 (counted from the block's first
+    candidate; g's columns start `shift` candidates later): the others are set to inf."""
+    if shift:  # near the start of the data: the whole matrix (rare)
+        rel = np.arange(g.shape[1]) + shift
+        k = np.arange(b)[:, None]
+        g[(rel[None, :] < k) | (rel[None, :] >= k + memory)] = np.inf
+        return
+    if b > 1:  # the two triangles at the edges
+        g[:, : b - 1][np.tri(b, b - 1, -1, bool)] = np.inf
+        g[:, memory : memory + b - 1][~np.tri(b, b - 1, -1, bool)] = np.inf
+
+
+@dataclass
+class Range:
+    """The smallest and largest value seen per column, and how many rows they come from."""
+
+    low: np.ndarray  # (features,) float64; +inf before any row
+    high: np.ndarray  # (features,) float64; -inf before any row
+    seen: int = 0
+
+    @classmethod
+    def empty(cls, features: int) -> Range:
+        return cls(np.full(features, np.inf), np.full(features, -np.inf), 0)
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Range:
+        """The range of rows already seen (e.g. the training data)."""
+        return cls(values.min(axis=0).astype(np.float64), values.max(axis=0).astype(np.float64), int(values.shape[0]))
+
+    def step(self, values: np.ndarray, tolerance: float, warmup: int) -> tuple[np.ndarray, np.ndarray]:
+        """values (rows, features) raw → (excess per row: how far beyond the range seen before the
+        row, as a fraction of its span, 0 inside it or within the tolerance, NaN while fewer than
+        `warmup` rows were seen; the column furthest beyond), and the rows widen the range."""
+        rows = values.shape[0]
+        if rows == 0:
+            return np.zeros(0), np.zeros(0, np.int64)
+        x = values.astype(np.float64)
+        high = np.maximum.accumulate(np.vstack([self.high[None], x[:-1]]), axis=0)  # (rows, F): before each row
+        low = np.minimum.accumulate(np.vstack([self.low[None], x[:-1]]), axis=0)
+        span = high - low
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beyond = np.maximum(x - high, low - x) / span  # fraction of the span outside it
+            beyond = np.where((span > 0) & np.isfinite(span) & (beyond > tolerance), beyond, 0.0)
+        excess = beyond.max(axis=1)
+        column = np.argmax(beyond, axis=1)
+        seen_before = self.seen + np.arange(rows)
+        excess = np.where(seen_before >= warmup, excess, np.nan)
+        self.high = np.maximum(self.high, x.max(axis=0))
+        self.low = np.minimum(self.low, x.min(axis=0))
+        self.seen += rows
+        return excess, column
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"low": pack(self.low), "high": pack(self.high), "seen": self.seen}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Range:
+        return cls(unpack(data["low"]).copy(), unpack(data["high"]).copy(), int(data["seen"]))
