@@ -235,3 +235,32 @@ def test_the_reported_time_range_follows_time_not_text(tmp_path: Path, forecaste
     f.write_text("timestamp,value\n" + "".join(f"{99_000 + 60 * i},{v:.4f}\n" for i, v in enumerate(values)))
     summary = watch(f, forecaster_onnx).summary()
     assert summary["first_time"] == "99000" and summary["last_time"] == str(99_000 + 60 * 299)
+
+
+def test_the_detector_goes_on_across_a_gap_within_one_read(tmp_path: Path, forecaster_onnx: Path) -> None:
+    """A gap too long to fill splits the series into two segments: the model's state restarts after
+    it, the detector's running statistics, memory and open incident do not, whether both segments
+    arrive in one read or in two runs."""
+    values = inject_spike(cycle(900, start_row=2000, seed=12), 440, 9.0, length=2)  # an incident just before the gap
+    values = inject_spike(values, 470, 9.0, length=2)  # and again just after it, within the cooldown
+    rows = lines_of(values, 2000)
+    kept = rows[:450] + rows[460:]  # rows 450-459 missing: longer than --fill-limit 3
+    whole = tmp_path / "whole.csv"
+    whole.write_text("timestamp,value\n" + "\n".join(kept) + "\n")
+    once = watch(whole, forecaster_onnx, scores_out=tmp_path / "once.csv")
+    assert once.rows == 890 and once.events[0].start == stamps(1, 2440)[0]
+    assert once.events[0].end >= stamps(1, 2470)[0] and all(e.start > once.events[0].end for e in once.events[1:])  # one incident across the gap
+
+    growing = tmp_path / "growing.csv"
+    growing.write_text("timestamp,value\n" + "\n".join(kept[:450]) + "\n")
+    first = watch(growing, forecaster_onnx, state=tmp_path / "s", scores_out=tmp_path / "a.csv")
+    with growing.open("a") as f:
+        f.write("\n".join(kept[450:]) + "\n")
+    second = watch(growing, forecaster_onnx, state=tmp_path / "s", scores_out=tmp_path / "b.csv")
+    assert first.rows + second.rows == 890 and all(e.start > stamps(1, 2480)[0] for e in second.alerts)  # the second run continues the incident
+    joined = pl.concat([pl.read_csv(tmp_path / "a.csv"), pl.read_csv(tmp_path / "b.csv")])
+    expected = pl.read_csv(tmp_path / "once.csv")
+    assert np.array_equal(joined["score"].to_numpy(), expected["score"].to_numpy())
+    assert np.array_equal(joined["alert_score"].to_numpy(), expected["alert_score"].to_numpy())
+    state = json.loads((tmp_path / "s").read_text())["series"][""]
+    assert state["detector"]["rows"] == 890 and state["rows_seen"] == 440  # the model restarted at the gap; the detector did not
