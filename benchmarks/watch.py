@@ -4,17 +4,22 @@
 
 1. Backfill: `tsrnn watch BIG.csv --scores-out` as a user runs it (a fresh process, pinned to one
    core with taskset when available, --threads 1), on a ROWS-row univariate CSV, with the default
-   model trained on 3,000 rows of the same kind; rows per second end to end, and peak RSS.
-   Against it, the same PyTorch model scoring sliding windows eagerly (windows of the model's
-   32-row warm-up length, each from a zero state, the way most libraries score a stream), in
-   batches of 1,024 windows and one window per new row; rows per second of the model alone.
+   model and detector trained on 3,000 rows of the same kind; rows per second end to end, and
+   peak RSS. In the same run, interleaved: the same command with the forecast channel alone
+   (`--channels forecast`: what the novelty and range channels cost), and the bare onnxruntime
+   call on the same rows (the floor: tsrnn's end-to-end cost as a multiple of it). Against it,
+   the same PyTorch model scoring sliding windows eagerly (windows of the model's 32-row warm-up
+   length, each from a zero state, the way most libraries score a stream), in batches of 1,024
+   windows and one window per new row; rows per second of the model alone.
 2. Many series: 1,000 series with one new row each, in one onnxruntime call (median), and a whole
-   `tsrnn watch` run on a long-format file that brings one new row for each of 1,000 series.
+   `tsrnn watch` run on a long-format file that brings one new row for each of 1,000 series, and
+   the size of its state file per series.
 3. Cold start: `tsrnn watch` with --state on a file with one new row, and `tsrnn --help`
    (medians of --repeat fresh processes).
 4. Memory: peak RSS of backfills of growing size.
-Targets (issue 6): backfill >= 300,000 rows/s on one core and >= 50x the eager windows; 1,000
-series in one call < 10 ms; cold start < 0.5 s, --help < 0.3 s; peak RSS < 200 MB and flat.
+Targets (issues 6 and 11): backfill with the default detector >= 300,000 rows/s on one core and
+>= 50x the eager windows; 1,000 series in one call < 10 ms; cold start < 0.3 s, --help < 0.3 s;
+peak RSS < 200 MB and flat.
 """
 
 from __future__ import annotations
@@ -70,14 +75,20 @@ def eager_windows_rate(run_dir: Path, csv: Path, rows: int = 20_000, window: int
     torch.set_num_threads(1)
     run = load_run(run_dir)
     net = run.load_model()
-    values = pl.read_csv(csv, n_rows=rows + window)["value"].to_numpy()
-    scaled = ((values - run.scaler.mean[0]) / run.scaler.scale[0]).astype(np.float32)
+    from tsrnn.data.timefeatures import time_features
+
+    frame = pl.read_csv(csv, n_rows=rows + window, try_parse_dates=True)
+    scaled = ((frame["value"].to_numpy() - run.scaler.mean[0]) / run.scaler.scale[0]).astype(np.float32)
     windows = np.lib.stride_tricks.sliding_window_view(scaled, window)[:rows]
+    spec = run.model_config.time_features
+    tf = time_features(frame["timestamp"].to_numpy(), spec) if spec != "none" else None  # (rows + window, 2): the time of day
+    tf_windows = np.lib.stride_tricks.sliding_window_view(tf, window, axis=0).transpose(0, 2, 1)[:rows] if tf is not None else None
     started = time.perf_counter()
     with torch.no_grad():
         for a in range(0, rows, batch):
             x = torch.from_numpy(np.array(windows[a : a + batch]))[..., None]
-            net(x, *net.zero_state(x.shape[0]))  # every window re-runs from a zero state
+            t = torch.from_numpy(np.array(tf_windows[a : a + batch])) if tf_windows is not None else None
+            net(x, *net.zero_state(x.shape[0]), tf=t)  # every window re-runs from a zero state
     return rows / (time.perf_counter() - started)
 
 
@@ -107,7 +118,31 @@ def many_series(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
         with fleet.open("a") as f:
             f.write("\n".join(f"2020-01-01 00:{m:02d}:00,h{k:04d},{50 + k % 7}" for k in range(1000)) + "\n")
         runs.append(timed_process([str(BIN), "watch", str(fleet), "--model", str(tmp / "fleet.onnx"), "--state", str(state), "--exit-zero", "--quiet"])[0])
-    return statistics.median(calls) * 1e3, statistics.median(runs)
+    return statistics.median(calls) * 1e3, statistics.median(runs), state.stat().st_size / 1000
+
+
+def bare_call_rate(onnx: Path, csv: Path, rows: int = 200_000) -> float:
+    """Rows per second of the graph alone: onnxruntime on the same rows, in the same calls as watch."""
+    import polars as pl
+
+    from tsrnn.data.timefeatures import time_features
+    from tsrnn.export.metadata import read_metadata
+    from tsrnn.runtime.session import open_session
+    from tsrnn.streaming.runners import BACKLOG_ROWS, ForecasterRunner
+
+    meta = read_metadata(onnx)
+    runner = ForecasterRunner(open_session(onnx), meta)
+    frame = pl.read_csv(csv, n_rows=rows, try_parse_dates=True)
+    x = frame["value"].to_numpy().astype(np.float32)[None, :, None]
+    rows = x.shape[1]
+    tf = time_features(frame["timestamp"].to_numpy(), meta.time_features)[None] if meta.time_features != "none" else None
+    feed = {n: v for n, v in runner.initial().items() if n in runner.states + runner.rows}
+    started = time.perf_counter()
+    for a in range(0, rows, BACKLOG_ROWS):
+        extra = {"tf": tf[:, a : a + BACKLOG_ROWS]} if tf is not None else {}
+        out = runner.session.run(runner.outputs, {"x": x[:, a : a + BACKLOG_ROWS], **extra, **feed})
+        feed = dict(zip(runner.states + runner.rows, out[len(out) - len(feed) :]))
+    return rows / (time.perf_counter() - started)
 
 
 def cold_start(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
@@ -138,28 +173,38 @@ def main() -> None:
 
         print(f"tsrnn watch benchmark; medians of {args.repeat}; default model (LSTM 2x32)")
         sizes = sorted({args.rows // 10, args.rows // 3, args.rows})
-        backfill = {}
+        backfill, forecast_only = {}, []
         for rows in sizes:
             big = tmp / f"big{rows}.csv"
             series_csv(big, rows, start=3000, seed=2)
             cmd = one_core([str(BIN), "watch", str(big), "--model", str(onnx), "--scores-out", str(tmp / "out.csv"), "--exit-zero", "--quiet", "--threads", "1"])
-            results = [timed_process(cmd) for _ in range(args.repeat if rows == args.rows else 1)]
+            results = []
+            for _ in range(args.repeat if rows == args.rows else 1):  # interleaved: the default, then the forecast channel alone
+                results.append(timed_process(cmd))
+                if rows == args.rows:
+                    forecast_only.append(timed_process([*cmd, "--channels", "forecast"])[0])
             backfill[rows] = (statistics.median(r[0] for r in results), max(r[1] for r in results))
+            if rows == args.rows:
+                bare = bare_call_rate(onnx, big)
             os.remove(big)
         seconds, peak = backfill[args.rows]
         eager = eager_windows_rate(tmp / "runs" / "history", tmp / "history.csv")
         eager1 = eager_windows_rate(tmp / "runs" / "history", tmp / "history.csv", rows=2000, batch=1)
         rate = args.rows / seconds
-        print(f"backfill {args.rows:,} rows, end to end, one core: {seconds:.2f} s = {rate:,.0f} rows/s")
+        alone = args.rows / statistics.median(forecast_only)
+        print(f"backfill {args.rows:,} rows, end to end, one core: {seconds:.2f} s = {rate:,.0f} rows/s (default detector); "
+              f"forecast channel alone {alone:,.0f} rows/s (the novelty and range channels cost {alone / rate:.2f}x); "
+              f"the bare onnxruntime calls {bare:,.0f} rows/s (tsrnn end to end: {bare / rate:.2f}x the floor)")
         print(f"eager PyTorch, 32-row sliding windows, model only, one thread: batches of 1,024 {eager:,.0f} rows/s "
               f"(tsrnn end to end {rate / eager:.1f}x); one window per new row {eager1:,.0f} rows/s (tsrnn {rate / eager1:.0f}x)")
         print("peak RSS by backfill size: " + ", ".join(f"{rows:,} rows {mib:.0f} MiB" for rows, (_, mib) in backfill.items()))
-        call_ms, fleet_s = many_series(onnx, tmp, args.repeat)
-        print(f"1,000 series with one new row each: one onnxruntime call {call_ms:.2f} ms; a whole tsrnn watch run {fleet_s:.2f} s")
+        call_ms, fleet_s, state_kb = many_series(onnx, tmp, args.repeat)
+        print(f"1,000 series with one new row each: one onnxruntime call {call_ms:.2f} ms; a whole tsrnn watch run {fleet_s:.2f} s; "
+              f"state {state_kb / 1000:.1f} KB per series")
         start_s, help_s = cold_start(onnx, tmp, args.repeat)
         print(f"cold start: tsrnn watch with --state and one new row {start_s:.2f} s; tsrnn --help {help_s:.2f} s")
-        print(json.dumps({"rows_per_s": rate, "eager_rows_per_s": eager, "eager_one_window_rows_per_s": eager1, "call_ms_1000_series": call_ms,
-                          "fleet_run_s": fleet_s, "cold_start_s": start_s, "help_s": help_s,
+        print(json.dumps({"rows_per_s": rate, "forecast_channel_rows_per_s": alone, "bare_call_rows_per_s": bare, "eager_rows_per_s": eager, "eager_one_window_rows_per_s": eager1, "call_ms_1000_series": call_ms,
+                          "fleet_run_s": fleet_s, "state_kb_per_series": state_kb / 1000, "cold_start_s": start_s, "help_s": help_s,
                           "peak_mib": {str(k): v[1] for k, v in backfill.items()}}))
 
 

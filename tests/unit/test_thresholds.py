@@ -149,3 +149,17 @@ def test_mahalanobis_flags_columns_that_stop_moving_together() -> None:
     together, apart = mahalanobis(np.array([[2.0, 2.0], [2.0, -2.0]]), inv)
     assert apart > 10 * together  # the same size of residual, but against the columns' usual agreement
     assert abs(float(mahalanobis(np.array([[3.0]]), inverse_covariance(rng.normal(0, 1, (5000, 1))))[0]) - 3.0) < 0.15
+
+
+@pytest.mark.parametrize("kind", ["horizon", "both", "blend", "mahalanobis"])
+def test_series_batched_together_get_the_errors_they_get_alone(kind: str) -> None:
+    rng = np.random.default_rng(9)
+    spec = ErrorSpec(kind, horizon=3, features=2, season=4, norms=(1.5, 2.0), inverse_cov=np.eye(2) * 2.0)
+    x, expected, forecast = rng.normal(size=(3, 7, 2)), rng.normal(size=(3, 7, 2)), rng.normal(size=(3, 7, 3, 2))
+    carried = [{n: np.where(np.isnan(v), rng.normal(size=v.shape), v).astype(np.float32) for n, v in spec.initial().items()} for _ in range(3)]
+    scale = np.array([1.0, 2.0], np.float32)
+    together, after = row_errors(spec, x, expected, forecast, scale, {n: np.stack([c[n] for c in carried]) for n in spec.initial()})
+    for b in range(3):
+        alone, left = row_errors(spec, x[b], expected[b], forecast[b], scale, carried[b])
+        assert np.allclose(together[b], alone, equal_nan=True)
+        assert all(np.array_equal(after[n][b], left[n], equal_nan=True) for n in left)

@@ -57,7 +57,10 @@ def row_errors(spec: ErrorSpec, x: np.ndarray, expected: np.ndarray, forecast: n
                carried: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """x, expected (rows, F) raw; forecast (rows, H, F) raw, made at each row for the rows after it
     (None when the kind needs none); carried: spec.initial(), or what the last call returned.
-    → (error per row, NaN where it cannot be computed yet; the new carried arrays)."""
+    → (error per row, NaN where it cannot be computed yet; the new carried arrays).
+
+    Series of the same length go through together with a leading batch axis on every array
+    (x (series, rows, F), carried (series, ...)): one call for a fleet, not one per series."""
     one = np.abs(x - expected) / scale
     if spec.kind == "abs":
         return one.mean(axis=-1), {}
@@ -77,15 +80,16 @@ def row_errors(spec: ErrorSpec, x: np.ndarray, expected: np.ndarray, forecast: n
 
 
 def _horizon_errors(x: np.ndarray, forecast: np.ndarray, pending: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    rows, horizon = x.shape[0], forecast.shape[1]
-    both = np.concatenate([pending, forecast.astype(np.float32)])  # (H + rows, H, F)
+    """x (..., rows, F); forecast (..., rows, H, F); pending (..., H, H, F): the last call's last H forecasts."""
+    rows, horizon = x.shape[-2], forecast.shape[-2]
+    both = np.concatenate([pending, forecast.astype(np.float32)], axis=-3)  # (..., H + rows, H, F)
     k = np.arange(1, horizon + 1)
     made = horizon + np.arange(rows)[:, None] - k[None, :]  # (rows, H): the row of `both` that forecast row i, k ahead
-    err = np.abs(both[made, k[None, :] - 1] - x[:, None, :]) / scale  # NaN where no forecast was made yet
+    err = np.abs(both[..., made, k[None, :] - 1, :] - x[..., :, None, :]) / scale  # (..., rows, H, F), NaN where none was made yet
     with np.errstate(invalid="ignore"):
-        counts = np.isfinite(err).all(axis=-1).sum(axis=1)
-        total = np.nansum(err.mean(axis=-1), axis=1)
-    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan), both[-horizon:]
+        counts = np.isfinite(err).all(axis=-1).sum(axis=-1)
+        total = np.nansum(err.mean(axis=-1), axis=-1)
+    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan), both[..., rows:, :, :]
 
 
 def season_rows(interval_seconds: float | None) -> int:
@@ -97,12 +101,12 @@ def season_rows(interval_seconds: float | None) -> int:
 
 
 def seasonal_errors(x: np.ndarray, buffer: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x (rows, F) raw; buffer (P, F): the P rows before x. → (|x - the row P before| / scale
+    """x (..., rows, F) raw; buffer (..., P, F): the P rows before x. → (|x - the row P before| / scale
     averaged over columns, NaN without such a row; the new buffer)."""
-    period = buffer.shape[0]
-    both = np.concatenate([buffer, x.astype(np.float32)])
-    err = (np.abs(x - both[: x.shape[0]]) / scale).mean(axis=-1)
-    return err, both[-period:]
+    rows = x.shape[-2]
+    both = np.concatenate([buffer, x.astype(np.float32)], axis=-2)
+    err = (np.abs(x - both[..., :rows, :]) / scale).mean(axis=-1)
+    return err, both[..., rows:, :]
 
 
 def mahalanobis(residuals: np.ndarray, inverse_cov: np.ndarray | None) -> np.ndarray:

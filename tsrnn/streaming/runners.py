@@ -66,16 +66,18 @@ class ForecasterRunner:
             if self.time_features != "none":
                 if times is None:
                     raise ValueError("this model reads time features: pass the rows' times")
-                tf = np.stack([time_features(times[i], self.time_features) for i in members])
+                stamps = np.concatenate([times[i] for i in members])  # one call for the group: (batch, rows, inputs)
+                tf = time_features(stamps, self.time_features).reshape(len(members), x.shape[1], -1)
             expected, error, forecast, states, rows = self._run_long(x, feed, tf)
+            carried: dict[str, np.ndarray] = {}
+            if self.errors.kind != "abs":  # the graph's own error is abs; other kinds for the whole group at once
+                before = {n: np.stack([jobs[i][1][n] for i in members]) for n in self.errors.initial()}
+                error, carried = row_errors(self.errors, x, expected, forecast, self.scale, before)
             for b, i in enumerate(members):
                 arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
                 arrays.update({n: r[b : b + 1] for n, r in zip(self.rows, rows)})
-                err = error[b]  # the graph's own (abs) error, unless the kind asks for another
-                if self.errors.kind != "abs":
-                    err, carried = row_errors(self.errors, x[b], expected[b], forecast[b] if forecast is not None else None, self.scale, jobs[i][1])
-                    arrays.update(carried)
-                out[i] = (expected[b], err, arrays)
+                arrays.update({n: c[b] for n, c in carried.items()})
+                out[i] = (expected[b], error[b], arrays)
         return out  # type: ignore[return-value]
 
     def _run_long(self, x: np.ndarray, feed: dict[str, np.ndarray], tf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray], list[np.ndarray]]:
