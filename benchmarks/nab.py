@@ -115,8 +115,11 @@ def run(files: list[str], data: Path, labels: Path, work: Path, settings: dict[s
     doc["categories"] = {}
     for category in sorted({f.split("/")[0] for f in files}):
         part = evaluate(scores / category, labels)
-        doc["categories"][category] = {"score": part["nab"]["standard"]["score"], "windows": part["windows"],
-                                       "windows_found": part["events"]["windows_found"], "false_alerts": part["events"]["alerts"] - part["events"]["alerts_in_windows"]}
+        doc["categories"][category] = {
+            "score": part["nab"]["standard"]["score"], "windows": part["windows"], "windows_found": part["events"]["windows_found"],
+            "false_alerts": part["events"]["alerts"] - part["events"]["alerts_in_windows"],
+            "fp_rows": sum(f["nab_false_positive_rows"] for f in doc["per_file"] if f["file"].startswith(category + "/")),
+        }
     doc["seconds"] = {"train": trained, "watch": watched}
     return doc
 
@@ -169,12 +172,13 @@ def main() -> None:
     print(f"{'detector':52} {'standard':>13} {'median':>7} {'low FP':>7} {'low FN':>7} {'found':>6} {'FP':>5}")
     for name, _, _ in rows:
         print(line(name, results[name]))
-    print("\nper category, standard profile (each category's own threshold sweep; seeds " + ", ".join(map(str, args.seeds)) + "):")
+    print("\nper category, standard profile (each category's own threshold sweep, '-' without windows; seeds " + ", ".join(map(str, args.seeds)) + "):")
     for category in first[0]["categories"]:
         cells = [d["categories"][category] for d in first]
-        print(f"  {category:24} " + " / ".join(f"{c['score']:.1f}" for c in cells)
-              + f"   windows found {' / '.join(str(c['windows_found']) for c in cells)} of {cells[0]['windows']}, false alerts "
-              + " / ".join(str(c["false_alerts"]) for c in cells))
+        score = " / ".join(f"{c['score']:.1f}" if c["windows"] else "-" for c in cells)
+        print(f"  {category:24} {score:>13}   windows found {' / '.join(str(c['windows_found']) for c in cells)} of {cells[0]['windows']}; "
+              f"false alerts at the detector's threshold {' / '.join(str(c['false_alerts']) for c in cells)}; "
+              f"false-positive rows at the corpus's standard threshold {' / '.join(str(c['fp_rows']) for c in cells)}")
     ev = [d["events"] for d in first]
     print("\nevents at the detector's own threshold: " + "; ".join(
         f"seed {s}: precision {e['precision']:.3f}, recall {e['recall']:.3f}, F1 {e['f1']:.3f} ({e['alerts']} alerts)" for s, e in zip(args.seeds, ev)))

@@ -25,7 +25,7 @@ import polars as pl
 
 from tsrnn.data.timeparse import detect_time_format, parse_times
 from tsrnn.errors import InputError
-from tsrnn.evaluation.nab import PROFILES, ScoredFile, prepare, probation_rows, sweep, window_rows
+from tsrnn.evaluation.nab import PROFILES, ScoredFile, false_positive_rows, prepare, probation_rows, sweep, window_rows
 
 
 @dataclass
@@ -40,6 +40,7 @@ class FileReport:
     windows_found: int
     point_adjusted: dict[str, float]
     forecast: dict[str, float] = field(default_factory=dict)
+    nab_false_positive_rows: int = 0  # rows scored at or above the standard profile's swept threshold outside every window
 
 
 def load_labels(path: str | Path) -> dict[str, list[tuple[str, str]]]:
@@ -165,6 +166,8 @@ def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | No
         shown = ", ".join(unmatched[:3])
         raise InputError(f"{scores}: no scores file matches a key of {labels_path} (files: {shown}); name them as the labels do, or give --label-key")
     nab = {p.name: sweep(prepared, p) for p in PROFILES}
+    for report, scored in zip(reports, prepared):  # each series' share of the standard profile's false positives
+        report.nab_false_positive_rows = false_positive_rows(scored, nab["standard"].threshold)
     return _document(nab, reports, unmatched)
 
 
@@ -238,7 +241,7 @@ def _document(nab: dict, reports: list[FileReport], unmatched: list[str]) -> dic
         "forecast": _forecast_summary(forecast),
         "per_file": [
             {"file": r.name, "labels": r.label_key, "rows": r.rows, "windows": r.windows, "windows_in_probation": r.windows_in_probation,
-             "windows_found": r.windows_found,
+             "windows_found": r.windows_found, "nab_false_positive_rows": r.nab_false_positive_rows,
              "alerts": r.alerts, "false_alerts": r.alerts - r.alerts_in_windows, "point_adjusted_f1": r.point_adjusted["f1"], **({"forecast": r.forecast} if r.forecast else {})}
             for r in reports
         ],

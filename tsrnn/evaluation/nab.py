@@ -164,3 +164,9 @@ def sweep(files: list[ScoredFile], profile: Profile) -> SweepResult:
             best_total, best_threshold, best_tp, best_fp = total, float(s[i]), len(best_value), fp_rows
         i = j
     return SweepResult(profile.name, best_threshold, best_total, null, profile.tp * total_windows, best_tp, best_fp, total_windows)
+
+
+def false_positive_rows(f: ScoredFile, threshold: float) -> int:
+    """Rows of one file that a threshold counts as false positives (as `sweep` does)."""
+    keep = np.arange(f.scores.shape[0]) >= f.probation
+    return int(((f.scores >= threshold) & keep & (f.window < 0)).sum())
