@@ -158,9 +158,15 @@ def _forecast(summary: dict[str, Any]) -> str:
 def render_info(console: Console, doc: dict[str, Any]) -> None:
     meta = dict(doc["metadata"])
     calibration = meta.get("calibration")
-    if isinstance(calibration, dict) and "error_hist" in calibration:  # the histogram's bins say little to a reader; --json has them
-        hist = calibration["error_hist"]
-        meta["calibration"] = {**calibration, "error_hist": f"{sum(hist.values()):.0f} validation errors in {len(hist)} log bins"}
+    if isinstance(calibration, dict):  # histograms and stored rows say little to a reader; --json has them
+        short = dict(calibration)
+        for key, what in (("error_hist", "validation errors"), ("novelty_hist", "novelty values"), ("ratio_hist", "validation ratios")):
+            if isinstance(short.get(key), dict):
+                short[key] = f"{sum(short[key].values()):.0f} {what} in {len(short[key])} log bins"
+        for key, what in (("novelty_seed", "values"), ("novelty_seed_times", "times")):
+            if isinstance(short.get(key), str):
+                short[key] = f"the history's last {what} ({len(short[key]) * 3 // 4:,} bytes)"
+        meta["calibration"] = short
     key_values(console, f"{escape(doc['path'])} ({doc['bytes'] / 1024:.1f} KiB)", meta)
     table = Table(title="graph", title_justify="left")
     for col in ("", "name", "shape", "type"):

@@ -59,7 +59,7 @@ class ForecasterRunner:
         for i, (values, _) in enumerate(jobs):
             groups.setdefault(values.shape[0], []).append(i)
         for members in groups.values():
-            x = np.stack([jobs[i][0] for i in members]).astype(np.float32)  # (batch, rows, features)
+            x = np.array([jobs[i][0] for i in members], np.float32)  # (batch, rows, features); np.array stacks in C, np.stack in Python
             feed = {n: np.concatenate([jobs[i][1][n] for i in members], axis=1) for n in self.states}
             feed.update({n: np.concatenate([jobs[i][1][n] for i in members], axis=0) for n in self.rows})
             tf = None
@@ -71,13 +71,13 @@ class ForecasterRunner:
             expected, error, forecast, states, rows = self._run_long(x, feed, tf)
             carried: dict[str, np.ndarray] = {}
             if self.errors.kind != "abs":  # the graph's own error is abs; other kinds for the whole group at once
-                before = {n: np.stack([jobs[i][1][n] for i in members]) for n in self.errors.initial()}
+                before = {n: np.array([jobs[i][1][n] for i in members]) for n in self.errors.initial()}
                 error, carried = row_errors(self.errors, x, expected, forecast, self.scale, before)
-            for b, i in enumerate(members):
-                arrays = {n: s[:, b : b + 1] for n, s in zip(self.states, states)}
-                arrays.update({n: r[b : b + 1] for n, r in zip(self.rows, rows)})
-                arrays.update({n: c[b] for n, c in carried.items()})
-                out[i] = (expected[b], error[b], arrays)
+            # per series, views of the batch: iterating an array's first axis is fast, indexing it in a loop is not
+            names = [*self.states, *self.rows, *carried]
+            parts = [list(s.swapaxes(0, 1)[:, :, None]) for s in states] + [list(r[:, None]) for r in rows] + [list(c) for c in carried.values()]
+            for i, e, err, *arrays in zip(members, expected, error, *parts):
+                out[i] = (e, err, dict(zip(names, arrays)))
         return out  # type: ignore[return-value]
 
     def _run_long(self, x: np.ndarray, feed: dict[str, np.ndarray], tf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray], list[np.ndarray]]:
