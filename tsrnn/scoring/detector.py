@@ -110,6 +110,31 @@ class SeriesDetector:
         """Score the next rows of the series and learn from them (see the module's docstring)."""
         s = self.settings
         n = rows.values.shape[0]
+        raw, column, excess = self._channels(rows)
+        ratios, fused, flagged = self._normalize(raw, excess)
+        scores = fused / (1.0 + fused)
+        beyond = np.nan_to_num(excess) > 0
+        scores = np.where(beyond, np.maximum(scores, s.range_floor), scores)
+        channel_scores = {c: ratios[c] / (1.0 + ratios[c]) for c in ratios}
+        if "range" in s.channels:
+            channel_scores["range"] = np.where(beyond, s.range_floor, 0.0)
+        valid = np.isfinite(excess)
+        for values in raw.values():
+            valid |= np.isfinite(values)
+
+        def peak_of(k: int) -> Peak:
+            return self._peak(k, rows, scores, ratios, excess, column, columns, scale)
+
+        offset = self.rows
+        self.event, events, suppressed = group(self.event, flagged, scores, offset, offset + n, s.cooldown, s.min_duration, series,
+                                               rows.time_text, peak_of)
+        self.rows += n
+        return Detected(scores, np.where(suppressed, 0.0, scores), flagged, ~valid, channel_scores, events)
+
+    def _channels(self, rows: Inputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+        """Each ratio channel's raw value per row (NaN where it has none), the column each
+        attributes a row to, and the range channel's excess (NaN while it warms up)."""
+        s = self.settings
         raw: dict[str, np.ndarray] = {}
         column: dict[str, np.ndarray] = {}
         if "forecast" in s.channels and rows.error is not None:
@@ -119,18 +144,22 @@ class SeriesDetector:
                 raw["novelty"] = np.asarray(rows.novelty, np.float64)
             elif self.novelty is not None:
                 raw["novelty"], column["novelty"] = self.novelty.step(rows.scaled)
-        excess = np.full(n, np.nan)
+        excess = np.full(rows.values.shape[0], np.nan)
         if "range" in s.channels and self.range is not None:
             excess, column["range"] = self.range.step(rows.values, s.range_tolerance, max(s.warmup, s.history_rows))
+        return raw, column, excess
+
+    def _normalize(self, raw: dict[str, np.ndarray], excess: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Per block of the series' own rows: each channel over its running quantile, fused by
+        max, flagged against the threshold; then the block is learned. → (ratios, fused, flagged)."""
+        s = self.settings
+        n = excess.shape[0]
         ratios = {c: np.zeros(n) for c in raw}
         fused = np.zeros(n)
         flagged = np.zeros(n, bool)
-        valid = np.zeros(n, bool)
-        offset = self.rows
         method = METHODS[s.method]
-        level_score = np.zeros(n)
-        i = 0
-        while i < n:  # one piece per refresh block of the series' own row count
+        offset, i = self.rows, 0
+        while i < n:  # one piece per refresh block
             end = min(n, i + BLOCK - (offset + i) % BLOCK)
             r = np.zeros(end - i)
             ok = np.zeros(end - i, bool)
@@ -143,15 +172,12 @@ class SeriesDetector:
             if s.smooth > 1:
                 r = self._ewma(r, ok, 2.0 / (s.smooth + 1.0))
             fused[i:end] = r
-            valid[i:end] = ok | np.isfinite(excess[i:end])
             level = self.threshold.level
-            level_score[i:end] = level / (1.0 + level)
             flag = (r >= level) & ok
-            out = excess[i:end] > 0
-            if s.range_floor >= level_score[i]:
-                flag |= out
+            if s.range_floor >= level / (1.0 + level):  # a value out of range reaches the threshold
+                flag |= excess[i:end] > 0
             flagged[i:end] = flag
-            learn = ok if s.learn_flagged else ok & ~flag
+            learn = ok if s.learn_flagged else ok & ~flag  # then learn
             for c, values in raw.items():
                 v = values[i:end]
                 self.scales[c].learn(v[learn & np.isfinite(v)])
@@ -161,26 +187,13 @@ class SeriesDetector:
                     sc.refresh(s.decay, s.quantile)
                 method.refresh(self.threshold, s)
             i = end
-        scores = fused / (1.0 + fused)
-        in_range = np.nan_to_num(excess) > 0
-        scores = np.where(in_range, np.maximum(scores, s.range_floor), scores)
-        channel_scores = {c: ratios[c] / (1.0 + ratios[c]) for c in ratios}
-        if "range" in s.channels:
-            channel_scores["range"] = np.where(in_range, s.range_floor, 0.0)
-
-        def peak_of(k: int) -> Peak:
-            return self._peak(k, rows, scores, ratios, excess, column, columns, scale)
-
-        self.event, events, suppressed = group(self.event, flagged, scores, offset, offset + n, s.cooldown, s.min_duration, series,
-                                               rows.time_text, peak_of)
-        self.rows += n
-        return Detected(scores, np.where(suppressed, 0.0, scores), flagged, ~valid, channel_scores, events)
+        return ratios, fused, flagged
 
     def _peak(self, k: int, rows: Inputs, scores: np.ndarray, ratios: dict[str, np.ndarray], excess: np.ndarray,
               column: dict[str, np.ndarray], columns: list[str], scale: np.ndarray) -> Peak:
         """What fired at row k: the range check when it set the score, else the largest ratio."""
-        s = self.settings
-        if np.nan_to_num(excess[k]) > 0 and (not ratios or max(r[k] for r in ratios.values()) / (1 + max(r[k] for r in ratios.values())) < s.range_floor):
+        top = max((r[k] for r in ratios.values()), default=0.0)
+        if np.nan_to_num(excess[k]) > 0 and top / (1.0 + top) < self.settings.range_floor:  # the range set the score
             channel, ratio, col = "range", float(excess[k]), int(column["range"][k])
         else:
             channel = max(ratios, key=lambda c: ratios[c][k])
