@@ -89,11 +89,11 @@ def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -
         **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
     })
     if summary["events"]:
-        table = Table(title="events (at the peak: the channel that fired and by how much, the column furthest from normal)", title_justify="left",
-                      box=box.SIMPLE_HEAD)
+        table = Table(title="events (why: the channel that fired at the peak, times its running 99th percentile; range: beyond the range seen)",
+                      title_justify="left", box=box.SIMPLE_HEAD)
         many = summary["series"] > 1
         for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "why", "observed (expected)", "status"):
-            table.add_column(col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end"))
+            table.add_column(col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end", "why"))
         columns = summary["columns"]
         for e in summary["events"]:
             i = columns.index(e["column"]) if e["column"] in columns else 0
@@ -178,12 +178,9 @@ def render_info(console: Console, doc: dict[str, Any]) -> None:
 
 
 def _why(event: dict[str, Any]) -> str:
-    """The channel that fired at the peak, and by how much."""
+    """The channel that set the peak's score, and by how much."""
     channel, ratio = event.get("channel", "forecast"), event.get("ratio", 0.0)
-    if channel == "range":
-        return f"range: {ratio:.0%} of its width beyond the range seen"
-    what = "forecast error" if channel == "forecast" else "novelty"
-    return f"{what} {ratio:.1f}x its 99th percentile"
+    return f"range +{ratio:.0%}" if channel == "range" else f"{channel} {ratio:.1f}x"
 
 
 def _dropped(dropped: dict[str, int]) -> str:
