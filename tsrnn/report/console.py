@@ -89,7 +89,7 @@ def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -
         **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
     })
     if summary["events"]:
-        table = Table(title="events (why: the channel that fired at the peak, times its running 99th percentile; range: beyond the range seen)",
+        table = Table(title="events (why: the channel that fired at the peak, and by how much)",
                       title_justify="left", box=box.SIMPLE_HEAD)
         many = summary["series"] > 1
         for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "why", "observed (expected)", "status"):
