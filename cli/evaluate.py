@@ -20,11 +20,12 @@ def command(
     scores: Annotated[str, typer.Argument(metavar="SCORES", help="A scores CSV from `tsrnn watch --scores-out`, or a directory of them.")],
     labels: Annotated[str, typer.Option("--labels", help="Labelled windows in NAB's format: {\"file.csv\": [[\"start\", \"end\"], ...]}.")],
     label_key: Annotated[str | None, typer.Option("--label-key", help="The labels' key for a single scores file named otherwise (e.g. cpu_recent.csv).")] = None,
+    id_column: Annotated[str | None, typer.Option("--id-column", help="Long format: the column naming each series (found by itself when its values are text).")] = None,
     json_out: Json = False,
 ) -> None:
     from tsrnn.evaluation.evaluate import evaluate
 
-    doc = evaluate(scores, labels, label_key=label_key)
+    doc = evaluate(scores, labels, label_key=label_key, id_column=id_column)
     if json_out:
         print_json(doc)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Annotated, Any
 
@@ -36,5 +37,21 @@ def human_console(machine_output: bool) -> Console:
 
 def print_json(doc: Any) -> None:
     """One JSON document on stdout, nothing else."""
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    sys.stdout.write(to_json(doc) + "\n")
     sys.stdout.flush()
+
+
+def to_json(doc: Any) -> str:
+    """Strict JSON: a value that is not a number (NaN, such as `expected` before the model has a
+    forecast, or infinity) is written as null, which every JSON parser reads."""
+    return json.dumps(_finite(doc), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

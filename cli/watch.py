@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 
 from tsrnn.errors import TsrnnError
 
-from .options import Json, Quiet, human_console, print_json
+from .options import Json, Quiet, human_console, print_json, to_json
 
 NAME = "watch"
 HELP = (
@@ -90,7 +89,7 @@ def _print_event(event) -> None:  # noqa: ANN001
     with "ongoing": true) and when an event reported by an earlier run ends; not again while it goes on."""
     if event.continued and event.ongoing:
         return
-    sys.stdout.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+    sys.stdout.write(to_json(event.to_dict()) + "\n")
     sys.stdout.flush()
 
 

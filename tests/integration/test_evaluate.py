@@ -181,3 +181,18 @@ def test_mahalanobis_error_on_the_sensor_sample_finds_its_fault(tmp_path: Path) 
     # the fault warms the room slowly (a ramp a forecaster follows); its end, when cooling returns, is
     # the sharp break: found there, within an hour of the labelled window
     assert any(start <= e.start <= "2024-03-22 14:50:00" for e in result.events) and len(result.events) <= 3
+
+
+def test_numeric_series_ids_are_split_with_id_column(tmp_path: Path) -> None:
+    rows = ["timestamp,host,value,expected,score,alert_score,anomaly"]
+    rows += [f"{t},{host},{i},{i},0.1,0.1,0" for host in ("101", "202") for i, t in enumerate(stamps(300))]
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "fleet.csv").write_text("\n".join(rows) + "\n")
+    labels = tmp_path / "l.json"
+    labels.write_text(json.dumps({"fleet.csv:101": [[stamps(300)[100], stamps(300)[120]]], "202": []}))
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "s"), "--labels", str(labels), "--id-column", "host", "--json"])
+    doc = json.loads(result.stdout)
+    assert [(f["file"], f["rows"]) for f in doc["per_file"]] == [("fleet.csv:101", 300), ("fleet.csv:202", 300)]
+    assert doc["forecast"]["series"] == 2 and doc["forecast"]["mase"] == 0.0  # value and expected agree: the id is not a value
+    missing = CliRunner().invoke(app, ["evaluate", str(tmp_path / "s"), "--labels", str(labels), "--id-column", "site"])
+    assert missing.exit_code == 2 and "no column 'site'" in missing.stderr

@@ -264,3 +264,31 @@ def test_the_detector_goes_on_across_a_gap_within_one_read(tmp_path: Path, forec
     assert np.array_equal(joined["alert_score"].to_numpy(), expected["alert_score"].to_numpy())
     state = json.loads((tmp_path / "s").read_text())["series"][""]
     assert state["detector"]["rows"] == 890 and state["rows_seen"] == 440  # the model restarted at the gap; the detector did not
+
+
+def test_watch_overrides_apply_to_a_series_with_a_saved_state(tmp_path: Path, forecaster_onnx: Path) -> None:
+    """--threshold, --threshold-method and --channels given to a later run apply to it, not the
+    settings the state was saved under; a channel turned on later starts as for a new series."""
+    rows = lines_of(cycle(600, start_row=2000, seed=14), 2000)
+    data = tmp_path / "d.csv"
+    state = tmp_path / "s"
+    level = lambda: json.loads(state.read_text())["series"][""]["detector"]["threshold"]  # noqa: E731
+    data.write_text("timestamp,value\n" + "\n".join(rows[:200]) + "\n")
+    watch(data, forecaster_onnx, state=state, score={"channels": ("forecast",)})
+    assert abs(level()["level"] - 0.7 / 0.3) < 1e-9
+    with data.open("a") as f:
+        f.write("\n".join(rows[200:400]) + "\n")
+    second = watch(data, forecaster_onnx, state=state, score={"threshold": 0.99})  # and every channel again
+    assert second.rows == 200 and abs(level()["level"] - 99.0) < 1e-6 and second.settings.channels == ("forecast", "novelty", "range")
+    detector = json.loads(state.read_text())["series"][""]["detector"]
+    assert set(detector["scales"]) == {"forecast", "novelty"} and detector["novelty"] is not None
+    with data.open("a") as f:
+        f.write("\n".join(rows[400:]) + "\n")
+    third = watch(data, forecaster_onnx, state=state, score={"method": "pot"})
+    assert third.rows == 200 and level()["method"] == "pot"
+
+
+def test_json_output_has_no_nan(tmp_path: Path) -> None:
+    from tsrnn_cli.options import to_json
+
+    assert to_json({"expected": [float("nan")], "ratio": float("inf"), "ok": 1.5}) == '{"expected": [null], "ratio": null, "ok": 1.5}'

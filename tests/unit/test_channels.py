@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tsrnn.scoring.channels import Novelty, Range, min_windows, nearest_windows
+from tsrnn.scoring.channels import Novelty, Range, min_windows, nearest_windows, ring_rows
 
 
 def _brute(z: np.ndarray, start: int, window: int, memory: int) -> np.ndarray:
@@ -33,9 +33,9 @@ def test_novelty_matches_a_plain_nearest_neighbour_search(features: int, window:
     rng = np.random.default_rng(features + window)
     z = rng.normal(size=(900, features)).astype(np.float32)
     z[100:103] = np.nan  # missing rows: windows holding them are neither queries nor candidates
-    start = memory + 2 * window - 2
+    start = ring_rows(window, memory)
     z = np.concatenate([np.full((start, features), np.nan, np.float32), z])
-    dist, _ = nearest_windows(z, start, window, memory, window)
+    dist, _ = nearest_windows(z, window, memory)
     expected = _brute(z, start, window, memory)
     assert np.array_equal(np.isnan(dist), np.isnan(expected))
     assert np.isfinite(dist).sum() > 700
@@ -55,9 +55,13 @@ def test_a_repeat_of_a_seen_window_scores_zero_and_a_new_shape_scores_high() -> 
     assert dist[1704] > 10 * typical  # the zigzag is far from everything seen
 
 
-def test_novelty_increments_equal_one_pass_through_the_state_form() -> None:
+@pytest.mark.parametrize("offset", [0.0, 300.0])
+def test_novelty_increments_equal_one_pass_through_the_state_form(offset: float) -> None:
+    """Far from the training mean too (offset 300 scaled units): the matrix product works on
+    centred values, and the distances are computed exactly for the window it finds."""
     rng = np.random.default_rng(1)
-    z = rng.normal(size=(1500, 2)).astype(np.float32)
+    z = (rng.normal(size=(1500, 2)) + offset).astype(np.float32)
+    z[1200:1260] = z[1050:1110]  # an exact repeat within the memory: distance 0 however far from the mean
     once, _ = Novelty.empty(5, 200, 2).step(z)
     nov = Novelty.empty(5, 200, 2)
     parts = []
@@ -66,6 +70,9 @@ def test_novelty_increments_equal_one_pass_through_the_state_form() -> None:
         parts.append(nov.step(z[a:b])[0])
         assert nov.ring.shape == (200 + 2 * 5 - 2, 2)  # bounded: the ring never grows
     assert np.array_equal(np.concatenate(parts), once, equal_nan=True)
+    assert np.all(once[1204:1260] == 0.0)
+    full = np.concatenate([np.full((ring_rows(5, 200), 2), np.nan, np.float32), z])
+    assert np.allclose(once, _brute(full, ring_rows(5, 200), 5, 200), equal_nan=True, rtol=1e-6, atol=1e-6)  # the true nearest
 
 
 def test_a_seeded_memory_scores_from_its_first_row() -> None:

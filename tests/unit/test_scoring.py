@@ -181,3 +181,45 @@ def test_a_long_incident_raises_its_own_bar_only_when_flagged_rows_are_learned(l
     out = _score(_detector(_settings(memory=2000, learn_flagged=learn_flagged), scale=4.6), errors)
     late = out.flagged[-2 * BLOCK :].mean()
     assert (late < 0.05) if learn_flagged else (late == 1.0)
+
+
+def test_an_incident_reaching_min_duration_across_runs_is_a_new_alert() -> None:
+    """Cron, one row a run: the event has too few rows to be an alert when a run ends, so the next
+    run must not treat it as reported (continued) when it reaches --min-duration."""
+    settings = _settings(min_duration=3, cooldown=5)
+    errors = [0.1] * 20 + [50.0] * 4 + [0.1] * 20
+    det, alerts = _detector(settings), []
+    for i, e in enumerate(errors):
+        out = _score(det, np.array([e]), offset=i)
+        found = out.events + ([det.open_event()] if det.open_event() else [])
+        alerts += [ev.start for ev in found if not ev.continued]
+        det = SeriesDetector.from_dict(det.to_dict(), settings)
+        det.carry_over()  # what watch does at the start of each run
+    assert alerts == ["t20"]
+
+
+def test_pot_starts_from_an_even_sample_of_many_validation_peaks() -> None:
+    from tsrnn.scoring.thresholds import METHODS, pot_level
+
+    r = np.random.default_rng(0).exponential(0.2, size=200_000)  # about 1,300 ratios above 1
+    state = METHODS["pot"].start(DetectorSettings(method="pot", risk=1e-4), histogram(r))
+    truth = float(np.quantile(r, 1 - 1e-4))
+    assert len(state.peaks) == 500 and abs(state.level / truth - 1) < 0.02
+    assert abs(pot_level(r[r > 1] - 1, r.size, 1.0, 1e-4) / truth - 1) < 0.02
+
+
+def test_the_range_starts_from_the_history_only_for_rows_after_it() -> None:
+    """Rows of the history scored again must not be judged against values that come after them."""
+    history = np.sin(np.arange(1000) / 20.0)[:, None] * 10
+    times = np.datetime64("2024-01-01T00:00", "us") + np.arange(1000) * np.timedelta64(60, "s")
+    from tsrnn.config import ScoreConfig
+    from tsrnn.scoring.calibration import History
+
+    h = History([history], np.zeros(1), np.ones(1), 60.0, [times])
+    cal = calibrate(np.full(100, 0.5), 0, score=ScoreConfig(cooldown=10), history=h, novelty="knn")
+    settings = cal.settings()
+    again = cal.start(settings, 1, first_time_us=int(times[0].astype(np.int64)))
+    later = cal.start(settings, 1, first_time_us=int(times[-1].astype(np.int64)) + 60_000_000)
+    assert again.range is not None and again.range.seen == 0  # builds from the rows it scores
+    assert later.range is not None and later.range.seen == 1000 and later.range.high[0] == history.max()
+    assert later.novelty is not None and later.novelty.seen == 1000 and again.novelty is not None and again.novelty.seen == 0

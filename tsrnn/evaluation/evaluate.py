@@ -91,9 +91,9 @@ def _times(values: list[str] | pl.Series, where: str) -> np.ndarray:
     return parsed.to_numpy().astype("datetime64[us]")
 
 
-def read_scores(path: Path) -> tuple[pl.DataFrame, str | None]:
-    """The scores file as text columns, and its id column (the one text column besides the
-    timestamp, in a long-format file), or None."""
+def read_scores(path: Path, id_column: str | None = None) -> tuple[pl.DataFrame, str | None]:
+    """The scores file as text columns, and its id column: `id_column` when given, else the one
+    text column besides the timestamp (a long-format file), else None."""
     try:
         frame = pl.read_csv(path, infer_schema_length=0)  # all text; typed below, so a bad cell is named
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -101,15 +101,21 @@ def read_scores(path: Path) -> tuple[pl.DataFrame, str | None]:
     missing = [c for c in ("timestamp", "score", "anomaly") if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: no {', '.join(missing)} column; give a file written by `tsrnn watch --scores-out`")
+    if id_column is not None:
+        if id_column not in frame.columns:
+            raise InputError(f"{path}: no column {id_column!r} for --id-column; it has {', '.join(frame.columns)}")
+        return frame, id_column
     text = [c for c in frame.columns if c != "timestamp" and frame[c].cast(pl.Float64, strict=False).null_count() > frame[c].null_count()]
     if len(text) > 1:
-        raise InputError(f"{path}: columns {', '.join(repr(c) for c in text)} are not numeric; a scores file has one id column at most")
+        raise InputError(f"{path}: columns {', '.join(repr(c) for c in text)} are not numeric; a scores file has one id column at most "
+                         "(name it with --id-column)")
     return frame, (text[0] if text else None)
 
 
-def _series_of(path: Path, name: str, labels: dict[str, Any], label_key: str | None) -> list[tuple[str, str | None, pl.DataFrame]]:
+def _series_of(path: Path, name: str, labels: dict[str, Any], label_key: str | None,
+               id_column: str | None = None) -> list[tuple[str, str | None, pl.DataFrame]]:
     """(name to report, label key or None, rows) for each series of a scores file."""
-    frame, id_column = read_scores(path)
+    frame, id_column = read_scores(path, id_column)
     if id_column is None:
         return [(name, label_key or match_label(name, labels), frame)]
     if label_key is not None:
@@ -126,10 +132,12 @@ def _series_of(path: Path, name: str, labels: dict[str, Any], label_key: str | N
     return out
 
 
-def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | None = None) -> dict[str, Any]:
+def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | None = None, id_column: str | None = None) -> dict[str, Any]:
     """Everything `tsrnn evaluate` reports, as a JSON-ready document.
 
-    `label_key` names the labels of a single scores file whose name differs from the labels' key.
+    `label_key` names the labels of a single scores file whose name differs from the labels' key;
+    `id_column` names the column of a long-format file's series (found by itself when its values
+    are text; needed when they are numbers).
     """
     labels = load_labels(labels_path)
     files = score_files(scores)
@@ -143,7 +151,7 @@ def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | No
     reports: list[FileReport] = []
     unmatched: list[str] = []
     for path, name in files:
-        for shown, key, frame in _series_of(path, name, labels, label_key):
+        for shown, key, frame in _series_of(path, name, labels, label_key, id_column):
             if key is None:
                 unmatched.append(shown)
                 continue

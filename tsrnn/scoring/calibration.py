@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from tsrnn.scoring.channels import CHANNELS, Novelty, Range
+from tsrnn.scoring.channels import CHANNELS, RATIO_CHANNELS, Novelty, Range, ring_rows
 from tsrnn.scoring.detector import DEFAULT_THRESHOLD, DetectorSettings, SeriesDetector
 from tsrnn.scoring.errors import ErrorSpec
 from tsrnn.encoding import pack, unpack
-from tsrnn.scoring.normalizer import BINS, FLOOR, bin_centers, hist_quantile, histogram, value_bins
+from tsrnn.scoring.normalizer import BINS, FLOOR, RunningScale, bin_centers, hist_quantile, histogram, to_ratio, value_bins
+from tsrnn.scoring.thresholds import METHODS
 
 COOLDOWN_SHARE = 0.133  # of a series' training rows (measured on NAB: benchmarks/nab.py)
 COOLDOWN_MIN, COOLDOWN_MAX = 10, 1000
@@ -54,7 +55,7 @@ class Calibration:
     novelty_seed_times: str | None = None  # ... and their times, microseconds since the epoch, int64 base64
     range_tolerance: float = 0.05
     range_floor: float = 0.9
-    range_seed: dict[str, Any] | None = None  # one-series runs: {"low": [...], "high": [...], "rows": n}
+    range_seed: dict[str, Any] | None = None  # one-series runs: {"low": [...], "high": [...], "rows": n, "end_us": the history's last time}
     ratio_hist: dict[str, float] = field(default_factory=dict)  # fused ratios of the validation rows per log bin
     cooldown: int = 24
     learn_flagged: bool = True
@@ -116,9 +117,32 @@ class Calibration:
         value_range = None
         if "range" in settings.channels:
             seed = self.range_seed
-            value_range = Range(np.asarray(seed["low"], np.float64), np.asarray(seed["high"], np.float64), int(seed["rows"])) if seed else Range.empty(features)
+            after = seed is not None and (first_time_us is None or "end_us" not in seed or first_time_us > int(seed["end_us"]))
+            if after:  # the rows to score come after the history: they start from its range
+                value_range = Range(np.asarray(seed["low"], np.float64), np.asarray(seed["high"], np.float64), int(seed["rows"]))
+            else:  # rows of the history scored again, or no history kept: the range builds from the rows themselves
+                value_range = Range.empty(features)
         priors = {c: self.prior(c) for c in ("forecast", "novelty")}
         return SeriesDetector.start(settings, priors, self.ratio_prior(), novelty, value_range)
+
+    def resume(self, state: dict[str, Any], settings: DetectorSettings, features: int, *, own_novelty: bool = False) -> SeriesDetector:
+        """A series' detector from its saved state, under this run's settings: a channel turned on
+        since starts as for a new series the model did not see (its memory and range warm up); a
+        threshold method changed since starts again from the validation ratios; the fixed level
+        is the one asked for now."""
+        det = SeriesDetector.from_dict(state, settings)
+        for channel in RATIO_CHANNELS:
+            if channel in settings.channels and channel not in det.scales:
+                det.scales[channel] = RunningScale.start(self.prior(channel), settings.memory, settings.quantile)
+        if "novelty" in settings.channels and det.novelty is None and not own_novelty:
+            det.novelty = Novelty.empty(self.novelty_window, self.novelty_memory, features, settings.history_rows)
+        if "range" in settings.channels and det.range is None:
+            det.range = Range.empty(features)
+        if det.threshold.method != settings.method:
+            det.threshold = METHODS[settings.method].start(settings, self.ratio_prior())
+        elif settings.method == "fixed":
+            det.threshold.level = to_ratio(settings.threshold)
+        return det
 
 
 def _dense(sparse: dict[str, float]) -> np.ndarray:
@@ -153,11 +177,9 @@ class History:
     series_novelty: list[np.ndarray] | None = None  # knn: the novelty of every row of each series
 
 
-def knn_values(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, window: int, memory: int, seed: np.ndarray | None = None) -> np.ndarray:
+def knn_values(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, window: int, memory: int) -> np.ndarray:
     """The kNN novelty of every row of one series (NaN until the memory holds enough windows)."""
-    scaled = ((rows - mean) / scale).astype(np.float32)
-    nov = Novelty.seeded(window, memory, ((seed - mean) / scale)) if seed is not None and seed.size else Novelty.empty(window, memory, rows.shape[1])
-    return nov.step(scaled)[0]
+    return Novelty.empty(window, memory, rows.shape[1]).step(((rows - mean) / scale).astype(np.float32))[0]
 
 
 def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, quantile: float = 0.99, spec: ErrorSpec | None = None,
@@ -171,9 +193,11 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
     from tsrnn.config import ScoreConfig
 
     score = score or ScoreConfig(threshold=DEFAULT_THRESHOLD)
+    if score.error == "none":  # no forecast channel: its errors play no part, in the priors or the ratios
+        val_errors = None
     channels = []
     scale, error_hist = FLOOR, np.zeros(BINS)
-    if val_errors is not None and score.error != "none":
+    if val_errors is not None:
         finite = val_errors[np.isfinite(val_errors)]
         error_hist = histogram(finite)
         scale = max(hist_quantile(error_hist, quantile), FLOOR) if finite.size else FLOOR
@@ -188,7 +212,7 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
                 values = [knn_values(s, history.scaler_mean, history.scaler_scale, window, memory) for s in history.series]
             novelty_hist = histogram(np.concatenate(values)) if values else novelty_hist
             if len(history.series) == 1:
-                keep = memory + 2 * window - 2
+                keep = ring_rows(window, memory)
                 tail = history.series[0][-keep:]
                 seed_rows = pack((tail - history.scaler_mean) / history.scaler_scale, "<f4")
                 if history.times is not None:
@@ -198,6 +222,8 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
         if len(history.series) == 1:
             r = Range.of(history.series[0])
             range_seed = {"low": r.low.tolist(), "high": r.high.tolist(), "rows": r.seen}
+            if history.times is not None:
+                range_seed["end_us"] = int(history.times[0][-1].astype("datetime64[us]").astype(np.int64))
     if novelty != "none" and novelty_hist.sum() > 0:
         channels.append("novelty")
     if score.range_check:

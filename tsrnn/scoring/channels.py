@@ -39,7 +39,7 @@ def min_windows(memory: int) -> int:
 @dataclass
 class Novelty:
     """The last rows of a series (scaled, float32; NaN before the first), enough for the next row's
-    M candidate windows: ring (M + 2 W - 2, features); and how many rows the series has shown."""
+    M candidate windows: ring (ring_rows(W, M), features); and how many rows the series has shown."""
 
     window: int
     memory: int
@@ -47,14 +47,9 @@ class Novelty:
     seen: int = 0  # rows of the series so far (the history's rows, for a memory seeded from it)
     warmup: int = 0  # rows the series must have shown before a distance counts
 
-    @property
-    def gap(self) -> int:
-        """Candidate windows end at least this many rows before the query's last row (no overlap)."""
-        return self.window
-
     @classmethod
     def empty(cls, window: int, memory: int, features: int, warmup: int = 0) -> Novelty:
-        return cls(window, memory, np.full((memory + 2 * window - 2, features), np.nan, np.float32), 0, warmup)
+        return cls(window, memory, np.full((ring_rows(window, memory), features), np.nan, np.float32), 0, warmup)
 
     @classmethod
     def seeded(cls, window: int, memory: int, rows: np.ndarray, seen: int | None = None, warmup: int = 0) -> Novelty:
@@ -72,7 +67,7 @@ class Novelty:
         the rows join the memory."""
         rows = scaled.shape[0]
         z = np.concatenate([self.ring, scaled.astype(np.float32)])
-        dist, column = nearest_windows(z, self.ring.shape[0], self.window, self.memory, self.gap)
+        dist, column = nearest_windows(z, self.window, self.memory)
         if self.seen < self.warmup:
             dist[: self.warmup - self.seen] = np.nan
         self.ring = z[z.shape[0] - self.ring.shape[0] :].copy() if rows else self.ring
@@ -86,59 +81,57 @@ class Novelty:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Novelty:
         window, memory, features = int(data["window"]), int(data["memory"]), int(data["features"])
-        return cls(window, memory, unpack(data["ring"], "<f4", (memory + 2 * window - 2, features)), int(data["seen"]), int(data["warmup"]))
+        return cls(window, memory, unpack(data["ring"], "<f4", (ring_rows(window, memory), features)), int(data["seen"]), int(data["warmup"]))
 
 
-def nearest_windows(z: np.ndarray, start: int, window: int, memory: int, gap: int) -> tuple[np.ndarray, np.ndarray]:
-    """z (rows, features) float32, NaN where unknown; rows from `start` on are queries.
+def ring_rows(window: int, memory: int) -> int:
+    """Rows a series must keep so that its next row has all its candidate windows."""
+    return memory + 2 * window - 2
 
-    For query row t, the candidates are the `memory` windows ending at t - gap - memory + 1 ..
-    t - gap. → (distance (queries,) float64, NaN where the query window is incomplete or fewer
-    than min_windows(memory) candidates are complete; column (queries,) int: the column whose
-    differences to the nearest window are largest).
+
+def nearest_windows(z: np.ndarray, window: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
+    """z (ring_rows + queries, features) float32, NaN where unknown: the ring, then the rows to score.
+
+    For query row t, the candidates are the `memory` windows ending at t - window - memory + 1 ..
+    t - window (the nearest that do not overlap t's own window). → (distance per query, float64,
+    NaN where the query window is incomplete or fewer than min_windows(memory) candidates are
+    complete; the column whose differences to the nearest window are largest, per query).
     """
-    queries = z.shape[0] - start
-    features = z.shape[1]
+    ring = ring_rows(window, memory)
+    queries, features = z.shape[0] - ring, z.shape[1]
     if queries <= 0:
         return np.zeros(0), np.zeros(0, np.int64)
     width = window * features
     flat = np.lib.stride_tricks.sliding_window_view(z, window, axis=0)  # (windows, features, window)
-    flat = flat.transpose(0, 2, 1).reshape(flat.shape[0], width)  # window j: rows j .. j + window - 1, row-major
+    flat = flat.transpose(0, 2, 1).reshape(flat.shape[0], width)  # window j: rows j .. j + window - 1, row by row
     ok = np.isfinite(flat).all(axis=1)
-    clean = np.where(ok[:, None], flat, np.float32(0.0))
-    norms = np.einsum("ij,ij->i", clean, clean)
+    # Distances do not change when every value moves by the same amount: centring on the rows at
+    # hand keeps |b|^2 - 2ab in float32 accurate for values far from the training mean.
+    centre = np.tile(np.nan_to_num(np.nanmean(z, axis=0)), window).astype(np.float32) if ok.any() else np.zeros(width, np.float32)
+    clean = np.where(ok[:, None], flat - centre, np.float32(0.0))
     cand = np.empty((flat.shape[0], width + 1), np.float32)  # [-2 b, |b|^2]; |b|^2 = inf for incomplete windows
     np.multiply(clean, np.float32(-2.0), out=cand[:, :width])
-    cand[:, width] = np.where(ok, norms, np.inf)
+    cand[:, width] = np.where(ok, np.einsum("ij,ij->i", clean, clean), np.inf)
     query = np.empty_like(cand)  # [a, 1]
     query[:, :width] = clean
     query[:, width] = 1.0
-    counts = np.concatenate([[0], np.cumsum(ok)])
-    first = start - gap - memory - window + 2  # the first candidate window of query 0 (0 with a full ring)
-    if first < 0:  # fewer rows than a full ring: candidates before the first row are incomplete windows
-        pad = np.zeros((-first, width + 1), np.float32)
-        pad[:, width] = np.inf
-        cand, ok_cand, offset = np.concatenate([pad, cand]), np.concatenate([np.zeros(-first, bool), ok]), -first
-    else:
-        ok_cand, offset = ok, 0
-    block = min(QUERY_BLOCK, memory)
+    # query i (z row ring + i) owns window ring + i - window + 1; its candidates are windows i .. i + memory - 1
     nearest = np.zeros(queries, np.int64)
+    block = min(QUERY_BLOCK, memory)
     for a in range(0, queries, block):
         b = min(block, queries - a)
-        lo = first + a + offset  # (in cand) the candidates of query a + k are lo + k .. lo + k + memory - 1
-        q = start + a - window + 1  # the window ending at query a
-        g = query[q : q + b] @ cand[lo : lo + b + memory - 1].T  # (b, memory + b - 1)
+        g = query[ring + a - window + 1 : ring + a - window + 1 + b] @ cand[a : a + b + memory - 1].T  # (b, memory + b - 1)
         if b > 1:  # query k may use columns k .. k + memory - 1: the triangles outside, at both edges, get inf
             left, right = _edges(b)
             g[:, : b - 1] += left
             g[:, memory:] += right
-        nearest[a : a + b] = lo + np.argmin(g, axis=1)
-    k = np.arange(queries)
-    have = counts[np.clip(first + k + memory, 0, counts.size - 1)] - counts[np.clip(first + k, 0, counts.size - 1)]
-    at = start - window + 1 + k  # each query's own window
-    diff = flat[at].astype(np.float64) - cand_rows(flat, nearest - offset)  # exact, from the windows themselves
+        nearest[a : a + b] = a + np.argmin(g, axis=1)
+    counts = np.concatenate([[0], np.cumsum(ok)])
+    have = counts[np.arange(queries) + memory] - counts[np.arange(queries)]  # complete candidates of each query
+    own = ring - window + 1 + np.arange(queries)
+    diff = flat[own].astype(np.float64) - flat[nearest].astype(np.float64)  # exact, from the windows themselves
     sq = (diff * diff).reshape(queries, window, features)
-    valid = ok[at] & ok_cand[nearest] & (have >= min_windows(memory))
+    valid = ok[own] & ok[nearest] & (have >= min_windows(memory))
     return np.where(valid, np.sqrt(sq.sum(axis=(1, 2))), np.nan), np.argmax(sq.sum(axis=1), axis=1)
 
 
@@ -151,13 +144,6 @@ def _edges(b: int) -> tuple[np.ndarray, np.ndarray]:
         lower = np.tri(b, b - 1, -1, bool)
         _EDGES[b] = (np.where(lower, np.float32(np.inf), np.float32(0)), np.where(lower, np.float32(0), np.float32(np.inf)))
     return _EDGES[b]
-
-
-def cand_rows(flat: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """The windows at `index` as float64 (an index before the first window gives NaN)."""
-    out = flat[np.maximum(index, 0)].astype(np.float64)
-    out[index < 0] = np.nan
-    return out
 
 
 @dataclass
@@ -185,8 +171,8 @@ class Range:
         if rows == 0:
             return np.zeros(0), np.zeros(0, np.int64)
         x = values.astype(np.float64)
-        high = np.maximum.accumulate(np.vstack([self.high[None], x[:-1]]), axis=0)  # (rows, F): before each row
-        low = np.minimum.accumulate(np.vstack([self.low[None], x[:-1]]), axis=0)
+        high = np.fmax.accumulate(np.vstack([self.high[None], x[:-1]]), axis=0)  # (rows, F): before each row (NaN ignored)
+        low = np.fmin.accumulate(np.vstack([self.low[None], x[:-1]]), axis=0)
         span = high - low
         with np.errstate(invalid="ignore", divide="ignore"):
             beyond = np.maximum(x - high, low - x) / span  # fraction of the span outside it
@@ -195,8 +181,8 @@ class Range:
         column = np.argmax(beyond, axis=1)
         seen_before = self.seen + np.arange(rows)
         excess = np.where(seen_before >= warmup, excess, np.nan)
-        self.high = np.maximum(self.high, x.max(axis=0))
-        self.low = np.minimum(self.low, x.min(axis=0))
+        self.high = np.fmax(self.high, np.fmax.reduce(x, axis=0))
+        self.low = np.fmin(self.low, np.fmin.reduce(x, axis=0))
         self.seen += rows
         return excess, column
 

@@ -37,7 +37,7 @@ class DetectorSettings:
     threshold: float = DEFAULT_THRESHOLD  # fixed: the score at or above which a row is flagged; the other methods start there
     quantile: float = 0.99  # the running tail quantile that each channel is divided by
     memory: int = 10_000  # rows: the time constant of the running quantiles
-    cooldown: int = 100  # flagged rows within this many rows of an event join it (and score 0 in alert_score)
+    cooldown: int = 24  # flagged rows within this many rows of an event join it (and score 0 in alert_score); trained models store their own
     min_duration: int = 1  # flagged rows an event needs to be an alert
     warmup: int = 0  # rows from a fresh model state before its errors mean anything
     method: str = "fixed"  # thresholds.METHODS
@@ -55,10 +55,6 @@ class DetectorSettings:
     def decay(self) -> float:
         return math.exp(-BLOCK / self.memory)
 
-    @property
-    def level(self) -> float:
-        """The fixed threshold as a ratio r (score = r / (1 + r))."""
-        return to_ratio(self.threshold)
 
 
 @dataclass
@@ -79,10 +75,10 @@ class Inputs:
 
     values: np.ndarray  # (rows, features) raw
     scaled: np.ndarray  # (rows, features) by the model's scaler
-    error: np.ndarray | None  # (rows,) the forecast channel's value, NaN where the model has none yet
+    error: np.ndarray | None  # (rows,) the forecast channel's value, NaN where the model has none yet; None: no forecast channel
     expected: np.ndarray  # (rows, features) the model's values (NaN without)
-    novelty: np.ndarray | None = None  # (rows,) a novelty value computed elsewhere (the autoencoder's), else kNN here
-    time_text: list[str] = field(default_factory=list)
+    novelty: np.ndarray | None = None  # (rows,) a novelty value computed elsewhere (an autoencoder's error); None: kNN here
+    time_text: list[str] = field(default_factory=list)  # the rows' timestamps as written
 
 
 @dataclass
@@ -126,8 +122,8 @@ class SeriesDetector:
             return self._peak(k, rows, scores, ratios, excess, column, columns, scale)
 
         offset = self.rows
-        self.event, events, suppressed = group(self.event, flagged, scores, offset, offset + n, s.cooldown, s.min_duration, series,
-                                               rows.time_text, peak_of)
+        self.event, events, suppressed = group(self.event, flagged, scores, offset=offset, cooldown=s.cooldown, min_duration=s.min_duration,
+                                               series=series, time_text=rows.time_text, peak_of=peak_of)
         self.rows += n
         return Detected(scores, np.where(suppressed, 0.0, scores), flagged, ~valid, channel_scores, events)
 
@@ -227,8 +223,9 @@ class SeriesDetector:
         return out
 
     def carry_over(self) -> None:
-        """At the start of a run: an incident still open from an earlier run is not a new alert."""
-        if self.event is not None:
+        """At the start of a run: an incident still open from an earlier run, and reported then
+        (it had its `min_duration` rows), is not a new alert; a shorter one may still become one."""
+        if self.event is not None and self.event.rows >= self.settings.min_duration:
             self.event.continued = True
 
     def open_event(self) -> Event | None:

@@ -8,6 +8,7 @@ score, the channel that fired there and by how much, and the column furthest fro
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -81,18 +82,18 @@ def group(
     event: OpenEvent | None,
     flagged: np.ndarray,
     score: np.ndarray,
+    *,
     offset: int,
-    total_rows: int,
     cooldown: int,
     min_duration: int,
     series: str,
     time_text: list[str],
-    peak_of: Any,
+    peak_of: Callable[[int], Peak],
 ) -> tuple[OpenEvent | None, list[Event], np.ndarray]:
     """Fold flagged rows into events.
 
-    flagged, score (rows,) of rows offset .. offset + rows - 1 of the series; `total_rows`: the
-    series' rows after these; `peak_of(i)` → Peak for row i. → (the event still open, events that
+    flagged, score (rows,) of rows offset .. offset + rows - 1 of the series; `peak_of(i)` → Peak
+    for row i. → (the event still open, events that
     ended, suppressed (rows,) bool: rows of an incident after its first, up to the cooldown after
     its last flagged row: the alert has fired, and a second one for the same incident is noise).
     """
@@ -114,7 +115,7 @@ def group(
             event = OpenEvent(series, time_text[i], time_text[i], 1, at, at, peak_of(int(i)))
     if event is not None:
         _mute(suppressed, event, offset, cooldown)
-        if total_rows - 1 - event.last_row > cooldown:  # the cooldown passed: the event is over
+        if offset + n - 1 - event.last_row > cooldown:  # the cooldown passed: the event is over
             if event.rows >= min_duration:
                 ended.append(event.close(ongoing=False))
             event = None

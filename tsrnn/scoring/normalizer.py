@@ -58,11 +58,6 @@ def bin_centers() -> np.ndarray:
     return 10.0 ** (LOW_DECADE + (np.arange(BINS) + 0.5) / PER_DECADE)
 
 
-def to_score(r: np.ndarray) -> np.ndarray:
-    """Ratio → score in [0, 1)."""
-    return r / (1.0 + r)
-
-
 def to_ratio(score: float) -> float:
     """Score in [0, 1) → ratio (math.inf for 1)."""
     return score / (1.0 - score) if score < 1.0 else math.inf

@@ -37,26 +37,29 @@ POT_MAX_PEAKS = 500  # per series, in the state: enough for the tail fit, small 
 class ThresholdState:
     """A series' threshold: the level in use (a ratio) and what the method needs to refresh it."""
 
+    method: str
     level: float
     peaks: list[float] = field(default_factory=list)  # pot: excesses of r over POT_START
     seen: float = 0.0  # pot: rows those excesses came from
     recent: list[float] = field(default_factory=list)  # dynamic: the last `window` ratios
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "peaks": pack(np.asarray(self.peaks)), "seen": self.seen, "recent": pack(np.asarray(self.recent))}
+        return {"method": self.method, "level": self.level, "peaks": pack(np.asarray(self.peaks)), "seen": self.seen,
+                "recent": pack(np.asarray(self.recent))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ThresholdState:
-        return cls(float(data["level"]), unpack(data["peaks"]).tolist(), float(data["seen"]), unpack(data["recent"]).tolist())
+        return cls(str(data["method"]), float(data["level"]), unpack(data["peaks"]).tolist(), float(data["seen"]), unpack(data["recent"]).tolist())
 
 
-class Fixed:
-    """The level the user gives, as a score."""
+class Method:
+    """A threshold method: its start from the validation ratios, what it learns from each block of
+    scored ratios, and the refresh of its level at the block's end. The base keeps a fixed level."""
 
-    name = "fixed"
+    name = ""
 
     def start(self, settings: DetectorSettings, prior: np.ndarray) -> ThresholdState:
-        return ThresholdState(to_ratio(settings.threshold))
+        return ThresholdState(self.name, to_ratio(settings.threshold))
 
     def observe(self, state: ThresholdState, r: np.ndarray, settings: DetectorSettings) -> None:
         return None
@@ -65,29 +68,39 @@ class Fixed:
         return None
 
 
-class Quantile(Fixed):
+class Fixed(Method):
+    """The level the user gives, as a score."""
+
+    name = "fixed"
+
+
+class Quantile(Method):
     """A quantile of the validation rows' fused ratios."""
 
     name = "quantile"
 
     def start(self, settings: DetectorSettings, prior: np.ndarray) -> ThresholdState:
         if prior.sum() <= 0:
-            return ThresholdState(to_ratio(settings.threshold))
-        return ThresholdState(hist_quantile(prior, settings.level_quantile))
+            return ThresholdState(self.name, to_ratio(settings.threshold))
+        return ThresholdState(self.name, hist_quantile(prior, settings.level_quantile))
 
 
-class Pot(Fixed):
+class Pot(Method):
     """A generalised Pareto tail over r = POT_START, refitted as rows stream."""
 
     name = "pot"
 
     def start(self, settings: DetectorSettings, prior: np.ndarray) -> ThresholdState:
-        state = ThresholdState(to_ratio(settings.threshold))
+        state = ThresholdState(self.name, to_ratio(settings.threshold))
         if prior.sum() > 0:
             counts = np.round(prior).astype(np.int64)
             above = bin_centers() > POT_START
-            state.peaks = np.repeat(bin_centers()[above] - POT_START, counts[above])[-POT_MAX_PEAKS:].tolist()
+            peaks = np.repeat(bin_centers()[above] - POT_START, counts[above])
             state.seen = float(counts.sum())
+            if peaks.size > POT_MAX_PEAKS:  # an even sample of them, standing for the same share of rows
+                state.seen *= POT_MAX_PEAKS / peaks.size
+                peaks = peaks[np.linspace(0, peaks.size - 1, POT_MAX_PEAKS).astype(np.int64)]
+            state.peaks = peaks.tolist()
             self.refresh(state, settings)
         return state
 
@@ -104,7 +117,7 @@ class Pot(Fixed):
             state.level = max(pot_level(np.asarray(state.peaks), state.seen, POT_START, settings.risk), POT_START)
 
 
-class Dynamic(Fixed):
+class Dynamic(Method):
     """telemanom's epsilon over the last `window` ratios."""
 
     name = "dynamic"
@@ -125,7 +138,7 @@ class Dynamic(Fixed):
         state.level = max(epsilon, float(pruned.max()) * (1 + 1e-9) if pruned.size else epsilon)
 
 
-METHODS: dict[str, Fixed] = {m.name: m for m in (Fixed(), Quantile(), Pot(), Dynamic())}
+METHODS: dict[str, Method] = {m.name: m for m in (Fixed(), Quantile(), Pot(), Dynamic())}
 
 
 def gpd_fit(excess: np.ndarray) -> tuple[float, float]:

@@ -317,9 +317,9 @@ class _Job:
             warm = seen + np.arange(seg.rows) < self.settings.warmup
             if warm.any():
                 error = np.where(warm, np.nan, error)
-            found = det.score(Inputs(seg.values, (seg.values - self.mean) / self.scale, None if self.own_novelty else error, expected,
-                                     error if self.own_novelty else None, text),
-                              series=seg.series, columns=self.meta.value_columns, scale=self.scale)
+            rows = Inputs(values=seg.values, scaled=(seg.values - self.mean) / self.scale, expected=expected, time_text=text,
+                          error=None if self.own_novelty else error, novelty=error if self.own_novelty else None)  # an autoencoder's error is novelty
+            found = det.score(rows, series=seg.series, columns=self.meta.value_columns, scale=self.scale)
             old = states.get(seg.series)
             states[seg.series] = SeriesState(seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
                                              [float(v) for v in seg.values[-1]], old.detector if old else None)
@@ -347,7 +347,7 @@ class _Job:
         if det is None:
             saved = states.get(series)
             if saved is not None and saved.detector:
-                det = SeriesDetector.from_dict(saved.detector, self.settings)
+                det = self.calibration.resume(saved.detector, self.settings, self.meta.features, own_novelty=self.own_novelty)
                 det.carry_over()
             else:
                 det = self.calibration.start(self.settings, self.meta.features, own_novelty=self.own_novelty, first_time_us=first_time_us)

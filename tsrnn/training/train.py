@@ -143,12 +143,10 @@ class _Saver:
 
         with torch.no_grad():
             errors, spec = self.task.calibration_errors(self.net, self.score.error if self.score.error != "none" else "abs", self.season)
-        if self.model_cfg.kind == "autoencoder":  # its reconstruction error is the novelty channel
-            self.history.val_novelty = errors
-            calibration = calibrate(None, warmup_rows(self.model_cfg), score=self.score, spec=spec, history=self.history, novelty=self.score.novelty)
-        else:
-            self.history.val_novelty = _aligned(self.history, self.split, getattr(self.task, "error_mask", None))
-            calibration = calibrate(errors, warmup_rows(self.model_cfg), score=self.score, spec=spec, history=self.history, novelty=self.score.novelty)
+        autoencoder = self.model_cfg.kind == "autoencoder"  # its reconstruction error is the novelty channel
+        self.history.val_novelty = errors if autoencoder else _aligned(self.history, self.split, getattr(self.task, "error_mask", None))
+        calibration = calibrate(None if autoencoder else errors, warmup_rows(self.model_cfg), score=self.score, spec=spec, history=self.history,
+                                novelty=self.score.novelty)
         best = min(history, key=lambda s: s.val_loss)
         info = {
             **self.base,
