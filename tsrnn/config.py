@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from tsrnn.scoring import THRESHOLD_METHODS  # noqa: F401 (re-exported for the command line's help)
+
 MODEL_KINDS = ("forecaster", "autoencoder")
 DUPLICATES = ("last", "mean", "error")
 FILLS = ("interpolate", "ffill", "none")
@@ -112,15 +114,10 @@ class TrainConfig:
 
 
 def _choices() -> dict[str, tuple[str, ...]]:
-    """The registries that scoring settings are checked against (each defined once, in scoring/)."""
-    from tsrnn.scoring.channels import CHANNELS, NOVELTY_KINDS
-    from tsrnn.scoring.errors import ERROR_KINDS
-    from tsrnn.scoring.thresholds import METHODS
+    """The names that scoring settings are checked against (defined once, in tsrnn.scoring, without numpy)."""
+    from tsrnn.scoring import CHANNELS, ERROR_KINDS, NOVELTY_KINDS, THRESHOLD_METHODS
 
-    return {"method": tuple(METHODS), "error": ("auto", *ERROR_KINDS, "none"), "novelty": ("auto", *NOVELTY_KINDS), "channels": CHANNELS}
-
-
-THRESHOLD_METHODS = ("fixed", "quantile", "pot", "dynamic")  # for help texts; checked against thresholds.METHODS
+    return {"method": THRESHOLD_METHODS, "error": ("auto", *ERROR_KINDS, "none"), "novelty": ("auto", *NOVELTY_KINDS), "channels": CHANNELS}
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,8 @@ from typing import Any
 import numpy as np
 
 from tsrnn.encoding import pack, unpack
+from tsrnn.scoring import CHANNELS, NOVELTY_KINDS, RATIO_CHANNELS  # noqa: F401 (the names, defined once)
 
-CHANNELS = ("forecast", "novelty", "range")  # in the order they are fused; `range` lifts the score to a floor
-RATIO_CHANNELS = ("forecast", "novelty")  # normalised by their running tail quantile
-NOVELTY_KINDS = ("knn", "autoencoder", "none")
 QUERY_BLOCK = 64  # query rows per matrix product (64 to 256 measured alike; 64 a little faster)
 
 
