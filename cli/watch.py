@@ -96,6 +96,7 @@ def _print_event(event) -> None:  # noqa: ANN001
 def _follow(source, model, state, scores_out, json_out, ndjson, quiet, exit_zero, interval, seconds, wait, options) -> None:  # noqa: ANN001
     """Passes until --follow-for ends or Ctrl-C; events as they are found; exit 1 if any."""
     import signal
+    import threading
 
     from tsrnn.streaming.engine import open_job
     from tsrnn.streaming.follow import follow
@@ -113,14 +114,22 @@ def _follow(source, model, state, scores_out, json_out, ndjson, quiet, exit_zero
             where = ", ".join(f"{e['series'] + ' ' if e['series'] else ''}{e['start']} → {e['end']} (peak {e['peak_score']:.3f})" for e in events)
             console.print(f"{result.rows:,} new rows, {len(events)} event(s){': ' + where if where else ''}", highlight=False)
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    # SIGTERM or Ctrl-C ends the loop after the pass in progress (its rows written and committed);
+    # a second Ctrl-C interrupts at once.
+    stopping = threading.Event()
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    def stop(signum: int, frame: object) -> None:
+        if stopping.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        summary = follow(open_job(source, model, **options), state=state, scores_out=scores_out, interval=interval, seconds=seconds, wait=wait, on_pass=on_pass)
+        summary = follow(open_job(source, model, **options), state=state, scores_out=scores_out, interval=interval,
+                         seconds=seconds, wait=wait, on_pass=on_pass, stop=stopping)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if json_out:
         print_json({"source": source, "model": model, "passes": summary.passes, "rows_scored": summary.rows,
                     "restarts": summary.restarts, "events": found, "notes": summary.notes})

@@ -57,3 +57,21 @@ def test_follow_scores_appends_and_survives_rotation_and_truncation(tmp_path: Pa
     assert "truncated or rotated" in err and "280 rows scored" in err
     got = pl.read_csv(scores, schema_overrides={"expected": pl.Float64})
     assert got["timestamp"].to_list() == stamps(280, 2000)  # every row once, in order, across three files
+
+
+def test_a_stop_request_ends_follow_after_the_pass_in_progress(tmp_path: Path, forecaster_onnx: Path) -> None:
+    """A stop asked for during a pass (SIGTERM, Ctrl-C) lets that pass write and commit its rows."""
+    import threading
+
+    from tsrnn.streaming.engine import open_job
+    from tsrnn.streaming.follow import follow
+    from tsrnn.streaming.state import load_state
+
+    data, scores, state = tmp_path / "m.csv", tmp_path / "scores.csv", tmp_path / "s"
+    data.write_text("timestamp,value\n" + lines(2000, 120))
+    stop = threading.Event()
+    job = open_job(data, forecaster_onnx)
+    summary = follow(job, state=state, scores_out=scores, interval=30.0, on_pass=lambda result: stop.set(), stop=stop)
+    assert (summary.passes, summary.rows) == (1, 120)  # returned at once, not after the 30 s interval
+    assert rows_in(scores) == 120
+    assert load_state(state, job.fingerprint, job.key).cursors  # the pass was committed to the state

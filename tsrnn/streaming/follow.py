@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ def follow(
     seconds: float | None = None,
     wait: bool = False,
     on_pass: Callable[[WatchResult], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> FollowSummary:
     """Score new rows every `interval` seconds until `seconds` pass or Ctrl-C / SIGTERM.
 
@@ -37,7 +39,12 @@ def follow(
     kept in memory), so the scores file holds every row once. When the file shrinks or its start
     changes (truncated, or rotated and replaced), the new file is read from its start; rows whose
     timestamps are not after the last scored row are counted as already scored.
+
+    `stop` ends the loop between passes, never inside one (set it from a signal handler): a pass
+    that has begun is scored, written and committed before the loop returns. A KeyboardInterrupt
+    (from a handler that raises) ends it at once; the state then holds the last committed pass.
     """
+    stop = stop or threading.Event()
     summary = FollowSummary()
     deadline = None if seconds is None else time.monotonic() + seconds
     lock = StateLock(Path(state), wait=wait) if state else None
@@ -60,9 +67,10 @@ def follow(
             summary.events += len(result.alerts)
             if on_pass:
                 on_pass(result)
-            if deadline is not None and time.monotonic() >= deadline:
+            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
                 break
-            time.sleep(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
+            if stop.wait(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic()))):
+                break
     except KeyboardInterrupt:
         pass
     finally:
