@@ -20,7 +20,6 @@ on the same trained models where only watch settings change.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import tempfile
@@ -30,7 +29,9 @@ from typing import Any
 
 import polars as pl
 
-from tsrnn.config import SETTINGS, DataConfig, ModelConfig, ScoreConfig, TrainConfig, setting_from_text
+from common import configs, parse_pairs
+
+from tsrnn.config import DataConfig
 from tsrnn.evaluation.evaluate import evaluate
 from tsrnn.evaluation.nab import probation_rows
 from tsrnn.export.onnx import export_onnx
@@ -52,36 +53,6 @@ ABLATION: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("novelty windows of 10 rows", {"novelty_window": "10"}, {}),
     ("novelty memory of 2,000 windows", {"novelty_memory": "2000"}, {}),
 ]
-WATCH_KEYS = {"channels": str, "threshold": float, "cooldown": int, "learn_flagged": bool, "memory": int, "quantile": float,
-              "range_floor": float, "range_tolerance": float, "method": str, "smooth": int}
-
-
-def parse_pairs(pairs: list[str], watch_side: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, _, text = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if watch_side:
-            kind = WATCH_KEYS.get(key)
-            if kind is None:
-                raise SystemExit(f"--override {key}: use one of {', '.join(WATCH_KEYS)}")
-            out[key] = (tuple(text.split(",")) if key == "channels" else text.lower() in ("1", "true", "yes") if kind is bool else kind(text))
-        else:
-            if key not in SETTINGS:
-                raise SystemExit(f"--set {key}: not a tsrnn train setting")
-            out[key] = setting_from_text(key, text, f"--set {key}")
-    return out
-
-
-def configs(settings: dict[str, Any], seed: int) -> tuple[ModelConfig, ScoreConfig, TrainConfig]:
-    """The defaults, with the given training settings changed."""
-    parts: dict[type, dict[str, Any]] = {ModelConfig: {}, ScoreConfig: {}, TrainConfig: {"seed": seed}}
-    for key, value in settings.items():
-        cls, name = SETTINGS[key]
-        parts[cls][name] = value
-    return ModelConfig(**parts[ModelConfig]), ScoreConfig(**parts[ScoreConfig]), TrainConfig(**parts[TrainConfig])
-
-
 def model_for(csv: Path, models: Path, settings: dict[str, Any], seed: int) -> tuple[Path, float]:
     onnx = models / f"{csv.parent.name}__{csv.stem}.onnx"
     started = time.perf_counter()
