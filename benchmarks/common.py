@@ -6,8 +6,8 @@ from typing import Any
 
 from tsrnn.config import SETTINGS, ModelConfig, ScoreConfig, TrainConfig, setting_from_text
 
-WATCH_KEYS = {"channels": str, "threshold": float, "cooldown": int, "learn_flagged": bool, "memory": int, "quantile": float,
-              "range_floor": float, "range_tolerance": float, "method": str, "smooth": int}
+WATCH_KEYS = {"channels": str, "threshold": float, "cooldown": int, "memory": int, "quantile": float, "range_floor": float,
+              "range_tolerance": float, "method": str, "smooth": int, "release": float, "hold": int, "accept_after": int, "freeze": str}
 
 
 def parse_pairs(pairs: list[str], watch_side: bool) -> dict[str, Any]:

@@ -104,6 +104,10 @@ def run(files: list[Path], work: Path, settings: dict[str, Any], overrides: dict
     return {"files": per_file, "total": {**total, **metrics(total)}, "seconds": {"train": trained, "watch": watched}}
 
 
+def join(cells: list[dict[str, Any]], key: str, spec: str) -> str:
+    return " / ".join(format(c[key], spec) for c in cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "skab_dev" / "valve1"))
@@ -150,8 +154,7 @@ def main() -> None:
     print(f"\nper file, defaults (seeds {', '.join(map(str, args.seeds))}): F1, FAR %, MAR %")
     for i, f in enumerate(first[0]["files"]):
         cells = [d["files"][i] for d in first]
-        print(f"  {f['file']:8} F1 {' / '.join(f'{c['f1']:.3f}' for c in cells):>13}   FAR {' / '.join(f'{c['far']:5.1f}' for c in cells)}"
-              f"   MAR {' / '.join(f'{c['mar']:5.1f}' for c in cells)}")
+        print(f"  {f['file']:8} F1 {join(cells, 'f1', '.3f'):>13}   FAR {join(cells, 'far', '5.1f')}   MAR {join(cells, 'mar', '5.1f')}")
     t = first[0]["seconds"]
     print(f"time (first seed): training {t['train']:.0f} s, watch {t['watch']:.1f} s")
 

@@ -115,9 +115,10 @@ class TrainConfig:
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The names that scoring settings are checked against (defined once, in tsrnn.scoring, without numpy)."""
-    from tsrnn.scoring import CHANNELS, ERROR_KINDS, NOVELTY_KINDS, THRESHOLD_METHODS
+    from tsrnn.scoring import CHANNELS, ERROR_KINDS, FREEZE_SCOPES, NOVELTY_KINDS, THRESHOLD_METHODS
 
-    return {"method": THRESHOLD_METHODS, "error": ("auto", *ERROR_KINDS, "none"), "novelty": ("auto", *NOVELTY_KINDS), "channels": CHANNELS}
+    return {"method": THRESHOLD_METHODS, "error": ("auto", *ERROR_KINDS, "none"), "novelty": ("auto", *NOVELTY_KINDS), "channels": CHANNELS,
+            "freeze": FREEZE_SCOPES}
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,10 @@ class ScoreConfig:
     range_tolerance: float = 0.05
     range_floor: float = 0.9
     cooldown: int | None = None  # rows; None: 0.133 x a series' training rows (at least 10, at most a day of rows or 1,000)
-    learn_flagged: bool = True  # flagged rows feed the running quantiles and the threshold
+    release: float = 0.5  # incidents: a column is back to normal once its score has stayed below this for `hold` rows
+    hold: int | None = None  # rows; None: twice the novelty window
+    accept_after: int | None = None  # rows after which an incident that goes on is the new normal; None: a day of rows, or novelty_memory if fewer; 0: never
+    freeze: str = "column"  # what an open incident keeps from learning: column (its columns) | series (every column) | none
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
@@ -156,6 +160,14 @@ class ScoreConfig:
             raise TsrnnError("--range-tolerance must be 0 or more and --range-floor a score in (0, 1)")
         if self.cooldown is not None and self.cooldown < 0:
             raise TsrnnError(f"--cooldown must be 0 or more rows, got {self.cooldown}")
+        if not 0.0 < self.release < 1.0:
+            raise TsrnnError(f"--release is a score in (0, 1), got {self.release}")
+        if self.hold is not None and self.hold < 1:
+            raise TsrnnError(f"--hold must be at least 1 row, got {self.hold}")
+        if self.accept_after is not None and self.accept_after < 0:
+            raise TsrnnError(f"--accept-after must be 0 (never) or more rows, got {self.accept_after}")
+        if self.freeze not in choices["freeze"]:
+            raise TsrnnError(f"unknown freeze {self.freeze!r} for --freeze: use one of {', '.join(choices['freeze'])}")
 
 
 QUERY_MIN = 8  # the novelty memory's smallest size / 2
@@ -265,7 +277,7 @@ def _read_toml(path: str) -> dict[str, Any]:
     return flat
 
 
-OPTIONAL_INTS = ("cooldown",)  # settings whose default (None) means "decided from the data"
+OPTIONAL_INTS = ("cooldown", "hold", "accept_after")  # settings whose default (None) means "decided from the data"
 
 
 def setting_from_text(key: str, text: str, origin: str) -> Any:

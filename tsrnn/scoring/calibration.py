@@ -1,14 +1,16 @@
 """Calibration: what training measures for the detector, stored in the run and the exported model.
 
-- each ratio channel's prior: a histogram of its values on the training data (the forecast
-  error on the validation rows; the kNN novelty on every row of the history once the memory
-  holds enough windows), where watch's running quantiles start;
+- each ratio channel's prior, per column: a histogram of its values on the training data (the
+  forecast error on the validation rows; the kNN novelty on every row of the history once the
+  memory holds enough windows), where watch's running quantiles start;
 - the fused ratios of the validation rows (where the quantile and pot thresholds start);
 - for a run of one series, where its kNN memory and its range start: the last rows of the
   history and the smallest and largest values (a run of many series starts each series empty,
   and its channels warm up on the series' own rows);
 - the settings (ScoreConfig), with `auto` resolved: the cooldown is 0.133 x the training rows of
-  a series (the NAB benchmark's finding), at least 10 rows and at most a day of rows or 1,000.
+  a series (the NAB benchmark's finding), at least 10 rows and at most a day of rows or 1,000;
+  an incident's columns leave it after twice the novelty window of quiet rows, and an incident
+  that lasts a day of rows, or the novelty memory's rows if fewer, is the new normal.
 """
 
 from __future__ import annotations
@@ -27,18 +29,20 @@ from tsrnn.scoring.thresholds import METHODS
 
 COOLDOWN_SHARE = 0.133  # of a series' training rows (measured on NAB: benchmarks/nab.py)
 COOLDOWN_MIN, COOLDOWN_MAX = 10, 1000
+ACCEPT_MIN = 10  # rows
 
 
 @dataclass(frozen=True)
 class Calibration:
     """Fitted at train time and stored in the run and the exported model (JSON)."""
 
-    error_scale: float  # the `quantile` of the forecast channel's validation values
+    error_scale: float  # the `quantile` of the forecast channel's validation values (every column's)
     threshold: float  # score at or above which a row is flagged
     warmup: int  # rows from a fresh model state before its errors mean anything
     quantile: float = 0.99
     memory: int = 10_000  # rows: time constant of watch's running quantiles
-    error_hist: dict[str, float] = field(default_factory=dict)  # forecast channel: validation values per log bin (sparse)
+    error_hist: dict[str, float] = field(default_factory=dict)  # forecast channel: validation values per log bin (sparse), every column's
+    error_hists: list[dict[str, float]] = field(default_factory=list)  # ... per column (one for a joint error); empty: error_hist for each
     method: str = "fixed"  # thresholds.METHODS
     level_quantile: float = 0.999
     risk: float = 1e-4
@@ -50,7 +54,8 @@ class Calibration:
     novelty: str = "none"  # knn | autoencoder | none
     novelty_window: int = 5
     novelty_memory: int = 1000
-    novelty_hist: dict[str, float] = field(default_factory=dict)  # novelty channel's values on the history per log bin
+    novelty_hist: dict[str, float] = field(default_factory=dict)  # novelty channel's values on the history per log bin, every column's
+    novelty_hists: list[dict[str, float]] = field(default_factory=list)  # ... per column (one for an autoencoder's); empty: novelty_hist
     novelty_seed: str | None = None  # one-series runs: the history's last rows, scaled, float32 base64 (rows x features)
     novelty_seed_times: str | None = None  # ... and their times, microseconds since the epoch, int64 base64
     range_tolerance: float = 0.05
@@ -58,8 +63,11 @@ class Calibration:
     range_seed: dict[str, Any] | None = None  # one-series runs: {"low": [...], "high": [...], "rows": n, "end_us": the history's last time}
     ratio_hist: dict[str, float] = field(default_factory=dict)  # fused ratios of the validation rows per log bin
     cooldown: int = 24
-    learn_flagged: bool = True
     history_rows: int = 0  # rows per series in the training data: a series not seeded from it warms its novelty and range up as long
+    release: float = 0.5  # incidents: a column is back to normal after `hold` rows with its score below this
+    hold: int = 10
+    accept_after: int = 0  # rows after which an incident is the new normal; 0: never
+    freeze: str = "column"  # what an open incident keeps from learning (FREEZE_SCOPES)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,21 +78,27 @@ class Calibration:
         values = {k: v for k, v in data.items() if k in known}
         for key in ("error_hist", "novelty_hist", "ratio_hist"):
             values[key] = {str(k): float(v) for k, v in values.get(key, {}).items()}
+        for key in ("error_hists", "novelty_hists"):
+            values[key] = [{str(k): float(v) for k, v in h.items()} for h in values.get(key, [])]
         return cls(**values)
 
     def prior(self, channel: str) -> np.ndarray:
-        """A channel's prior histogram; for the forecast channel of a model without one, a point
-        mass at error_scale."""
+        """A channel's prior histograms, (columns, BINS); a model from before per-column priors
+        has one for every column; for the forecast channel of a model without one, a point mass
+        at error_scale."""
+        per_column = self.error_hists if channel == "forecast" else self.novelty_hists
+        if per_column:
+            return np.array([_dense(h) for h in per_column])
         hist = _dense(self.error_hist if channel == "forecast" else self.novelty_hist)
         if channel == "forecast" and hist.sum() == 0:
             hist = histogram(np.full(100, self.error_scale))
-        return hist
+        return hist[None]
 
     def ratio_prior(self) -> np.ndarray:
         """The validation rows' fused ratios; for a model without them, its forecast errors / scale."""
         hist = _dense(self.ratio_hist)
         if hist.sum() == 0:
-            prior = self.prior("forecast")
+            prior = self.prior("forecast").sum(axis=0)
             hist = np.bincount(value_bins(bin_centers() / self.error_scale), weights=prior, minlength=BINS).astype(np.float64)
         return hist
 
@@ -93,7 +107,8 @@ class Calibration:
         base: dict[str, Any] = {"threshold": self.threshold, "quantile": self.quantile, "memory": self.memory, "warmup": self.warmup,
                                 "method": self.method, "level_quantile": self.level_quantile, "risk": self.risk, "smooth": self.smooth,
                                 "channels": tuple(self.channels), "range_tolerance": self.range_tolerance, "range_floor": self.range_floor,
-                                "cooldown": self.cooldown, "learn_flagged": self.learn_flagged, "history_rows": self.history_rows}
+                                "cooldown": self.cooldown, "history_rows": self.history_rows, "release": self.release, "hold": self.hold,
+                                "accept_after": self.accept_after, "freeze": self.freeze}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return DetectorSettings(**base)
 
@@ -133,7 +148,7 @@ class Calibration:
         det = SeriesDetector.from_dict(state, settings)
         for channel in RATIO_CHANNELS:
             if channel in settings.channels and channel not in det.scales:
-                det.scales[channel] = RunningScale.start(self.prior(channel), settings.memory, settings.quantile)
+                det.scales[channel] = [RunningScale.start(p, settings.memory, settings.quantile) for p in self.prior(channel)]
         if "novelty" in settings.channels and det.novelty is None and not own_novelty:
             det.novelty = Novelty.empty(self.novelty_window, self.novelty_memory, features, settings.history_rows)
         if "range" in settings.channels and det.range is None:
@@ -154,6 +169,13 @@ def _dense(sparse: dict[str, float]) -> np.ndarray:
 
 def _sparse(hist: np.ndarray) -> dict[str, float]:
     return {str(int(i)): float(hist[i]) for i in np.flatnonzero(hist)}
+
+
+def auto_accept(interval_seconds: float | None, novelty_memory: int) -> int:
+    """An incident that lasts a day of rows is the new normal, or sooner, once it has lasted as
+    long as the novelty memory (which then holds no normal row of its columns to compare with)."""
+    day = int(round(86_400 / interval_seconds)) if interval_seconds and interval_seconds > 0 else novelty_memory
+    return max(ACCEPT_MIN, min(day, novelty_memory))
 
 
 def auto_cooldown(rows_per_series: float, interval_seconds: float | None) -> int:
@@ -178,8 +200,8 @@ class History:
 
 
 def knn_values(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, window: int, memory: int) -> np.ndarray:
-    """The kNN novelty of every row of one series (NaN until the memory holds enough windows)."""
-    return Novelty.empty(window, memory, rows.shape[1]).step(((rows - mean) / scale).astype(np.float32))[0]
+    """The kNN novelty of every row of one series, (rows, columns) (NaN until the memory holds enough windows)."""
+    return Novelty.empty(window, memory, rows.shape[1]).step(((rows - mean) / scale).astype(np.float32))
 
 
 def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, quantile: float = 0.99, spec: ErrorSpec | None = None,
@@ -196,13 +218,14 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
     if score.error == "none":  # no forecast channel: its errors play no part, in the priors or the ratios
         val_errors = None
     channels = []
-    scale, error_hist = FLOOR, np.zeros(BINS)
+    scale, error_hist, error_hists = FLOOR, np.zeros(BINS), []
     if val_errors is not None:
-        finite = val_errors[np.isfinite(val_errors)]
-        error_hist = histogram(finite)
-        scale = max(hist_quantile(error_hist, quantile), FLOOR) if finite.size else FLOOR
+        val_errors = _as_columns(val_errors)
+        error_hist = histogram(val_errors)
+        error_hists = [histogram(val_errors[:, k]) for k in range(val_errors.shape[1])]
+        scale = max(hist_quantile(error_hist, quantile), FLOOR) if np.isfinite(val_errors).any() else FLOOR
         channels.append("forecast")
-    novelty_hist = np.zeros(BINS)
+    novelty_hist, novelty_hists = np.zeros(BINS), []
     seed_rows, seed_times, range_seed = None, None, None
     window, memory = score.novelty_window, score.novelty_memory
     if history is not None:
@@ -210,7 +233,10 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
             values = history.series_novelty
             if values is None:
                 values = [knn_values(s, history.scaler_mean, history.scaler_scale, window, memory) for s in history.series]
-            novelty_hist = histogram(np.concatenate(values)) if values else novelty_hist
+            if values:
+                every = np.concatenate([_as_columns(v) for v in values])
+                novelty_hist = histogram(every)
+                novelty_hists = [histogram(every[:, k]) for k in range(every.shape[1])]
             if len(history.series) == 1:
                 keep = ring_rows(window, memory)
                 tail = history.series[0][-keep:]
@@ -219,6 +245,7 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
                     seed_times = pack(history.times[0][-keep:].astype("datetime64[us]").astype(np.int64), "<i8")
         elif novelty == "autoencoder" and history.val_novelty is not None:
             novelty_hist = histogram(history.val_novelty)
+            novelty_hists = [novelty_hist]
         if len(history.series) == 1:
             r = Range.of(history.series[0])
             range_seed = {"low": r.low.tolist(), "high": r.high.tolist(), "rows": r.seen}
@@ -228,30 +255,46 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
         channels.append("novelty")
     if score.range_check:
         channels.append("range")
-    ratio_hist = _ratio_hist(val_errors, scale, history, novelty_hist, quantile) if channels else np.zeros(BINS)
+    ratio_hist = _ratio_hist(val_errors, error_hists, history, novelty_hists, quantile) if channels else np.zeros(BINS)
     return Calibration(
         error_scale=scale, threshold=score.threshold, warmup=warmup, quantile=quantile, memory=score.memory, error_hist=_sparse(error_hist),
+        error_hists=[_sparse(h) for h in error_hists],
         method=score.threshold_method, level_quantile=score.level_quantile, risk=score.risk, smooth=score.smooth, error=score.error,
         error_norms=[float(v) for v in spec.norms] if spec else [1.0, 1.0],
         inverse_cov=spec.inverse_cov.tolist() if spec is not None and spec.inverse_cov is not None else None,
         channels=[c for c in CHANNELS if c in channels], novelty=novelty if "novelty" in channels else "none", novelty_window=window,
-        novelty_memory=memory, novelty_hist=_sparse(novelty_hist), novelty_seed=seed_rows, novelty_seed_times=seed_times, range_tolerance=score.range_tolerance,
+        novelty_memory=memory, novelty_hist=_sparse(novelty_hist), novelty_hists=[_sparse(h) for h in novelty_hists],
+        novelty_seed=seed_rows, novelty_seed_times=seed_times, range_tolerance=score.range_tolerance,
         range_floor=score.range_floor, range_seed=range_seed, ratio_hist=_sparse(ratio_hist),
         cooldown=int(score.cooldown) if score.cooldown is not None else Calibration.cooldown,
-        learn_flagged=score.learn_flagged,
         history_rows=int(round(np.median([len(x) for x in history.series]))) if history is not None and history.series else 0,
+        release=score.release, hold=int(score.hold) if score.hold is not None else 2 * window,
+        accept_after=int(score.accept_after) if score.accept_after is not None else Calibration.accept_after, freeze=score.freeze,
     )
 
 
-def _ratio_hist(val_errors: np.ndarray | None, scale: float, history: History | None, novelty_hist: np.ndarray, quantile: float) -> np.ndarray:
-    """The validation rows' fused ratio max(forecast / its scale, novelty / its scale)."""
+def _as_columns(values: np.ndarray) -> np.ndarray:
+    """A channel's values as (rows, columns): a one-dimensional array is one joint column."""
+    values = np.asarray(values, np.float64)
+    return values[:, None] if values.ndim == 1 else values
+
+
+def _ratio_hist(val_errors: np.ndarray | None, error_hists: list[np.ndarray], history: History | None, novelty_hists: list[np.ndarray],
+                quantile: float) -> np.ndarray:
+    """The validation rows' fused ratio: the largest of every channel's columns over its own scale."""
     parts = []
     if val_errors is not None:
-        parts.append(np.asarray(val_errors, np.float64) / scale)
-    if history is not None and history.val_novelty is not None and novelty_hist.sum() > 0:
-        nov = np.asarray(history.val_novelty, np.float64) / max(hist_quantile(novelty_hist, quantile), FLOOR)
+        scales = np.array([max(hist_quantile(h, quantile), FLOOR) for h in error_hists])
+        parts.append(np.nanmax(np.where(np.isfinite(val_errors), val_errors, -np.inf) / scales, axis=1))
+    if history is not None and history.val_novelty is not None and novelty_hists:
+        nov = _as_columns(history.val_novelty)
+        scales = np.array([max(hist_quantile(h, quantile), FLOOR) for h in novelty_hists])
+        if scales.size != nov.shape[1]:
+            scales = np.full(nov.shape[1], scales.max())
+        nov = np.max(np.where(np.isfinite(nov), nov, -np.inf) / scales, axis=1)
         if parts and parts[0].shape == nov.shape:
             parts = [np.fmax(parts[0], nov)]
         else:
             parts.append(nov)
-    return histogram(np.concatenate(parts)) if parts else np.zeros(BINS)
+    out = np.concatenate(parts) if parts else np.zeros(0)
+    return histogram(np.where(np.isfinite(out), out, np.nan))

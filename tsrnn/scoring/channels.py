@@ -1,13 +1,20 @@
 """Channels: each turns what the model and the data give into a raw value per row, with its own state.
 
-- forecast: the model's error for the row (errors.py: abs, squared, horizon, both, blend,
-  mahalanobis; or an autoencoder's reconstruction error). The runner computes it.
-- novelty: how far the last W rows (scaled, all value columns) are from the nearest of the M
-  earlier W-row windows that do not overlap them: a shape never seen before is far from all of
-  them, a repeat of a seen one is close to one. `knn` computes it here; `autoencoder` takes it
-  from a companion autoencoder's reconstruction error (the runner computes that one).
-- range: how far a value lies beyond the smallest and largest values seen so far in its series,
+Every channel gives one value per row and value column, so a sensor that goes wrong alone is
+not diluted by quiet ones (the normalizer divides each column by its own running quantile):
+- forecast: the model's error for the row, per column (errors.py: abs, squared, horizon, both,
+  blend); mahalanobis and an autoencoder's reconstruction error are one joint value per row.
+  The runner computes it.
+- novelty: how far the last W rows of a column (scaled) are from the nearest of the M earlier
+  W-row windows of that column that do not overlap them: a shape never seen before is far from
+  all of them, a repeat of a seen one is close to one. `knn` computes it here; `autoencoder`
+  takes a companion autoencoder's reconstruction error (the runner computes that one).
+- range: how far a value lies beyond the smallest and largest values seen so far in its column,
   as a fraction of that span (0 inside, and within `tolerance` of the span outside).
+
+Each channel computes without changing its state (`distances`, `excess`) and then `commit`s the
+rows, told which of them it may learn from: the detector leaves out a column's rows while an
+incident about that column is open, so a fault that persists stays anomalous.
 
 The kNN distances of a block of rows are one matrix product: with a window a and a stored window
 b, |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, and the minimum over b needs only |b|^2 - 2 a.b, which is
@@ -37,13 +44,23 @@ def min_windows(memory: int) -> int:
 @dataclass
 class Novelty:
     """The last rows of a series (scaled, float32; NaN before the first), enough for the next row's
-    M candidate windows: ring (ring_rows(W, M), features); and how many rows the series has shown."""
+    M candidate windows: ring (ring_rows(W, M), features); which of them the memory may compare
+    with (`usable`: False for a column's rows inside an open incident, which must not teach the
+    memory that the incident is normal); and how many rows the series has shown.
+
+    Each column is its own channel: its windows are W rows of that column, so one sensor going
+    wrong is not diluted by quiet ones."""
 
     window: int
     memory: int
     ring: np.ndarray  # (rows, features) float32
     seen: int = 0  # rows of the series so far (the history's rows, for a memory seeded from it)
     warmup: int = 0  # rows the series must have shown before a distance counts
+    usable: np.ndarray | None = None  # (rows, features) bool; None: all
+
+    def __post_init__(self) -> None:
+        if self.usable is None:
+            self.usable = np.ones(self.ring.shape, bool)
 
     @classmethod
     def empty(cls, window: int, memory: int, features: int, warmup: int = 0) -> Novelty:
@@ -59,27 +76,56 @@ class Novelty:
         out.seen = rows.shape[0] if seen is None else seen
         return out
 
-    def step(self, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """scaled (rows, features) → (distance per row, NaN until enough windows are stored and the
-        series has shown `warmup` rows; the column that differs most from the nearest window), and
-        the rows join the memory."""
-        rows = scaled.shape[0]
+    def distances(self, scaled: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:
+        """scaled (rows, features) → (rows, features): each row's distance, per column, to the
+        nearest earlier window of that column; NaN until enough windows are stored and the series
+        has shown `warmup` rows. `usable` (rows, features): which of these rows the memory may
+        use for the rows after them (None: all). Changes nothing: `commit` stores the rows."""
+        rows, features = scaled.shape
         z = np.concatenate([self.ring, scaled.astype(np.float32)])
-        dist, column = nearest_windows(z, self.window, self.memory)
+        ok = np.concatenate([self.usable, np.ones(scaled.shape, bool) if usable is None else usable])
+        dist = np.empty((rows, features))
+        for c in range(features):
+            dist[:, c] = nearest_windows(z[:, c : c + 1], self.window, self.memory, ok[:, c])[0]
         if self.seen < self.warmup:
             dist[: self.warmup - self.seen] = np.nan
-        self.ring = z[z.shape[0] - self.ring.shape[0] :].copy() if rows else self.ring
+        return dist
+
+    def commit(self, scaled: np.ndarray, usable: np.ndarray | None = None) -> None:
+        """The rows join the memory (`usable` as for `distances`)."""
+        rows = scaled.shape[0]
+        if rows:
+            keep = self.ring.shape[0]
+            self.ring = np.concatenate([self.ring, scaled.astype(np.float32)])[-keep:]
+            self.usable = np.concatenate([self.usable, np.ones(scaled.shape, bool) if usable is None else usable])[-keep:]
         self.seen += rows
-        return dist, column
+
+    def step(self, scaled: np.ndarray) -> np.ndarray:
+        """distances, then commit: every row usable."""
+        dist = self.distances(scaled)
+        self.commit(scaled)
+        return dist
+
+    def accept(self, rows: int, columns: np.ndarray) -> None:
+        """An incident that lasted is the new normal: the last `rows` rows become usable in `columns`."""
+        if rows > 0:
+            self.usable[-rows:, columns] = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"window": self.window, "memory": self.memory, "features": int(self.ring.shape[1]), "ring": pack(self.ring, "<f4"),
-                "seen": self.seen, "warmup": self.warmup}
+        out = {"window": self.window, "memory": self.memory, "features": int(self.ring.shape[1]), "ring": pack(self.ring, "<f4"),
+               "seen": self.seen, "warmup": self.warmup}
+        if not self.usable.all():
+            out["unusable"] = pack(np.flatnonzero(~self.usable.ravel()).astype(np.int64), "<i8")
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Novelty:
         window, memory, features = int(data["window"]), int(data["memory"]), int(data["features"])
-        return cls(window, memory, unpack(data["ring"], "<f4", (ring_rows(window, memory), features)), int(data["seen"]), int(data["warmup"]))
+        ring = unpack(data["ring"], "<f4", (ring_rows(window, memory), features))
+        usable = np.ones(ring.size, bool)
+        if data.get("unusable"):
+            usable[unpack(data["unusable"], "<i8")] = False
+        return cls(window, memory, ring, int(data["seen"]), int(data["warmup"]), usable.reshape(ring.shape))
 
 
 def ring_rows(window: int, memory: int) -> int:
@@ -87,13 +133,14 @@ def ring_rows(window: int, memory: int) -> int:
     return memory + 2 * window - 2
 
 
-def nearest_windows(z: np.ndarray, window: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest_windows(z: np.ndarray, window: int, memory: int, usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """z (ring_rows + queries, features) float32, NaN where unknown: the ring, then the rows to score.
 
     For query row t, the candidates are the `memory` windows ending at t - window - memory + 1 ..
-    t - window (the nearest that do not overlap t's own window). → (distance per query, float64,
-    NaN where the query window is incomplete or fewer than min_windows(memory) candidates are
-    complete; the column whose differences to the nearest window are largest, per query).
+    t - window (the nearest that do not overlap t's own window) whose rows are all `usable`
+    (rows,) bool (None: all). → (distance per query, float64, NaN where the query window is
+    incomplete or fewer than min_windows(memory) candidates are complete; the column whose
+    differences to the nearest window are largest, per query).
     """
     ring = ring_rows(window, memory)
     queries, features = z.shape[0] - ring, z.shape[1]
@@ -102,11 +149,12 @@ def nearest_windows(z: np.ndarray, window: int, memory: int) -> tuple[np.ndarray
     width = window * features
     flat = np.lib.stride_tricks.sliding_window_view(z, window, axis=0)  # (windows, features, window)
     flat = flat.transpose(0, 2, 1).reshape(flat.shape[0], width)  # window j: rows j .. j + window - 1, row by row
-    ok = np.isfinite(flat).all(axis=1)
+    finite = np.isfinite(flat).all(axis=1)  # a query needs its own window complete
+    ok = finite if usable is None else finite & _all_in_window(usable, window)  # a candidate also needs it usable
     # Distances do not change when every value moves by the same amount: centring on the rows at
     # hand keeps |b|^2 - 2ab in float32 accurate for values far from the training mean.
-    centre = np.tile(np.nan_to_num(np.nanmean(z, axis=0)), window).astype(np.float32) if ok.any() else np.zeros(width, np.float32)
-    clean = np.where(ok[:, None], flat - centre, np.float32(0.0))
+    centre = np.tile(np.nan_to_num(np.nanmean(z, axis=0)), window).astype(np.float32) if finite.any() else np.zeros(width, np.float32)
+    clean = np.where(finite[:, None], flat - centre, np.float32(0.0))
     cand = np.empty((flat.shape[0], width + 1), np.float32)  # [-2 b, |b|^2]; |b|^2 = inf for incomplete windows
     np.multiply(clean, np.float32(-2.0), out=cand[:, :width])
     cand[:, width] = np.where(ok, np.einsum("ij,ij->i", clean, clean), np.inf)
@@ -129,8 +177,14 @@ def nearest_windows(z: np.ndarray, window: int, memory: int) -> tuple[np.ndarray
     own = ring - window + 1 + np.arange(queries)
     diff = flat[own].astype(np.float64) - flat[nearest].astype(np.float64)  # exact, from the windows themselves
     sq = (diff * diff).reshape(queries, window, features)
-    valid = ok[own] & ok[nearest] & (have >= min_windows(memory))
+    valid = finite[own] & ok[nearest] & (have >= min_windows(memory))
     return np.where(valid, np.sqrt(sq.sum(axis=(1, 2))), np.nan), np.argmax(sq.sum(axis=1), axis=1)
+
+
+def _all_in_window(mask: np.ndarray, window: int) -> np.ndarray:
+    """(rows,) bool → (rows - window + 1,): window j (rows j .. j + window - 1) all True."""
+    counts = np.concatenate([[0], np.cumsum(mask)])
+    return counts[window:] - counts[:-window] == window
 
 
 _EDGES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -146,7 +200,8 @@ def _edges(b: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Range:
-    """The smallest and largest value seen per column, and how many rows they come from."""
+    """The smallest and largest value seen per column (rows inside an open incident left out for
+    the columns it is about), and how many rows the series has shown."""
 
     low: np.ndarray  # (features,) float64; +inf before any row
     high: np.ndarray  # (features,) float64; -inf before any row
@@ -161,28 +216,43 @@ class Range:
         """The range of rows already seen (e.g. the training data)."""
         return cls(values.min(axis=0).astype(np.float64), values.max(axis=0).astype(np.float64), int(values.shape[0]))
 
-    def step(self, values: np.ndarray, tolerance: float, warmup: int) -> tuple[np.ndarray, np.ndarray]:
-        """values (rows, features) raw → (excess per row: how far beyond the range seen before the
-        row, as a fraction of its span, 0 inside it or within the tolerance, NaN while fewer than
-        `warmup` rows were seen; the column furthest beyond), and the rows widen the range."""
+    def excess(self, values: np.ndarray, tolerance: float, warmup: int, usable: np.ndarray | None = None) -> np.ndarray:
+        """values (rows, features) raw → (rows, features): how far each value lies beyond the range
+        seen before its row, as a fraction of the range's width (0 inside it or within the
+        tolerance; NaN while fewer than `warmup` rows were seen). `usable` (rows, features): which
+        of these values widen the range for the rows after them (None: all). Changes nothing."""
         rows = values.shape[0]
         if rows == 0:
-            return np.zeros(0), np.zeros(0, np.int64)
+            return np.zeros(values.shape)
         x = values.astype(np.float64)
-        high = np.fmax.accumulate(np.vstack([self.high[None], x[:-1]]), axis=0)  # (rows, F): before each row (NaN ignored)
-        low = np.fmin.accumulate(np.vstack([self.low[None], x[:-1]]), axis=0)
+        learn = x if usable is None else np.where(usable, x, np.nan)
+        high = np.fmax.accumulate(np.vstack([self.high[None], learn[:-1]]), axis=0)  # (rows, F): before each row (NaN ignored)
+        low = np.fmin.accumulate(np.vstack([self.low[None], learn[:-1]]), axis=0)
         span = high - low
         with np.errstate(invalid="ignore", divide="ignore"):
             beyond = np.maximum(x - high, low - x) / span  # fraction of the span outside it
             beyond = np.where((span > 0) & np.isfinite(span) & (beyond > tolerance), beyond, 0.0)
-        excess = beyond.max(axis=1)
-        column = np.argmax(beyond, axis=1)
         seen_before = self.seen + np.arange(rows)
-        excess = np.where(seen_before >= warmup, excess, np.nan)
-        self.high = np.fmax(self.high, np.fmax.reduce(x, axis=0))
-        self.low = np.fmin(self.low, np.fmin.reduce(x, axis=0))
-        self.seen += rows
-        return excess, column
+        return np.where((seen_before >= warmup)[:, None], beyond, np.nan)
+
+    def commit(self, values: np.ndarray, usable: np.ndarray | None = None) -> None:
+        """The rows widen the range (`usable` as for `excess`)."""
+        if values.shape[0]:
+            self.widen(values if usable is None else np.where(usable, values, np.nan))
+        self.seen += values.shape[0]
+
+    def widen(self, values: np.ndarray) -> None:
+        """Take values (rows, features; NaN: none) into the range without counting rows."""
+        if values.shape[0]:
+            x = values.astype(np.float64)
+            self.high = np.fmax(self.high, np.fmax.reduce(x, axis=0))
+            self.low = np.fmin(self.low, np.fmin.reduce(x, axis=0))
+
+    def step(self, values: np.ndarray, tolerance: float, warmup: int) -> np.ndarray:
+        """excess, then commit: every value widens the range."""
+        out = self.excess(values, tolerance, warmup)
+        self.commit(values)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"low": pack(self.low), "high": pack(self.high), "seen": self.seen}

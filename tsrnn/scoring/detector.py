@@ -1,17 +1,25 @@
-"""The detector of one series: channels → normalizer → fusion → threshold → events.
+"""The detector of one series: channels → normalizer → fusion → threshold → incidents → events.
 
-Per row, each channel gives a raw value (channels.py); the forecast and novelty values are
-divided by their own running 99th percentile (normalizer.py), fused by max into a ratio r, and
-scored r / (1 + r); a value beyond the range seen lifts the score to a floor (0.9 by default).
-A row whose score reaches the threshold (thresholds.py) is flagged, and flagged rows become
-events (events.py).
+Per row and value column, each channel gives a raw value (channels.py); the forecast and novelty
+values are divided by their own running 99th percentile, one per column (normalizer.py), fused by
+max into a ratio r per column, and scored r / (1 + r); a value beyond the range seen lifts its
+column's score to a floor (0.9 by default). A row's score is its largest column score. A column
+whose ratio reaches the threshold (thresholds.py) fires, and a row where a column fires is flagged.
+
+Incidents: the first flagged row opens one; every column that fires joins it. A column leaves it
+once its score has stayed below `release` for `hold` rows, and the incident ends when none is left;
+every row from its first to its end is marked anomalous. While a column is in an incident its rows
+do not teach its running quantiles, its novelty memory or its range (`freeze`: only the columns
+the incident is about, or the whole series, or nothing), so a fault that persists stays
+anomalous; an incident that lasts `accept_after` rows is the new normal: its rows are taken into
+the novelty memory and the range, and learning goes on. Incidents become events (events.py).
 
 Score, then learn: rows are taken in blocks of the series' own row count (normalizer.BLOCK); a
 block is scored with the statistics of the rows before it, then learned from, so a row's score
 depends only on rows before it, and rows fed in any increments give the same scores as fed at
-once. The detector goes on across gaps where the model's state restarts. With `learn_flagged`
-off, flagged rows do not feed the running quantiles and the threshold (an incident that lasts
-does not raise its own bar).
+once. Within a block, the channels are computed for the rows left assuming the incident's
+columns stay as they are, and computed again from the first row where they change. The detector
+goes on across gaps where the model's state restarts.
 """
 
 from __future__ import annotations
@@ -22,22 +30,24 @@ from typing import Any
 
 import numpy as np
 
+from tsrnn.encoding import pack, unpack
 from tsrnn.scoring.channels import CHANNELS, RATIO_CHANNELS, Novelty, Range
 from tsrnn.scoring.events import Event, OpenEvent, Peak, group
-from tsrnn.scoring.normalizer import BLOCK, RunningScale, to_ratio
+from tsrnn.scoring.normalizer import BLOCK, RunningScale
 from tsrnn.scoring.thresholds import METHODS, ThresholdState
 
 DEFAULT_THRESHOLD = 0.70  # measured on NAB (benchmarks/nab.py): the fused score that flags a row
+_RANGE = len(CHANNELS) - 1  # index of the range channel in per-row attributions
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    """How channel values become scores and events; the model stores them, watch can override."""
+    """How channel values become scores, incidents and events; the model stores them, watch can override."""
 
-    threshold: float = DEFAULT_THRESHOLD  # fixed: the score at or above which a row is flagged; the other methods start there
+    threshold: float = DEFAULT_THRESHOLD  # fixed: the score at or above which a column fires; the other methods start there
     quantile: float = 0.99  # the running tail quantile that each channel is divided by
     memory: int = 10_000  # rows: the time constant of the running quantiles
-    cooldown: int = 24  # flagged rows within this many rows of an event join it (and score 0 in alert_score); trained models store their own
+    cooldown: int = 24  # incidents within this many rows of an event's end join it (and score 0 in alert_score); trained models store their own
     min_duration: int = 1  # flagged rows an event needs to be an alert
     warmup: int = 0  # rows from a fresh model state before its errors mean anything
     method: str = "fixed"  # thresholds.METHODS
@@ -47,14 +57,16 @@ class DetectorSettings:
     smooth: int = 0  # span (rows) of an exponentially weighted mean of the fused ratio; 0: none
     channels: tuple[str, ...] = CHANNELS  # which channels are fused
     range_tolerance: float = 0.05  # range: a value this fraction of the seen span beyond it is out of range
-    range_floor: float = 0.9  # range: the score a value out of range lifts the row to
-    learn_flagged: bool = True  # flagged rows feed the running quantiles and the threshold
+    range_floor: float = 0.9  # range: the score a value out of range lifts its column to
     history_rows: int = 0  # novelty, range: rows a series must have shown (its history's included) before they flag
+    release: float = 0.5  # a column of an incident is back to normal after `hold` rows with its score below this
+    hold: int = 10  # rows
+    accept_after: int = 0  # rows after which an incident that goes on is accepted as the new normal; 0: never
+    freeze: str = "column"  # FREEZE_SCOPES: what an open incident keeps from learning
 
     @property
     def decay(self) -> float:
         return math.exp(-BLOCK / self.memory)
-
 
 
 @dataclass
@@ -62,10 +74,12 @@ class Detected:
     """What one call of `SeriesDetector.score` found for a stretch of one series' rows."""
 
     scores: np.ndarray  # (rows,) each row's own fused score in [0, 1); 0 where no channel has a value
-    alert_scores: np.ndarray  # (rows,) the same, 0 on an incident's rows after its first (what a pager, and NAB, sees)
-    flagged: np.ndarray  # (rows,) bool: the row's score reached the threshold
+    alert_scores: np.ndarray  # (rows,) the same, 0 on an event's rows after its first (what a pager, and NAB, sees)
+    flagged: np.ndarray  # (rows,) bool: a column's score reached the threshold
+    anomaly: np.ndarray  # (rows,) bool: the row is inside an incident (from its first flagged row to its end)
+    alert: np.ndarray  # (rows,) bool: the row raised an alert (an event reached its min_duration flagged rows here)
     warmup: np.ndarray  # (rows,) bool: no channel had a value yet
-    channel_scores: dict[str, np.ndarray]  # per channel (rows,): r / (1 + r) for ratio channels; range: the floor where it fired
+    channel_scores: dict[str, np.ndarray]  # per channel (rows,): its largest column's r / (1 + r); range: the floor where it fired
     events: list[Event] = field(default_factory=list)  # alerts that closed in these rows
 
 
@@ -75,136 +89,286 @@ class Inputs:
 
     values: np.ndarray  # (rows, features) raw
     scaled: np.ndarray  # (rows, features) by the model's scaler
-    error: np.ndarray | None  # (rows,) the forecast channel's value, NaN where the model has none yet; None: no forecast channel
+    error: np.ndarray | None  # (rows, features) or (rows, 1) joint: the forecast channel's values, NaN where the model has none yet; None: no forecast channel
     expected: np.ndarray  # (rows, features) the model's values (NaN without)
-    novelty: np.ndarray | None = None  # (rows,) a novelty value computed elsewhere (an autoencoder's error); None: kNN here
+    novelty: np.ndarray | None = None  # (rows, 1): a novelty value computed elsewhere (an autoencoder's error); None: kNN here
     time_text: list[str] = field(default_factory=list)  # the rows' timestamps as written
+    times_us: np.ndarray | None = None  # (rows,) int64 microseconds since the epoch, for events' durations
+
+
+@dataclass
+class Incident:
+    """An open incident: its columns (those that fired and have not gone quiet since), how long
+    each has been quiet, its length, and the range of its rows (taken in when it is accepted)."""
+
+    active: np.ndarray  # (features,) bool
+    quiet: np.ndarray  # (features,) int: rows in a row with the column's score below release
+    rows: int
+    low: np.ndarray  # (features,) of the incident's rows
+    high: np.ndarray
+
+    @classmethod
+    def open(cls, features: int) -> Incident:
+        return cls(np.zeros(features, bool), np.zeros(features, np.int64), 0, np.full(features, np.inf), np.full(features, -np.inf))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"active": np.flatnonzero(self.active).tolist(), "quiet": self.quiet.tolist(), "rows": self.rows,
+                "low": pack(self.low), "high": pack(self.high)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Incident:
+        quiet = np.asarray(data["quiet"], np.int64)
+        active = np.zeros(quiet.size, bool)
+        active[list(data["active"])] = True
+        return cls(active, quiet, int(data["rows"]), unpack(data["low"]).copy(), unpack(data["high"]).copy())
+
+
+@dataclass
+class _Part:
+    """Rows [a, b) as computed under one assumption about what the incident keeps from learning."""
+
+    raw: dict[str, np.ndarray]  # channel → (rows, columns or 1)
+    excess: np.ndarray  # (rows, features), NaN while the range warms up
+    ratios: dict[str, np.ndarray]  # channel → (rows, columns or 1)
+    column_scores: np.ndarray  # (rows, features)
+    fired: np.ndarray  # (rows, features) bool
+    fused: np.ndarray  # (rows,) the fused ratio (smoothed with --smooth)
+    ok: np.ndarray  # (rows,) some ratio channel has a value
 
 
 @dataclass
 class SeriesDetector:
-    """One series' detector state: every channel's state, the scales, the threshold, an open event."""
+    """One series' detector state: every channel's state, the scales, the threshold, the open
+    incident and event."""
 
     settings: DetectorSettings
-    scales: dict[str, RunningScale]
+    scales: dict[str, list[RunningScale]]  # per ratio channel, one per column (one for a joint channel)
     threshold: ThresholdState
     novelty: Novelty | None = None  # kNN memory (None when the channel is off or computed elsewhere)
     range: Range | None = None
     rows: int = 0  # rows this detector has scored (it goes on when the model restarts after a gap)
     event: OpenEvent | None = None
     smoothed: float | None = None
+    incident: Incident | None = None
 
     @classmethod
     def start(cls, settings: DetectorSettings, priors: dict[str, np.ndarray], ratio_prior: np.ndarray,
               novelty: Novelty | None = None, value_range: Range | None = None) -> SeriesDetector:
-        """A fresh series: each ratio channel's scale from its prior histogram, the threshold from
-        the validation ratios, the kNN memory and the range as given (seeded by training, or empty)."""
-        scales = {c: RunningScale.start(priors[c], settings.memory, settings.quantile) for c in RATIO_CHANNELS if c in settings.channels}
+        """A fresh series: each ratio channel's scales from its prior histograms (channel →
+        (columns, BINS)), the threshold from the validation ratios, the kNN memory and the range
+        as given (seeded by training, or empty)."""
+        scales = {c: [RunningScale.start(p, settings.memory, settings.quantile) for p in np.atleast_2d(priors[c])]
+                  for c in RATIO_CHANNELS if c in settings.channels}
         return cls(settings, scales, METHODS[settings.method].start(settings, ratio_prior), novelty, value_range)
 
     def score(self, rows: Inputs, *, series: str, columns: list[str], scale: np.ndarray) -> Detected:
         """Score the next rows of the series and learn from them (see the module's docstring)."""
         s = self.settings
-        n = rows.values.shape[0]
-        raw, column, excess = self._channels(rows)
-        ratios, fused, flagged = self._normalize(raw, excess)
-        scores = fused / (1.0 + fused)
-        beyond = np.nan_to_num(excess) > 0
-        scores = np.where(beyond, np.maximum(scores, s.range_floor), scores)
-        channel_scores = {c: ratios[c] / (1.0 + ratios[c]) for c in ratios}
-        if "range" in s.channels:
-            channel_scores["range"] = np.where(beyond, s.range_floor, 0.0)
-        valid = np.isfinite(excess)
-        for values in raw.values():
-            valid |= np.isfinite(values)
+        n, features = rows.values.shape
+        scores, flagged, anomaly, valid = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        fired = np.zeros((n, features), bool)
+        channel_scores = {c: np.zeros(n) for c in s.channels}
+        top = np.zeros((n, 3))  # per row: the channel (index in CHANNELS), the column and the ratio that set its score
+        offset, i = self.rows, 0
+        while i < n:  # one piece per refresh block, or less where the incident's columns change
+            end = min(n, i + BLOCK - (offset + i) % BLOCK)
+            usable = self._usable(features)
+            part = self._compute(rows, i, end, usable)
+            used, during, accepted = self._walk(part, rows.values[i:end], anomaly[i:end])
+            b = i + used
+            learned = np.repeat(usable[None], used, axis=0)
+            if during is not None:  # the last row was inside the incident: its columns do not learn it
+                learned[-1] &= self._usable_during(during)
+            self._commit(rows, i, b, part, learned)
+            if accepted is not None:
+                self._accept(*accepted)
+            scores[i:b] = part.column_scores[:used].max(axis=1, initial=0.0)
+            fired[i:b] = part.fired[:used]
+            flagged[i:b] = part.fired[:used].any(axis=1)
+            valid[i:b] = part.ok[:used] | np.isfinite(part.excess[:used]).any(axis=1)
+            for c, r in part.ratios.items():
+                top_ratio = r[:used].max(axis=1)
+                channel_scores[c][i:b] = top_ratio / (1.0 + top_ratio)
+            if "range" in channel_scores:
+                channel_scores["range"][i:b] = np.where((np.nan_to_num(part.excess[:used]) > 0).any(axis=1), s.range_floor, 0.0)
+            top[i:b] = self._attribute(part, used, rows.values[i:b], rows.expected[i:b], scale)
+            if s.smooth > 1:  # the smoothing's carry after the last row used
+                seen = np.flatnonzero(part.ok[:used])
+                self.smoothed = float(part.fused[seen[-1]]) if seen.size else self.smoothed
+            if (offset + b) % BLOCK == 0:
+                for scales in self.scales.values():
+                    for sc in scales:
+                        sc.refresh(s.decay, s.quantile)
+                METHODS[s.method].refresh(self.threshold, s)
+            i = b
 
         def peak_of(k: int) -> Peak:
-            return self._peak(k, rows, scores, ratios, excess, column, columns, scale)
+            channel, col, ratio = CHANNELS[int(top[k, 0])], int(top[k, 1]), float(top[k, 2])
+            return Peak(float(scores[k]), rows.time_text[k], [float(v) for v in rows.values[k]], [float(v) for v in rows.expected[k]],
+                        columns[col] if columns else str(col), channel, ratio)
 
-        offset = self.rows
-        self.event, events, suppressed = group(self.event, flagged, scores, offset=offset, cooldown=s.cooldown, min_duration=s.min_duration,
-                                               series=series, time_text=rows.time_text, peak_of=peak_of)
+        self.event, events, suppressed, alert = group(
+            self.event, anomaly, flagged, scores, offset=offset, cooldown=s.cooldown, min_duration=s.min_duration, series=series,
+            time_text=rows.time_text, peak_of=peak_of, fired=fired, columns=columns, times_us=rows.times_us)
         self.rows += n
-        return Detected(scores, np.where(suppressed, 0.0, scores), flagged, ~valid, channel_scores, events)
+        return Detected(scores, np.where(suppressed, 0.0, scores), flagged, anomaly, alert, ~valid, channel_scores, events)
 
-    def _channels(self, rows: Inputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-        """Each ratio channel's raw value per row (NaN where it has none), the column each
-        attributes a row to, and the range channel's excess (NaN while it warms up)."""
+    # -- the stages, in order -----------------------------------------------------------------
+
+    def _usable(self, features: int) -> np.ndarray:
+        """(features,) which columns learn from rows while the incident's columns stay as they are."""
+        return self._usable_during(self.incident.active if self.incident is not None else np.zeros(features, bool))
+
+    def _usable_during(self, active: np.ndarray) -> np.ndarray:
+        """(features,) which columns learn from a row with these columns in an incident."""
+        freeze = self.settings.freeze
+        if freeze == "none" or not active.any():
+            return np.ones(active.shape, bool)
+        return np.zeros(active.shape, bool) if freeze == "series" else ~active
+
+    def _compute(self, rows: Inputs, a: int, b: int, usable: np.ndarray) -> _Part:
+        """Channels, ratios, column scores and fired columns of rows [a, b), each column learning
+        from these rows as `usable` says; no state changes."""
         s = self.settings
+        m, features = b - a, rows.values.shape[1]
+        mask = np.broadcast_to(usable, (m, features))
         raw: dict[str, np.ndarray] = {}
-        column: dict[str, np.ndarray] = {}
         if "forecast" in s.channels and rows.error is not None:
-            raw["forecast"] = np.asarray(rows.error, np.float64)
+            raw["forecast"] = _columns(rows.error[a:b])
         if "novelty" in s.channels:
             if rows.novelty is not None:
-                raw["novelty"] = np.asarray(rows.novelty, np.float64)
+                raw["novelty"] = _columns(rows.novelty[a:b])
             elif self.novelty is not None:
-                raw["novelty"], column["novelty"] = self.novelty.step(rows.scaled)
-        excess = np.full(rows.values.shape[0], np.nan)
+                raw["novelty"] = self.novelty.distances(rows.scaled[a:b], mask)
+        excess = np.full((m, features), np.nan)
         if "range" in s.channels and self.range is not None:
-            excess, column["range"] = self.range.step(rows.values, s.range_tolerance, max(s.warmup, s.history_rows))
-        return raw, column, excess
-
-    def _normalize(self, raw: dict[str, np.ndarray], excess: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Per block of the series' own rows: each channel over its running quantile, fused by
-        max, flagged against the threshold; then the block is learned. → (ratios, fused, flagged)."""
-        s = self.settings
-        n = excess.shape[0]
-        ratios = {c: np.zeros(n) for c in raw}
-        fused = np.zeros(n)
-        flagged = np.zeros(n, bool)
-        method = METHODS[s.method]
-        offset, i = self.rows, 0
-        while i < n:  # one piece per refresh block
-            end = min(n, i + BLOCK - (offset + i) % BLOCK)
-            r = np.zeros(end - i)
-            ok = np.zeros(end - i, bool)
-            for c, values in raw.items():
-                v = values[i:end]
-                fine = np.isfinite(v)
-                ratios[c][i:end] = np.where(fine, v, 0.0) / self.scales[c].scale
-                np.maximum(r, ratios[c][i:end], out=r)
-                ok |= fine
-            if s.smooth > 1:
-                r = self._ewma(r, ok, 2.0 / (s.smooth + 1.0))
-            fused[i:end] = r
-            level = self.threshold.level
-            flag = (r >= level) & ok
-            if s.range_floor >= level / (1.0 + level):  # a value out of range reaches the threshold
-                flag |= excess[i:end] > 0
-            flagged[i:end] = flag
-            learn = ok if s.learn_flagged else ok & ~flag  # then learn
-            for c, values in raw.items():
-                v = values[i:end]
-                self.scales[c].learn(v[learn & np.isfinite(v)])
-            method.observe(self.threshold, r[learn], s)
-            if (offset + end) % BLOCK == 0:
-                for sc in self.scales.values():
-                    sc.refresh(s.decay, s.quantile)
-                method.refresh(self.threshold, s)
-            i = end
-        return ratios, fused, flagged
-
-    def _peak(self, k: int, rows: Inputs, scores: np.ndarray, ratios: dict[str, np.ndarray], excess: np.ndarray,
-              column: dict[str, np.ndarray], columns: list[str], scale: np.ndarray) -> Peak:
-        """What fired at row k: the range check when it set the score, else the largest ratio."""
-        top = max((r[k] for r in ratios.values()), default=0.0)
-        if np.nan_to_num(excess[k]) > 0 and top / (1.0 + top) < self.settings.range_floor:  # the range set the score
-            channel, ratio, col = "range", float(excess[k]), int(column["range"][k])
+            excess = self.range.excess(rows.values[a:b], s.range_tolerance, max(s.warmup, s.history_rows), mask)
+        ratios: dict[str, np.ndarray] = {}
+        r_col = np.zeros((m, features))
+        ok = np.zeros(m, bool)
+        for c, values in raw.items():
+            fine = np.isfinite(values)
+            ratios[c] = np.where(fine, values, 0.0) / self._scale(c, values.shape[1])
+            np.maximum(r_col, ratios[c], out=r_col)  # a joint channel (one column) counts for every column
+            ok |= fine.any(axis=1)
+        fused = r_col.max(axis=1, initial=0.0)
+        level = self.threshold.level
+        if s.smooth > 1:  # the smoothed fused ratio flags; the columns at the row's largest ratio fire
+            fused = self._ewma(fused, ok, 2.0 / (s.smooth + 1.0))
+            fired = ((fused >= level) & ok)[:, None] & (r_col >= r_col.max(axis=1, keepdims=True, initial=0.0))
+            column_scores = np.repeat((fused / (1.0 + fused))[:, None], features, axis=1)
         else:
-            channel = max(ratios, key=lambda c: ratios[c][k])
-            ratio = float(ratios[channel][k])
-            if channel in column:
-                col = int(column[channel][k])
-            else:  # forecast (or autoencoder novelty): the column furthest from expected, in scaled units
-                off = np.abs(rows.values[k] - rows.expected[k]) / scale
-                col = int(np.argmax(np.nan_to_num(off, nan=-1.0)))
-        return Peak(float(scores[k]), rows.time_text[k], [float(v) for v in rows.values[k]], [float(v) for v in rows.expected[k]],
-                    columns[col] if columns else str(col), channel, ratio)
+            fired = (r_col >= level) & ok[:, None]
+            column_scores = r_col / (1.0 + r_col)
+        beyond = np.nan_to_num(excess) > 0
+        if s.range_floor >= level / (1.0 + level):  # a value out of range reaches the threshold
+            fired |= beyond
+        column_scores = np.where(beyond, np.maximum(column_scores, s.range_floor), column_scores)
+        return _Part(raw, excess, ratios, column_scores, fired, fused, ok)
+
+    def _scale(self, channel: str, width: int) -> np.ndarray:
+        scale = np.array([sc.scale for sc in self.scales[channel]])
+        return scale if scale.size == width else np.full(width, scale.max())
+
+    def _walk(self, part: _Part, values: np.ndarray, anomaly: np.ndarray) -> tuple[int, np.ndarray | None, tuple[Any, ...] | None]:
+        """The incident over the part's rows, until its columns change (the channels then compute
+        the rest again). Marks `anomaly`. → (rows used; the columns in the incident during the
+        last row used, None if it was outside one; what to accept, or None)."""
+        s = self.settings
+        m = part.fired.shape[0]
+        recompute = s.freeze != "none"
+        t, during = 0, None
+        while t < m:
+            if self.incident is None:
+                hits = np.flatnonzero(part.fired[t:].any(axis=1))
+                if hits.size == 0:
+                    return m, None, None
+                t += int(hits[0])
+                self.incident = Incident.open(values.shape[1])
+            inc = self.incident
+            fire = part.fired[t]
+            joined = fire & ~inc.active
+            during = inc.active | fire
+            inc.active = during.copy()
+            calm = part.column_scores[t] < s.release
+            inc.quiet = np.where(inc.active & calm & ~fire, inc.quiet + 1, 0)
+            left = inc.active & (inc.quiet >= s.hold)
+            inc.active &= ~left
+            inc.rows += 1
+            inc.low, inc.high = np.fmin(inc.low, values[t]), np.fmax(inc.high, values[t])
+            anomaly[t] = True
+            t += 1
+            if not inc.active.any():  # every column is back to normal: the incident is over
+                self.incident = None
+                return t, during, None
+            if s.accept_after and inc.rows >= s.accept_after:  # it went on: its level is the new normal
+                self.incident = None
+                return t, during, (inc.rows, inc.active.copy(), inc.low, inc.high)
+            if recompute and (joined.any() or left.any()):
+                return t, during, None
+        return m, during, None
+
+    def _commit(self, rows: Inputs, a: int, b: int, part: _Part, learned: np.ndarray) -> None:
+        """Rows [a, b) teach each channel's state, its scales and the threshold what `learned` allows."""
+        used = b - a
+        if self.novelty is not None and "novelty" in self.settings.channels and rows.novelty is None:
+            self.novelty.commit(rows.scaled[a:b], learned)
+        if self.range is not None and "range" in self.settings.channels:
+            self.range.commit(rows.values[a:b], learned)
+        whole = learned.all(axis=1)  # rows every column learns: a joint channel's, and the threshold's
+        for c, values in part.raw.items():
+            v = values[:used]
+            scales = self.scales[c]
+            if len(scales) == v.shape[1]:
+                for k, sc in enumerate(scales):
+                    keep = (learned[:, k] if v.shape[1] == learned.shape[1] else whole) & np.isfinite(v[:, k])
+                    sc.learn(v[keep, k])
+            else:  # one scale for a channel of several columns (a state from before per-column scales)
+                keep = whole[:, None] & np.isfinite(v)
+                scales[0].learn(v[keep])
+        METHODS[self.settings.method].observe(self.threshold, part.fused[:used][part.ok[:used] & whole], self.settings)
+
+    def _accept(self, rows: int, columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+        """An incident that lasted: its rows become the new normal for its columns."""
+        if self.range is not None:
+            self.range.widen(np.where(columns, np.vstack([low, high]), np.nan))
+        if self.novelty is not None:
+            self.novelty.accept(min(rows, self.novelty.ring.shape[0]), columns)
+
+    def _attribute(self, part: _Part, used: int, values: np.ndarray, expected: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """(used, 3): per row, what set its score: the channel (index in CHANNELS), the column and
+        the ratio. The range check when it lifted the score, else the largest ratio; a joint
+        channel's column is the one furthest from the model's values (in scaled units)."""
+        s = self.settings
+        features = values.shape[1]
+        out = np.zeros((used, 3))
+        if features == 0 or used == 0:
+            return out
+        at = np.arange(used)
+        names = list(part.ratios)
+        if names:
+            stack = np.stack([np.broadcast_to(part.ratios[c][:used], (used, features)) for c in names])  # (channels, rows, columns)
+            best = stack.max(axis=0)
+            col = best.argmax(axis=1)
+            which = stack[:, at, col].argmax(axis=0)
+            out[:, 0] = [CHANNELS.index(names[k]) for k in which]
+            out[:, 1] = col
+            out[:, 2] = best[at, col]
+            joint = np.array([part.ratios[names[k]].shape[1] == 1 for k in which]) & (features > 1)
+            if joint.any():
+                off = np.abs(values[:used] - expected[:used]) / scale
+                out[joint, 1] = np.argmax(np.nan_to_num(off, nan=-1.0), axis=1)[joint]
+        excess = np.nan_to_num(part.excess[:used])
+        lifted = (excess.max(axis=1) > 0) & (out[:, 2] / (1.0 + out[:, 2]) < s.range_floor)
+        if lifted.any():
+            out[lifted, 0] = _RANGE
+            out[lifted, 1] = excess.argmax(axis=1)[lifted]
+            out[lifted, 2] = excess.max(axis=1)[lifted]
+        return out
 
     def _ewma(self, r: np.ndarray, ok: np.ndarray, alpha: float) -> np.ndarray:
-        """Exponentially weighted mean of the ratio over valid rows, carried across calls (row by row
-        in closed form: y_k = (1-a)^(k+1) y_-1 + a * sum_j (1-a)^(k-j) x_j, within one block)."""
+        """Exponentially weighted mean of the ratio over valid rows, from the carry before them
+        (row by row in closed form: y_k = (1-a)^(k+1) y_-1 + a * sum_j (1-a)^(k-j) x_j)."""
         out = np.zeros_like(r)
         x = r[ok]
         if x.size == 0:
@@ -218,42 +382,49 @@ class SeriesDetector:
             powers = keep ** np.arange(part.size)
             y[a : a + step] = keep * powers * prev + alpha * np.cumsum(part / powers) * powers
             prev = float(y[a + part.size - 1])
-        self.smoothed = prev
         out[ok] = y
         return out
 
     def carry_over(self) -> None:
         """At the start of a run: an incident still open from an earlier run, and reported then
-        (it had its `min_duration` rows), is not a new alert; a shorter one may still become one."""
-        if self.event is not None and self.event.rows >= self.settings.min_duration:
+        (it had its `min_duration` flagged rows), is not a new alert; a shorter one may still become one."""
+        if self.event is not None and self.event.flagged >= self.settings.min_duration:
             self.event.continued = True
 
-    def open_event(self) -> Event | None:
+    def open_event(self, columns: list[str] | None = None) -> Event | None:
         """The series' event still open at the end of a run, if it is an alert (it stays in the state)."""
         ev = self.event
-        return ev.close(ongoing=True) if ev is not None and ev.rows >= self.settings.min_duration else None
+        return ev.close(ongoing=True, names=columns) if ev is not None and ev.flagged >= self.settings.min_duration else None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON state (arrays as base64): the settings are not in it, they come from the model."""
         return {
             "rows": self.rows,
-            "scales": {c: sc.to_dict() for c, sc in self.scales.items()},
+            "scales": {c: [sc.to_dict() for sc in scales] for c, scales in self.scales.items()},
             "threshold": self.threshold.to_dict(),
             "novelty": self.novelty.to_dict() if self.novelty is not None else None,
             "range": self.range.to_dict() if self.range is not None else None,
             "event": self.event.to_dict() if self.event is not None else None,
             "smoothed": self.smoothed,
+            "incident": self.incident.to_dict() if self.incident is not None else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], settings: DetectorSettings) -> SeriesDetector:
         return cls(
             settings,
-            {c: RunningScale.from_dict(v) for c, v in data["scales"].items()},
+            {c: [RunningScale.from_dict(v) for v in (scales if isinstance(scales, list) else [scales])] for c, scales in data["scales"].items()},
             ThresholdState.from_dict(data["threshold"]),
             Novelty.from_dict(data["novelty"]) if data.get("novelty") else None,
             Range.from_dict(data["range"]) if data.get("range") else None,
             int(data["rows"]),
             OpenEvent.from_dict(data["event"]) if data.get("event") else None,
             data.get("smoothed"),
+            Incident.from_dict(data["incident"]) if data.get("incident") else None,
         )
+
+
+def _columns(values: np.ndarray) -> np.ndarray:
+    """A channel's values as (rows, columns): a one-dimensional array is one joint column."""
+    values = np.asarray(values, np.float64)
+    return values[:, None] if values.ndim == 1 else values

@@ -1,15 +1,19 @@
-"""A forecaster's error per row, from its forecasts (numpy only: training and watch share it).
+"""A forecaster's error per row and column, from its forecasts (numpy only: training and watch share it).
 
-- abs: the mean absolute one-step error over columns, in scaled units (what the graph outputs).
-- squared: the mean squared one-step error over columns, in scaled units.
+Each kind gives one value per value column (a sensor that goes wrong alone is not averaged away
+by quiet ones), except mahalanobis, one joint value per row.
+
+- abs: the absolute one-step error, in scaled units (the graph's `error` output is its mean over
+  columns).
+- squared: the squared one-step error, in scaled units.
 - horizon: the mean absolute error of every forecast made for the row, from 1 to H rows ahead
   (a direct H-step head): a level shift then stays visible for H rows, and a model that learned
   the series' rhythm is judged on it rather than on "tomorrow equals today".
 - both: the larger of the abs and horizon errors, each divided by its validation 99th
   percentile (`norms`), so a one-row spike and a shift the forecasts missed both show.
 - mahalanobis: the one-step residuals (scaled) in units of their validation covariance,
-  sqrt(r' S^-1 r / columns): for several columns that move together, a row where they disagree
-  stands out even when each column alone looks normal.
+  sqrt(r' S^-1 r / columns), one value per row: for several columns that move together, a row
+  where they disagree stands out even when each column alone looks normal.
 - blend: the mean of the horizon error and the seasonal error (the row against the same time a
   day earlier, no model involved), each divided by its 99th percentile in the training history;
   the horizon error alone until a day of rows has been seen. A second opinion that knows the
@@ -58,38 +62,40 @@ def row_errors(spec: ErrorSpec, x: np.ndarray, expected: np.ndarray, forecast: n
                carried: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """x, expected (rows, F) raw; forecast (rows, H, F) raw, made at each row for the rows after it
     (None when the kind needs none); carried: spec.initial(), or what the last call returned.
-    → (error per row, NaN where it cannot be computed yet; the new carried arrays).
+    → (error (rows, F), (rows, 1) for mahalanobis, NaN where it cannot be computed yet; the new
+    carried arrays).
 
     Series of the same length go through together with a leading batch axis on every array
     (x (series, rows, F), carried (series, ...)): one call for a fleet, not one per series."""
     one = np.abs(x - expected) / scale
     if spec.kind == "abs":
-        return one.mean(axis=-1), {}
+        return one, {}
     if spec.kind == "squared":
-        return (one**2).mean(axis=-1), {}
+        return one**2, {}
     if spec.kind == "mahalanobis":
-        return mahalanobis((x - expected) / scale, spec.inverse_cov), {}
+        return mahalanobis((x - expected) / scale, spec.inverse_cov)[..., None], {}
     assert forecast is not None
     many, pending = _horizon_errors(x, forecast, carried["pending"], scale)
     if spec.kind == "horizon":
         return many, {"pending": pending}
     if spec.kind == "both":
-        return np.fmax(one.mean(axis=-1) / spec.norms[0], many / spec.norms[1]), {"pending": pending}
+        return np.fmax(one / spec.norms[0], many / spec.norms[1]), {"pending": pending}
     seasonal, season = seasonal_errors(x, carried["season"], scale)  # blend
     h = many / spec.norms[0]
     return np.where(np.isfinite(seasonal), 0.5 * (h + seasonal / spec.norms[1]), h), {"pending": pending, "season": season}
 
 
 def _horizon_errors(x: np.ndarray, forecast: np.ndarray, pending: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x (..., rows, F); forecast (..., rows, H, F); pending (..., H, H, F): the last call's last H forecasts."""
+    """x (..., rows, F); forecast (..., rows, H, F); pending (..., H, H, F): the last call's last H
+    forecasts. → (the mean error of the forecasts made for each row, (..., rows, F); the new pending)."""
     rows, horizon = x.shape[-2], forecast.shape[-2]
     both = np.concatenate([pending, forecast.astype(np.float32)], axis=-3)  # (..., H + rows, H, F)
     k = np.arange(1, horizon + 1)
     made = horizon + np.arange(rows)[:, None] - k[None, :]  # (rows, H): the row of `both` that forecast row i, k ahead
     err = np.abs(both[..., made, k[None, :] - 1, :] - x[..., :, None, :]) / scale  # (..., rows, H, F), NaN where none was made yet
     with np.errstate(invalid="ignore"):
-        counts = np.isfinite(err).all(axis=-1).sum(axis=-1)
-        total = np.nansum(err.mean(axis=-1), axis=-1)
+        counts = np.isfinite(err).all(axis=-1).sum(axis=-1)[..., None]  # (..., rows, 1)
+        total = np.nansum(err, axis=-2)
     return np.where(counts > 0, total / np.maximum(counts, 1), np.nan), both[..., rows:, :, :]
 
 
@@ -103,10 +109,10 @@ def season_rows(interval_seconds: float | None) -> int:
 
 def seasonal_errors(x: np.ndarray, buffer: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x (..., rows, F) raw; buffer (..., P, F): the P rows before x. → (|x - the row P before| / scale
-    averaged over columns, NaN without such a row; the new buffer)."""
+    per column, NaN without such a row; the new buffer)."""
     rows = x.shape[-2]
     both = np.concatenate([buffer, x.astype(np.float32)], axis=-2)
-    err = (np.abs(x - both[..., :rows, :]) / scale).mean(axis=-1)
+    err = np.abs(x - both[..., :rows, :]) / scale
     return err, both[..., rows:, :]
 
 

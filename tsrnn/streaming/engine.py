@@ -49,13 +49,13 @@ class Tally:
         self._trace: list[float] = []  # maxima of `_bucket` consecutive scored rows
         self._bucket, self._fill = 1, 0
 
-    def add(self, series: str, times: np.ndarray, time_text: list[str], scores: np.ndarray, flagged: np.ndarray, warmup: np.ndarray) -> None:
+    def add(self, series: str, times: np.ndarray, time_text: list[str], scores: np.ndarray, anomaly: np.ndarray, warmup: np.ndarray) -> None:
         """One segment's scored rows; `times` (datetime64) are in order, so its ends are its extremes."""
         if not scores.size:
             return
         self.rows += int(scores.size)
         self.warmup += int(warmup.sum())
-        self.anomalous += int(flagged.sum())
+        self.anomalous += int(anomaly.sum())
         top = float(scores.max())
         self.max_score = top if self.max_score is None else max(self.max_score, top)
         if self._first is None or times[0] < self._first[0]:
@@ -168,10 +168,10 @@ def watch(
 ) -> WatchResult:
     """Score the rows of `source` not scored before (all rows without a state file).
 
-    Flagged rows within `cooldown` rows of an event join it (None: the model's); an event needs
+    Incidents within `cooldown` rows of an event's end join it (None: the model's); an event needs
     `min_duration` flagged rows to be an alert. `score` overrides the model's detector settings
     (DetectorSettings names: method, threshold, level_quantile, risk, smooth, memory, quantile,
-    channels, learn_flagged; None values are ignored). `on_event` hears each event as it is
+    channels, release, hold, accept_after, freeze, ...; None values are ignored). `on_event` hears each event as it is
     found. With `wait`, a run waits for another run on the same state. `channel_scores` adds
     each channel's score to the scores file.
     """
@@ -258,7 +258,7 @@ class _Job:
                 cursors[name] = chunk.cursor
             for sid, det in detectors.items():  # incidents still open: reported now, and kept in the state
                 states[sid].detector = det.to_dict()
-                event = det.open_event()
+                event = det.open_event(self.meta.value_columns)
                 if event is not None and event.series in tally.series:
                     tally.events.append(event)
                     if on_event:
@@ -314,11 +314,13 @@ class _Job:
             det = self._detector(seg.series, states, detectors, int(seg.times[0].astype("datetime64[us]").astype(np.int64)))
             text = seg.text or [""] * seg.rows
             error = np.asarray(error, np.float64)
+            error = error[:, None] if error.ndim == 1 else error  # (rows, columns), or one joint column
             warm = seen + np.arange(seg.rows) < self.settings.warmup
             if warm.any():
-                error = np.where(warm, np.nan, error)
+                error = np.where(warm[:, None], np.nan, error)
             rows = Inputs(values=seg.values, scaled=(seg.values - self.mean) / self.scale, expected=expected, time_text=text,
-                          error=None if self.own_novelty else error, novelty=error if self.own_novelty else None)  # an autoencoder's error is novelty
+                          error=None if self.own_novelty else error, novelty=error if self.own_novelty else None,  # an autoencoder's error is novelty
+                          times_us=seg.times.astype("datetime64[us]").astype(np.int64))
             found = det.score(rows, series=seg.series, columns=self.meta.value_columns, scale=self.scale)
             old = states.get(seg.series)
             states[seg.series] = SeriesState(seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
@@ -329,14 +331,14 @@ class _Job:
                     on_event(event)
             keep = seg.observed  # rows filled into gaps carry the state along but are not reported
             kept = text if keep.all() else [t for t, k in zip(text, keep) if k]
-            tally.add(seg.series, seg.times[keep], kept, found.scores[keep], found.flagged[keep], found.warmup[keep])
+            tally.add(seg.series, seg.times[keep], kept, found.scores[keep], found.anomaly[keep], found.warmup[keep])
             if writer is not None:
                 channels = None
                 if self.channel_scores:
                     zero = np.zeros(seg.rows)
                     channels = {c: found.channel_scores.get(c, zero)[keep] for c in self.settings.channels}
                 frames.append(scores_frame(self.meta, [seg.series] * len(kept), kept, seg.values[keep], expected[keep], found.scores[keep],
-                                           found.alert_scores[keep], found.flagged[keep], channels))
+                                           found.alert_scores[keep], found.anomaly[keep], found.alert[keep], channels))
         if writer is not None and frames:
             writer.write(pl.concat(frames) if len(frames) > 1 else frames[0])
 

@@ -1,9 +1,10 @@
 """The per-row scores file.
 
 Columns: timestamp, [the id column], the value column(s), expected (expected_<column> for
-several), score (the row's own score in [0, 1)), alert_score (the same, but 0 on an incident's
-rows after its first, up to the cooldown after its last flagged row: what a pager sees, and what
-NAB's threshold sweep scores), anomaly (1 when the row's score reached the threshold), and with
+several), score (the row's own score in [0, 1)), alert_score (the same, but 0 on an event's rows
+after its first, up to the cooldown after its last anomalous row: what a pager sees, and what
+NAB's threshold sweep scores), anomaly (1 on every row of an incident: from its first flagged row
+until its columns are back to normal), alert (1 on the row that raised an alert), and with
 `--channel-scores` score_forecast, score_novelty, score_range (each channel's own score).
 """
 
@@ -22,7 +23,7 @@ from tsrnn.fsutil import umask
 
 
 def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], values: np.ndarray, expected: np.ndarray, scores: np.ndarray,
-                 alert_scores: np.ndarray, anomaly: np.ndarray, channels: dict[str, np.ndarray] | None = None) -> pl.DataFrame:
+                 alert_scores: np.ndarray, anomaly: np.ndarray, alert: np.ndarray, channels: dict[str, np.ndarray] | None = None) -> pl.DataFrame:
     """One row per scored input row; with several value columns, `expected_<column>` per column."""
     columns = meta.value_columns
     data: dict[str, pl.Series] = {"timestamp": pl.Series("timestamp", time_text, pl.String)}
@@ -37,6 +38,7 @@ def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], v
     data["score"] = pl.Series("score", np.round(scores, 6), pl.Float64)
     data["alert_score"] = pl.Series("alert_score", np.round(alert_scores, 6), pl.Float64)
     data["anomaly"] = pl.Series("anomaly", anomaly.astype(np.int8), pl.Int8)
+    data["alert"] = pl.Series("alert", alert.astype(np.int8), pl.Int8)
     for name, value in (channels or {}).items():
         data[f"score_{name}"] = pl.Series(f"score_{name}", np.round(value, 6), pl.Float64)
     return pl.DataFrame(data)
@@ -82,7 +84,7 @@ class ScoresWriter:
         if self.header:  # no rows: still a header, so the file always says what its columns are
             empty = {c: np.zeros(0) for c in self.channels} if self.channels else None
             self.write(scores_frame(self.meta, [], [], np.zeros((0, self.meta.features)), np.zeros((0, self.meta.features)), np.zeros(0), np.zeros(0),
-                                    np.zeros(0, bool), empty))
+                                    np.zeros(0, bool), np.zeros(0, bool), empty))
         self.file.flush()
         if self.path is None:
             return None

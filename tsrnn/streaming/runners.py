@@ -18,7 +18,7 @@ from tsrnn.encoding import pack, unpack
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
 BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills
-Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows, features), error (rows,), arrays
+Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows, features), error (rows, columns or 1), arrays
 
 
 class ForecasterRunner:
@@ -69,10 +69,9 @@ class ForecasterRunner:
                 stamps = np.concatenate([times[i] for i in members])  # one call for the group: (batch, rows, inputs)
                 tf = time_features(stamps, self.time_features).reshape(len(members), x.shape[1], -1)
             expected, error, forecast, states, rows = self._run_long(x, feed, tf)
-            carried: dict[str, np.ndarray] = {}
-            if self.errors.kind != "abs":  # the graph's own error is abs; other kinds for the whole group at once
-                before = {n: np.array([jobs[i][1][n] for i in members]) for n in self.errors.initial()}
-                error, carried = row_errors(self.errors, x, expected, forecast, self.scale, before)
+            # per column (the graph's own `error` is their mean), for the whole group at once
+            before = {n: np.array([jobs[i][1][n] for i in members]) for n in self.errors.initial()}
+            error, carried = row_errors(self.errors, x, expected, forecast, self.scale, before)
             # per series, views of the batch: iterating an array's first axis is fast, indexing it in a loop is not
             names = [*self.states, *self.rows, *carried]
             parts = [list(s.swapaxes(0, 1)[:, :, None]) for s in states] + [list(r[:, None]) for r in rows] + [list(c) for c in carried.values()]
@@ -108,6 +107,7 @@ class _WindowRunner:
         self.window = meta.window
         self.features = meta.features
         self.scale = np.asarray(meta.scaler["scale"], np.float32)
+        self.error_columns = self.features  # a forecaster's error is per column, an autoencoder's one joint value
 
     def initial(self) -> dict[str, np.ndarray]:
         return {"buffer": np.zeros((0, self.features), np.float32)}
@@ -116,11 +116,11 @@ class _WindowRunner:
         return [self.run(values, arrays) for values, arrays in jobs]
 
     def run(self, values: np.ndarray, arrays: dict[str, np.ndarray]) -> Output:
-        """values (rows, features) → expected (rows, features), error (rows,), new arrays."""
+        """values (rows, features) → expected (rows, features), error (rows, error_columns), new arrays."""
         rows = values.shape[0]
         full = np.concatenate([arrays["buffer"].astype(np.float32), values.astype(np.float32)])
         expected = np.full((rows, self.features), np.nan, np.float32)
-        error = np.full(rows, np.nan, np.float32)
+        error = np.full((rows, self.error_columns), np.nan, np.float32)
         offset = self.window - 1 - arrays["buffer"].shape[0]  # window k ends at new row k + offset
         if full.shape[0] >= self.window:
             windows = np.lib.stride_tricks.sliding_window_view(full, self.window, axis=0).transpose(0, 2, 1)
@@ -138,9 +138,13 @@ class _WindowRunner:
 class AutoencoderRunner(_WindowRunner):
     """A row's error is the last step of the reconstruction of the window ending at it."""
 
+    def __init__(self, session: ort.InferenceSession, meta: ModelMetadata) -> None:
+        super().__init__(session, meta)
+        self.error_columns = 1
+
     def _score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         recon, err = self.session.run(None, {"x": windows})
-        return recon[:, -1], err[:, -1]
+        return recon[:, -1], err[:, -1:]
 
 
 class WindowedForecasterRunner(_WindowRunner):
@@ -153,7 +157,7 @@ class WindowedForecasterRunner(_WindowRunner):
     def _score(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (forecast,) = self.session.run(None, {"x": windows[:, :-1]})
         expected = forecast[:, 0]
-        return expected, (np.abs(windows[:, -1] - expected) / self.scale).mean(axis=-1)
+        return expected, np.abs(windows[:, -1] - expected) / self.scale
 
 
 def runner_for(session: ort.InferenceSession, meta: ModelMetadata) -> ForecasterRunner | _WindowRunner:

@@ -18,7 +18,8 @@ from tsrnn.fsutil import atomic_write_bytes
 from tsrnn.streaming.sources import Cursor
 
 STATE_FORMAT = "tsrnn-watch-state"
-STATE_VERSION = 4
+STATE_VERSION = 5  # 5: per-column scales and the open incident; a version-4 state is read (one scale for every column, no incident open)
+READABLE_VERSIONS = (4, 5)
 
 
 @dataclass
@@ -73,7 +74,7 @@ def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
         raise StateError(f"{path}: the state file is damaged (not valid JSON); delete it to start over from the first row") from None
     if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
         raise StateError(f"{path}: not a tsrnn watch state file; give another --state path")
-    if doc.get("version") != STATE_VERSION:
+    if doc.get("version") not in READABLE_VERSIONS:
         raise StateError(f"{path}: state version {doc.get('version')!r} is not supported (this tsrnn writes {STATE_VERSION}); delete it to start over")
     if doc.get("model") != model_fingerprint:
         raise StateError(f"{path}: this state belongs to another model; use one state file per model and source")

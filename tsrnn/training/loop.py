@@ -64,7 +64,7 @@ def _masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, l
 
 def seasonal_norm(parts: list[np.ndarray], season: int, scale: np.ndarray) -> float:
     """The 99th percentile of |row - the row a day before| / scale within the training parts."""
-    errs = [(np.abs(p[season:] - p[:-season]) / scale).mean(axis=-1) for p in parts if p.shape[0] > season]
+    errs = [(np.abs(p[season:] - p[:-season]) / scale).ravel() for p in parts if p.shape[0] > season]
     return max(float(np.quantile(np.concatenate(errs), 0.99)), 1e-6) if errs else 1.0
 
 
@@ -144,14 +144,15 @@ class ForecasterTask:
         return self._val_stream(model)[2][self.error_mask].astype(np.float64)
 
     def calibration_errors(self, model: Forecaster, kind: str, season: int = 0) -> tuple[np.ndarray, ErrorSpec]:
-        """The validation rows' errors of `kind`, computed by the same code as watch, and the spec
-        that watch needs to repeat it (norms and covariance fitted here; `season`: rows in a day).
+        """The validation rows' errors of `kind` (rows, columns; one column for mahalanobis),
+        computed by the same code as watch, and the spec that watch needs to repeat it (norms and
+        covariance fitted here, over every column's values; `season`: rows in a day).
 
         A validation part is seldom a day long, so for the blend its rows mostly get the horizon
         part alone, as watch's first day does."""
         from tsrnn.scoring.errors import inverse_covariance, row_errors
 
-        raw, expected, error, forecast = self._val_stream(model)
+        raw, expected, _, forecast = self._val_stream(model)
         scale = np.asarray(self.scaler.scale, np.float32)
 
         def errors(spec: ErrorSpec) -> np.ndarray:
@@ -159,14 +160,12 @@ class ForecasterTask:
             return np.stack(rows)[self.error_mask].astype(np.float64)
 
         spec = ErrorSpec(kind, self.horizon, self.features, season)
-        if kind == "abs":
-            return error[self.error_mask].astype(np.float64), spec
         if kind == "mahalanobis":
             residuals = ((raw - expected) / scale)[self.error_mask]
             spec = ErrorSpec(kind, self.horizon, self.features, inverse_cov=inverse_covariance(residuals))
         elif kind in ("both", "blend"):  # each part in units of its own 99th percentile
             horizon = _q99(errors(ErrorSpec("horizon", self.horizon, self.features)))
-            other = _q99(error[self.error_mask]) if kind == "both" else seasonal_norm(self.split.train, season, scale)
+            other = _q99(errors(ErrorSpec("abs", self.horizon, self.features))) if kind == "both" else seasonal_norm(self.split.train, season, scale)
             spec = ErrorSpec(kind, self.horizon, self.features, season, (other, horizon) if kind == "both" else (horizon, other))
         return errors(spec), spec
 
@@ -235,7 +234,7 @@ class WindowedTask(_WindowTask):
             index = self.val_index[start : start + 4096]
             pred = stream(torch.from_numpy(gather_windows(self.split.val, index, self.window)))[:, 0].numpy()
             actual = np.stack([self.split.val[p][s + self.window] for p, s in index])
-            out.append((np.abs(actual - pred) / scale).mean(axis=-1))
+            out.append(np.abs(actual - pred) / scale)  # per column, as watch computes it
         return np.concatenate(out).astype(np.float64)
 
 
@@ -275,7 +274,7 @@ class AutoencoderTask(_WindowTask):
         for start in range(0, len(index), 4096):
             x = torch.from_numpy(gather_windows(self.split.val, index[start : start + 4096], self.window))
             out.append(stream(x)[1][:, -1].numpy())
-        return np.concatenate(out).astype(np.float64)
+        return np.concatenate(out).astype(np.float64)[:, None]  # one joint value per row
 
 
 def _step(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float) -> float:

@@ -20,7 +20,7 @@ from tsrnn.data.clean import Dataset, read_dataset
 from tsrnn.data.scaling import Scaler
 from tsrnn.errors import InputError, TsrnnError
 from tsrnn.extras import require
-from tsrnn.scoring.calibration import History, auto_cooldown, calibrate, knn_values
+from tsrnn.scoring.calibration import History, auto_accept, auto_cooldown, calibrate, knn_values
 from tsrnn.training.batching import Split
 from tsrnn.training.runs import Run, save_run
 
@@ -176,7 +176,7 @@ class _Saver:
             "loss": self.base["train"].get("loss", "mse"),
             "train_seconds": round(seconds, 3), "parameters": sum(p.numel() for p in self.net.parameters()),
             "error_scale": calibration.error_scale, "threshold": calibration.threshold, "channels": calibration.channels,
-            "cooldown": calibration.cooldown, "error": calibration.error, "time_features": self.model_cfg.time_features,
+            "cooldown": calibration.cooldown, "hold": calibration.hold, "accept_after": calibration.accept_after, "error": calibration.error, "time_features": self.model_cfg.time_features,
             "interval_seconds": self.dataset.interval_seconds,
             "dropped_rows": self.dataset.dropped, "filled": self.dataset.filled, "notes": notes,
         }
@@ -189,7 +189,9 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
     - error: blend (horizon and the same time a day earlier) when the rows are regular, between
       4.3 s and 12 h apart; else horizon when --horizon > 1; else abs. Window models: abs;
     - novelty: knn for forecasters, the model's own reconstruction error for autoencoders;
-    - cooldown: 0.133 x a series' training rows, at least 10, at most a day of rows or 1,000.
+    - cooldown: 0.133 x a series' training rows, at least 10, at most a day of rows or 1,000;
+    - hold: twice the novelty window (a column's windows hold no incident row by then);
+    - accept_after: a day of rows, or the novelty memory's rows if fewer.
     """
     from tsrnn.scoring.errors import season_rows
 
@@ -217,6 +219,10 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
     if score.cooldown is None:
         per_series = dataset.rows / max(len(dataset.series()), 1)
         score = dataclasses.replace(score, cooldown=auto_cooldown(per_series, interval))
+    if score.hold is None:
+        score = dataclasses.replace(score, hold=2 * score.novelty_window)
+    if score.accept_after is None:
+        score = dataclasses.replace(score, accept_after=auto_accept(interval, score.novelty_memory))
     return model, score
 
 
