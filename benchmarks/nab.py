@@ -11,8 +11,9 @@ files (their alert_score column) against the labels, for the whole set and per c
 
 The benchmark runs the defaults: it has no settings of its own. Its options exist to measure
 alternatives: `--set` changes a training setting (any `tsrnn train` setting, e.g.
-novelty_window=10), `--override` a watch setting (channels, threshold, cooldown, learn_flagged,
-memory, quantile, range_floor, range_tolerance, method, smooth), and `--ablation` adds the rows
+novelty_window=10), `--override` a watch setting (benchmarks/common.py: channels, threshold,
+cooldown, memory, quantile, range_floor, range_tolerance, method, smooth, release, hold,
+accept_after, freeze), and `--ablation` adds the rows
 of the README's ablation table (each channel left out, and the other alternatives measured),
 on the same trained models where only watch settings change.
 """
@@ -48,7 +49,12 @@ ABLATION: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("novelty channel alone", {}, {"channels": "novelty"}),
     ("threshold 0.75", {}, {"threshold": "0.75"}),
     ("cooldown 24 rows", {}, {"cooldown": "24"}),
-    ("flagged rows not learned", {}, {"learn_flagged": "false"}),
+    ("incidents: columns learn while one is open (freeze none)", {}, {"freeze": "none"}),
+    ("incidents: every column held while one is open (freeze series)", {}, {"freeze": "series"}),
+    ("incidents: never accepted as the new normal", {}, {"accept_after": "0"}),
+    ("incidents: release at 0.6", {}, {"release": "0.6"}),
+    ("range tolerance 0.05", {}, {"range_tolerance": "0.05"}),
+    ("the autoencoder (--model autoencoder) instead of the forecaster and kNN", {"model": "autoencoder"}, {}),
     ("forecast channel: horizon error (no seasonal part)", {"error": "horizon"}, {}),
     ("novelty windows of 10 rows", {"novelty_window": "10"}, {}),
     ("novelty memory of 2,000 windows", {"novelty_memory": "2000"}, {}),

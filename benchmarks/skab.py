@@ -47,7 +47,16 @@ ABLATION: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("forecast channel alone", {}, {"channels": "forecast"}),
     ("novelty channel alone", {}, {"channels": "novelty"}),
     ("range channel alone", {}, {"channels": "range"}),
-    ("incident rows learned", {}, {"learn_flagged": "true"}),
+    ("incidents: columns learn while one is open (freeze none)", {}, {"freeze": "none"}),
+    ("incidents: every column held while one is open (freeze series)", {}, {"freeze": "series"}),
+    ("incidents: accepted after 200 rows", {}, {"accept_after": "200"}),
+    ("incidents: release at 0.6", {}, {"release": "0.6"}),
+    ("incidents: hold 5 rows", {}, {"hold": "5"}),
+    ("incidents: hold 20 rows", {}, {"hold": "20"}),
+    ("range tolerance 0.05", {}, {"range_tolerance": "0.05"}),
+    ("range tolerance 0.2", {}, {"range_tolerance": "0.2"}),
+    ("threshold 0.75", {}, {"threshold": "0.75"}),
+    ("the autoencoder (--model autoencoder) instead of the forecaster and kNN", {"model": "autoencoder"}, {}),
 ]
 
 

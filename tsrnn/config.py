@@ -138,7 +138,7 @@ class ScoreConfig:
     novelty_window: int = 5  # knn: rows in a window
     novelty_memory: int = 1000  # knn: earlier windows compared with
     range_check: bool = True  # range channel: a value beyond the range seen (widened by range_tolerance) lifts the score to range_floor
-    range_tolerance: float = 0.05
+    range_tolerance: float = 0.1  # chosen on the even halves of NAB and SKAB (README)
     range_floor: float = 0.9
     cooldown: int | None = None  # rows; None: 0.133 x a series' training rows (at least 10, at most a day of rows or 1,000)
     release: float = 0.5  # incidents: a column is back to normal once its score has stayed below this for `hold` rows

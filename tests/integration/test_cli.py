@@ -81,7 +81,7 @@ def test_scores_out_to_stdout_is_pure_csv(tmp_path: Path, forecaster_onnx: Path)
     new = write_csv(tmp_path / "new.csv", cycle(100, start_row=2000, seed=5), start_row=2000)
     result = invoke("watch", new, "--model", forecaster_onnx, "--scores-out", "-", "--exit-zero")
     lines = result.stdout.splitlines()
-    assert lines[0] == "timestamp,value,expected,score,alert_score,anomaly" and len(lines) == 101
+    assert lines[0] == "timestamp,value,expected,score,alert_score,anomaly,alert" and len(lines) == 101
 
 
 @pytest.mark.parametrize(

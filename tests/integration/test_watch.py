@@ -90,7 +90,7 @@ def test_multivariate_sample_scores_every_column(tmp_path: Path) -> None:
     frame = pl.read_csv(tmp_path / "scores.csv")
     assert frame.columns == [
         "timestamp", "temperature_c", "humidity_pct", "power_kw",
-        "expected_temperature_c", "expected_humidity_pct", "expected_power_kw", "score", "alert_score", "anomaly",
+        "expected_temperature_c", "expected_humidity_pct", "expected_power_kw", "score", "alert_score", "anomaly", "alert",
     ]
     assert frame.height == result.rows == 1008
     assert frame["score"].min() >= 0.0 and frame["score"].max() < 1.0
@@ -138,10 +138,10 @@ def test_min_duration_keeps_one_row_blips_from_alerting(tmp_path: Path, forecast
     f = write_csv(tmp_path / "m.csv", inject_spike(cycle(300, start_row=2000, seed=3), 150, 8.0, 1), start_row=2000)
     base = ["watch", str(f), "--model", str(forecaster_onnx), "--json", "--cooldown", "0"]
     loud = runner.invoke(app, base)
-    assert loud.exit_code == 1 and all(e["rows"] < 3 for e in json.loads(loud.stdout)["events"])
+    assert loud.exit_code == 1 and all(e["flagged"] < 3 for e in json.loads(loud.stdout)["events"])
     quiet = runner.invoke(app, [*base, "--min-duration", "3", "--scores-out", str(tmp_path / "s.csv")])
     assert quiet.exit_code == 0 and json.loads(quiet.stdout)["events"] == []
-    # the rows are still flagged in the scores file (their scores crossed the threshold); no alert is raised
+    # the rows are still marked in the scores file (an incident, from the flagged row until it is quiet again); no alert is raised
     assert pl.read_csv(tmp_path / "s.csv")["anomaly"].sum() == json.loads(loud.stdout)["anomalous_rows"] > 0
 
 

@@ -58,7 +58,7 @@ class Calibration:
     novelty_hists: list[dict[str, float]] = field(default_factory=list)  # ... per column (one for an autoencoder's); empty: novelty_hist
     novelty_seed: str | None = None  # one-series runs: the history's last rows, scaled, float32 base64 (rows x features)
     novelty_seed_times: str | None = None  # ... and their times, microseconds since the epoch, int64 base64
-    range_tolerance: float = 0.05
+    range_tolerance: float = 0.1
     range_floor: float = 0.9
     range_seed: dict[str, Any] | None = None  # one-series runs: {"low": [...], "high": [...], "rows": n, "end_us": the history's last time}
     ratio_hist: dict[str, float] = field(default_factory=dict)  # fused ratios of the validation rows per log bin
@@ -66,7 +66,7 @@ class Calibration:
     history_rows: int = 0  # rows per series in the training data: a series not seeded from it warms its novelty and range up as long
     release: float = 0.5  # incidents: a column is back to normal after `hold` rows with its score below this
     hold: int = 10
-    accept_after: int = 0  # rows after which an incident is the new normal; 0: never
+    accept_after: int = 1000  # rows after which an incident is the new normal; 0: never
     freeze: str = "column"  # what an open incident keeps from learning (FREEZE_SCOPES)
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from tsrnn.encoding import pack, unpack
 from tsrnn.scoring import CHANNELS, NOVELTY_KINDS, RATIO_CHANNELS  # noqa: F401 (the names, defined once)
 
 QUERY_BLOCK = 64  # query rows per matrix product (64 to 256 measured alike; 64 a little faster)
+FAR = np.float32(1e30)  # |b|^2 of a window that may not be compared with: never the nearest while one that may be exists
 
 
 def min_windows(memory: int) -> int:
@@ -155,9 +156,9 @@ def nearest_windows(z: np.ndarray, window: int, memory: int, usable: np.ndarray 
     # hand keeps |b|^2 - 2ab in float32 accurate for values far from the training mean.
     centre = np.tile(np.nan_to_num(np.nanmean(z, axis=0)), window).astype(np.float32) if finite.any() else np.zeros(width, np.float32)
     clean = np.where(finite[:, None], flat - centre, np.float32(0.0))
-    cand = np.empty((flat.shape[0], width + 1), np.float32)  # [-2 b, |b|^2]; |b|^2 = inf for incomplete windows
+    cand = np.empty((flat.shape[0], width + 1), np.float32)  # [-2 b, |b|^2]; |b|^2 = FAR for windows that are not candidates
     np.multiply(clean, np.float32(-2.0), out=cand[:, :width])
-    cand[:, width] = np.where(ok, np.einsum("ij,ij->i", clean, clean), np.inf)
+    cand[:, width] = np.where(ok, np.einsum("ij,ij->i", clean, clean), FAR)  # finite: a BLAS kernel may multiply it by 0
     query = np.empty_like(cand)  # [a, 1]
     query[:, :width] = clean
     query[:, width] = 1.0

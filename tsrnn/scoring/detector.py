@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from tsrnn.encoding import pack, unpack
+from tsrnn.encoding import pack, pack_sparse, unpack, unpack_sparse
 from tsrnn.scoring.channels import CHANNELS, RATIO_CHANNELS, Novelty, Range
 from tsrnn.scoring.events import Event, OpenEvent, Peak, group
-from tsrnn.scoring.normalizer import BLOCK, RunningScale
+from tsrnn.scoring.normalizer import BINS, BLOCK, RunningScale, value_bins
 from tsrnn.scoring.thresholds import METHODS, ThresholdState
 
 DEFAULT_THRESHOLD = 0.70  # measured on NAB (benchmarks/nab.py): the fused score that flags a row
@@ -56,12 +56,12 @@ class DetectorSettings:
     window: int = 1024  # dynamic: rows of ratios the threshold looks at
     smooth: int = 0  # span (rows) of an exponentially weighted mean of the fused ratio; 0: none
     channels: tuple[str, ...] = CHANNELS  # which channels are fused
-    range_tolerance: float = 0.05  # range: a value this fraction of the seen span beyond it is out of range
+    range_tolerance: float = 0.1  # range: a value this fraction of the seen span beyond it is out of range
     range_floor: float = 0.9  # range: the score a value out of range lifts its column to
     history_rows: int = 0  # novelty, range: rows a series must have shown (its history's included) before they flag
     release: float = 0.5  # a column of an incident is back to normal after `hold` rows with its score below this
     hold: int = 10  # rows
-    accept_after: int = 0  # rows after which an incident that goes on is accepted as the new normal; 0: never
+    accept_after: int = 1000  # rows after which an incident that goes on is accepted as the new normal; 0: never
     freeze: str = "column"  # FREEZE_SCOPES: what an open incident keeps from learning
 
     @property
@@ -99,28 +99,34 @@ class Inputs:
 @dataclass
 class Incident:
     """An open incident: its columns (those that fired and have not gone quiet since), how long
-    each has been quiet, its length, and the range of its rows (taken in when it is accepted)."""
+    each has been quiet, its length, and what its columns' rows would have taught the channels,
+    held back until each column leaves it (then learned: the incident is over, and it is history)."""
 
     active: np.ndarray  # (features,) bool
     quiet: np.ndarray  # (features,) int: rows in a row with the column's score below release
-    rows: int
-    low: np.ndarray  # (features,) of the incident's rows
-    high: np.ndarray
+    rows: int = 0
+    held: np.ndarray | None = None  # (features,) int: rows held back per column
+    low: np.ndarray | None = None  # (features,) the held rows' range per column
+    high: np.ndarray | None = None
+    pending: dict[str, np.ndarray] = field(default_factory=dict)  # ratio channel → (columns or 1, BINS) held counts
 
     @classmethod
     def open(cls, features: int) -> Incident:
-        return cls(np.zeros(features, bool), np.zeros(features, np.int64), 0, np.full(features, np.inf), np.full(features, -np.inf))
+        return cls(np.zeros(features, bool), np.zeros(features, np.int64), 0, np.zeros(features, np.int64), np.full(features, np.inf),
+                   np.full(features, -np.inf))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"active": np.flatnonzero(self.active).tolist(), "quiet": self.quiet.tolist(), "rows": self.rows,
-                "low": pack(self.low), "high": pack(self.high)}
+        return {"active": np.flatnonzero(self.active).tolist(), "quiet": self.quiet.tolist(), "rows": self.rows, "held": self.held.tolist(),
+                "low": pack(self.low), "high": pack(self.high), "pending": {c: [pack_sparse(h) for h in v] for c, v in self.pending.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Incident:
         quiet = np.asarray(data["quiet"], np.int64)
         active = np.zeros(quiet.size, bool)
         active[list(data["active"])] = True
-        return cls(active, quiet, int(data["rows"]), unpack(data["low"]).copy(), unpack(data["high"]).copy())
+        pending = {c: np.array([unpack_sparse(h, BINS) for h in v]) for c, v in data.get("pending", {}).items()}
+        return cls(active, quiet, int(data["rows"]), np.asarray(data["held"], np.int64), unpack(data["low"]).copy(), unpack(data["high"]).copy(),
+                   pending)
 
 
 @dataclass
@@ -174,14 +180,13 @@ class SeriesDetector:
             end = min(n, i + BLOCK - (offset + i) % BLOCK)
             usable = self._usable(features)
             part = self._compute(rows, i, end, usable)
-            used, during, accepted = self._walk(part, rows.values[i:end], anomaly[i:end])
+            used, during = self._walk(part, anomaly[i:end])
             b = i + used
             learned = np.repeat(usable[None], used, axis=0)
-            if during is not None:  # the last row was inside the incident: its columns do not learn it
+            if during is not None:  # the last row was inside the incident: its columns do not learn it now
                 learned[-1] &= self._usable_during(during)
             self._commit(rows, i, b, part, learned)
-            if accepted is not None:
-                self._accept(*accepted)
+            self._release()
             scores[i:b] = part.column_scores[:used].max(axis=1, initial=0.0)
             fired[i:b] = part.fired[:used]
             flagged[i:b] = part.fired[:used].any(axis=1)
@@ -270,10 +275,10 @@ class SeriesDetector:
         scale = np.array([sc.scale for sc in self.scales[channel]])
         return scale if scale.size == width else np.full(width, scale.max())
 
-    def _walk(self, part: _Part, values: np.ndarray, anomaly: np.ndarray) -> tuple[int, np.ndarray | None, tuple[Any, ...] | None]:
+    def _walk(self, part: _Part, anomaly: np.ndarray) -> tuple[int, np.ndarray | None]:
         """The incident over the part's rows, until its columns change (the channels then compute
         the rest again). Marks `anomaly`. → (rows used; the columns in the incident during the
-        last row used, None if it was outside one; what to accept, or None)."""
+        last row used, None if that row was outside one)."""
         s = self.settings
         m = part.fired.shape[0]
         recompute = s.freeze != "none"
@@ -282,9 +287,9 @@ class SeriesDetector:
             if self.incident is None:
                 hits = np.flatnonzero(part.fired[t:].any(axis=1))
                 if hits.size == 0:
-                    return m, None, None
+                    return m, None
                 t += int(hits[0])
-                self.incident = Incident.open(values.shape[1])
+                self.incident = Incident.open(part.fired.shape[1])
             inc = self.incident
             fire = part.fired[t]
             joined = fire & ~inc.active
@@ -295,45 +300,66 @@ class SeriesDetector:
             left = inc.active & (inc.quiet >= s.hold)
             inc.active &= ~left
             inc.rows += 1
-            inc.low, inc.high = np.fmin(inc.low, values[t]), np.fmax(inc.high, values[t])
             anomaly[t] = True
             t += 1
-            if not inc.active.any():  # every column is back to normal: the incident is over
-                self.incident = None
-                return t, during, None
             if s.accept_after and inc.rows >= s.accept_after:  # it went on: its level is the new normal
-                self.incident = None
-                return t, during, (inc.rows, inc.active.copy(), inc.low, inc.high)
-            if recompute and (joined.any() or left.any()):
-                return t, during, None
-        return m, during, None
+                inc.active[:] = False
+            if not inc.active.any() or (recompute and (joined.any() or left.any())):
+                return t, during
+        return m, during
 
     def _commit(self, rows: Inputs, a: int, b: int, part: _Part, learned: np.ndarray) -> None:
-        """Rows [a, b) teach each channel's state, its scales and the threshold what `learned` allows."""
+        """Rows [a, b) teach each channel's state, its scales and the threshold what `learned`
+        allows; what an open incident's columns would have learned is held in it."""
         used = b - a
+        inc = self.incident
         if self.novelty is not None and "novelty" in self.settings.channels and rows.novelty is None:
             self.novelty.commit(rows.scaled[a:b], learned)
         if self.range is not None and "range" in self.settings.channels:
             self.range.commit(rows.values[a:b], learned)
-        whole = learned.all(axis=1)  # rows every column learns: a joint channel's, and the threshold's
+        whole = learned.all(axis=1)  # rows every column learns: a joint channel's
+        if inc is not None and not whole.all():
+            held = np.where(learned, np.nan, rows.values[a:b])
+            inc.held += (~learned).sum(axis=0)
+            inc.low, inc.high = np.fmin(inc.low, np.fmin.reduce(held, axis=0)), np.fmax(inc.high, np.fmax.reduce(held, axis=0))
         for c, values in part.raw.items():
             v = values[:used]
             scales = self.scales[c]
-            if len(scales) == v.shape[1]:
-                for k, sc in enumerate(scales):
-                    keep = (learned[:, k] if v.shape[1] == learned.shape[1] else whole) & np.isfinite(v[:, k])
-                    sc.learn(v[keep, k])
-            else:  # one scale for a channel of several columns (a state from before per-column scales)
-                keep = whole[:, None] & np.isfinite(v)
-                scales[0].learn(v[keep])
-        METHODS[self.settings.method].observe(self.threshold, part.fused[:used][part.ok[:used] & whole], self.settings)
+            for k in range(v.shape[1]):
+                finite = np.isfinite(v[:, k])
+                learn = (learned[:, k] if v.shape[1] == learned.shape[1] else whole) & finite
+                scales[min(k, len(scales) - 1)].learn(v[learn, k])
+                keep = finite & ~learn
+                if inc is not None and keep.any():
+                    pending = inc.pending.setdefault(c, np.zeros((v.shape[1], BINS)))
+                    pending[k] += np.bincount(value_bins(v[keep, k]), minlength=BINS)
+        # the threshold method sees every row's ratio: it models how often ratios this high come (pot, quantile)
+        METHODS[self.settings.method].observe(self.threshold, part.fused[:used][part.ok[:used]], self.settings)
 
-    def _accept(self, rows: int, columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
-        """An incident that lasted: its rows become the new normal for its columns."""
-        if self.range is not None:
-            self.range.widen(np.where(columns, np.vstack([low, high]), np.nan))
-        if self.novelty is not None:
-            self.novelty.accept(min(rows, self.novelty.ring.shape[0]), columns)
+    def _release(self) -> None:
+        """Columns that left the incident learn what it held back for them (it is over for them, and
+        what it looked like is history now); the incident ends when no column is left in it."""
+        inc = self.incident
+        if inc is None:
+            return
+        free = self._usable_during(inc.active)
+        done = free & (inc.held > 0)
+        if done.any():
+            if self.range is not None:
+                self.range.widen(np.where(done, np.vstack([inc.low, inc.high]), np.nan))
+            if self.novelty is not None:
+                for k in np.flatnonzero(done):
+                    self.novelty.accept(int(min(inc.held[k], self.novelty.ring.shape[0])), np.array([k]))
+            inc.held[done] = 0
+            inc.low[done], inc.high[done] = np.inf, -np.inf
+        for c, pending in inc.pending.items():
+            scales = self.scales[c]
+            for k in range(pending.shape[0]):
+                if (free[k] if pending.shape[0] == free.shape[0] else free.all()) and pending[k].any():
+                    scales[min(k, len(scales) - 1)].pending += pending[k]
+                    pending[k] = 0.0
+        if not inc.active.any():
+            self.incident = None
 
     def _attribute(self, part: _Part, used: int, values: np.ndarray, expected: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """(used, 3): per row, what set its score: the channel (index in CHANNELS), the column and
