@@ -20,7 +20,6 @@ on the same trained models where only watch settings change.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -30,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from common import configs, parse_pairs
+from common import configs, half, parser_for, rows_to_run
 
 from tsrnn.config import DataConfig
 from tsrnn.evaluation.evaluate import evaluate
@@ -111,26 +110,13 @@ def line(name: str, docs: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "nab_dev"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--files", choices=("all", "even", "odd"), default="all", help="all files, or every other one (to choose on one half and check on the other)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a training setting to change (measuring an alternative)")
-    parser.add_argument("--override", action="append", default=[], metavar="NAME=VALUE", help="a watch setting to change (measuring an alternative)")
-    parser.add_argument("--ablation", action="store_true", help="also run the ablation rows (README)")
-    parser.add_argument("--cache", help="keep the trained models here and reuse them")
-    parser.add_argument("--json", action="store_true", help="print every evaluation document as JSON")
+    parser = parser_for(__doc__, str(ROOT.parent / "shared" / "data" / "nab_dev"))
     args = parser.parse_args()
     data = Path(args.data)
     labels = data / "labels" / "combined_windows.json"
-    files = sorted(json.loads(labels.read_text()))
-    if args.files != "all":
-        files = files[0 if args.files == "even" else 1 :: 2]
-    settings, overrides = parse_pairs(args.set, False), parse_pairs(args.override, True)
-    rows: list[tuple[str, dict[str, Any], dict[str, Any]]] = [("defaults" if not (settings or overrides) else "this run", settings, overrides)]
-    if args.ablation:
-        rows += [(name, {**settings, **parse_pairs([f"{k}={v}" for k, v in s.items()], False)},
-                  {**overrides, **parse_pairs([f"{k}={v}" for k, v in o.items()], True)}) for name, s, o in ABLATION]
+    files = half(sorted(json.loads(labels.read_text())), args.files)
+    rows = rows_to_run(args, ABLATION)
+    settings, overrides = rows[0][1], rows[0][2]
     started = time.perf_counter()
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,6 @@ training setting, `--override` a watch setting, `--ablation` adds the README's r
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from common import WATCH_KEYS, configs, parse_pairs
+from common import configs, half, parser_for, rows_to_run
 
 from tsrnn.config import DataConfig
 from tsrnn.export.onnx import export_onnx
@@ -118,25 +117,11 @@ def join(cells: list[dict[str, Any]], key: str, spec: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "skab_dev" / "valve1"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--files", choices=("all", "even", "odd"), default="all", help="all files, or every other one (to choose on one half and check on the other)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a training setting to change (measuring an alternative)")
-    parser.add_argument("--override", action="append", default=[], metavar="NAME=VALUE",
-                        help=f"a watch setting to change (measuring an alternative): {', '.join(WATCH_KEYS)}")
-    parser.add_argument("--ablation", action="store_true", help="also run the ablation rows (README)")
-    parser.add_argument("--cache", help="keep the trained models here and reuse them")
-    parser.add_argument("--json", action="store_true", help="print every result as JSON")
+    parser = parser_for(__doc__, str(ROOT.parent / "shared" / "data" / "skab_dev" / "valve1"))
     args = parser.parse_args()
-    files = sorted(Path(args.data).glob("*.csv"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)
-    if args.files != "all":
-        files = files[0 if args.files == "even" else 1 :: 2]
-    settings, overrides = parse_pairs(args.set, False), parse_pairs(args.override, True)
-    rows = [("defaults" if not (settings or overrides) else "this run", settings, overrides)]
-    if args.ablation:
-        rows += [(name, {**settings, **parse_pairs([f"{k}={v}" for k, v in s.items()], False)},
-                  {**overrides, **parse_pairs([f"{k}={v}" for k, v in o.items()], True)}) for name, s, o in ABLATION]
+    files = half(sorted(Path(args.data).glob("*.csv"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0), args.files)
+    rows = rows_to_run(args, ABLATION)
+    settings, overrides = rows[0][1], rows[0][2]
     started = time.perf_counter()
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -119,10 +119,17 @@ def test_novelty_is_per_column_and_the_mask_round_trips() -> None:
     assert back.usable[-50:].all() and not back.usable[-100:-50, 2].any()
 
 
+def _range_step(r: Range, values: np.ndarray, tolerance: float, warmup: int) -> np.ndarray:
+    """What the detector does outside incidents: the excess of the rows, then every row widens the range."""
+    out = r.excess(values, tolerance, warmup)
+    r.commit(values)
+    return out
+
+
 def test_range_flags_values_beyond_the_seen_range_with_tolerance() -> None:
     seen = Range.of(np.array([[0.0, 10.0], [10.0, 20.0]]))  # column 0 spans 10, column 1 spans 10
     values = np.array([[10.4, 15.0], [5.0, 20.6], [11.0, 15.0], [5.0, 15.0], [-2.0, 15.0]])
-    excess = seen.step(values, tolerance=0.05, warmup=0)
+    excess = _range_step(seen, values, 0.05, 0)
     assert excess[0].tolist() == [0.0, 0.0]  # 10.4 is within 5 % of the span above 10
     assert excess[1, 1] == pytest.approx(0.06) and excess[1, 0] == 0.0  # 20.6 is 6 % of the span above 20
     assert excess[2, 0] == pytest.approx(0.6 / 10.4)  # the range grew to [0, 10.4] with row 0
@@ -133,7 +140,7 @@ def test_range_flags_values_beyond_the_seen_range_with_tolerance() -> None:
 
 def test_range_waits_for_warmup_and_ignores_a_flat_history() -> None:
     r = Range.empty(1)
-    excess = r.step(np.array([[1.0], [1.0], [1.0], [5.0], [1.0], [9.0]]), tolerance=0.05, warmup=3)[:, 0]
+    excess = _range_step(r, np.array([[1.0], [1.0], [1.0], [5.0], [1.0], [9.0]]), 0.05, 3)[:, 0]
     assert np.isnan(excess[:3]).all()
     assert excess[3] == 0.0  # the range seen so far has no width: nothing to be beyond
     assert excess[5] == pytest.approx(1.0)  # 9 is one span (4) above 5
@@ -144,11 +151,11 @@ def test_range_waits_for_warmup_and_ignores_a_flat_history() -> None:
 def test_range_increments_equal_one_pass() -> None:
     rng = np.random.default_rng(4)
     values = np.cumsum(rng.normal(size=(500, 2)), axis=0)
-    once = Range.empty(2).step(values, 0.05, 10)
+    once = _range_step(Range.empty(2), values, 0.05, 10)
     r, parts = Range.empty(2), []
     for a, b in zip([0, 3, 4, 200, 499], [3, 4, 200, 499, 500]):
         r = Range.from_dict(r.to_dict())
-        parts.append(r.step(values[a:b], 0.05, 10))
+        parts.append(_range_step(r, values[a:b], 0.05, 10))
     assert np.array_equal(np.concatenate(parts), once, equal_nan=True)
 
 

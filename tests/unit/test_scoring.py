@@ -309,3 +309,20 @@ def test_the_range_starts_from_the_history_only_for_rows_after_it() -> None:
     assert again.range is not None and again.range.seen == 0  # builds from the rows it scores
     assert later.range is not None and later.range.seen == 1000 and later.range.high[0] == history.max()
     assert later.novelty is not None and later.novelty.seen == 1000 and again.novelty is not None and again.novelty.seen == 0
+
+
+def test_a_version_4_detector_state_is_read_and_goes_on_scoring() -> None:
+    """State version 4 (before per-column scales and incidents): one scale per channel, no incident."""
+    settings = _settings(cooldown=3, hold=4)
+    errors = np.full(40, 0.01)
+    errors[[10, 30]] = 100.0
+    det = _detector(settings)
+    _score(det, errors[:20])
+    new = det.to_dict()
+    old = {**new, "scales": {c: v[0] for c, v in new["scales"].items()}}
+    del old["incident"]
+    if old["event"]:
+        del old["event"]["flagged"], old["event"]["columns"]
+    back = SeriesDetector.from_dict(old, settings)
+    assert [len(v) for v in back.scales.values()] == [1] and back.incident is None
+    assert np.array_equal(_score(back, errors[20:], offset=20).scores, _score(SeriesDetector.from_dict(new, settings), errors[20:], offset=20).scores)

@@ -249,12 +249,6 @@ class Range:
             self.high = np.fmax(self.high, np.fmax.reduce(x, axis=0))
             self.low = np.fmin(self.low, np.fmin.reduce(x, axis=0))
 
-    def step(self, values: np.ndarray, tolerance: float, warmup: int) -> np.ndarray:
-        """excess, then commit: every value widens the range."""
-        out = self.excess(values, tolerance, warmup)
-        self.commit(values)
-        return out
-
     def to_dict(self) -> dict[str, Any]:
         return {"low": pack(self.low), "high": pack(self.high), "seen": self.seen}
 

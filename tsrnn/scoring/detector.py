@@ -11,8 +11,9 @@ once its score has stayed below `release` for `hold` rows, and the incident ends
 every row from its first to its end is marked anomalous. While a column is in an incident its rows
 do not teach its running quantiles, its novelty memory or its range (`freeze`: only the columns
 the incident is about, or the whole series, or nothing), so a fault that persists stays
-anomalous; an incident that lasts `accept_after` rows is the new normal: its rows are taken into
-the novelty memory and the range, and learning goes on. Incidents become events (events.py).
+anomalous. What they would have taught is held, and learned when the column leaves (the incident
+is history then); an incident that lasts `accept_after` rows is the new normal: every column
+leaves it. Incidents become events (events.py).
 
 Score, then learn: rows are taken in blocks of the series' own row count (normalizer.BLOCK); a
 block is scored with the statistics of the rows before it, then learned from, so a row's score
@@ -196,7 +197,8 @@ class SeriesDetector:
                 channel_scores[c][i:b] = top_ratio / (1.0 + top_ratio)
             if "range" in channel_scores:
                 channel_scores["range"][i:b] = np.where((np.nan_to_num(part.excess[:used]) > 0).any(axis=1), s.range_floor, 0.0)
-            top[i:b] = self._attribute(part, used, rows.values[i:b], rows.expected[i:b], scale)
+            marked = np.flatnonzero(anomaly[i:b])  # peaks are only asked for an event's rows
+            top[i + marked] = self._attribute(part, marked, rows.values[i:b], rows.expected[i:b], scale)
             if s.smooth > 1:  # the smoothing's carry after the last row used
                 seen = np.flatnonzero(part.ok[:used])
                 self.smoothed = float(part.fused[seen[-1]]) if seen.size else self.smoothed
@@ -361,35 +363,34 @@ class SeriesDetector:
         if not inc.active.any():
             self.incident = None
 
-    def _attribute(self, part: _Part, used: int, values: np.ndarray, expected: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """(used, 3): per row, what set its score: the channel (index in CHANNELS), the column and
-        the ratio. The range check when it lifted the score, else the largest ratio; a joint
-        channel's column is the one furthest from the model's values (in scaled units)."""
-        s = self.settings
+    def _attribute(self, part: _Part, rows: np.ndarray, values: np.ndarray, expected: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """(len(rows), 3): for these rows of the part (an event's rows: its peak is among them),
+        what set the score: the channel (index in CHANNELS), the column and the ratio. The range
+        check when it lifted the score, else the largest ratio; a joint channel's column is the
+        one furthest from the model's values (in scaled units)."""
         features = values.shape[1]
-        out = np.zeros((used, 3))
-        if features == 0 or used == 0:
+        out = np.zeros((rows.size, 3))
+        if features == 0 or rows.size == 0:
             return out
-        at = np.arange(used)
+        at = np.arange(rows.size)
         names = list(part.ratios)
         if names:
-            stack = np.stack([np.broadcast_to(part.ratios[c][:used], (used, features)) for c in names])  # (channels, rows, columns)
+            stack = np.stack([np.broadcast_to(part.ratios[c][rows], (rows.size, features)) for c in names])  # (channels, rows, columns)
             best = stack.max(axis=0)
             col = best.argmax(axis=1)
             which = stack[:, at, col].argmax(axis=0)
-            out[:, 0] = [CHANNELS.index(names[k]) for k in which]
+            out[:, 0] = np.array([CHANNELS.index(c) for c in names])[which]
             out[:, 1] = col
             out[:, 2] = best[at, col]
-            joint = np.array([part.ratios[names[k]].shape[1] == 1 for k in which]) & (features > 1)
+            joint = (np.array([part.ratios[c].shape[1] for c in names])[which] == 1) & (features > 1)
             if joint.any():
-                off = np.abs(values[:used] - expected[:used]) / scale
+                off = np.abs(values[rows] - expected[rows]) / scale
                 out[joint, 1] = np.argmax(np.nan_to_num(off, nan=-1.0), axis=1)[joint]
-        excess = np.nan_to_num(part.excess[:used])
-        lifted = (excess.max(axis=1) > 0) & (out[:, 2] / (1.0 + out[:, 2]) < s.range_floor)
-        if lifted.any():
-            out[lifted, 0] = _RANGE
-            out[lifted, 1] = excess.argmax(axis=1)[lifted]
-            out[lifted, 2] = excess.max(axis=1)[lifted]
+        excess = np.nan_to_num(part.excess[rows])
+        lifted = (excess.max(axis=1) > 0) & (out[:, 2] / (1.0 + out[:, 2]) < self.settings.range_floor)
+        out[lifted, 0] = _RANGE
+        out[lifted, 1] = excess.argmax(axis=1)[lifted]
+        out[lifted, 2] = excess.max(axis=1)[lifted]
         return out
 
     def _ewma(self, r: np.ndarray, ok: np.ndarray, alpha: float) -> np.ndarray:
