@@ -51,7 +51,7 @@ def fit(csv: Path, runs: Path, name: str, seed: int, loss: str = "mse", **model:
     data = DataConfig(columns=("OT",))
     cfg = TrainConfig(seed=seed, val_fraction=VAL / (TRAIN + VAL), loss=loss)
     started = time.perf_counter()
-    model = {"horizon": 1, "time_features": "none", **model}  # the forecasting settings measured here (not the detector's defaults)
+    model = {"horizon": 1, "time_features": "none", "inputs": "level", **model}  # the forecasting settings measured here (not the detector's defaults)
     result = train(csv, model=ModelConfig(**model), config=cfg, data_config=data, name=name, runs_dir=runs)
     return result.run, time.perf_counter() - started, result.run.info["history"]
 

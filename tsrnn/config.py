@@ -12,6 +12,7 @@ DUPLICATES = ("last", "mean", "error")
 FILLS = ("interpolate", "ffill", "none")
 CELLS = ("lstm", "gru", "rnn")
 MODES = ("stateful", "windowed")
+INPUTS = ("auto", "level", "diff")
 SCALERS = ("standard", "minmax", "robust")
 LOSSES = ("mse", "mae", "huber")
 
@@ -56,14 +57,15 @@ class ModelConfig:
     window: int = 32  # autoencoder and windowed-forecaster window; stateful warm-up rows
     horizon: int = 10  # forecaster: rows predicted ahead from each row (the forecast channel averages the H forecasts made for a row)
     mode: str = "stateful"  # forecaster training: stateful (TBPTT, carried state) | windowed
-    inputs: str = "level"  # stateful forecaster: level (the values) | diff (changes: robust to drifting levels)
+    inputs: str = "auto"  # stateful forecaster: level (the values) | diff (changes: robust to drifting levels) | auto (whichever validates better, train() decides)
     bidirectional: bool = False  # autoencoder encoder
+    target: str | None = None  # stateful forecaster: the one value column forecast and scored (the others are inputs only); None: every column
     time_features: str = "auto"  # stateful forecaster: none | day | week | day+week (sin and cos of the phase, as inputs); auto: day for rows under 12 h apart, else none
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
 
-        for name, allowed in (("kind", MODEL_KINDS), ("cell", CELLS), ("mode", MODES), ("nonlinearity", ("tanh", "relu")), ("inputs", ("level", "diff"))):
+        for name, allowed in (("kind", MODEL_KINDS), ("cell", CELLS), ("mode", MODES), ("nonlinearity", ("tanh", "relu")), ("inputs", INPUTS)):
             if getattr(self, name) not in allowed:
                 flag = "--model" if name == "kind" else f"--{name}"
                 raise TsrnnError(f"unknown {name} {getattr(self, name)!r} for {flag}: use one of {', '.join(allowed)}")
@@ -76,6 +78,8 @@ class ModelConfig:
             raise TsrnnError(f"unknown time features {self.time_features!r} for --time-features: use one of auto, none, day, week, day+week")
         if self.time_features not in ("none", "auto") and (self.kind != "forecaster" or self.mode != "stateful"):
             raise TsrnnError("--time-features works with the stateful forecaster only; drop it or use --mode stateful")
+        if self.target is not None and (self.kind != "forecaster" or self.mode != "stateful"):
+            raise TsrnnError("--target works with the stateful forecaster only; drop it or use --model forecaster --mode stateful")
         if self.inputs == "diff" and (self.kind != "forecaster" or self.mode != "stateful"):
             raise TsrnnError("--inputs diff works with the stateful forecaster only; drop it or use --mode stateful")
 
@@ -94,6 +98,7 @@ class TrainConfig:
     clip_grad: float = 1.0  # global gradient-norm limit; 0 turns clipping off
     scaler: str = "standard"  # one of SCALERS
     loss: str = "mse"  # one of LOSSES: mae forecasts the median (lowest mean absolute error); huber is between
+    threads: int = 0  # torch intra-op threads while training; 0: auto (training.train.auto_threads, by the model's size)
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
@@ -106,6 +111,8 @@ class TrainConfig:
             raise TsrnnError(f"--val-fraction must be in (0, 0.9), got {self.val_fraction}")
         if self.scaler not in SCALERS:
             raise TsrnnError(f"unknown scaler {self.scaler!r} for --scaler: use one of {', '.join(SCALERS)}")
+        if self.threads < 0:
+            raise TsrnnError(f"--threads must be 0 (auto) or more, got {self.threads}")
         for name in ("chunk", "batch", "patience"):
             if getattr(self, name) < 1:
                 raise TsrnnError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")

@@ -49,7 +49,9 @@ def test_each_variant_learns_and_reloads_to_identical_predictions(tmp_path: Path
 
     again = load_run(result.run.path)  # a new load, from the files alone
     decided = "day" if cfg.kind == "forecaster" and cfg.mode == "stateful" else "none"  # auto: rows 5 minutes apart
-    assert again.model_config == dataclasses.replace(cfg, time_features=cfg.time_features if cfg.time_features != "auto" else decided)
+    stateful = cfg.kind == "forecaster" and cfg.mode == "stateful"
+    inputs = cfg.inputs if cfg.inputs != "auto" else (result.summary["choices"]["inputs"]["chosen"] if stateful else "level")
+    assert again.model_config == dataclasses.replace(cfg, time_features=cfg.time_features if cfg.time_features != "auto" else decided, inputs=inputs)
     assert again.scaler == result.run.scaler
     first, second = result.run.load_model(), again.load_model()
     x = torch.from_numpy(cycle(40, seed=5, features=2)[None].astype(np.float32))
@@ -65,7 +67,7 @@ def test_each_variant_learns_and_reloads_to_identical_predictions(tmp_path: Path
 def test_relu_rnn_starts_from_identity_recurrent_weights() -> None:
     from tsrnn.models import build_model
 
-    net = build_model(ModelConfig(cell="rnn", nonlinearity="relu", hidden=8), 1)
+    net = build_model(ModelConfig(cell="rnn", nonlinearity="relu", hidden=8), ["value"])
     assert torch.equal(net.rnn.weight_hh_l0, torch.eye(8)) and torch.equal(net.rnn.weight_hh_l1, torch.eye(8))
     assert torch.count_nonzero(net.rnn.bias_hh_l0) == 0
 
@@ -140,7 +142,7 @@ def test_ctrl_c_keeps_the_best_weights_and_resume_continues(tmp_path: Path, smal
         if stats.epoch == 3:
             raise KeyboardInterrupt
 
-    first = train(small_csv, model=ModelConfig(hidden=8), config=TrainConfig(epochs=8, patience=8), runs_dir=tmp_path, on_epoch=stop_at_3)
+    first = train(small_csv, model=ModelConfig(hidden=8, inputs="level"), config=TrainConfig(epochs=8, patience=8), runs_dir=tmp_path, on_epoch=stop_at_3)
     assert first.summary["status"] == "interrupted" and first.summary["epochs_run"] == 3
     from tsrnn.export.onnx import export_onnx
 

@@ -44,10 +44,20 @@ class ModelMetadata:
     training_data: dict[str, Any]  # rows, time range, sha256 of what the model was trained on
     created: str
     time_features: str = "none"  # stateful forecaster: the graph's `tf` input (tsrnn.data.timefeatures)
+    target: str = ""  # a forecaster trained with --target forecasts and scores this column alone; "": every column
 
     @property
     def features(self) -> int:
         return len(self.value_columns)
+
+    @property
+    def scored(self) -> list[int]:
+        """The value columns the model forecasts and watch scores: --target's, or every one."""
+        return [self.value_columns.index(self.target)] if self.target else list(range(self.features))
+
+    @property
+    def scored_columns(self) -> list[str]:
+        return [self.value_columns[i] for i in self.scored]
 
     @property
     def interval(self) -> float | None:

@@ -177,7 +177,10 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
         return (mean + scale * torch.randn(batch, cfg.window, features, generator=gen),)
     x = mean + scale * torch.randn(batch, time, features, generator=gen)
     states = tuple(0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in STATE_NAMES[cfg.cell])
-    rows = tuple(mean + scale * torch.randn(batch, features, generator=gen) for _ in range(2 if cfg.inputs == "diff" else 1))
+    targets = [run.schema["value_columns"].index(cfg.target)] if cfg.target else list(range(features))
+    rows = (mean[targets] + scale[targets] * torch.randn(batch, len(targets), generator=gen),)  # next: a forecast of the targets
+    if cfg.inputs == "diff":
+        rows += (mean + scale * torch.randn(batch, features, generator=gen),)  # prev: the last row read
     tf = (torch.rand(batch, time, time_count(cfg.time_features), generator=gen) * 2 - 1,) if cfg.time_features != "none" else ()
     return (x, *tf, *states, *rows)
 
@@ -251,6 +254,7 @@ def _metadata(run: Run) -> ModelMetadata:
         inputs=cfg.inputs,
         mode=cfg.mode,
         time_features=cfg.time_features,
+        target=cfg.target or "",
         scaler=run.scaler.to_dict(),
         calibration=run.calibration.to_dict(),
         training_data={k: schema.get(k) for k in ("rows", "series", "first_time", "last_time", "sha256", "source")},

@@ -10,10 +10,22 @@ if TYPE_CHECKING:
     from tsrnn.config import ModelConfig
 
 
-def build_model(cfg: ModelConfig, features: int) -> torch.nn.Module:
-    """The network for a model kind, from its config alone (weights are loaded separately)."""
+def build_model(cfg: ModelConfig, columns: list[str]) -> torch.nn.Module:
+    """The network for a model kind, from its config and the value columns it reads (weights are loaded separately)."""
     from tsrnn.models.autoencoder import Autoencoder
     from tsrnn.models.forecaster import Forecaster
 
-    kinds = {"forecaster": Forecaster, "autoencoder": Autoencoder}
-    return kinds[cfg.kind](features, cfg)
+    if cfg.kind == "autoencoder":
+        return Autoencoder(len(columns), cfg)
+    return Forecaster(len(columns), cfg, target_indices(cfg, columns))
+
+
+def target_indices(cfg: ModelConfig, columns: list[str]) -> tuple[int, ...]:
+    """The columns a forecaster forecasts: --target's, or every one."""
+    if cfg.target is None:
+        return tuple(range(len(columns)))
+    if cfg.target not in columns:
+        from tsrnn.errors import InputError
+
+        raise InputError(f"--target {cfg.target!r} is not a value column; the value columns are {', '.join(columns)}")
+    return (columns.index(cfg.target),)

@@ -14,17 +14,20 @@ class Forecaster(nn.Module):
     """A recurrent layer + linear head predicting the next `horizon` rows, in scaled units.
 
     Each forecast is x[t] + f_k(h[t]) rather than the value itself: the model starts at
-    persistence ("tomorrow equals today") and learns the rest.
+    persistence ("tomorrow equals today") and learns the rest. It reads every value column and
+    forecasts the `targets` (every column unless trained with --target).
     """
 
-    def __init__(self, features: int, cfg: ModelConfig) -> None:
+    def __init__(self, features: int, cfg: ModelConfig, targets: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.features = features
+        self.targets = list(targets) if targets is not None else list(range(features))
+        self.outputs = len(self.targets)
         self.horizon = cfg.horizon
         self.time_inputs = time_count(cfg.time_features if cfg.time_features != "auto" else "none")  # train() decides auto from the data
         self.rnn = make_rnn(cfg, features + self.time_inputs)
-        self.head = nn.Linear(cfg.hidden, features * cfg.horizon)
+        self.head = nn.Linear(cfg.hidden, self.outputs * cfg.horizon)
         nn.init.zeros_(self.head.weight)  # start exactly at persistence, whatever the cell's first states
         nn.init.zeros_(self.head.bias)
         # inputs="diff": the changes are divided by their training spread, so the cell reads values
@@ -37,7 +40,7 @@ class Forecaster(nn.Module):
 
     def forward(self, x: torch.Tensor, *state: torch.Tensor, diff: torch.Tensor | None = None,
                 tf: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        """x (batch, time, features) scaled → (forecasts (batch, time, horizon, features), *state).
+        """x (batch, time, features) scaled → (forecasts (batch, time, horizon, targets), *state).
 
         With `inputs="diff"` the cell reads `diff`, each row minus the row before (scaled), so
         it never sees the level itself; `diff` defaults to differences within x (0 for row 0).
@@ -53,7 +56,8 @@ class Forecaster(nn.Module):
             inputs = torch.cat([inputs, tf], dim=-1)
         y, state = run_rnn(self.rnn, inputs, state)  # y: (batch, time, hidden)
         b, t, _ = y.shape
-        return (x.unsqueeze(2) + self.head(y).view(b, t, self.horizon, self.features), *state)
+        base = x if self.outputs == self.features else x[..., self.targets]
+        return (base.unsqueeze(2) + self.head(y).view(b, t, self.horizon, self.outputs), *state)
 
 
 class StreamingForecaster(nn.Module):
@@ -61,11 +65,12 @@ class StreamingForecaster(nn.Module):
 
     Inputs: x (batch, time, features) raw; with time features, tf (batch, time, k); the cell's
     state, each (layers, batch, hidden); next
-    (batch, features), the prediction made for x[:, 0] by the previous call (NaN when none); and
+    (batch, targets), the prediction made for x[:, 0] by the previous call (NaN when none); and
     for inputs="diff", prev (batch, features), the last row of the previous call (NaN when none).
-    Outputs: expected (batch, time, features) raw, the one-step prediction for each row; error
-    (batch, time), the mean absolute error over features in scaled units; forecast
-    (batch, time, horizon, features) raw, the rows after each row; the new state; next; [prev].
+    Outputs: expected (batch, time, targets) raw, the one-step prediction for each row; error
+    (batch, time), the mean absolute error over targets in scaled units; forecast
+    (batch, time, horizon, targets) raw, the rows after each row; the new state; next; [prev].
+    The targets are every value column unless the model was trained with --target.
     """
 
     def __init__(self, model: Forecaster, mean: list[float], scale: list[float]) -> None:
@@ -89,10 +94,13 @@ class StreamingForecaster(nn.Module):
             before = torch.cat([((prev - self.mean) / self.scale).unsqueeze(1), xs[:, :-1]], dim=1)
             diff = xs - before
         pred, *state = self.model(xs, *state, diff=diff, tf=tf)
-        forecast = pred * self.scale + self.mean  # (batch, time, horizon, features) raw
+        targets = self.model.targets
+        mean, scale = (self.mean, self.scale) if self.model.outputs == self.model.features else (self.mean[targets], self.scale[targets])
+        forecast = pred * scale + mean  # (batch, time, horizon, targets) raw
         one_step = forecast[:, :, 0]
         expected = torch.cat([next_in.unsqueeze(1), one_step[:, :-1]], dim=1)
-        error = ((x - expected).abs() / self.scale).mean(dim=-1)  # (batch, time)
+        actual = x if self.model.outputs == self.model.features else x[..., targets]
+        error = ((actual - expected).abs() / scale).mean(dim=-1)  # (batch, time)
         out = (expected, error, forecast, *state, one_step[:, -1])
         return (*out, x[:, -1]) if diff_inputs else out
 

@@ -40,13 +40,23 @@ def render_train(console: Console, summary: dict[str, Any]) -> None:
         + (f", {summary['segments']:,} segments (gaps longer than --fill-limit split them)" if summary["segments"] > summary["series"] else ""),
         "interval": f"{summary['interval_seconds']:g} s" if summary["interval_seconds"] else "unknown",
         "epochs": f"{summary['epochs_run']} run, best {summary['best_epoch']}",
+        **({"inputs": _choice(summary)} if summary.get("inputs") and summary.get("model") == "forecaster" and summary.get("mode") == "stateful" else {}),
         "best validation loss": f"{summary['best_val_loss']:.4f} ({_LOSS_NAMES.get(summary.get('loss', 'mse'), summary.get('loss'))}, scaled units)",
-        "time": f"{summary['train_seconds']:.1f} s",
+        "time": f"{summary['train_seconds']:.1f} s" + (f" on {summary['threads']} torch thread{'s' if summary['threads'] > 1 else ''}" if summary.get("threads") else ""),
         "rows dropped": _dropped(summary["dropped_rows"]),
         "filled": _dropped(summary["filled"]),
         "run directory": summary["run_dir"],
         **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
     })
+
+
+def _choice(summary: dict[str, Any]) -> str:
+    """The stateful forecaster's inputs, and how --inputs auto chose them."""
+    choice = summary.get("choices", {}).get("inputs")
+    if not choice:
+        return summary["inputs"]
+    losses = ", ".join(f"{k} {v:.4f}" for k, v in choice["validation_loss"].items())
+    return f"{summary['inputs']} (chosen by --inputs auto: {choice['by']}: {losses})"
 
 
 def render_export(console: Console, doc: dict[str, Any]) -> None:

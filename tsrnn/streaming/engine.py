@@ -214,8 +214,9 @@ class _Job:
             raise InputError(f"--channels: model {meta.run_name!r} was trained without the {', '.join(missing)} channel; "
                              f"use some of {', '.join(calibration.channels)}, or train with it")
         self.own_novelty = calibration.novelty == "autoencoder"  # the model's error is the novelty channel
-        self.mean = np.asarray(meta.scaler["mean"])
-        self.scale = np.asarray(meta.scaler["scale"])
+        self.all_scored = len(meta.scored) == meta.features
+        self.mean = np.asarray(meta.scaler["mean"])[meta.scored]  # of the scored columns
+        self.scale = np.asarray(meta.scaler["scale"])[meta.scored]
         self.channel_scores = channel_scores
         self.layouts: dict[tuple, Any] = {}  # each file's CSV layout, worked out from its first slice
         self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
@@ -258,7 +259,7 @@ class _Job:
                 cursors[name] = chunk.cursor
             for sid, det in detectors.items():  # incidents still open: reported now, and kept in the state
                 states[sid].detector = det.to_dict()
-                event = det.open_event(self.meta.value_columns)
+                event = det.open_event(self.meta.scored_columns)
                 if event is not None and event.series in tally.series:
                     tally.events.append(event)
                     if on_event:
@@ -318,10 +319,11 @@ class _Job:
             warm = seen + np.arange(seg.rows) < self.settings.warmup
             if warm.any():
                 error = np.where(warm[:, None], np.nan, error)
-            rows = Inputs(values=seg.values, scaled=(seg.values - self.mean) / self.scale, expected=expected, time_text=text,
+            values = seg.values if self.all_scored else seg.values[:, self.meta.scored]  # --target: that column alone is scored
+            rows = Inputs(values=values, scaled=(values - self.mean) / self.scale, expected=expected, time_text=text,
                           error=None if self.own_novelty else error, novelty=error if self.own_novelty else None,  # an autoencoder's error is novelty
                           times_us=seg.times.astype("datetime64[us]").astype(np.int64))
-            found = det.score(rows, series=seg.series, columns=self.meta.value_columns, scale=self.scale)
+            found = det.score(rows, series=seg.series, columns=self.meta.scored_columns, scale=self.scale)
             old = states.get(seg.series)
             states[seg.series] = SeriesState(seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
                                              [float(v) for v in seg.values[-1]], old.detector if old else None)
@@ -337,7 +339,7 @@ class _Job:
                 if self.channel_scores:
                     zero = np.zeros(seg.rows)
                     channels = {c: found.channel_scores.get(c, zero)[keep] for c in self.settings.channels}
-                frames.append(scores_frame(self.meta, [seg.series] * len(kept), kept, seg.values[keep], expected[keep], found.scores[keep],
+                frames.append(scores_frame(self.meta, [seg.series] * len(kept), kept, values[keep], expected[keep], found.scores[keep],
                                            found.alert_scores[keep], found.anomaly[keep], found.alert[keep], channels))
         if writer is not None and frames:
             writer.write(pl.concat(frames) if len(frames) > 1 else frames[0])
@@ -349,10 +351,10 @@ class _Job:
         if det is None:
             saved = states.get(series)
             if saved is not None and saved.detector:
-                det = self.calibration.resume(saved.detector, self.settings, self.meta.features, own_novelty=self.own_novelty)
+                det = self.calibration.resume(saved.detector, self.settings, len(self.meta.scored), own_novelty=self.own_novelty)
                 det.carry_over()
             else:
-                det = self.calibration.start(self.settings, self.meta.features, own_novelty=self.own_novelty, first_time_us=first_time_us)
+                det = self.calibration.start(self.settings, len(self.meta.scored), own_novelty=self.own_novelty, first_time_us=first_time_us)
             detectors[series] = det
         return det
 

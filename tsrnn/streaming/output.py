@@ -25,7 +25,7 @@ from tsrnn.fsutil import umask
 def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], values: np.ndarray, expected: np.ndarray, scores: np.ndarray,
                  alert_scores: np.ndarray, anomaly: np.ndarray, alert: np.ndarray, channels: dict[str, np.ndarray] | None = None) -> pl.DataFrame:
     """One row per scored input row; with several value columns, `expected_<column>` per column."""
-    columns = meta.value_columns
+    columns = meta.scored_columns
     data: dict[str, pl.Series] = {"timestamp": pl.Series("timestamp", time_text, pl.String)}
     id_column = meta.data.id_column
     if id_column:
@@ -83,7 +83,7 @@ class ScoresWriter:
     def close(self) -> int | None:
         if self.header:  # no rows: still a header, so the file always says what its columns are
             empty = {c: np.zeros(0) for c in self.channels} if self.channels else None
-            self.write(scores_frame(self.meta, [], [], np.zeros((0, self.meta.features)), np.zeros((0, self.meta.features)), np.zeros(0), np.zeros(0),
+            self.write(scores_frame(self.meta, [], [], np.zeros((0, len(self.meta.scored))), np.zeros((0, len(self.meta.scored))), np.zeros(0), np.zeros(0),
                                     np.zeros(0, bool), np.zeros(0, bool), empty))
         self.file.flush()
         if self.path is None:

@@ -33,17 +33,19 @@ class ForecasterRunner:
         self.states = list(meta.state_names)  # ["h", "c"] for LSTM, ["h"] for GRU and RNN
         self.rows = ["next", "prev"] if meta.inputs == "diff" else ["next"]  # carried rows (1, features)
         cal = meta.scorer_calibration
-        self.errors = ErrorSpec(cal.error, meta.horizon, meta.features, season_rows(meta.interval) if cal.error == "blend" else 0,
+        self.scored = meta.scored  # the columns forecast: every one, or --target's
+        self.errors = ErrorSpec(cal.error, meta.horizon, len(self.scored), season_rows(meta.interval) if cal.error == "blend" else 0,
                                 tuple(cal.error_norms), np.asarray(cal.inverse_cov) if cal.inverse_cov is not None else None)
         self.with_forecast = self.errors.needs_forecast
         self.outputs = ["expected", "error", *(["forecast"] if self.with_forecast else []), *(f"{n}_out" for n in self.states + self.rows)]
         self.features = meta.features
         self.time_features = meta.time_features  # "none", or the graph reads `tf` computed from each row's time
-        self.scale = np.asarray(meta.scaler["scale"], np.float32)
+        self.scale = np.asarray(meta.scaler["scale"], np.float32)[self.scored]
+        self.all_columns = len(self.scored) == self.features
 
     def initial(self) -> dict[str, np.ndarray]:
         arrays = {n: np.zeros((self.layers, 1, self.hidden), np.float32) for n in self.states}
-        arrays.update({n: np.full((1, self.features), np.nan, np.float32) for n in self.rows})
+        arrays.update({n: np.full((1, self.features if n == "prev" else len(self.scored)), np.nan, np.float32) for n in self.rows})
         arrays.update(self.errors.initial())
         return arrays
 
@@ -71,7 +73,7 @@ class ForecasterRunner:
             expected, error, forecast, states, rows = self._run_long(x, feed, tf)
             # per column (the graph's own `error` is their mean), for the whole group at once
             before = {n: np.array([jobs[i][1][n] for i in members]) for n in self.errors.initial()}
-            error, carried = row_errors(self.errors, x, expected, forecast, self.scale, before)
+            error, carried = row_errors(self.errors, x if self.all_columns else x[..., self.scored], expected, forecast, self.scale, before)
             # per series, views of the batch: iterating an array's first axis is fast, indexing it in a loop is not
             names = [*self.states, *self.rows, *carried]
             parts = [list(s.swapaxes(0, 1)[:, :, None]) for s in states] + [list(r[:, None]) for r in rows] + [list(c) for c in carried.values()]

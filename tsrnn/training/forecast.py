@@ -27,7 +27,8 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
     """Forecast `steps` rows after the last row of every series in `data`.
 
     The model reads each series' last segment from a zero state, then predicts `horizon` rows at
-    a time; beyond its horizon it feeds its own predictions back (recursive forecasting).
+    a time; beyond its horizon it feeds its own predictions back (recursive forecasting). A model
+    trained with --target forecasts that column alone, up to its horizon.
     """
     torch = require("torch", "train", "forecasting")
     cfg = run.model_config
@@ -43,6 +44,11 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
         raise InputError(f"{data}: value columns {dataset.value_columns} differ from the run's {run.schema['value_columns']}")
     model = run.load_model()
     scaler = run.scaler
+    if cfg.target is not None and steps > cfg.horizon:
+        raise InputError(f"--steps {steps}: run {run.name!r} forecasts {cfg.target!r} from every column, and the other columns' future is unknown, "
+                         f"so it forecasts at most its --horizon ({cfg.horizon}) rows; ask for fewer steps or train with a longer --horizon")
+    columns = [dataset.value_columns[i] for i in model.targets] if cfg.kind == "forecaster" else dataset.value_columns
+    mean, scale = np.asarray(scaler.mean)[model.targets], np.asarray(scaler.scale)[model.targets]
     frames = []
     with torch.no_grad():
         for sid, segments in dataset.series().items():
@@ -51,7 +57,7 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
                 raise InputError(f"{data}: series {sid or '(all)'} ends with only {last.rows} rows after a gap; give more history")
             future = last.times[-1] + (np.arange(1, steps + 1) * interval * 1e6).astype("timedelta64[us]")
             predicted = _roll(model, cfg, scaler.transform(last.values), steps, torch, np.concatenate([last.times, future]))
-            frames.append(_frame(dataset.id_column, sid, last, scaler.inverse(predicted), interval, dataset.value_columns))
+            frames.append(_frame(dataset.id_column, sid, last, predicted * scale + mean, interval, columns))
     return Forecast(pl.concat(frames), len(frames), steps)
 
 
@@ -98,3 +104,58 @@ def _frame(id_column: str | None, sid: str, last: Segment, values: np.ndarray, i
     for i, col in enumerate(columns):
         data[col] = values[:, i]
     return pl.DataFrame(data)
+
+
+def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: np.ndarray, steps: int) -> np.ndarray:
+    """What `tsrnn forecast` would have said at each origin row: (origins, steps, forecast columns) in data units.
+
+    `values` (rows, value columns) in data units and `times` (rows,) datetime64 are one series;
+    the model reads it from its first row with the state carried, so the forecast made at row o
+    uses rows 0..o only. Up to the model's horizon the forecasts are its direct outputs; beyond
+    it, each origin's predictions are fed back (recursive), all origins in one batch. This is how
+    benchmarks/forecast.py scores a run on held-out rows."""
+    torch = require("torch", "train", "forecasting")
+    from tsrnn.data.timefeatures import time_features
+
+    cfg = run.model_config
+    if cfg.kind != "forecaster" or cfg.mode != "stateful":
+        raise ModelError(f"run {run.name!r}: rolling forecasts need a stateful forecaster")
+    origins = np.asarray(origins, int)
+    if origins.size == 0 or origins.min() < 0 or origins.max() >= len(values) or np.any(np.diff(origins) <= 0):
+        raise InputError("origins must be increasing rows of the series")
+    model, scaler = run.load_model(), run.scaler
+    if steps > cfg.horizon and model.outputs != model.features:
+        raise InputError(f"run {run.name!r} forecasts {cfg.target!r} alone: at most {cfg.horizon} steps (its --horizon)")
+    mean, scale = np.asarray(scaler.mean)[model.targets], np.asarray(scaler.scale)[model.targets]
+    scaled = scaler.transform(values).astype(np.float32)
+    diff = np.diff(scaled, axis=0, prepend=scaled[:1])
+    tf = time_features(times, cfg.time_features) if cfg.time_features != "none" else None
+
+    def piece(a: int, b: int, state):  # noqa: ANN001, ANN202
+        t = lambda arr: None if arr is None else torch.from_numpy(np.ascontiguousarray(arr[a:b][None]))  # noqa: E731
+        return model(torch.from_numpy(scaled[a:b][None]), *state, diff=t(diff) if cfg.inputs == "diff" else None, tf=t(tf))
+
+    with torch.no_grad():
+        pred, *_ = piece(0, len(scaled), model.zero_state(1))
+        direct = pred[0].numpy()[origins, : min(steps, cfg.horizon)]  # (origins, ≤ horizon, targets)
+        if steps <= cfg.horizon:
+            return direct * scale + mean
+        states, state, done = [], model.zero_state(1), 0
+        for o in origins:  # the state after each origin row (origins increase: one pass)
+            _, *state = piece(done, o + 1, state)
+            done = o + 1
+            states.append(state)
+        state = [torch.cat([s[i] for s in states], dim=1) for i in range(len(states[0]))]
+        out, last = [direct], scaled[origins]
+        interval = np.timedelta64(int(round(run.schema["interval_seconds"] * 1e6)), "us")
+        while sum(p.shape[1] for p in out) < steps:
+            rows = out[-1]  # (origins, k, features): fed back with their own times
+            done = sum(p.shape[1] for p in out)
+            before = np.concatenate([last[:, None], rows[:, :-1]], axis=1)
+            future = times[origins][:, None] + (np.arange(done - rows.shape[1] + 1, done + 1) * interval)[None, :]
+            ftf = torch.from_numpy(time_features(future.ravel(), cfg.time_features).reshape(len(origins), rows.shape[1], -1)) if tf is not None else None
+            pred, *state = model(torch.from_numpy(rows.astype(np.float32)), *state,
+                                 diff=torch.from_numpy((rows - before).astype(np.float32)) if cfg.inputs == "diff" else None, tf=ftf)
+            last = rows[:, -1]
+            out.append(pred[:, -1].numpy()[:, : steps - done])
+        return np.concatenate(out, axis=1) * scale + mean

@@ -18,6 +18,7 @@ from tsrnn.models.autoencoder import Autoencoder, StreamingAutoencoder
 from tsrnn.models.forecaster import Forecaster, StreamingForecaster, WindowedForecaster
 from tsrnn.scoring.errors import ErrorSpec
 from tsrnn.training.batching import Split, gather_windows, horizon_targets, pad_stack, tbptt_pieces, window_index
+from tsrnn.training.optim import Adam, Plateau
 
 MAX_WINDOWS_PER_EPOCH = 8192  # autoencoder: a random sample of windows per epoch keeps epochs short
 MAX_VAL_WINDOWS = 4096
@@ -72,7 +73,7 @@ class ForecasterTask:
     """Stateful: truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
 
     def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, warmup: int, horizon: int, diff: bool = False,
-                 time_features: str = "none") -> None:
+                 time_features: str = "none", targets: tuple[int, ...] | None = None) -> None:
         from tsrnn.data.timefeatures import count, time_features as features_of
 
         self.split, self.scaler, self.horizon, self.diff, self.loss = split, scaler, horizon, diff, cfg.loss
@@ -82,6 +83,7 @@ class ForecasterTask:
         val_tf = pad_stack([features_of(t, time_features) for t in split.val_times])[0] if self.time_inputs else None
         self.val_tf = torch.from_numpy(val_tf) if val_tf is not None else None
         self.features = self.train[0].shape[1]
+        self.targets = list(targets) if targets is not None else list(range(self.features))  # the columns forecast (--target)
         total = sum(p.shape[0] for p in self.train)
         # A pass makes about total / (batch * chunk) optimiser steps: fewer streams on small data,
         # so that even a short history gets MIN_STEPS steps per epoch.
@@ -95,11 +97,11 @@ class ForecasterTask:
         # an input row counts when its target rows are validation rows, past context and warm-up
         first = np.maximum(np.array(split.context), warmup)[:, None]
         scored = (steps[None, :] + 1 >= first) & (steps[None, :] + 1 < lengths[:, None])
-        self.val_targets = torch.from_numpy(targets.astype(np.float32))
+        self.val_targets = torch.from_numpy(targets[..., self.targets].astype(np.float32))
         self.val_mask = torch.from_numpy((scored[:, :, None] & valid & (steps[None, :, None] + np.arange(1, horizon + 1) < lengths[:, None, None])).astype(np.float32))
         self.error_mask = (steps[None, :] >= first) & (steps[None, :] < lengths[:, None])  # one-step errors by row
 
-    def train_epoch(self, model: Forecaster, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
+    def train_epoch(self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
         parts = [np.concatenate([p, _diffs(p)], axis=1) for p in self.train] if self.diff else self.train
         if self.time_inputs:
             parts = [np.concatenate([p, t], axis=1) for p, t in zip(parts, self.train_tf)]
@@ -118,7 +120,7 @@ class ForecasterTask:
                 chunk = x[:, t : t + cfg.chunk]
                 pred, *state = model(chunk[..., :f], *state, diff=chunk[..., f : 2 * f] if self.diff else None,
                                      tf=chunk[..., chunk.shape[-1] - k :] if k else None)
-                loss = _masked_loss(pred, y[:, t : t + cfg.chunk, :, :f], mask, cfg.loss)
+                loss = _masked_loss(pred, y[:, t : t + cfg.chunk, :, :f][..., self.targets], mask, cfg.loss)
                 norms.append(_step(model, opt, loss, cfg.clip_grad))
                 state = [s.detach() for s in state]
                 losses.append(loss.item())
@@ -130,14 +132,14 @@ class ForecasterTask:
 
     def _val_stream(self, model: Forecaster) -> tuple[np.ndarray, ...]:
         """The validation parts (raw, padded) and the exported graph's outputs over them, with
-        its carried inputs empty as watch starts them: raw, expected, error, forecast."""
+        its carried inputs empty as watch starts them: raw (the target columns), expected, error, forecast."""
         stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
         raw, _ = pad_stack(self.split.val)
         nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
         tf = (self.val_tf,) if self.val_tf is not None else ()
-        carried = (nan, nan) if self.diff else (nan,)  # next, and prev for changes
+        carried = (nan[:, self.targets], nan) if self.diff else (nan[:, self.targets],)  # next, and prev for changes
         expected, error, forecast, *_ = (t.numpy() for t in stream(torch.from_numpy(raw), *tf, *model.zero_state(raw.shape[0]), *carried))
-        return raw, expected, error, forecast
+        return raw[..., self.targets], expected, error, forecast
 
     def val_errors(self, model: Forecaster) -> np.ndarray:
         """One-step errors of the validation rows, computed exactly as the exported graph does."""
@@ -153,20 +155,21 @@ class ForecasterTask:
         from tsrnn.scoring.errors import inverse_covariance, row_errors
 
         raw, expected, _, forecast = self._val_stream(model)
-        scale = np.asarray(self.scaler.scale, np.float32)
+        scale = np.asarray(self.scaler.scale, np.float32)[self.targets]
+        outputs = len(self.targets)
 
         def errors(spec: ErrorSpec) -> np.ndarray:
             rows = [row_errors(spec, raw[b], expected[b], forecast[b], scale, spec.initial())[0] for b in range(raw.shape[0])]
             return np.stack(rows)[self.error_mask].astype(np.float64)
 
-        spec = ErrorSpec(kind, self.horizon, self.features, season)
+        spec = ErrorSpec(kind, self.horizon, outputs, season)
         if kind == "mahalanobis":
             residuals = ((raw - expected) / scale)[self.error_mask]
-            spec = ErrorSpec(kind, self.horizon, self.features, inverse_cov=inverse_covariance(residuals))
+            spec = ErrorSpec(kind, self.horizon, outputs, inverse_cov=inverse_covariance(residuals))
         elif kind in ("both", "blend"):  # each part in units of its own 99th percentile
-            horizon = _q99(errors(ErrorSpec("horizon", self.horizon, self.features)))
-            other = _q99(errors(ErrorSpec("abs", self.horizon, self.features))) if kind == "both" else seasonal_norm(self.split.train, season, scale)
-            spec = ErrorSpec(kind, self.horizon, self.features, season, (other, horizon) if kind == "both" else (horizon, other))
+            horizon = _q99(errors(ErrorSpec("horizon", self.horizon, outputs)))
+            other = _q99(errors(ErrorSpec("abs", self.horizon, outputs))) if kind == "both" else seasonal_norm([p[:, self.targets] for p in self.split.train], season, scale)
+            spec = ErrorSpec(kind, self.horizon, outputs, season, (other, horizon) if kind == "both" else (horizon, other))
         return errors(spec), spec
 
 
@@ -203,7 +206,7 @@ class WindowedTask(_WindowTask):
             y[i, : len(rows)], m[i, : len(rows)] = rows, 1.0
         return torch.from_numpy(y), torch.from_numpy(m)
 
-    def train_epoch(self, model: Forecaster, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
+    def train_epoch(self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
         order = rng.permutation(len(self.train_index))
         losses, norms = [], []
         for start in range(0, len(order), cfg.batch):
@@ -254,7 +257,7 @@ class AutoencoderTask(_WindowTask):
         self.val_index = val_index[keep] if len(val_index) else val_index
         self.val_windows = torch.from_numpy(gather_windows(self.val_scaled, self.val_index, window))
 
-    def train_epoch(self, model: Autoencoder, opt: torch.optim.Optimizer, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
+    def train_epoch(self, model: Autoencoder, opt: Adam, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
         order = rng.permutation(len(self.train_index))[:MAX_WINDOWS_PER_EPOCH]
         losses, norms = [], []
         for start in range(0, len(order), cfg.batch):
@@ -277,7 +280,7 @@ class AutoencoderTask(_WindowTask):
         return np.concatenate(out).astype(np.float64)[:, None]  # one joint value per row
 
 
-def _step(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float) -> float:
+def _step(model: nn.Module, opt: Adam, loss: torch.Tensor, max_norm: float) -> float:
     """One optimiser step, clipped by global norm (when max_norm > 0); the norm before clipping."""
     opt.zero_grad()
     loss.backward()
@@ -319,8 +322,8 @@ def fit(
     and keeps the best weights. `resume` continues from a checkpoint (its weights already loaded).
     """
     rng = np.random.default_rng(cfg.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, cfg.patience // 3))
+    opt = Adam(model.parameters(), lr=cfg.lr)
+    schedule = Plateau(opt, patience=max(1, cfg.patience // 3))
     history: list[EpochStats] = []
     best_loss, stale = math.inf, 0
     if resume is not None:
@@ -340,7 +343,7 @@ def fit(
             with torch.no_grad():
                 val_loss = task.val_loss(model)
             schedule.step(val_loss)
-            stats = EpochStats(epoch, train_loss, val_loss, grad_norm, opt.param_groups[0]["lr"], time.perf_counter() - started)
+            stats = EpochStats(epoch, train_loss, val_loss, grad_norm, opt.lr, time.perf_counter() - started)
             history.append(stats)
             improved = val_loss < best_loss
             if improved:

@@ -81,7 +81,7 @@ class Run:
 
         from tsrnn.models import build_model
 
-        model = build_model(self.model_config, len(self.schema["value_columns"]))
+        model = build_model(self.model_config, list(self.schema["value_columns"]))
         state = torch.load(self.path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         return model.eval()

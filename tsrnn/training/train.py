@@ -6,7 +6,8 @@ import dataclasses
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,8 +58,7 @@ def train(
     model so far usable; Ctrl-C ends training early the same way.
     """
     torch = require("torch", "train", "training")
-    from tsrnn.models import build_model
-    from tsrnn.training.loop import fit
+    from tsrnn.training.loop import FitResult, fit
 
     score = score or ScoreConfig()
     if resume is not None:
@@ -76,25 +76,96 @@ def train(
         raise InputError(f"{data}: this is not the data run {run_name!r} was trained on; resume with the same file, or train a new run")
     scaler = resume.scaler if resume is not None else Scaler.fit(np.concatenate(split.train), cfg.scaler)
 
+    threads = cfg.threads or auto_threads(model_cfg)
+    with _torch_threads(torch, threads):
+        started = time.perf_counter()
+        choices: dict[str, Any] = dict(resume.info["summary"].get("choices", {})) if resume is not None else {}
+        if model_cfg.inputs == "auto":
+            model_cfg, net, task, checkpoint, choices["inputs"], stopped = choose_inputs(model_cfg, cfg, split, scaler, list(dataset.value_columns))
+        else:
+            net, task = _network(model_cfg, cfg, split, scaler, list(dataset.value_columns))
+            checkpoint, stopped = resume.load_checkpoint(net) if resume is not None else None, False
+        base = {
+            "name": run_name, "tsrnn_version": __version__, "data": to_dict(dcfg), "model": to_dict(model_cfg),
+            "train": to_dict(cfg), "score": to_dict(score), "sources": sources or {}, "schema": schema, "scaler": scaler.to_dict(),
+        }
+        saver = _Saver(Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split, score, scaler, threads, choices)
+        saver.checkpoint = checkpoint if resume is None else None  # the chosen candidate's best, until training beats it
+        result = FitResult(list(checkpoint.history), True) if stopped else fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
+        seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
+        run = saver.save(result.history, "interrupted" if result.interrupted else "complete", seconds)
+        return TrainResult(run, run.info["summary"])
+
+
+PROBE_EPOCHS = 10  # --inputs auto: epochs each candidate trains before the better one goes on
+
+
+def _network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):  # noqa: ANN202
+    """A freshly initialised network (seeded) and its training task."""
+    import torch
+
+    from tsrnn.models import build_model, target_indices
+
     torch.manual_seed(cfg.seed)
-    net = build_model(model_cfg, len(dataset.value_columns))
-    task = _task(model_cfg, split, scaler, cfg)
+    net = build_model(model_cfg, columns)
+    task = _task(model_cfg, split, scaler, cfg, target_indices(model_cfg, columns))
     if model_cfg.kind == "forecaster" and model_cfg.inputs == "diff":
         net.diff_scale.copy_(torch.from_numpy(_change_spread(split, scaler)))
-    checkpoint = resume.load_checkpoint(net) if resume is not None else None
-    base = {
-        "name": run_name, "tsrnn_version": __version__, "data": to_dict(dcfg), "model": to_dict(model_cfg),
-        "train": to_dict(cfg), "score": to_dict(score), "sources": sources or {}, "schema": schema, "scaler": scaler.to_dict(),
-    }
-    saver = _Saver(Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split, score, scaler)
-    started = time.perf_counter()
-    result = fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
-    seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
-    run = saver.save(result.history, "interrupted" if result.interrupted else "complete", seconds)
-    return TrainResult(run, run.info["summary"])
+    return net, task
 
 
-def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig):  # noqa: ANN202
+def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):  # noqa: ANN201
+    """--inputs auto: train a level and a diff forecaster for PROBE_EPOCHS epochs each, from the
+    same seed, and go on with the one whose validation loss is lower (a drifting series favours
+    changes, a stationary one levels). Returns the chosen config, its network and task, the
+    checkpoint to continue from, and the record of the choice (kept in run.json's summary)."""
+    from tsrnn.training.loop import fit
+
+    probe = dataclasses.replace(cfg, epochs=min(PROBE_EPOCHS, cfg.epochs))
+    tried = {}
+    for inputs in ("level", "diff"):
+        candidate = dataclasses.replace(model_cfg, inputs=inputs)
+        net, task = _network(candidate, cfg, split, scaler, columns)
+        best: list[Any] = []
+        stopped = fit(net, task, probe, None, best.append).interrupted
+        if best:
+            tried[inputs] = (candidate, net, task, best[-1])
+        if stopped:  # Ctrl-C while choosing: the better candidate so far is kept, and training ends
+            break
+    if not tried:
+        raise KeyboardInterrupt
+    chosen = min(tried, key=lambda k: tried[k][3].best_loss)
+    record = {"chosen": chosen, "by": f"validation loss after {probe.epochs} epochs each",
+              "validation_loss": {k: round(float(v[3].best_loss), 6) for k, v in tried.items()}}
+    if stopped:
+        record["by"] += " (interrupted while choosing)"
+    return (*tried[chosen], record, stopped)
+
+
+def auto_threads(model_cfg: ModelConfig) -> int:
+    """Torch intra-op threads for training a model of this size: one below AUTO_THREADS_HIDDEN units.
+
+    Measured (README, "Training on a busy machine"): these small models train fastest on one
+    thread, and several times slower with torch's default (every core) when another job shares
+    the machine."""
+    return 1 if model_cfg.hidden < AUTO_THREADS_HIDDEN else 2
+
+
+AUTO_THREADS_HIDDEN = 256
+
+
+@contextmanager
+def _torch_threads(torch, threads: int) -> Iterator[None]:  # noqa: ANN001
+    """Train on `threads` intra-op threads, and give the caller's setting back afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig, targets: tuple[int, ...]):  # noqa: ANN202
     from tsrnn.training.loop import AutoencoderTask, ForecasterTask, WindowedTask
 
     if model_cfg.kind == "autoencoder":
@@ -102,7 +173,7 @@ def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig
     if model_cfg.mode == "windowed":
         return WindowedTask(split, scaler, cfg, model_cfg.window, model_cfg.horizon)
     return ForecasterTask(split, scaler, cfg, warmup_rows(model_cfg), model_cfg.horizon, diff=model_cfg.inputs == "diff",
-                          time_features=model_cfg.time_features)
+                          time_features=model_cfg.time_features, targets=targets)
 
 
 def _change_spread(split: Split, scaler: Scaler) -> np.ndarray:
@@ -125,14 +196,15 @@ class _Saver:
     """Writes the run directory: at each improvement (status "training") and at the end."""
 
     def __init__(self, path: Path, base: dict[str, Any], net, task, model_cfg: ModelConfig, dataset: Dataset, split: Split, score: ScoreConfig,  # noqa: ANN001
-                 scaler: Scaler) -> None:
+                 scaler: Scaler, threads: int, choices: dict[str, Any]) -> None:
         from tsrnn.scoring.errors import season_rows
 
+        self.threads, self.choices = threads, choices
         self.path, self.base, self.net, self.task, self.score = path, base, net, task, score
         self.season = season_rows(dataset.interval_seconds)
         self.model_cfg, self.dataset, self.split = model_cfg, dataset, split
         self.checkpoint = None
-        self.history = _history(dataset, scaler, score)  # the model does not change it
+        self.history = _history(dataset, scaler, score, getattr(task, "targets", None))  # the model does not change it
 
     def on_best(self, checkpoint) -> None:  # noqa: ANN001 (loop.Checkpoint)
         self.checkpoint = checkpoint
@@ -174,7 +246,7 @@ class _Saver:
             "rows_val": int(sum(p.shape[0] - c for p, c in zip(self.split.val, self.split.context))),
             "epochs_run": len(history), "best_epoch": best.epoch, "best_val_loss": best.val_loss,
             "loss": self.base["train"].get("loss", "mse"),
-            "train_seconds": round(seconds, 3), "parameters": sum(p.numel() for p in self.net.parameters()),
+            "train_seconds": round(seconds, 3), "threads": self.threads, "inputs": self.model_cfg.inputs, "choices": self.choices, "parameters": sum(p.numel() for p in self.net.parameters()),
             "error_scale": calibration.error_scale, "threshold": calibration.threshold, "channels": calibration.channels,
             "cooldown": calibration.cooldown, "hold": calibration.hold, "accept_after": calibration.accept_after, "error": calibration.error, "time_features": self.model_cfg.time_features,
             "interval_seconds": self.dataset.interval_seconds,
@@ -185,6 +257,7 @@ class _Saver:
 def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, source: str) -> tuple[ModelConfig, ScoreConfig]:
     """Settings left at `auto`, decided from the data (and recorded in the run as decided).
 
+    - inputs: level for window models; a stateful forecaster's is chosen by validation (choose_inputs);
     - time features: the time of day for a stateful forecaster of rows under 12 hours apart;
     - error: blend (horizon and the same time a day earlier) when the rows are regular, between
       4.3 s and 12 h apart; else horizon when --horizon > 1; else abs. Window models: abs;
@@ -197,6 +270,8 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
 
     stateful = model.kind == "forecaster" and model.mode == "stateful"
     interval = dataset.interval_seconds
+    if model.inputs == "auto" and not stateful:
+        model = dataclasses.replace(model, inputs="level")
     if model.time_features == "auto":
         model = dataclasses.replace(model, time_features="day" if stateful and interval and interval < 43_200 else "none")
     if score.error == "auto":
@@ -226,11 +301,13 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
     return model, score
 
 
-def _history(dataset: Dataset, scaler: Scaler, score: ScoreConfig) -> History:
-    """The training series for the kNN novelty's prior and seed and the range's seed."""
-    series = [np.concatenate([seg.values for seg in segments]) for segments in dataset.series().values()]
+def _history(dataset: Dataset, scaler: Scaler, score: ScoreConfig, scored: list[int] | None = None) -> History:
+    """The training series of the scored columns (every one, or --target's), for the kNN
+    novelty's prior and seed and the range's seed."""
+    cols = scored if scored is not None else list(range(len(dataset.value_columns)))
+    series = [np.concatenate([seg.values for seg in segments])[:, cols] for segments in dataset.series().values()]
     times = [np.concatenate([seg.times for seg in segments]) for segments in dataset.series().values()]
-    history = History(series, np.asarray(scaler.mean), np.asarray(scaler.scale), dataset.interval_seconds, times)
+    history = History(series, np.asarray(scaler.mean)[cols], np.asarray(scaler.scale)[cols], dataset.interval_seconds, times)
     if score.novelty == "knn":
         history.series_novelty = [knn_values(s, history.scaler_mean, history.scaler_scale, score.novelty_window, score.novelty_memory) for s in series]
     return history
