@@ -48,7 +48,7 @@ def command(
     patience: Annotated[int | None, _opt("--patience", "Epochs without a better validation loss before stopping.", _T.patience)] = None,
     lr: Annotated[float | None, _opt("--lr", "Adam learning rate (halved when validation stalls).", _T.lr)] = None,
     clip_grad: Annotated[float | None, _opt("--clip-grad", "Global gradient-norm limit; 0 turns clipping off.", _T.clip_grad)] = None,
-    batch: Annotated[int | None, _opt("--batch", "Parallel streams (stateful) or windows per step.", _T.batch)] = None,
+    batch: Annotated[int | None, _opt("--batch", "Parallel streams (stateful) or windows per step.", "8 streams, 32 windows")] = None,
     chunk: Annotated[int | None, _opt("--chunk", "Truncated-BPTT length of the stateful forecaster.", _T.chunk)] = None,
     loss: Annotated[str | None, _opt("--loss", "Training loss: mse | mae (forecasts the median: lowest mean absolute error) | huber.", _T.loss)] = None,
     scaler: Annotated[str | None, _opt("--scaler", f"Feature scaling, fitted on the training part: {' | '.join(SCALERS)}.", _T.scaler)] = None,

@@ -84,6 +84,10 @@ class ModelConfig:
             raise TsrnnError("--inputs diff works with the stateful forecaster only; drop it or use --mode stateful")
 
 
+STATEFUL_BATCH = 8  # streams of the stateful forecaster (benchmarks/forecast.py: better than 32 on ETTh1 and NAB)
+WINDOW_BATCH = 32  # windows per step of the autoencoder and the windowed forecaster
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is fitted."""
@@ -92,12 +96,12 @@ class TrainConfig:
     seed: int = 0
     lr: float = 3e-3
     chunk: int = 64  # truncated-BPTT length for the stateful forecaster
-    batch: int = 32  # parallel contiguous streams (stateful) or windows per step
+    batch: int | None = None  # parallel contiguous streams (stateful; None: STATEFUL_BATCH) or windows per step (None: WINDOW_BATCH)
     val_fraction: float = 0.2
     patience: int = 8  # epochs without a better validation loss before stopping
     clip_grad: float = 1.0  # global gradient-norm limit; 0 turns clipping off
     scaler: str = "standard"  # one of SCALERS
-    loss: str = "mse"  # one of LOSSES: mae forecasts the median (lowest mean absolute error); huber is between
+    loss: str = "mae"  # one of LOSSES: mae forecasts the median (lowest mean absolute error; benchmarks/forecast.py: best on ETTh1 and NAB); huber is between
     threads: int = 0  # torch intra-op threads while training; 0: auto (training.train.auto_threads, by the model's size)
 
     def __post_init__(self) -> None:
@@ -114,7 +118,7 @@ class TrainConfig:
         if self.threads < 0:
             raise TsrnnError(f"--threads must be 0 (auto) or more, got {self.threads}")
         for name in ("chunk", "batch", "patience"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise TsrnnError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.clip_grad < 0:
             raise TsrnnError("--lr must be positive and --clip-grad 0 (off) or positive")
@@ -284,7 +288,7 @@ def _read_toml(path: str) -> dict[str, Any]:
     return flat
 
 
-OPTIONAL_INTS = ("cooldown", "hold", "accept_after")  # settings whose default (None) means "decided from the data"
+OPTIONAL_INTS = ("cooldown", "hold", "accept_after", "batch")  # settings whose default (None) means "decided from the data"
 
 
 def setting_from_text(key: str, text: str, origin: str) -> Any:

@@ -113,7 +113,7 @@ def test_evaluate_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[st
 
 @pytest.mark.parametrize("method", ["quantile", "pot", "dynamic"])
 def test_each_threshold_method_is_stored_in_the_model_and_overridable(tmp_path: Path, history_csv: Path, forecaster_onnx: Path, method: str) -> None:
-    run = train(history_csv, model=ModelConfig(), config=TrainConfig(epochs=3, seed=0), name=f"t-{method}", runs_dir=tmp_path / "runs",
+    run = train(history_csv, model=ModelConfig(inputs="level"), config=TrainConfig(epochs=3, seed=0), name=f"t-{method}", runs_dir=tmp_path / "runs",
                 score=ScoreConfig(threshold_method=method, risk=1e-3))
     onnx = export_onnx(run.run, tmp_path / f"{method}.onnx").path
     assert read_metadata(onnx).scorer_calibration.method == method

@@ -63,7 +63,8 @@ def test_threads_are_set_for_training_recorded_and_given_back(tmp_path: Path) ->
     torch.set_num_threads(2)
     summary = train(data, model=ModelConfig(inputs="level"), config=TrainConfig(epochs=1, threads=1), runs_dir=tmp_path).summary
     assert summary["threads"] == 1 and torch.get_num_threads() == 2  # the caller's setting is given back
-    assert auto_threads(ModelConfig()) == 1 and auto_threads(ModelConfig(hidden=512)) >= 1
+    assert auto_threads(ModelConfig()) == 1 and auto_threads(ModelConfig(hidden=64), cores=8, load=0.0) == 1
+    assert auto_threads(ModelConfig(hidden=512), cores=4, load=0.2) == 4 and auto_threads(ModelConfig(hidden=512), cores=2, load=1.9) == 1
     resolved = resolve({}, {"TSRNN_THREADS": "2"})
     assert resolved.train.threads == 2 and resolved.sources["threads"] == "env TSRNN_THREADS"
     summary = runner_json(["train", str(data), "--runs-dir", str(tmp_path), "--name", "t2", "--epochs", "1", "--inputs", "level", "--threads", "2", "--json", "--quiet"])

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tsrnn.config import TrainConfig
+from tsrnn.config import STATEFUL_BATCH, WINDOW_BATCH, TrainConfig
 from tsrnn.data.scaling import Scaler
 from tsrnn.models.autoencoder import Autoencoder, StreamingAutoencoder
 from tsrnn.models.forecaster import Forecaster, StreamingForecaster, WindowedForecaster
@@ -87,7 +87,7 @@ class ForecasterTask:
         total = sum(p.shape[0] for p in self.train)
         # A pass makes about total / (batch * chunk) optimiser steps: fewer streams on small data,
         # so that even a short history gets MIN_STEPS steps per epoch.
-        self.batch = int(np.clip(total // (cfg.chunk * MIN_STEPS), 1, cfg.batch))
+        self.batch = int(np.clip(total // (cfg.chunk * MIN_STEPS), 1, cfg.batch or STATEFUL_BATCH))
         self.length = int(np.clip(total // self.batch, cfg.chunk, 16 * cfg.chunk))
         val, lengths = pad_stack([scaler.transform(p) for p in split.val])
         self.val = torch.from_numpy(val)
@@ -209,8 +209,9 @@ class WindowedTask(_WindowTask):
     def train_epoch(self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
         order = rng.permutation(len(self.train_index))
         losses, norms = [], []
-        for start in range(0, len(order), cfg.batch):
-            index = self.train_index[order[start : start + cfg.batch]]
+        batch = cfg.batch or WINDOW_BATCH
+        for start in range(0, len(order), batch):
+            index = self.train_index[order[start : start + batch]]
             x = torch.from_numpy(gather_windows(self.train, index, self.window))
             y, m = self._targets(self.train, index)
             pred, *_ = model(x, *model.zero_state(len(index)))
@@ -260,8 +261,9 @@ class AutoencoderTask(_WindowTask):
     def train_epoch(self, model: Autoencoder, opt: Adam, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
         order = rng.permutation(len(self.train_index))[:MAX_WINDOWS_PER_EPOCH]
         losses, norms = [], []
-        for start in range(0, len(order), cfg.batch):
-            x = torch.from_numpy(gather_windows(self.train, self.train_index[order[start : start + cfg.batch]], self.window))
+        batch = cfg.batch or WINDOW_BATCH
+        for start in range(0, len(order), batch):
+            x = torch.from_numpy(gather_windows(self.train, self.train_index[order[start : start + batch]], self.window))
             loss = _pointwise(model(x), x, cfg.loss).mean()
             norms.append(_step(model, opt, loss, cfg.clip_grad))
             losses.append(loss.item())

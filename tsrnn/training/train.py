@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tsrnn import __version__
-from tsrnn.config import DataConfig, ModelConfig, ScoreConfig, TrainConfig, from_dict, to_dict
+from tsrnn.config import WINDOW_BATCH, DataConfig, ModelConfig, ScoreConfig, TrainConfig, from_dict, to_dict
 from tsrnn.data.clean import Dataset, read_dataset
 from tsrnn.data.scaling import Scaler
 from tsrnn.errors import InputError, TsrnnError
@@ -142,13 +142,20 @@ def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler
     return (*tried[chosen], record, stopped)
 
 
-def auto_threads(model_cfg: ModelConfig) -> int:
-    """Torch intra-op threads for training a model of this size: one below AUTO_THREADS_HIDDEN units.
+def auto_threads(model_cfg: ModelConfig, cores: int | None = None, load: float | None = None) -> int:
+    """Torch intra-op threads for training a model of this size (benchmarks/threads.py, README).
 
-    Measured (README, "Training on a busy machine"): these small models train fastest on one
-    thread, and several times slower with torch's default (every core) when another job shares
-    the machine."""
-    return 1 if model_cfg.hidden < AUTO_THREADS_HIDDEN else 2
+    Below AUTO_THREADS_HIDDEN units one thread: as fast as two on an idle 2-core machine, and
+    5-9x faster than two next to a busy process. Wider models gain from more threads when the
+    machine is idle and lose badly when it is not, so they get the cores that the last minute's
+    load average leaves idle (at least one)."""
+    if model_cfg.hidden < AUTO_THREADS_HIDDEN:
+        return 1
+    import os
+
+    cores = cores or os.cpu_count() or 1
+    load = os.getloadavg()[0] if load is None else load
+    return max(1, min(cores, round(cores - load)))
 
 
 AUTO_THREADS_HIDDEN = 256
@@ -245,7 +252,7 @@ class _Saver:
             "rows_train": int(train_rows.shape[0]),
             "rows_val": int(sum(p.shape[0] - c for p, c in zip(self.split.val, self.split.context))),
             "epochs_run": len(history), "best_epoch": best.epoch, "best_val_loss": best.val_loss,
-            "loss": self.base["train"].get("loss", "mse"),
+            "loss": self.base["train"].get("loss", "mse"), "batch": getattr(self.task, "batch", None) or self.base["train"].get("batch") or WINDOW_BATCH,
             "train_seconds": round(seconds, 3), "threads": self.threads, "inputs": self.model_cfg.inputs, "choices": self.choices, "parameters": sum(p.numel() for p in self.net.parameters()),
             "error_scale": calibration.error_scale, "threshold": calibration.threshold, "channels": calibration.channels,
             "cooldown": calibration.cooldown, "hold": calibration.hold, "accept_after": calibration.accept_after, "error": calibration.error, "time_features": self.model_cfg.time_features,
