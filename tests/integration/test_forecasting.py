@@ -91,7 +91,7 @@ def test_target_forecasts_one_column_from_all_of_them(tmp_path: Path) -> None:
     run = train(data, model=ModelConfig(target="v1", horizon=3, inputs="level"), config=TrainConfig(epochs=40, seed=0), runs_dir=tmp_path).run
     alone = train(data, model=ModelConfig(horizon=3, inputs="level"), data_config=None, config=TrainConfig(epochs=40, seed=0),
                   runs_dir=tmp_path, name="both").run
-    assert run.info["model"]["target"] == "v1"
+    assert run.info["model"]["target"] == "v1" and run.info["summary"]["target"] == "v1"
     net = run.load_model()
     assert net.targets == [1] and net.head.out_features == 3  # one column, three rows ahead
     frame = forecast(run, data, 3).frame

@@ -35,7 +35,8 @@ def key_values(console: Console, title: str, rows: dict[str, Any]) -> None:
 def render_train(console: Console, summary: dict[str, Any]) -> None:
     series = f" in {summary['series']:,} series" if summary["series"] > 1 else ""
     key_values(console, f"trained {summary['name']}", {
-        "model": f"{summary['model']} ({summary['cell']}, {summary['parameters']:,} parameters)",
+        "model": f"{summary['model']} ({summary['cell']}, {summary['parameters']:,} parameters)"
+        + (f", forecasts {summary['target']!r} from {summary['columns']} columns" if summary.get("target") else ""),
         "rows": f"{summary['rows_train']:,} train, {summary['rows_val']:,} validation{series}"
         + (f", {summary['segments']:,} segments (gaps longer than --fill-limit split them)" if summary["segments"] > summary["series"] else ""),
         "interval": f"{summary['interval_seconds']:g} s" if summary["interval_seconds"] else "unknown",
