@@ -60,9 +60,13 @@ def runner_json(args: list[str]) -> dict:
 
 def test_threads_are_set_for_training_recorded_and_given_back(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "h.csv", cycle(600, seed=1))
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    summary = train(data, model=ModelConfig(inputs="level"), config=TrainConfig(epochs=1, threads=1), runs_dir=tmp_path).summary
-    assert summary["threads"] == 1 and torch.get_num_threads() == 2  # the caller's setting is given back
+    try:
+        summary = train(data, model=ModelConfig(inputs="level"), config=TrainConfig(epochs=1, threads=1), runs_dir=tmp_path).summary
+        assert summary["threads"] == 1 and torch.get_num_threads() == 2  # the caller's setting is given back
+    finally:
+        torch.set_num_threads(before)
     assert auto_threads(ModelConfig()) == 1 and auto_threads(ModelConfig(hidden=64), cores=8, load=0.0) == 1
     assert auto_threads(ModelConfig(hidden=512), cores=4, load=0.2) == 4 and auto_threads(ModelConfig(hidden=512), cores=2, load=1.9) == 1
     resolved = resolve({}, {"TSRNN_THREADS": "2"})
@@ -141,3 +145,22 @@ def test_a_target_model_exports_and_watch_scores_that_column(tmp_path: Path) -> 
     flagged = scores.filter(pl.col("alert") == 1)["timestamp"].to_list()
     assert any(t == scores["timestamp"][200] for t in flagged)
     assert all(e.columns == ["v1"] for e in result.events)
+
+
+@pytest.mark.parametrize("inputs", ["level", "diff"])
+def test_rolling_forecasts_at_the_last_row_are_what_tsrnn_forecast_says(tmp_path: Path, inputs: str) -> None:
+    """Beyond the horizon (rolled on its own predictions, with time features and changes fed back)
+    the batched rolling path must give exactly `tsrnn forecast`'s rows."""
+    from tsrnn.training.forecast import forecast, rolling_forecasts
+
+    values = cycle(900, seed=4)
+    data = write_csv(tmp_path / "c.csv", values)
+    run = train(data, model=ModelConfig(horizon=4, inputs=inputs), config=TrainConfig(epochs=3, seed=0), runs_dir=tmp_path).run
+    assert run.model_config.time_features == "day"
+    said = forecast(run, data, 11).frame["value"].to_numpy()
+    times = np.array([np.datetime64("2024-01-01T00:00:00") + np.timedelta64(5 * i, "m") for i in range(len(values))])
+    rolled = rolling_forecasts(run, values, times, np.array([700, len(values) - 1]), 11)
+    assert rolled.shape == (2, 11, 1)
+    np.testing.assert_allclose(rolled[1, :, 0], said, rtol=1e-5, atol=1e-4)
+    with pytest.raises(InputError, match="increasing"):
+        rolling_forecasts(run, values, times, np.array([5, 5]), 3)

@@ -168,6 +168,8 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
     """Inputs in raw units around the training data's mean and spread."""
     import torch
 
+    from tsrnn.models import target_indices
+
     cfg = run.model_config
     features = len(run.schema["value_columns"])
     gen = torch.Generator().manual_seed(seed)
@@ -177,7 +179,7 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
         return (mean + scale * torch.randn(batch, cfg.window, features, generator=gen),)
     x = mean + scale * torch.randn(batch, time, features, generator=gen)
     states = tuple(0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in STATE_NAMES[cfg.cell])
-    targets = [run.schema["value_columns"].index(cfg.target)] if cfg.target else list(range(features))
+    targets = list(target_indices(cfg, list(run.schema["value_columns"])))
     rows = (mean[targets] + scale[targets] * torch.randn(batch, len(targets), generator=gen),)  # next: a forecast of the targets
     if cfg.inputs == "diff":
         rows += (mean + scale * torch.randn(batch, features, generator=gen),)  # prev: the last row read

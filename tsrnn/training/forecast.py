@@ -34,8 +34,7 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
     cfg = run.model_config
     if cfg.kind != "forecaster":
         raise ModelError(f"run {run.name!r} is an {cfg.kind}; forecasting needs a forecaster (train with --model forecaster)")
-    if steps < 1:
-        raise InputError(f"--steps must be at least 1, got {steps}")
+    _check_steps(run, steps)
     interval = run.schema.get("interval_seconds")
     dataset = read_dataset(str(data), run.data_config, interval=interval)
     if not interval:
@@ -44,10 +43,7 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
         raise InputError(f"{data}: value columns {dataset.value_columns} differ from the run's {run.schema['value_columns']}")
     model = run.load_model()
     scaler = run.scaler
-    if cfg.target is not None and steps > cfg.horizon:
-        raise InputError(f"--steps {steps}: run {run.name!r} forecasts {cfg.target!r} from every column, and the other columns' future is unknown, "
-                         f"so it forecasts at most its --horizon ({cfg.horizon}) rows; ask for fewer steps or train with a longer --horizon")
-    columns = [dataset.value_columns[i] for i in model.targets] if cfg.kind == "forecaster" else dataset.value_columns
+    columns = [dataset.value_columns[i] for i in model.targets]
     mean, scale = np.asarray(scaler.mean)[model.targets], np.asarray(scaler.scale)[model.targets]
     frames = []
     with torch.no_grad():
@@ -94,6 +90,16 @@ def _roll(model, cfg, scaled: np.ndarray, steps: int, torch, times: np.ndarray) 
         last = rows[-1]
 
 
+def _check_steps(run: Run, steps: int) -> None:
+    """At least one step; a --target model at most its horizon (the other columns' future is unknown, so nothing can be fed back)."""
+    cfg = run.model_config
+    if steps < 1:
+        raise InputError(f"--steps must be at least 1, got {steps}")
+    if cfg.target is not None and steps > cfg.horizon:
+        raise InputError(f"--steps {steps}: run {run.name!r} forecasts {cfg.target!r} from every column, and the other columns' future is unknown, "
+                         f"so it forecasts at most its --horizon ({cfg.horizon}) rows; ask for fewer steps or train with a longer --horizon")
+
+
 def _frame(id_column: str | None, sid: str, last: Segment, values: np.ndarray, interval: float, columns: list[str]) -> pl.DataFrame:
     step = np.arange(1, len(values) + 1)
     times = last.times[-1] + (step * interval * 1e6).astype("timedelta64[us]")
@@ -123,9 +129,8 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
     origins = np.asarray(origins, int)
     if origins.size == 0 or origins.min() < 0 or origins.max() >= len(values) or np.any(np.diff(origins) <= 0):
         raise InputError("origins must be increasing rows of the series")
+    _check_steps(run, steps)
     model, scaler = run.load_model(), run.scaler
-    if steps > cfg.horizon and model.outputs != model.features:
-        raise InputError(f"run {run.name!r} forecasts {cfg.target!r} alone: at most {cfg.horizon} steps (its --horizon)")
     mean, scale = np.asarray(scaler.mean)[model.targets], np.asarray(scaler.scale)[model.targets]
     scaled = scaler.transform(values).astype(np.float32)
     diff = np.diff(scaled, axis=0, prepend=scaled[:1])
