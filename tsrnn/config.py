@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from tsrnn.scoring import THRESHOLD_METHODS  # noqa: F401 (re-exported for the command line's help)
+from tsrnn.kinds import CELL_STATES, MODEL_KINDS, MODES, Kind, kind_of
+from tsrnn.scoring import THRESHOLD_METHODS
 
-MODEL_KINDS = ("forecaster", "autoencoder")
 DUPLICATES = ("last", "mean", "error")
 FILLS = ("interpolate", "ffill", "none")
-CELLS = ("lstm", "gru", "rnn")
-MODES = ("stateful", "windowed")
+CELLS = tuple(CELL_STATES)
+TIME_FEATURES = ("none", "day", "week", "day+week")  # the periods a stateful forecaster can read (data/timefeatures.py)
 INPUTS = ("auto", "level", "diff")
 SCALERS = ("standard", "minmax", "robust")
 LOSSES = ("mse", "mae", "huber")
@@ -74,14 +74,18 @@ class ModelConfig:
                 raise TsrnnError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise TsrnnError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if self.time_features not in ("auto", "none", "day", "week", "day+week"):
-            raise TsrnnError(f"unknown time features {self.time_features!r} for --time-features: use one of auto, none, day, week, day+week")
-        if self.time_features not in ("none", "auto") and (self.kind != "forecaster" or self.mode != "stateful"):
-            raise TsrnnError("--time-features works with the stateful forecaster only; drop it or use --mode stateful")
-        if self.target is not None and (self.kind != "forecaster" or self.mode != "stateful"):
-            raise TsrnnError("--target works with the stateful forecaster only; drop it or use --model forecaster --mode stateful")
-        if self.inputs == "diff" and (self.kind != "forecaster" or self.mode != "stateful"):
-            raise TsrnnError("--inputs diff works with the stateful forecaster only; drop it or use --mode stateful")
+        if self.time_features not in ("auto", *TIME_FEATURES):
+            raise TsrnnError(f"unknown time features {self.time_features!r} for --time-features: use one of auto, {', '.join(TIME_FEATURES)}")
+        stateful_only = {"--time-features": self.time_features not in ("none", "auto"), "--target": self.target is not None,
+                         "--inputs diff": self.inputs == "diff"}
+        for flag, given in stateful_only.items():
+            if given and not self.spec.stateful:
+                raise TsrnnError(f"{flag} works with the stateful forecaster only; drop it or use --model forecaster --mode stateful")
+
+    @property
+    def spec(self) -> Kind:
+        """This model's kind in the registry (tsrnn.kinds)."""
+        return kind_of(self.kind, self.mode)
 
 
 STATEFUL_BATCH = 8  # streams of the stateful forecaster (benchmarks/forecast.py: better than 32 on ETTh1 and NAB)

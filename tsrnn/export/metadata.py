@@ -13,6 +13,7 @@ from typing import Any
 
 from tsrnn.config import DataConfig, from_dict
 from tsrnn.errors import ModelError
+from tsrnn.kinds import Kind, kind_of
 from tsrnn.scoring.calibration import Calibration
 
 FORMAT = "1"
@@ -45,6 +46,11 @@ class ModelMetadata:
     created: str
     time_features: str = "none"  # stateful forecaster: the graph's `tf` input (tsrnn.data.timefeatures)
     target: str = ""  # a forecaster trained with --target forecasts and scores this column alone; "": every column
+
+    @property
+    def spec(self) -> Kind:
+        """The model's kind in the registry (tsrnn.kinds)."""
+        return kind_of(self.kind, self.mode)
 
     @property
     def features(self) -> int:

@@ -26,7 +26,6 @@ from tsrnn.export.metadata import FORMAT, ModelMetadata
 from tsrnn.export.variants import TOLERANCE, fp16_copy, int8_copy, timing
 from tsrnn.extras import require
 from tsrnn.fsutil import atomic_write_bytes
-from tsrnn.models.cells import STATE_NAMES
 from tsrnn.training.runs import Run
 
 PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| in scaled units (raw / feature scale)
@@ -36,26 +35,8 @@ RAW_OUTPUTS = ("expected", "next_out", "prev_out", "forecast", "reconstruction")
 
 
 def graph_spec(cfg: ModelConfig) -> tuple[list[str], list[str], dict[str, dict[int, str]]]:
-    """(input names, output names, dynamic axes) of the graph for a model configuration."""
-    if cfg.kind == "autoencoder":
-        return ["x"], ["reconstruction", "error"], {"x": {0: "batch"}, "reconstruction": {0: "batch"}, "error": {0: "batch"}}
-    if cfg.mode == "windowed":
-        return ["x"], ["forecast"], {"x": {0: "batch"}, "forecast": {0: "batch"}}
-    states = list(STATE_NAMES[cfg.cell])
-    rows = ["next", "prev"] if cfg.inputs == "diff" else ["next"]  # carried rows (batch, features)
-    axes: dict[str, dict[int, str]] = {
-        "x": {0: "batch", 1: "time"},
-        "expected": {0: "batch", 1: "time"}, "error": {0: "batch", 1: "time"}, "forecast": {0: "batch", 1: "time"},
-    }
-    for name in states:
-        axes[name] = axes[f"{name}_out"] = {1: "batch"}
-    for name in rows:
-        axes[name] = axes[f"{name}_out"] = {0: "batch"}
-    outputs = ["expected", "error", "forecast", *(f"{n}_out" for n in states), *(f"{n}_out" for n in rows)]
-    tf = ["tf"] if cfg.time_features != "none" else []  # (batch, time, k): time features of each row
-    if tf:
-        axes["tf"] = {0: "batch", 1: "time"}
-    return ["x", *tf, *states, *rows], outputs, axes
+    """(input names, output names, dynamic axes) of the graph for a model configuration (tsrnn.kinds)."""
+    return cfg.spec.graph(cfg)
 
 
 @dataclass(frozen=True)
@@ -138,7 +119,7 @@ def export_onnx(
                 f"export of {run.name}: the {precision} copy differs from PyTorch by {max(checked.values()):.2e} scaled units "
                 f"(limit {TOLERANCE[precision]}); this data needs float32, so drop --{'fp16' if precision == 'fp16' else 'quantize'}"
             )
-        speed = timing(blob, _timing_feeds(run)) if timed and run.model_config.kind == "forecaster" and run.model_config.mode == "stateful" else {}
+        speed = timing(blob, _timing_feeds(run)) if timed and run.model_config.spec.stateful else {}
         variants.append(Variant(precision, target, len(blob), checked, speed))
     for variant, blob in zip(variants, copies.values()):
         atomic_write_bytes(variant.path, blob)
@@ -159,9 +140,8 @@ def _streaming_module(run: Run):  # -> torch.nn.Module
     from tsrnn.models.autoencoder import StreamingAutoencoder
     from tsrnn.models.forecaster import StreamingForecaster, WindowedForecaster
 
-    cfg = run.model_config
-    wrapper = StreamingAutoencoder if cfg.kind == "autoencoder" else WindowedForecaster if cfg.mode == "windowed" else StreamingForecaster
-    return wrapper(run.load_model(), list(run.scaler.mean), list(run.scaler.scale)).eval()
+    wrappers = {"stateful": StreamingForecaster, "windowed": WindowedForecaster, "autoencoder": StreamingAutoencoder}  # by tsrnn.kinds name
+    return wrappers[run.model_config.spec.name](run.load_model(), list(run.scaler.mean), list(run.scaler.scale)).eval()
 
 
 def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
@@ -175,13 +155,13 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
     gen = torch.Generator().manual_seed(seed)
     mean = torch.tensor(run.scaler.mean, dtype=torch.float32)
     scale = torch.tensor(run.scaler.scale, dtype=torch.float32)
-    if cfg.kind == "autoencoder" or cfg.mode == "windowed":
+    if not cfg.spec.stateful:
         return (mean + scale * torch.randn(batch, cfg.window, features, generator=gen),)
     x = mean + scale * torch.randn(batch, time, features, generator=gen)
-    states = tuple(0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in STATE_NAMES[cfg.cell])
+    states = tuple(0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in cfg.spec.state_names(cfg.cell))
     targets = list(target_indices(cfg, list(run.schema["value_columns"])))
     rows = (mean[targets] + scale[targets] * torch.randn(batch, len(targets), generator=gen),)  # next: a forecast of the targets
-    if cfg.inputs == "diff":
+    if "prev" in cfg.spec.carried_rows(cfg.inputs):
         rows += (mean + scale * torch.randn(batch, features, generator=gen),)  # prev: the last row read
     tf = (torch.rand(batch, time, time_count(cfg.time_features), generator=gen) * 2 - 1,) if cfg.time_features != "none" else ()
     return (x, *tf, *states, *rows)
@@ -251,8 +231,8 @@ def _metadata(run: Run) -> ModelMetadata:
         data_config=to_dict(run.data_config),
         window=cfg.window,
         horizon=cfg.horizon,
-        state_shape=[cfg.layers, cfg.hidden] if cfg.kind == "forecaster" and cfg.mode == "stateful" else [],
-        state_names=list(STATE_NAMES[cfg.cell]) if cfg.kind == "forecaster" and cfg.mode == "stateful" else [],
+        state_shape=[cfg.layers, cfg.hidden] if cfg.spec.stateful else [],
+        state_names=list(cfg.spec.state_names(cfg.cell)),
         inputs=cfg.inputs,
         mode=cfg.mode,
         time_features=cfg.time_features,

@@ -15,9 +15,9 @@ def build_model(cfg: ModelConfig, columns: list[str]) -> torch.nn.Module:
     from tsrnn.models.autoencoder import Autoencoder
     from tsrnn.models.forecaster import Forecaster
 
-    if cfg.kind == "autoencoder":
-        return Autoencoder(len(columns), cfg)
-    return Forecaster(len(columns), cfg, target_indices(cfg, columns))
+    if cfg.spec.forecasts:
+        return Forecaster(len(columns), cfg, target_indices(cfg, columns))
+    return Autoencoder(len(columns), cfg)
 
 
 def target_indices(cfg: ModelConfig, columns: list[str]) -> tuple[int, ...]:

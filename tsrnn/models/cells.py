@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from tsrnn.config import ModelConfig
+from tsrnn.kinds import CELL_STATES
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-STATE_NAMES = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}  # names of the graph's state inputs
 
 
 def make_rnn(cfg: ModelConfig, inputs: int, hidden: int | None = None, *, bidirectional: bool = False) -> nn.RNNBase:
@@ -33,7 +33,7 @@ def make_rnn(cfg: ModelConfig, inputs: int, hidden: int | None = None, *, bidire
 
 def zero_state(cfg: ModelConfig, batch: int) -> tuple[torch.Tensor, ...]:
     """The initial state: one (layers, batch, hidden) tensor per state name of the cell."""
-    return tuple(torch.zeros(cfg.layers, batch, cfg.hidden) for _ in STATE_NAMES[cfg.cell])
+    return tuple(torch.zeros(cfg.layers, batch, cfg.hidden) for _ in CELL_STATES[cfg.cell])
 
 
 def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:

@@ -133,3 +133,13 @@ def inverse_covariance(residuals: np.ndarray) -> np.ndarray:
     cov = np.atleast_2d(np.cov(r, rowvar=False))
     ridge = 1e-6 + 1e-3 * float(np.trace(cov)) / f  # a column that never moved still gets a finite spread
     return np.linalg.inv(cov + ridge * np.eye(f))
+
+
+def seasonal_norm(parts: list[np.ndarray], season: int, scale: np.ndarray) -> float:
+    """The 99th percentile of |row - the row a day before| / scale within the training parts."""
+    errs = [(np.abs(p[season:] - p[:-season]) / scale).ravel() for p in parts if p.shape[0] > season]
+    return max(float(np.quantile(np.concatenate(errs), 0.99)), 1e-6) if errs else 1.0
+
+
+def q99(values: np.ndarray) -> float:
+    return max(float(np.nanquantile(values, 0.99)), 1e-6)

@@ -31,7 +31,7 @@ class ForecasterRunner:
         self.session = session
         self.layers, self.hidden = meta.state_shape
         self.states = list(meta.state_names)  # ["h", "c"] for LSTM, ["h"] for GRU and RNN
-        self.rows = ["next", "prev"] if meta.inputs == "diff" else ["next"]  # carried rows (1, features)
+        self.rows = list(meta.spec.carried_rows(meta.inputs))  # carried rows (1, features)
         cal = meta.scorer_calibration
         self.scored = meta.scored  # the columns forecast: every one, or --target's
         self.errors = ErrorSpec(cal.error, meta.horizon, len(self.scored), season_rows(meta.interval) if cal.error == "blend" else 0,
@@ -163,12 +163,9 @@ class WindowedForecasterRunner(_WindowRunner):
 
 
 def runner_for(session: ort.InferenceSession, meta: ModelMetadata) -> ForecasterRunner | _WindowRunner:
-    """The runner for a model: its kind and training mode decide how rows meet the graph."""
-    if meta.kind == "autoencoder":
-        return AutoencoderRunner(session, meta)
-    if meta.mode == "windowed":
-        return WindowedForecasterRunner(session, meta)
-    return ForecasterRunner(session, meta)
+    """The runner for a model: its kind (tsrnn.kinds) decides how rows meet the graph."""
+    runners = {"stateful": ForecasterRunner, "windowed": WindowedForecasterRunner, "autoencoder": AutoencoderRunner}
+    return runners[meta.spec.name](session, meta)
 
 
 def arrays_to_json(arrays: dict[str, np.ndarray]) -> dict[str, Any]:

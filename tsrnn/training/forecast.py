@@ -32,7 +32,7 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
     """
     torch = require("torch", "train", "forecasting")
     cfg = run.model_config
-    if cfg.kind != "forecaster":
+    if not cfg.spec.forecasts:
         raise ModelError(f"run {run.name!r} is an {cfg.kind}; forecasting needs a forecaster (train with --model forecaster)")
     _check_steps(run, steps)
     interval = run.schema.get("interval_seconds")
@@ -49,7 +49,7 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
     with torch.no_grad():
         for sid, segments in dataset.series().items():
             last = segments[-1]
-            if last.rows < (cfg.window if cfg.mode == "windowed" else 2):
+            if last.rows < (2 if cfg.spec.stateful else cfg.window):
                 raise InputError(f"{data}: series {sid or '(all)'} ends with only {last.rows} rows after a gap; give more history")
             future = last.times[-1] + (np.arange(1, steps + 1) * interval * 1e6).astype("timedelta64[us]")
             predicted = _roll(model, cfg, scaler.transform(last.values), steps, torch, np.concatenate([last.times, future]))
@@ -68,7 +68,7 @@ def _roll(model, cfg, scaled: np.ndarray, steps: int, torch, times: np.ndarray) 
         return torch.from_numpy(time_features(times[a:b], cfg.time_features)[None])
 
     out: list[np.ndarray] = []
-    if cfg.mode == "windowed":
+    if not cfg.spec.stateful:
         window = scaled[-cfg.window :]
         while len(out) < steps:
             pred, *_ = model(torch.from_numpy(window[None].astype(np.float32)), *model.zero_state(1))
@@ -124,7 +124,7 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
     from tsrnn.data.timefeatures import time_features
 
     cfg = run.model_config
-    if cfg.kind != "forecaster" or cfg.mode != "stateful":
+    if not cfg.spec.stateful:
         raise ModelError(f"run {run.name!r}: rolling forecasts need a stateful forecaster")
     origins = np.asarray(origins, int)
     if origins.size == 0 or origins.min() < 0 or origins.max() >= len(values) or np.any(np.diff(origins) <= 0):

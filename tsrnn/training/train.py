@@ -109,7 +109,7 @@ def _network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Sca
     torch.manual_seed(cfg.seed)
     net = build_model(model_cfg, columns)
     task = _task(model_cfg, split, scaler, cfg, target_indices(model_cfg, columns))
-    if model_cfg.kind == "forecaster" and model_cfg.inputs == "diff":
+    if model_cfg.inputs == "diff":
         net.diff_scale.copy_(torch.from_numpy(_change_spread(split, scaler)))
     return net, task
 
@@ -173,14 +173,9 @@ def _torch_threads(torch, threads: int) -> Iterator[None]:  # noqa: ANN001
 
 
 def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig, targets: tuple[int, ...]):  # noqa: ANN202
-    from tsrnn.training.loop import AutoencoderTask, ForecasterTask, WindowedTask
+    from tsrnn.training.tasks import TASKS
 
-    if model_cfg.kind == "autoencoder":
-        return AutoencoderTask(split, scaler, cfg, model_cfg.window)
-    if model_cfg.mode == "windowed":
-        return WindowedTask(split, scaler, cfg, model_cfg.window, model_cfg.horizon)
-    return ForecasterTask(split, scaler, cfg, warmup_rows(model_cfg), model_cfg.horizon, diff=model_cfg.inputs == "diff",
-                          time_features=model_cfg.time_features, targets=targets)
+    return TASKS[model_cfg.spec.name](split, scaler, cfg, model_cfg, targets)
 
 
 def _change_spread(split: Split, scaler: Scaler) -> np.ndarray:
@@ -194,9 +189,8 @@ def _change_spread(split: Split, scaler: Scaler) -> np.ndarray:
 
 
 def warmup_rows(model_cfg: ModelConfig) -> int:
-    """Rows from a fresh start before a model's errors mean anything (an autoencoder's first full
-    window ends at row window - 1; forecasters need `window` rows of state or of history)."""
-    return model_cfg.window - 1 if model_cfg.kind == "autoencoder" else model_cfg.window
+    """Rows from a fresh start before a model's errors mean anything (tsrnn.kinds)."""
+    return model_cfg.spec.warmup_rows(model_cfg.window)
 
 
 class _Saver:
@@ -222,7 +216,7 @@ class _Saver:
 
         with torch.no_grad():
             errors, spec = self.task.calibration_errors(self.net, self.score.error if self.score.error != "none" else "abs", self.season)
-        autoencoder = self.model_cfg.kind == "autoencoder"  # its reconstruction error is the novelty channel
+        autoencoder = self.model_cfg.spec.own_novelty  # its reconstruction error is the novelty channel
         self.history.val_novelty = errors if autoencoder else _aligned(self.history, self.split, getattr(self.task, "error_mask", None))
         calibration = calibrate(None if autoencoder else errors, warmup_rows(self.model_cfg), score=self.score, spec=spec, history=self.history,
                                 novelty=self.score.novelty)
@@ -276,7 +270,8 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
     """
     from tsrnn.scoring.errors import season_rows
 
-    stateful = model.kind == "forecaster" and model.mode == "stateful"
+    spec = model.spec
+    stateful = spec.stateful
     interval = dataset.interval_seconds
     if model.inputs == "auto" and not stateful:
         model = dataclasses.replace(model, inputs="level")
@@ -284,20 +279,20 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
         model = dataclasses.replace(model, time_features="day" if stateful and interval and interval < 43_200 else "none")
     if score.error == "auto":
         kind = ("blend" if season_rows(interval) else "horizon" if model.horizon > 1 else "abs") if stateful else "abs"
-        score = dataclasses.replace(score, error=kind if model.kind == "forecaster" else "none")
-    if score.error not in ("abs", "none") and not stateful:
-        raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error abs with this model")
-    if model.kind == "autoencoder":  # its error is its reconstruction error: the novelty channel
+        score = dataclasses.replace(score, error=kind if spec.error_kinds else "none")
+    if score.error != "none" and score.error not in spec.error_kinds and spec.error_kinds:
+        raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error {' or '.join(spec.error_kinds)} with this model")
+    if not spec.error_kinds:  # an autoencoder's error is its reconstruction error: the novelty channel
         score = dataclasses.replace(score, error="none")
     if score.error == "blend" and not season_rows(interval):
         raise InputError(f"{source}: --error blend compares each row with the same time a day earlier, which needs rows at a regular interval "
                          f"of 4.3 s to 12 h (found {interval or 'none'}); use --resample, or another --error")
     if score.novelty == "auto":
-        score = dataclasses.replace(score, novelty="autoencoder" if model.kind == "autoencoder" else "knn")
-    if score.novelty == "autoencoder" and model.kind != "autoencoder":
+        score = dataclasses.replace(score, novelty="autoencoder" if spec.own_novelty else "knn")
+    if score.novelty == "autoencoder" and not spec.own_novelty:
         raise TsrnnError("--novelty autoencoder: the novelty channel is an autoencoder's reconstruction error with --model autoencoder; "
                          "a forecaster's novelty channel is knn (or none)")
-    if score.novelty == "knn" and model.kind == "autoencoder":
+    if score.novelty == "knn" and spec.own_novelty:
         score = dataclasses.replace(score, novelty="autoencoder")
     if score.cooldown is None:
         per_series = dataset.rows / max(len(dataset.series()), 1)
