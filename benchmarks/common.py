@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tsrnn.config import SETTINGS, ModelConfig, ScoreConfig, TrainConfig, setting_from_text
+from tsrnn.config import ModelConfig, ScoreConfig, TrainConfig
+from tsrnn.settings import SETTINGS, setting_from_text
 
 WATCH_KEYS = {"channels": str, "threshold": float, "cooldown": int, "memory": int, "quantile": float, "range_floor": float,
               "range_tolerance": float, "method": str, "smooth": int, "release": float, "hold": int, "accept_after": int, "freeze": str}

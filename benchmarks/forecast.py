@@ -48,7 +48,7 @@ import torch
 from common import configs, half, parse_pairs
 
 from tsrnn.config import DataConfig
-from tsrnn.training.forecast import rolling_forecasts
+from tsrnn.forecasting import rolling_forecasts
 from tsrnn.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,10 +25,10 @@ def command(
 ) -> None:
     from tsrnn.evaluation.evaluate import evaluate
 
-    doc = evaluate(scores, labels, label_key=label_key, id_column=id_column)
+    doc = evaluate(scores, labels, label_key=label_key, id_column=id_column).to_dict()
     if json_out:
         print_json(doc)
     else:
         from tsrnn.report.console import render_evaluation
 
-        render_evaluation(human_console(False), doc)
+        render_evaluation(human_console(False, report=True), doc)

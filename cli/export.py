@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from tsrnn.export import FORMATS
 
 from .options import Json, Quiet, RunsDir, human_console, print_json
 
 NAME = "export"
 HELP = "Export a run (by name or directory; default the newest) to exports/NAME.onnx, checked against PyTorch."
-EXAMPLE = "Example: tsrnn export cpu_history --onnx --out exports/cpu.onnx"
+EXAMPLE = "Example: tsrnn export cpu_history --format onnx --out exports/cpu.onnx"
 
 
 def command(
     run: Annotated[str | None, typer.Argument(metavar="RUN", help="Run name under --runs-dir, or a run directory (default: the newest run).")] = None,
-    onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format, and the default).")] = True,
+    format: Annotated[str, typer.Option("--format", help=f"File format: {' | '.join(FORMATS)}.")] = "onnx",
+    onnx: Annotated[bool, typer.Option("--onnx", help="The same as --format onnx (the default).")] = False,
     out: Annotated[str | None, typer.Option("--out", help="Output file (default: exports/NAME.onnx).")] = None,
     runs_dir: RunsDir = "runs",
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset version.")] = 17,
@@ -25,20 +27,10 @@ def command(
     json_out: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    from tsrnn.export.onnx import export_onnx
+    from tsrnn.export import export
     from tsrnn.training.runs import resolve_run
 
-    from tsrnn.errors import TsrnnError
-
-    if quantize not in (None, "int8"):
-        raise TsrnnError(f"--quantize {quantize!r}: only int8 is supported")
-    resolved = resolve_run(run, Path(runs_dir))
-    result = export_onnx(resolved, out, opset=opset, fp16=fp16, int8=quantize == "int8", timed=quantize == "int8")
-    doc = {
-        "run": resolved.name, "path": str(result.path), "bytes": result.bytes, "parity": result.parity, "parity_raw": result.parity_raw,
-        "status": resolved.info.get("status", "complete"),
-        "files": [{"precision": v.precision, "path": str(v.path), "bytes": v.bytes, "parity": v.parity, "microseconds": v.microseconds} for v in result.variants],
-    }
+    doc = export(resolve_run(run, runs_dir), out, format=format, opset=opset, fp16=fp16, quantize=quantize).to_dict()
     if json_out:
         print_json(doc)
     elif not quiet:

@@ -23,7 +23,7 @@ def command(
     quiet: Quiet = False,
 ) -> None:
     from tsrnn.fsutil import atomic_write_bytes
-    from tsrnn.training.forecast import forecast
+    from tsrnn.forecasting import forecast
     from tsrnn.training.runs import resolve_run
 
     result = forecast(resolve_run(run, Path(runs_dir)), data, steps)

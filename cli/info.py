@@ -19,10 +19,10 @@ def command(
 ) -> None:
     from tsrnn.export.info import model_info
 
-    doc = model_info(path)
+    doc = model_info(path).to_dict()
     if json_out:
         print_json(doc)
     else:
         from tsrnn.report.console import render_info
 
-        render_info(human_console(False), doc)
+        render_info(human_console(False, report=True), doc)

@@ -26,6 +26,9 @@ class _Group(TyperGroup):
 
     def main(self, args: Any = None, prog_name: Any = None,  # prog_name: always "tsrnn"
               complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        if "--verbose" in args[1:] and "--" not in args:  # also after the command: `tsrnn watch ... --verbose`
+            args = ["--verbose", *[a for a in args if a != "--verbose"]]
         try:
             code = super().main(args, "tsrnn", complete_var, standalone_mode=False, **extra)
         except TsrnnError as exc:
@@ -33,7 +36,8 @@ class _Group(TyperGroup):
         except typer.TyperException as exc:  # bad usage: unknown option, missing argument, bad value
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else "tsrnn"
-            _fail(f"{where}: {exc.format_message()} (see `{where} --help`)", exc.exit_code)
+            said = f"{where}: " if where != "tsrnn" else ""  # the line starts with "tsrnn: error:" already
+            _fail(f"{said}{exc.format_message()} (see `{where} --help`)", exc.exit_code)
         except typer.Abort:
             _fail("aborted", 130)
         except BrokenPipeError:  # e.g. `tsrnn watch ... --ndjson | head -1`
@@ -65,7 +69,7 @@ def _new_app() -> typer.Typer:
         cls=_Group,
         help="Recurrent models for time-series anomaly detection: train, export to ONNX, watch.",
         epilog="Example: tsrnn train history.csv && tsrnn export --onnx && tsrnn watch new.csv --model exports/history.onnx",
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -79,9 +83,22 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _verbose(value: bool) -> None:
+    if value:
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s tsrnn %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+        logger = logging.getLogger("tsrnn")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+
 def _root(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", callback=_verbose, is_eager=True,
+                                 help="Log what happens on stderr (files, rows, provider, timings): for debugging cron jobs."),
 ) -> None:
     if ctx.invoked_subcommand is None:
         print(ctx.get_help())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -24,15 +26,41 @@ class DataOptions:
     Resample = Annotated[str | None, typer.Option("--resample", help="Average onto a regular grid first, e.g. 30s, 5m, 1h.")]
 
 
-def human_console(machine_output: bool) -> Console:
-    """Reports go to stdout on a terminal, else (or when stdout carries data) to stderr.
+def human_console(machine_output: bool, *, report: bool = False) -> Console:
+    """Where the human text goes: stdout on a terminal; else stderr (a cron job's log), unless
+    the text is the command's product (`report`: `tsrnn info m.onnx > f` writes the file) and
+    stdout carries no data.
 
-    Written to a log or pipe rather than a terminal, lines may run to 120 columns, not Rich's 80.
+    Written to a file or pipe rather than a terminal, lines may run to 120 columns, not Rich's 80,
+    without colour and without trailing spaces.
     """
-    console = Console(stderr=machine_output or not sys.stdout.isatty(), highlight=False, soft_wrap=False)
-    if not console.is_terminal:
-        console.width = 120
-    return console
+    to_stderr = machine_output or (not report and not sys.stdout.isatty())
+    stream = sys.stderr if to_stderr else sys.stdout
+    if stream.isatty():
+        return Console(file=stream, highlight=False, soft_wrap=False)
+    return Console(file=_Rstrip(stream), highlight=False, soft_wrap=False, width=120, no_color=True)
+
+
+class _Rstrip:
+    """A text stream that drops the spaces Rich pads lines with before each newline."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.pending = stream, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        if lines:
+            self.stream.write("".join(line.rstrip() + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending.strip():
+            self.stream.write(self.pending.rstrip())
+        self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 def print_json(doc: Any) -> None:
@@ -55,3 +83,26 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
+
+
+REQUIRED = inspect.Parameter.empty  # a parameter without a default
+
+
+def with_parameters(parameters: list[tuple[str, Any, Any]], *, env: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a `command(**given)` the signature Typer reads its options from: a table of
+    (name, Annotated type with its typer.Option or Argument, default), kept beside the command.
+    With `env`, each option also reads a TSRNN_* variable named as its flag (--scores-out:
+    TSRNN_SCORES_OUT; the argument: TSRNN_SOURCE); a flag given wins."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        if env:
+            for name, annotated, _ in parameters:
+                for info in getattr(annotated, "__metadata__", ()):
+                    flag = next((d for d in getattr(info, "param_decls", None) or () if d.startswith("--")), None)
+                    if getattr(info, "envvar", "absent") is None:
+                        info.envvar = "TSRNN_" + (flag[2:] if flag else name).upper().replace("-", "_")
+        params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t, default=d) for n, t, d in parameters]
+        command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+        return command
+
+    return decorate

@@ -39,7 +39,7 @@ class DataConfig:
         if self.fill_limit < 0:
             raise TsrnnError(f"--fill-limit must be 0 or more, got {self.fill_limit}")
         if self.resample is not None:
-            from tsrnn.data.clean import parse_interval
+            from tsrnn.data.timeparse import parse_interval
 
             parse_interval(self.resample)
 
@@ -213,6 +213,27 @@ def check_score_settings(method: str | None = None, threshold: float | None = No
             raise TsrnnError(f"--channels {','.join(channels)!r}: give one or more of {', '.join(choices['channels'])}, separated by commas")
 
 
+def check_watch_settings(threads: int, cooldown: int | None, min_duration: int, score: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+    """Refuse watch settings out of range; `score` overrides detector settings (`known`: their names).
+    Returns the overrides that were given (None: keep the model's)."""
+    from tsrnn.errors import TsrnnError
+
+    if threads < 0 or min_duration < 1 or (cooldown is not None and cooldown < 0):
+        raise TsrnnError(f"--min-duration must be at least 1, --threads and --cooldown at least 0 (got {min_duration}, {threads}, {cooldown})")
+    given = {k: v for k, v in score.items() if v is not None}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise TsrnnError(f"unknown detector setting {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+    named = {f.name for f in fields(ScoreConfig)}
+    as_score = {("threshold_method" if k == "method" else k): v for k, v in given.items()}
+    ScoreConfig(**{k: v for k, v in as_score.items() if k in named})  # each value checked as the model's own would be
+    if "channels" in given:
+        check_score_settings(channels=tuple(given["channels"]))
+    if not 0.5 <= given.get("quantile", 0.99) < 1.0:
+        raise TsrnnError(f"quantile must be in [0.5, 1), got {given['quantile']}")
+    return given
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-ready dict of a config dataclass."""
     return asdict(cfg)
@@ -222,96 +243,3 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a config, ignoring keys that a newer version added (JSON lists back to tuples)."""
     known = {f.name for f in fields(cls)}
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
-
-
-# Settings by name, as flags (--fill-limit), TSRNN_* variables (TSRNN_FILL_LIMIT) and TOML keys
-# (fill_limit, at top level or under [data], [model], [train]) all spell them. "model" is the kind.
-SETTINGS: dict[str, tuple[type, str]] = {
-    **{f.name: (DataConfig, f.name) for f in fields(DataConfig)},
-    **{("model" if f.name == "kind" else f.name): (ModelConfig, f.name) for f in fields(ModelConfig)},
-    **{f.name: (TrainConfig, f.name) for f in fields(TrainConfig)},
-}
-SETTINGS.update({f.name: (ScoreConfig, f.name) for f in fields(ScoreConfig)})
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """The three configurations, and where each setting that is not a default came from."""
-
-    data: DataConfig
-    model: ModelConfig
-    train: TrainConfig
-    sources: dict[str, str]
-    score: ScoreConfig = ScoreConfig()
-
-
-def resolve(flags: dict[str, Any], env: dict[str, str], toml_path: str | None = None) -> Resolved:
-    """flags > TSRNN_* environment > TOML file > defaults. `flags` holds only flags that were given."""
-    from tsrnn.errors import TsrnnError
-
-    layers: list[tuple[str, dict[str, Any]]] = []
-    if toml_path:
-        layers.append((f"file {toml_path}", _read_toml(toml_path)))
-    from_env = {k[6:].lower(): v for k, v in env.items() if k.startswith("TSRNN_") and k[6:].lower() in SETTINGS}
-    layers.append(("env", {k: setting_from_text(k, v, f"TSRNN_{k.upper()}") for k, v in from_env.items()}))
-    layers.append(("flag", flags))
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for origin, layer in layers:
-        for key, value in layer.items():
-            if key not in SETTINGS:
-                raise TsrnnError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
-            values[key] = value
-            sources[key] = f"env TSRNN_{key.upper()}" if origin == "env" else origin
-    built = {}
-    for cls in (DataConfig, ModelConfig, TrainConfig, ScoreConfig):
-        mine = {SETTINGS[k][1]: v for k, v in values.items() if SETTINGS[k][0] is cls}
-        if cls is DataConfig and isinstance(mine.get("columns"), str):
-            mine["columns"] = tuple(c.strip() for c in mine["columns"].split(",") if c.strip())
-        built[cls] = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in mine.items()})
-    return Resolved(built[DataConfig], built[ModelConfig], built[TrainConfig], sources, built[ScoreConfig])
-
-
-def _read_toml(path: str) -> dict[str, Any]:
-    import tomllib
-
-    from tsrnn.errors import TsrnnError
-
-    try:
-        doc = tomllib.loads(open(path, encoding="utf-8").read())
-    except FileNotFoundError:
-        raise TsrnnError(f"{path}: no such config file; check --config") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TsrnnError(f"{path}: not valid TOML ({exc}); fix the file") from None
-    flat: dict[str, Any] = {}
-    for key, value in doc.items():
-        if key in ("data", "model", "train", "score") and isinstance(value, dict):
-            flat.update(value)
-        else:
-            flat[key] = value
-    return flat
-
-
-OPTIONAL_INTS = ("cooldown", "hold", "accept_after", "batch")  # settings whose default (None) means "decided from the data"
-
-
-def setting_from_text(key: str, text: str, origin: str) -> Any:
-    """A TSRNN_* value as the type of its setting."""
-    from tsrnn.errors import TsrnnError
-
-    cls, name = SETTINGS[key]
-    default = next(f.default for f in fields(cls) if f.name == name)
-    if default is None and name in OPTIONAL_INTS:
-        default = 0
-    try:
-        if isinstance(default, bool):
-            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("1", "true", "yes")
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        raise TsrnnError(f"{origin}={text!r} is not a valid {type(default).__name__}") from None
-    return text

@@ -70,8 +70,8 @@ def test_a_stop_request_ends_follow_after_the_pass_in_progress(tmp_path: Path, f
     data, scores, state = tmp_path / "m.csv", tmp_path / "scores.csv", tmp_path / "s"
     data.write_text("timestamp,value\n" + lines(2000, 120))
     stop = threading.Event()
+    summary = follow(data, forecaster_onnx, state=state, scores_out=scores, interval=30.0, on_pass=lambda result: stop.set(), stop=stop)
     job = open_job(data, forecaster_onnx)
-    summary = follow(job, state=state, scores_out=scores, interval=30.0, on_pass=lambda result: stop.set(), stop=stop)
     assert (summary.passes, summary.rows) == (1, 120)  # returned at once, not after the 30 s interval
     assert rows_in(scores) == 120
     assert load_state(state, job.fingerprint, job.key).cursors  # the pass was committed to the state

@@ -11,7 +11,8 @@ import torch
 from typer.testing import CliRunner
 
 from tests.helpers import cycle, write_csv
-from tsrnn.config import ModelConfig, TrainConfig, resolve
+from tsrnn.config import ModelConfig, TrainConfig
+from tsrnn.settings import resolve
 from tsrnn.errors import InputError, TsrnnError
 from tsrnn.training.train import auto_threads, train
 from tsrnn_cli.main import app
@@ -88,7 +89,7 @@ def _driven(rows: int = 1200) -> np.ndarray:
 
 
 def test_target_forecasts_one_column_from_all_of_them(tmp_path: Path) -> None:
-    from tsrnn.training.forecast import forecast, rolling_forecasts
+    from tsrnn.forecasting import forecast, rolling_forecasts
 
     values = _driven()
     data = write_csv(tmp_path / "pair.csv", values)
@@ -151,7 +152,7 @@ def test_a_target_model_exports_and_watch_scores_that_column(tmp_path: Path) -> 
 def test_rolling_forecasts_at_the_last_row_are_what_tsrnn_forecast_says(tmp_path: Path, inputs: str) -> None:
     """Beyond the horizon (rolled on its own predictions, with time features and changes fed back)
     the batched rolling path must give exactly `tsrnn forecast`'s rows."""
-    from tsrnn.training.forecast import forecast, rolling_forecasts
+    from tsrnn.forecasting import forecast, rolling_forecasts
 
     values = cycle(900, seed=4)
     data = write_csv(tmp_path / "c.csv", values)

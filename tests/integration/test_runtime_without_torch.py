@@ -55,9 +55,18 @@ def test_training_without_the_extra_says_what_to_install(runtime_bin: Path, hist
     assert "pip install 'tsrnn[train]'" in result.stderr
 
 
+def test_export_without_the_extra_says_what_to_install(runtime_bin: Path, forecaster_onnx: Path, tmp_path: Path) -> None:
+    """The exporter imports torch when it runs, not when its module loads (it crashed with a traceback)."""
+    run_dir = forecaster_onnx.parent.parent / "runs" / "fc"
+    result = subprocess.run([runtime_bin / "tsrnn", "export", run_dir, "--out", tmp_path / "m.onnx"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "pip install 'tsrnn[train]'" in result.stderr and not (tmp_path / "m.onnx").exists()
+
+
 def test_the_cli_and_watch_modules_do_not_import_heavy_frameworks() -> None:
     code = (
-        "import sys, tsrnn_cli.main, tsrnn.streaming.engine, tsrnn.export.info;"
+        "import sys, tsrnn_cli.main, tsrnn.streaming.engine, tsrnn.streaming.follow, tsrnn.export.info, tsrnn.export.onnx,"
+        " tsrnn.kinds, tsrnn.settings, tsrnn.runtime.inferencer, tsrnn.training.runs, tsrnn.forecasting;"
         "print(sorted(m for m in ('torch', 'onnx', 'onnxscript', 'matplotlib') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from tests.helpers import cycle, write_csv
-from tsrnn.config import ModelConfig, TrainConfig, resolve
+from tsrnn.config import ModelConfig, TrainConfig
+from tsrnn.settings import resolve
 from tsrnn.training.runs import load_run
 from tsrnn.training.train import train
 
@@ -201,7 +202,7 @@ def test_forecast_continues_the_series(tmp_path: Path) -> None:
 
 def test_forecast_refuses_an_autoencoder(tmp_path: Path, small_csv: Path) -> None:
     from tsrnn.errors import ModelError
-    from tsrnn.training.forecast import forecast
+    from tsrnn.forecasting import forecast
 
     run = train(small_csv, model=ModelConfig(kind="autoencoder", window=8, hidden=8), config=TrainConfig(epochs=1), runs_dir=tmp_path).run
     with pytest.raises(ModelError, match="forecasting needs a forecaster"):

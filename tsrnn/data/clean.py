@@ -14,10 +14,8 @@ import polars as pl
 
 from tsrnn.config import DataConfig
 from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame
+from tsrnn.data.timeparse import parse_interval
 from tsrnn.errors import InputError
-
-_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-
 
 @dataclass
 class Segment:
@@ -28,6 +26,7 @@ class Segment:
     values: np.ndarray  # (rows, features) float64, no NaN
     observed: np.ndarray  # (rows,) bool: False for rows inserted into a gap
     text: list[str] | None  # timestamps as written ("" for inserted rows)
+    carried: bool = False  # the first row is the series' last row scored by an earlier run (it continues that state)
 
     @property
     def rows(self) -> int:
@@ -61,24 +60,13 @@ class Dataset:
         return out
 
 
-def parse_interval(text: str) -> float:
-    """'5m', '30s', '1h', '1d' → seconds."""
-    import re
-
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*", text)
-    if not match or float(match.group(1)) <= 0:
-        raise InputError(f"--resample {text!r}: give a positive number and a unit, like 30s, 5m, 1h or 1d")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
 def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Dataset:
     """Split a frame into clean segments; `interval` (seconds) is inferred when not given."""
     dropped, filled = dict(frame.dropped), {}
     notes = list(frame.notes)
     parts = frame.data.partition_by(ID, maintain_order=True) if frame.id_column else [frame.data]
     series = []
-    while parts:
-        part = parts.pop(0)
+    for part in parts:
         sid = str(part[ID][0]) if frame.id_column else ""
         times = part[TIME].to_numpy().astype("datetime64[us]")
         values = part.select(frame.value_columns).to_numpy().astype(np.float64).reshape(part.height, len(frame.value_columns))
@@ -87,6 +75,7 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
         if cfg.resample:
             times, values, text = _resample(times, values, parse_interval(cfg.resample), filled)
         series.append((sid, times, values, text))
+    del parts
     seen = _infer_interval([t for _, t, _, _ in series])
     if cfg.resample:
         interval = parse_interval(cfg.resample)
@@ -94,7 +83,10 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
         interval = seen
     segments = []
     for sid, times, values, text in series:
-        segments += _segments(sid, times, values, text, interval, cfg, dropped, filled)
+        found = _segments(sid, times, values, text, interval, cfg, dropped, filled)
+        if sid in frame.carried and found and found[0].times[0] == times[0]:  # the carried row is the series' earliest
+            found[0].carried = True
+        segments += found
     if not segments:
         raise InputError(f"{frame.source}: no complete rows left after removing missing values; fill the data or use --fill interpolate")
     return Dataset(frame.source, frame.time_column, frame.value_columns, frame.id_column, interval, segments, dropped, filled, notes, seen)

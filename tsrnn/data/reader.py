@@ -37,6 +37,7 @@ class Frame:
     data: pl.DataFrame  # sorted by (ID, TIME)
     dropped: dict[str, int] = field(default_factory=dict)  # reason → rows not used
     notes: list[str] = field(default_factory=list)
+    carried: frozenset[str] = frozenset()  # series whose first row is their last row scored before (watch: streaming/resume.py)
 
 
 def read_frame(

@@ -63,3 +63,18 @@ def _strptime(text: pl.Series, fmt: str) -> pl.Series:
         aware = text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
         return aware.dt.replace_time_zone(None)
     return text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+
+
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> float:
+    """'5m', '30s', '1h', '1d' → seconds."""
+    import re
+
+    from tsrnn.errors import InputError
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise InputError(f"--resample {text!r}: give a positive number and a unit, like 30s, 5m, 1h or 1d")
+    return float(match.group(1)) * _UNITS[match.group(2)]

@@ -132,8 +132,30 @@ def _series_of(path: Path, name: str, labels: dict[str, Any], label_key: str | N
     return out
 
 
-def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | None = None, id_column: str | None = None) -> dict[str, Any]:
-    """Everything `tsrnn evaluate` reports, as a JSON-ready document.
+@dataclass(frozen=True)
+class Evaluation:
+    """What `evaluate` found: NAB's scores per profile, and a report per scored series."""
+
+    files: list[FileReport]
+    nab: dict[str, Any]  # profile name → its sweep result (normalized score, threshold, raw, ...)
+    unmatched: list[str]  # scores files or series no label key matched
+
+    def score(self, profile: str = "standard") -> float:
+        """NAB's normalised score (0 to 100) under a profile: standard, reward_low_fp or reward_low_fn."""
+        return float(self.nab[profile].normalized)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything `tsrnn evaluate --json` prints."""
+        return _document(self.nab, self.files, self.unmatched)
+
+    def __getitem__(self, key: str) -> Any:
+        """A key of the JSON document (what earlier releases returned), e.g. result["nab"]."""
+        return self.to_dict()[key]
+
+
+def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | None = None, id_column: str | None = None) -> Evaluation:
+    """Score `watch --scores-out` files against labelled windows (NAB's format): NAB's scores, event
+    precision and recall, point-adjusted F1, and the forecast errors when the files have them.
 
     `label_key` names the labels of a single scores file whose name differs from the labels' key;
     `id_column` names the column of a long-format file's series (found by itself when its values
@@ -176,7 +198,7 @@ def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | No
     nab = {p.name: sweep(prepared, p) for p in PROFILES}
     for report, scored in zip(reports, prepared):  # each series' share of the standard profile's false positives
         report.nab_false_positive_rows = false_positive_rows(scored, nab["standard"].threshold)
-    return _document(nab, reports, unmatched)
+    return Evaluation(reports, nab, unmatched)
 
 
 def _file_report(name: str, key: str, frame: pl.DataFrame, times: np.ndarray, score: np.ndarray, flag: np.ndarray, windows: list) -> FileReport:

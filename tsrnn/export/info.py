@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tsrnn.export.metadata import session_metadata
+from tsrnn.export.metadata import ModelMetadata, session_metadata
 
 
-def model_info(path: str | Path) -> dict[str, Any]:
-    """A JSON-ready description of an exported model."""
+@dataclass(frozen=True)
+class ModelInfo:
+    """An exported model: where it is, its size, its metadata and its graph's inputs and outputs."""
+
+    path: str
+    bytes: int
+    metadata: ModelMetadata
+    inputs: list[dict[str, Any]]  # name, shape (numbers and axis names), type
+    outputs: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document `tsrnn info --json` prints."""
+        return {"path": self.path, "bytes": self.bytes, "metadata": asdict(self.metadata), "inputs": self.inputs, "outputs": self.outputs}
+
+
+def model_info(path: str | Path) -> ModelInfo:
+    """Describe an exported model (reads it with onnxruntime, without optimising the graph)."""
     from tsrnn.runtime.session import open_session
 
     session = open_session(path, optimize=False)
@@ -19,10 +34,4 @@ def model_info(path: str | Path) -> dict[str, Any]:
     def describe(items: list[Any]) -> list[dict[str, Any]]:
         return [{"name": i.name, "shape": list(i.shape), "type": i.type} for i in items]
 
-    return {
-        "path": str(path),
-        "bytes": Path(path).stat().st_size,
-        "metadata": asdict(meta),
-        "inputs": describe(session.get_inputs()),
-        "outputs": describe(session.get_outputs()),
-    }
+    return ModelInfo(str(path), Path(path).stat().st_size, meta, describe(session.get_inputs()), describe(session.get_outputs()))

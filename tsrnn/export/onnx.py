@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +61,14 @@ class ExportResult:
     parity_raw: float  # the largest difference of the data-unit outputs, in data units
     metadata: ModelMetadata
     variants: list[Variant]  # the float32 file first, then any --fp16 / --quantize copies
+    status: str = "complete"  # the run's: complete, or interrupted (the best weights before a stop)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document `tsrnn export --json` prints."""
+        files = [{"precision": v.precision, "path": str(v.path), "bytes": v.bytes, "parity": v.parity, "microseconds": v.microseconds}
+                 for v in self.variants]
+        return {"run": self.metadata.run_name, "path": str(self.path), "bytes": self.bytes, "parity": self.parity,
+                "parity_raw": self.parity_raw, "status": self.status, "files": files}
 
 
 def export_onnx(
@@ -123,7 +132,7 @@ def export_onnx(
         variants.append(Variant(precision, target, len(blob), checked, speed))
     for variant, blob in zip(variants, copies.values()):
         atomic_write_bytes(variant.path, blob)
-    return ExportResult(path, len(data), parity, parity_raw, metadata, variants)
+    return ExportResult(path, len(data), parity, parity_raw, metadata, variants, run.info.get("status", "complete"))
 
 
 def _timing_feeds(run: Run) -> dict[str, dict[str, np.ndarray]]:

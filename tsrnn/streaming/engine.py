@@ -9,144 +9,30 @@ same rows again from the same state.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from tsrnn.data.clean import Dataset, Segment, clean
-from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame, read_frame
+from tsrnn.data.clean import Dataset, clean
+from tsrnn.data.reader import read_frame
 from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata, session_metadata
 from tsrnn.runtime.providers import GpuOptions
 from tsrnn.scoring.detector import DetectorSettings, Inputs, SeriesDetector
 from tsrnn.scoring.events import Event
+from tsrnn.runtime.inferencer import arrays_from_json, arrays_to_json, runner_for
 from tsrnn.streaming.output import ScoresWriter, scores_frame
-from tsrnn.streaming.runners import arrays_from_json, arrays_to_json, runner_for
+from tsrnn.streaming.resume import SEEN, carry_last_rows, continues, drop_seen
+from tsrnn.streaming.result import Tally, WatchResult
 from tsrnn.streaming.sources import SourceChanged, read_new, source_files
 from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
-
-SEEN = "timestamp not after the last scored row"
 SLICE_BYTES = 1 << 20  # CSV text per slice: about 35,000 rows of a narrow file (peak memory grows with it)
 EventSink = Callable[[Event], None]
-
-
-class Tally:
-    """What a run scored, in bounded memory: counts, extremes and a fixed-size trace of scores."""
-
-    TRACE = 120  # the trace keeps between TRACE and 2 * TRACE bucket maxima
-
-    def __init__(self) -> None:
-        self.rows = self.warmup = self.anomalous = 0
-        self.max_score: float | None = None
-        self._first: tuple[np.datetime64, str] | None = None  # (time, its text as written) of the earliest row
-        self._last: tuple[np.datetime64, str] | None = None
-        self.series: set[str] = set()
-        self.events: list[Event] = []
-        self._trace: list[float] = []  # maxima of `_bucket` consecutive scored rows
-        self._bucket, self._fill = 1, 0
-
-    def add(self, series: str, times: np.ndarray, time_text: list[str], scores: np.ndarray, anomaly: np.ndarray, warmup: np.ndarray) -> None:
-        """One segment's scored rows; `times` (datetime64) are in order, so its ends are its extremes."""
-        if not scores.size:
-            return
-        self.rows += int(scores.size)
-        self.warmup += int(warmup.sum())
-        self.anomalous += int(anomaly.sum())
-        top = float(scores.max())
-        self.max_score = top if self.max_score is None else max(self.max_score, top)
-        if self._first is None or times[0] < self._first[0]:
-            self._first = (times[0], time_text[0])
-        if self._last is None or times[-1] > self._last[0]:
-            self._last = (times[-1], time_text[-1])
-        self.series.add(series)
-        i = 0
-        while i < scores.size:  # fill the open bucket; when the trace is full, merge pairs of buckets
-            if self._fill == 0:
-                self._trace.append(0.0)
-            take = min(self._bucket - self._fill, scores.size - i)
-            self._trace[-1] = max(self._trace[-1], float(scores[i : i + take].max()))
-            self._fill = (self._fill + take) % self._bucket
-            i += take
-            if self._fill == 0 and len(self._trace) >= 2 * self.TRACE:
-                self._trace = [max(a, b) for a, b in zip(self._trace[::2], self._trace[1::2])]
-                self._bucket *= 2
-
-    @property
-    def first_time(self) -> str | None:
-        return self._first[1] if self._first else None
-
-    @property
-    def last_time(self) -> str | None:
-        return self._last[1] if self._last else None
-
-    @property
-    def trace(self) -> np.ndarray:
-        """Scores in the order they were scored, as maxima of equal buckets of rows."""
-        return np.asarray(self._trace)
-
-
-@dataclass
-class WatchResult:
-    """What one watch run scored and found (per-row scores go to --scores-out, not here)."""
-
-    source: str
-    model: str
-    provider: str
-    requested_provider: str
-    metadata: ModelMetadata
-    settings: DetectorSettings
-    tally: Tally
-    dropped: dict[str, int] = field(default_factory=dict)
-    filled: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    state: str | None = None
-
-    @property
-    def rows(self) -> int:
-        return self.tally.rows
-
-    @property
-    def events(self) -> list[Event]:
-        return self.tally.events
-
-    @property
-    def alerts(self) -> list[Event]:
-        """Events that began in this run; one reported by an earlier run is not a new alert."""
-        return [e for e in self.tally.events if not e.continued]
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary (the document `--json` prints)."""
-        t = self.tally
-        return {
-            "source": self.source,
-            "model": self.model,
-            "run": self.metadata.run_name,
-            "kind": self.metadata.kind,
-            "columns": self.metadata.value_columns,
-            "provider": self.provider,
-            "requested_provider": self.requested_provider,
-            "series": len(t.series),
-            "rows_scored": t.rows,
-            "warmup_rows": t.warmup,
-            "rows_dropped": self.dropped,
-            "filled": self.filled,
-            "anomalous_rows": t.anomalous,
-            "alerts": len(self.alerts),
-            "events": [e.to_dict() for e in t.events],
-            "max_score": t.max_score,
-            "threshold": self.settings.threshold,
-            "threshold_method": self.settings.method,
-            "channels": list(self.settings.channels),
-            "cooldown": self.settings.cooldown,
-            "first_time": t.first_time,
-            "last_time": t.last_time,
-            "state": self.state,
-            "notes": self.notes,
-        }
 
 
 def watch(
@@ -177,24 +63,22 @@ def watch(
     """
     job = open_job(source, model, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown,
                    min_duration=min_duration, gpu=gpu, score=score, channel_scores=channel_scores)
-    if state is None:
-        return job.run(None, scores_out, on_event)
-    state_path = Path(state)
-    with StateLock(state_path, wait=wait):
-        saved = load_state(state_path, job.fingerprint, job.key)
+    with job.state(state, wait=wait) as saved:
         result = job.run(saved, scores_out, on_event)
-        _failpoint("before-state-commit")
-        save_state(state_path, saved)  # job.run advanced `saved` in memory
-        result.state = str(state_path)
-        return result
+        if state is not None:
+            job.commit(state, saved)
+            result.state = str(state)
+    return result
 
 
 def open_job(source: str | Path, model: str | Path, *, provider: str = "cpu", strict_provider: bool = False, threads: int = 1,
              cooldown: int | None = None, min_duration: int = 1, gpu: GpuOptions | None = None, score: dict[str, Any] | None = None,
              channel_scores: bool = False) -> _Job:
     """An onnxruntime session on the model, ready to score passes over the source."""
+    from tsrnn.config import check_watch_settings
     from tsrnn.runtime.session import open_session
 
+    score = check_watch_settings(threads, cooldown, min_duration, score or {}, tuple(f.name for f in fields(DetectorSettings)))
     session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
     meta = session_metadata(session, model)
     return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration, score, channel_scores)
@@ -224,6 +108,20 @@ class _Job:
 
     def fresh_state(self) -> WatchState:
         return WatchState(self.fingerprint, self.key)
+
+    @contextmanager
+    def state(self, path: str | Path | None, *, wait: bool = False) -> Iterator[WatchState | None]:
+        """The saved state at `path`, locked while the block runs (None without a path)."""
+        if path is None:
+            yield None
+            return
+        with StateLock(Path(path), wait=wait):
+            yield load_state(Path(path), self.fingerprint, self.key)
+
+    def commit(self, path: str | Path, saved: WatchState) -> None:
+        """Write the state that passes advanced in memory: last, after the scores file is complete."""
+        _failpoint("before-state-commit")
+        save_state(Path(path), saved)
 
     def run(self, saved: WatchState | None, scores_out: str | Path | None, on_event: EventSink | None = None) -> WatchResult:
         """One pass: the new rows of each file of the source, in file order, as one stream.
@@ -289,21 +187,20 @@ class _Job:
                 wanted = ", ".join(repr(c) for c in meta.value_columns)
                 raise InputError(f"{exc} (model {meta.run_name!r} was trained on time column {meta.time_column!r} and value columns {wanted}: give data with those columns, or train on this file)") from None
             raise
-        frame, seen = _drop_seen(frame, states)
+        frame, seen = drop_seen(frame, states)
         if seen:
             dropped[SEEN] = dropped.get(SEEN, 0) + seen
         if frame.data.height == 0:
             return None
-        frame = _prepend_last_rows(frame, states)
-        return clean(frame, cfg, interval=meta.interval)
+        return clean(carry_last_rows(frame, states), cfg, interval=meta.interval)
 
     def _score(self, dataset: Dataset, states: dict[str, SeriesState], detectors: dict[str, SeriesDetector], tally: Tally,
                writer: ScoresWriter | None, on_event: EventSink | None) -> None:
         jobs = []  # (segment, carried arrays, rows the model has seen)
         for seg in dataset.segments:
             st = states.get(seg.series)
-            if seg.text is not None and seg.text[0] == PREPENDED and st is not None:  # continues the saved state
-                seg = _drop_first(seg)
+            if seg.carried and st is not None:  # continues the saved state
+                seg = continues(seg)
                 if seg.rows == 0:
                     continue
                 jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen))
@@ -378,46 +275,3 @@ def _failpoint(name: str) -> None:
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-PREPENDED = "\x00prev"  # text marker of the last scored row, put in front of a series' new rows
-
-
-def _drop_seen(frame: Frame, states: dict[str, SeriesState]) -> tuple[Frame, int]:
-    """Rows at or before their series' last scored timestamp were scored already (or are late)."""
-    last = {sid: st.last_time_us for sid, st in states.items() if st.last_time_us is not None}
-    if not last:
-        return frame, 0
-    key = pl.col(ID) if frame.id_column else pl.lit("")
-    table = pl.DataFrame({"__sid": list(last), "__last": list(last.values())}, schema={"__sid": pl.String, "__last": pl.Int64})
-    data = frame.data.with_columns(key.alias("__sid")).join(table, on="__sid", how="left", maintain_order="left")
-    fresh = data["__last"].is_null() | (data[TIME].cast(pl.Int64) > data["__last"])
-    kept = data.filter(fresh).drop("__sid", "__last")
-    frame.data = kept
-    return frame, int((~fresh).sum())
-
-
-def _prepend_last_rows(frame: Frame, states: dict[str, SeriesState]) -> Frame:
-    """Put each series' last scored row in front, so gaps and fills span two runs as in one."""
-    ids = set(frame.data[ID].unique().to_list()) if frame.id_column else {""}
-    rows = [(sid, st) for sid, st in states.items() if sid in ids and st.last_values is not None and st.last_time_us is not None]
-    if not rows:
-        return frame
-    cols: dict[str, Any] = {
-        ROW: [-1] * len(rows),
-        TIME: pl.Series([st.last_time_us for _, st in rows], dtype=pl.Int64).cast(pl.Datetime("us")),
-    }
-    if frame.id_column:
-        cols[ID] = [sid for sid, _ in rows]
-    if TEXT in frame.data.columns:
-        cols[TEXT] = [PREPENDED] * len(rows)
-    for i, col in enumerate(frame.value_columns):
-        cols[col] = [float(st.last_values[i]) for _, st in rows]
-    head = pl.DataFrame(cols, schema=frame.data.schema)
-    keys = [ID, TIME] if frame.id_column else [TIME]
-    frame.data = pl.concat([head, frame.data]).sort(keys, maintain_order=True)
-    return frame
-
-
-def _drop_first(seg: Segment) -> Segment:
-    return Segment(seg.series, seg.times[1:], seg.values[1:], seg.observed[1:], seg.text[1:] if seg.text else None)

@@ -5,25 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tsrnn.streaming.engine import WatchResult, _Job
+from tsrnn.errors import InputError
+from tsrnn.streaming.engine import EventSink, open_job
+from tsrnn.streaming.result import FollowResult, WatchResult
 from tsrnn.streaming.sources import SourceChanged
-from tsrnn.streaming.state import StateLock, load_state, save_state
-
-
-@dataclass
-class FollowSummary:
-    passes: int = 0
-    rows: int = 0
-    events: int = 0
-    restarts: int = 0  # times the file was rotated or truncated and read again from its start
-    notes: list[str] = field(default_factory=list)
 
 
 def follow(
-    job: _Job,
+    source: str | Path,
+    model: str | Path,
     *,
     state: str | Path | None = None,
     scores_out: str | Path | None = None,
@@ -31,11 +24,14 @@ def follow(
     seconds: float | None = None,
     wait: bool = False,
     on_pass: Callable[[WatchResult], None] | None = None,
+    on_event: EventSink | None = None,
     stop: threading.Event | None = None,
-) -> FollowSummary:
-    """Score new rows every `interval` seconds until `seconds` pass or Ctrl-C / SIGTERM.
+    **options: Any,
+) -> FollowResult:
+    """Score new rows of `source` every `interval` seconds until `seconds` pass, `stop` is set, or Ctrl-C.
 
-    Each pass is one incremental watch run, committed to the state (a file with --state, else
+    `options` are watch()'s (provider, threads, cooldown, min_duration, score, channel_scores, ...).
+    Each pass is one incremental watch run, committed to the state (a file with `state`, else
     kept in memory), so the scores file holds every row once. When the file shrinks or its start
     changes (truncated, or rotated and replaced), the new file is read from its start; rows whose
     timestamps are not after the last scored row are counted as already scored.
@@ -44,36 +40,34 @@ def follow(
     that has begun is scored, written and committed before the loop returns. A KeyboardInterrupt
     (from a handler that raises) ends it at once; the state then holds the last committed pass.
     """
+    if str(source) == "-" or not interval > 0:
+        raise InputError("--follow needs a file (not stdin) and a positive --interval")
+    job = open_job(source, model, **options)
     stop = stop or threading.Event()
-    summary = FollowSummary()
+    result = FollowResult(str(source), str(model))
     deadline = None if seconds is None else time.monotonic() + seconds
-    lock = StateLock(Path(state), wait=wait) if state else None
-    if lock:
-        lock.__enter__()
     try:
-        saved = load_state(Path(state), job.fingerprint, job.key) if state else job.fresh_state()
-        while True:
-            try:
-                result = job.run(saved, scores_out)
-            except SourceChanged as exc:
-                saved.cursors.pop(exc.path, None)
-                summary.restarts += 1
-                summary.notes.append(f"{exc.path} was truncated or rotated; read the new file from its start")
-                continue
-            if state:
-                save_state(Path(state), saved)
-            summary.passes += 1
-            summary.rows += result.rows
-            summary.events += len(result.alerts)
-            if on_pass:
-                on_pass(result)
-            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
-                break
-            if stop.wait(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic()))):
-                break
+        with job.state(state, wait=wait) as saved:
+            saved = saved or job.fresh_state()
+            while True:
+                try:
+                    passed = job.run(saved, scores_out, on_event)
+                except SourceChanged as exc:
+                    saved.cursors.pop(exc.path, None)
+                    result.restarts += 1
+                    result.notes.append(f"{exc.path} was truncated or rotated; read the new file from its start")
+                    continue
+                if state is not None:
+                    job.commit(state, saved)
+                result.passes += 1
+                result.rows += passed.rows
+                result.alerts += passed.alerts
+                if on_pass:
+                    on_pass(passed)
+                if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                if stop.wait(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic()))):
+                    break
     except KeyboardInterrupt:
         pass
-    finally:
-        if lock:
-            lock.__exit__(None, None, None)
-    return summary
+    return result

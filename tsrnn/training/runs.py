@@ -110,8 +110,9 @@ def save_run(path: Path, info: dict[str, Any], model: torch.nn.Module, checkpoin
     return Run(path, info)
 
 
-def load_run(path: Path) -> Run:
+def load_run(path: str | Path) -> Run:
     """Read a run directory's run.json."""
+    path = Path(path)
     file = path / RUN_FILE
     try:
         info = json.loads(file.read_text())
@@ -124,8 +125,9 @@ def load_run(path: Path) -> Run:
     return Run(path, info)
 
 
-def resolve_run(run: str | None, runs_dir: Path) -> Run:
+def resolve_run(run: str | Path | None, runs_dir: str | Path = "runs") -> Run:
     """A run by directory path or by name under runs_dir; the newest one when run is None."""
+    runs_dir = Path(runs_dir)
     if run is None:
         candidates = sorted(runs_dir.glob(f"*/{RUN_FILE}"), key=lambda p: p.stat().st_mtime)
         if not candidates:

@@ -52,8 +52,8 @@ def train(
 ) -> TrainResult:
     """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem).
 
-    With `resume`, continue that run from its best checkpoint, with its configuration (`config`
-    may raise the epoch limit). `sources` records where each setting came from (flag, env, file).
+    With `resume`, continue that run from its best checkpoint, with its own configuration: only
+    the stopping rules (RESUME_MAY_CHANGE) are taken from `config` (resume_config). `sources` records where each setting came from (flag, env, file).
     The run directory is complete after every improvement, so a killed training leaves the best
     model so far usable; Ctrl-C ends training early the same way.
     """
@@ -62,7 +62,7 @@ def train(
 
     score = score or ScoreConfig()
     if resume is not None:
-        model_cfg, dcfg, cfg = resume.model_config, resume.data_config, config or resume.train_config
+        model_cfg, dcfg, cfg = resume.model_config, resume.data_config, resume_config(resume, config, sources)
         score = from_dict(ScoreConfig, resume.info.get("score", {}))
         run_name, runs_dir = resume.name, resume.path.parent
     else:
@@ -95,6 +95,18 @@ def train(
         seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
         run = saver.save(result.history, "interrupted" if result.interrupted else "complete", seconds)
         return TrainResult(run, run.info["summary"])
+
+
+RESUME_MAY_CHANGE = ("epochs", "patience")  # when training stops; every other setting of a resumed run is its own
+
+
+def resume_config(run: Run, config: TrainConfig | None, sources: dict[str, str] | None = None) -> TrainConfig:
+    """The training settings of a resumed run, the rules in one place: its own, except the
+    stopping rules in `config` (from the command line: those that were given, per `sources`)."""
+    if config is None:
+        return run.train_config
+    given = {k: getattr(config, k) for k in RESUME_MAY_CHANGE if sources is None or k in sources}
+    return dataclasses.replace(run.train_config, **given)
 
 
 PROBE_EPOCHS = 10  # --inputs auto: epochs each candidate trains before the better one goes on
@@ -280,8 +292,8 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
     if score.error == "auto":
         kind = ("blend" if season_rows(interval) else "horizon" if model.horizon > 1 else "abs") if stateful else "abs"
         score = dataclasses.replace(score, error=kind if spec.error_kinds else "none")
-    if score.error != "none" and score.error not in spec.error_kinds and spec.error_kinds:
-        raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error {' or '.join(spec.error_kinds)} with this model")
+    if score.error not in ("abs", "none", *spec.error_kinds):
+        raise TsrnnError(f"--error {score.error} needs the stateful forecaster; use --error abs with this model")
     if not spec.error_kinds:  # an autoencoder's error is its reconstruction error: the novelty channel
         score = dataclasses.replace(score, error="none")
     if score.error == "blend" and not season_rows(interval):

@@ -11,7 +11,7 @@ import polars as pl
 from tsrnn.data.clean import Segment, read_dataset
 from tsrnn.errors import InputError, ModelError
 from tsrnn.extras import require
-from tsrnn.training.runs import Run
+from tsrnn.training.runs import Run, load_run
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Forecast:
     steps: int
 
 
-def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
+def forecast(run: Run | str | Path, data: str | Path, steps: int) -> Forecast:
     """Forecast `steps` rows after the last row of every series in `data`.
 
     The model reads each series' last segment from a zero state, then predicts `horizon` rows at
@@ -31,6 +31,7 @@ def forecast(run: Run, data: str | Path, steps: int) -> Forecast:
     trained with --target forecasts that column alone, up to its horizon.
     """
     torch = require("torch", "train", "forecasting")
+    run = run if isinstance(run, Run) else load_run(run)
     cfg = run.model_config
     if not cfg.spec.forecasts:
         raise ModelError(f"run {run.name!r} is an {cfg.kind}; forecasting needs a forecaster (train with --model forecaster)")

@@ -1,4 +1,4 @@
-"""Runners: raw rows + carried arrays → expected values, errors, new arrays. Never import torch.
+"""The inferencer: raw rows + carried arrays → expected values, errors, new arrays (onnxruntime; never torch).
 
 One per way a model meets rows: the stateful forecaster carries its recurrent state; the
 autoencoder and the windowed forecaster carry the last rows and re-run a window per row.

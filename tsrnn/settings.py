@@ -1,0 +1,103 @@
+"""Settings from three places: flags > TSRNN_* environment > a TOML file > defaults, with where each came from.
+
+Every setting has one name, spelled the same as a flag (--fill-limit), an environment variable
+(TSRNN_FILL_LIMIT) and a TOML key (fill_limit, at top level or under [data], [model], [train],
+[score]); "model" is the kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from tsrnn.config import DataConfig, ModelConfig, ScoreConfig, TrainConfig
+
+SETTINGS: dict[str, tuple[type, str]] = {
+    **{f.name: (DataConfig, f.name) for f in fields(DataConfig)},
+    **{("model" if f.name == "kind" else f.name): (ModelConfig, f.name) for f in fields(ModelConfig)},
+    **{f.name: (TrainConfig, f.name) for f in fields(TrainConfig)},
+}
+SETTINGS.update({f.name: (ScoreConfig, f.name) for f in fields(ScoreConfig)})
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The three configurations, and where each setting that is not a default came from."""
+
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    sources: dict[str, str]
+    score: ScoreConfig = ScoreConfig()
+
+
+def resolve(flags: dict[str, Any], env: dict[str, str], toml_path: str | None = None) -> Resolved:
+    """flags > TSRNN_* environment > TOML file > defaults. `flags` holds only flags that were given."""
+    from tsrnn.errors import TsrnnError
+
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if toml_path:
+        layers.append((f"file {toml_path}", _read_toml(toml_path)))
+    from_env = {k[6:].lower(): v for k, v in env.items() if k.startswith("TSRNN_") and k[6:].lower() in SETTINGS}
+    layers.append(("env", {k: setting_from_text(k, v, f"TSRNN_{k.upper()}") for k, v in from_env.items()}))
+    layers.append(("flag", flags))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for origin, layer in layers:
+        for key, value in layer.items():
+            if key not in SETTINGS:
+                raise TsrnnError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
+            values[key] = value
+            sources[key] = f"env TSRNN_{key.upper()}" if origin == "env" else origin
+    built = {}
+    for cls in (DataConfig, ModelConfig, TrainConfig, ScoreConfig):
+        mine = {SETTINGS[k][1]: v for k, v in values.items() if SETTINGS[k][0] is cls}
+        if cls is DataConfig and isinstance(mine.get("columns"), str):
+            mine["columns"] = tuple(c.strip() for c in mine["columns"].split(",") if c.strip())
+        built[cls] = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in mine.items()})
+    return Resolved(built[DataConfig], built[ModelConfig], built[TrainConfig], sources, built[ScoreConfig])
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    import tomllib
+
+    from tsrnn.errors import TsrnnError
+
+    try:
+        doc = tomllib.loads(open(path, encoding="utf-8").read())
+    except FileNotFoundError:
+        raise TsrnnError(f"{path}: no such config file; check --config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TsrnnError(f"{path}: not valid TOML ({exc}); fix the file") from None
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in ("data", "model", "train", "score") and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+OPTIONAL_INTS = ("cooldown", "hold", "accept_after", "batch")  # settings whose default (None) means "decided from the data"
+
+
+def setting_from_text(key: str, text: str, origin: str) -> Any:
+    """A TSRNN_* value as the type of its setting."""
+    from tsrnn.errors import TsrnnError
+
+    cls, name = SETTINGS[key]
+    default = next(f.default for f in fields(cls) if f.name == name)
+    if default is None and name in OPTIONAL_INTS:
+        default = 0
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("1", "true", "yes")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise TsrnnError(f"{origin}={text!r} is not a valid {type(default).__name__}") from None
+    return text
