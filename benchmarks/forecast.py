@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import torch
-
 from common import configs, half, parse_pairs
 
 from tsrnn.config import DataConfig

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
 from common import configs, half, parser_for, rows_to_run
 
 from tsrnn.config import DataConfig

@@ -5,7 +5,7 @@
 For each hidden size and thread count: the median seconds per epoch of the default stateful
 forecaster on ETTh1's OT (train + validation rows), measured idle and then beside a process
 that keeps one core busy (`--no-load` skips that). tsrnn's `--threads 0` (auto) picks the fastest
-row here for the model's size (training.train.auto_threads).
+row here for the model's size (training.auto.auto_threads).
 
 Fixed costs, each in a fresh interpreter: `import torch`, creating torch.optim.Adam (which
 imports torch._dynamo) against tsrnn's own Adam (training/optim.py), medians of 3.

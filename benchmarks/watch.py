@@ -94,8 +94,8 @@ def eager_windows_rate(run_dir: Path, csv: Path, rows: int = 20_000, window: int
 
 def many_series(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
     from tsrnn.export.metadata import read_metadata
-    from tsrnn.runtime.session import open_session
     from tsrnn.runtime.inferencer import ForecasterRunner
+    from tsrnn.runtime.session import open_session
 
     meta = read_metadata(onnx)
     runner = ForecasterRunner(open_session(onnx), meta)
@@ -127,8 +127,8 @@ def bare_call_rate(onnx: Path, csv: Path, rows: int = 200_000) -> float:
 
     from tsrnn.data.timefeatures import time_features
     from tsrnn.export.metadata import read_metadata
-    from tsrnn.runtime.session import open_session
     from tsrnn.runtime.inferencer import BACKLOG_ROWS, ForecasterRunner
+    from tsrnn.runtime.session import open_session
 
     meta = read_metadata(onnx)
     runner = ForecasterRunner(open_session(onnx), meta)

@@ -22,8 +22,8 @@ def command(
     runs_dir: RunsDir = "runs",
     quiet: Quiet = False,
 ) -> None:
-    from tsrnn.fsutil import atomic_write_bytes
     from tsrnn.forecasting import forecast
+    from tsrnn.fsutil import atomic_write_bytes
     from tsrnn.training.runs import resolve_run
 
     result = forecast(resolve_run(run, Path(runs_dir)), data, steps)

@@ -9,9 +9,28 @@ from typing import Annotated, Any
 
 import typer
 
-from tsrnn.config import CELLS, MODEL_KINDS, MODES, SCALERS, THRESHOLD_METHODS, DataConfig, ModelConfig, ScoreConfig, TrainConfig
+from tsrnn.config import (
+    CELLS,
+    MODEL_KINDS,
+    MODES,
+    SCALERS,
+    THRESHOLD_METHODS,
+    DataConfig,
+    ModelConfig,
+    ScoreConfig,
+    TrainConfig,
+)
 
-from .options import REQUIRED, DataOptions, Json, Quiet, RunsDir, human_console, print_json, with_parameters
+from .options import (
+    REQUIRED,
+    DataOptions,
+    Json,
+    Quiet,
+    RunsDir,
+    human_console,
+    print_json,
+    with_parameters,
+)
 
 NAME = "train"
 HELP = (
@@ -129,7 +148,14 @@ class _Progress:
     """A Rich progress bar fed by the training loop's per-epoch callback."""
 
     def __init__(self, console, epochs: int) -> None:  # noqa: ANN001
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.bar = Progress(
             TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[losses]}"),

@@ -10,7 +10,15 @@ import typer
 
 from tsrnn.errors import TsrnnError
 
-from .options import REQUIRED, Json, Quiet, human_console, print_json, to_json, with_parameters
+from .options import (
+    REQUIRED,
+    Json,
+    Quiet,
+    human_console,
+    print_json,
+    to_json,
+    with_parameters,
+)
 
 NAME = "watch"
 HELP = (

@@ -106,7 +106,7 @@ class TrainConfig:
     clip_grad: float = 1.0  # global gradient-norm limit; 0 turns clipping off
     scaler: str = "standard"  # one of SCALERS
     loss: str = "mae"  # one of LOSSES: mae forecasts the median (lowest mean absolute error; benchmarks/forecast.py: best on ETTh1 and NAB); huber is between
-    threads: int = 0  # torch intra-op threads while training; 0: auto (training.train.auto_threads, by the model's size)
+    threads: int = 0  # torch intra-op threads while training; 0: auto (training.auto.auto_threads, by the model's size)
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
@@ -130,7 +130,7 @@ class TrainConfig:
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The names that scoring settings are checked against (defined once, in tsrnn.scoring, without numpy)."""
-    from tsrnn.scoring import CHANNELS, ERROR_KINDS, FREEZE_SCOPES, NOVELTY_KINDS, THRESHOLD_METHODS
+    from tsrnn.scoring import CHANNELS, ERROR_KINDS, FREEZE_SCOPES, NOVELTY_KINDS
 
     return {"method": THRESHOLD_METHODS, "error": ("auto", *ERROR_KINDS, "none"), "novelty": ("auto", *NOVELTY_KINDS), "channels": CHANNELS,
             "freeze": FREEZE_SCOPES}

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from tsrnn.scoring import ERROR_KINDS  # names only: no numpy
+
 CELL_STATES: dict[str, tuple[str, ...]] = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}  # the graph's state inputs per cell
 Axes = dict[str, dict[int, str]]
 
@@ -69,12 +71,10 @@ class Kind:
         return ["x", *tf, *states, *rows], outputs, axes
 
 
-_ALL_ERRORS = ("abs", "squared", "horizon", "both", "blend", "mahalanobis")  # == tsrnn.scoring.ERROR_KINDS (a test checks)
-
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("stateful", "forecaster", stateful=True, forecasts=True, own_novelty=False, error_kinds=_ALL_ERRORS, warmup_offset=0),
+        Kind("stateful", "forecaster", stateful=True, forecasts=True, own_novelty=False, error_kinds=ERROR_KINDS, warmup_offset=0),
         Kind("windowed", "forecaster", stateful=False, forecasts=True, own_novelty=False, error_kinds=("abs",), warmup_offset=0),
         Kind("autoencoder", "autoencoder", stateful=False, forecasts=False, own_novelty=True, error_kinds=(), warmup_offset=-1),
     )

@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from tsrnn_cli.main import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 OK_ROWS = "".join(f"2024-01-01 00:{m:02d}:00,{m % 7}\n" for m in range(60))

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from tsrnn_cli.main import app
 from typer.testing import CliRunner
 
 from tests.helpers import cycle, write_csv
-from tsrnn_cli.main import app
 
 runner = CliRunner()
 COMMANDS = sorted(c.name for c in app.registered_commands)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tsrnn_cli.main import app
 from typer.testing import CliRunner
 
 from tests.helpers import cycle, inject_spike, stamps, write_csv
@@ -15,7 +16,6 @@ from tsrnn.export.metadata import read_metadata
 from tsrnn.export.onnx import export_onnx
 from tsrnn.streaming.engine import watch
 from tsrnn.training.train import train
-from tsrnn_cli.main import app
 
 
 def _labelled(tmp_path: Path, spike_row: int) -> tuple[Path, Path]:

@@ -15,7 +15,12 @@ import torch
 from tests.helpers import cycle, write_csv
 from tests.integration.test_training import VARIANTS
 from tsrnn.config import ModelConfig, TrainConfig
-from tsrnn.export.onnx import _example_inputs, _streaming_module, export_onnx, graph_spec
+from tsrnn.export.onnx import (
+    _example_inputs,
+    _streaming_module,
+    export_onnx,
+    graph_spec,
+)
 from tsrnn.training.train import train
 
 NO_TORCH = r"""
@@ -97,9 +102,8 @@ def test_a_failed_check_writes_nothing(tmp_path: Path, workdir: Path, forecaster
 
 
 def test_info_shows_the_metadata(forecaster_onnx: Path) -> None:
-    from typer.testing import CliRunner
-
     from tsrnn_cli.main import app
+    from typer.testing import CliRunner
 
     result = CliRunner().invoke(app, ["info", str(forecaster_onnx)])
     assert result.exit_code == 0

@@ -68,8 +68,8 @@ def test_fleet_in_increments_matches_one_run_and_names_the_series(tmp_path: Path
 
 def test_one_new_row_per_series_is_one_batched_call(tmp_path: Path, fleet_model: Path) -> None:
     from tsrnn.export.metadata import read_metadata
-    from tsrnn.runtime.session import open_session
     from tsrnn.runtime.inferencer import ForecasterRunner
+    from tsrnn.runtime.session import open_session
 
     meta = read_metadata(fleet_model)
     runner = ForecasterRunner(open_session(fleet_model), meta)

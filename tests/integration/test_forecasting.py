@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tsrnn_cli.main import app
 from typer.testing import CliRunner
 
 from tests.helpers import cycle, write_csv
 from tsrnn.config import ModelConfig, TrainConfig
-from tsrnn.settings import resolve
 from tsrnn.errors import InputError, TsrnnError
-from tsrnn.training.train import auto_threads, train
-from tsrnn_cli.main import app
+from tsrnn.settings import resolve
+from tsrnn.training.auto import auto_threads
+from tsrnn.training.train import train
 
 pytestmark = pytest.mark.slow
 

@@ -101,9 +101,8 @@ def test_settings_come_from_flags_then_env_then_file(tmp_path: Path) -> None:
 
 
 def test_the_run_records_the_resolved_configuration(tmp_path: Path, small_csv: Path) -> None:
-    from typer.testing import CliRunner
-
     from tsrnn_cli.main import app
+    from typer.testing import CliRunner
 
     toml = tmp_path / "t.toml"
     toml.write_text("hidden = 12\n")
@@ -131,9 +130,8 @@ def test_other_losses_train_and_are_recorded(tmp_path: Path, small_csv: Path, lo
     [({"TSRNN_EPOCHS": "many"}, "TSRNN_EPOCHS='many' is not a valid int"), ({"TSRNN_CELL": "transformer"}, "unknown cell 'transformer'")],
 )
 def test_bad_settings_are_one_line_errors(tmp_path: Path, small_csv: Path, env: dict, message: str) -> None:
-    from typer.testing import CliRunner
-
     from tsrnn_cli.main import app
+    from typer.testing import CliRunner
 
     result = CliRunner().invoke(app, ["train", str(small_csv), "--runs-dir", str(tmp_path)], env=env)
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -184,9 +182,8 @@ def test_a_killed_training_leaves_the_best_checkpoint_usable(tmp_path: Path) -> 
 
 
 def test_forecast_continues_the_series(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
     from tsrnn_cli.main import app
+    from typer.testing import CliRunner
 
     history = write_csv(tmp_path / "h.csv", cycle(1500, seed=2, noise=0.1))
     run = train(history, model=ModelConfig(horizon=12), config=TrainConfig(epochs=30, seed=0), runs_dir=tmp_path).run
@@ -210,9 +207,8 @@ def test_forecast_refuses_an_autoencoder(tmp_path: Path, small_csv: Path) -> Non
 
 
 def test_resume_from_the_command_line_may_raise_the_epoch_limit(tmp_path: Path, small_csv: Path) -> None:
-    from typer.testing import CliRunner
-
     from tsrnn_cli.main import app
+    from typer.testing import CliRunner
 
     runner = CliRunner()
     first = runner.invoke(app, ["train", str(small_csv), "--runs-dir", str(tmp_path), "--epochs", "2", "--hidden", "8", "--quiet"])

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from tsrnn_cli.main import app
 from typer.testing import CliRunner
 
 from tests.conftest import SAMPLE
 from tests.helpers import cycle, inject_spike, stamps, write_csv
 from tsrnn.streaming.engine import watch
-from tsrnn_cli.main import app
 
 
 def lines_of(values: np.ndarray, start_row: int) -> list[str]:

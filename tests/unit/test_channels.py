@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tsrnn.scoring.channels import Novelty, Range, min_windows, nearest_windows, ring_rows
+from tsrnn.scoring.channels import (
+    Novelty,
+    Range,
+    min_windows,
+    nearest_windows,
+    ring_rows,
+)
 
 
 def _brute(z: np.ndarray, start: int, window: int, memory: int, usable: np.ndarray | None = None) -> np.ndarray:

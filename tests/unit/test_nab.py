@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from tsrnn.evaluation.nab import PROFILES, prepare, probation_rows, scaled_sigmoid, sweep
+from tsrnn.evaluation.nab import (
+    PROFILES,
+    prepare,
+    probation_rows,
+    scaled_sigmoid,
+    sweep,
+)
 
 STANDARD, LOW_FP, LOW_FN = PROFILES
 T0 = np.datetime64("2020-01-01T00:00:00", "us")

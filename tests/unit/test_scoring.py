@@ -8,11 +8,19 @@ import numpy as np
 import pytest
 
 from tsrnn.data.scaling import Scaler
+from tsrnn.encoding import pack, pack_sparse, unpack, unpack_sparse
 from tsrnn.scoring.calibration import auto_cooldown, calibrate
 from tsrnn.scoring.channels import Novelty, Range
-from tsrnn.scoring.detector import DetectorSettings, Inputs, SeriesDetector
-from tsrnn.encoding import pack, pack_sparse, unpack, unpack_sparse
-from tsrnn.scoring.normalizer import BINS, BLOCK, FLOOR, RunningScale, hist_quantile, histogram
+from tsrnn.scoring.detector import SeriesDetector
+from tsrnn.scoring.normalizer import (
+    BINS,
+    BLOCK,
+    FLOOR,
+    RunningScale,
+    hist_quantile,
+    histogram,
+)
+from tsrnn.scoring.types import DetectorSettings, Inputs
 
 
 def test_scaler_round_trip_and_constant_feature() -> None:

@@ -8,7 +8,13 @@ import pytest
 
 from tsrnn.errors import StateError
 from tsrnn.streaming.sources import Cursor, read_new
-from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
+from tsrnn.streaming.state import (
+    SeriesState,
+    StateLock,
+    WatchState,
+    load_state,
+    save_state,
+)
 
 HEADER = b"timestamp,value\n"
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import pytest
 import scipy.stats
 
 from tsrnn.config import THRESHOLD_METHODS
-from tsrnn.scoring.detector import DetectorSettings, Inputs, SeriesDetector
+from tsrnn.scoring.detector import SeriesDetector
 from tsrnn.scoring.errors import ErrorSpec, row_errors, season_rows, seasonal_errors
 from tsrnn.scoring.normalizer import BLOCK, histogram
-from tsrnn.scoring.thresholds import METHODS, dynamic_level, gpd_fit, pot_level, quantile_level
+from tsrnn.scoring.thresholds import (
+    METHODS,
+    dynamic_level,
+    gpd_fit,
+    pot_level,
+    quantile_level,
+)
+from tsrnn.scoring.types import DetectorSettings, Inputs
 
 
 def test_pot_level_lands_on_the_true_quantile_of_an_exponential_tail() -> None:

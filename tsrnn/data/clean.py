@@ -17,6 +17,7 @@ from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame
 from tsrnn.data.timeparse import parse_interval
 from tsrnn.errors import InputError
 
+
 @dataclass
 class Segment:
     """Consecutive complete rows of one series, on a regular grid where the data allowed it."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 PERIODS = {"day": 86_400.0, "week": 604_800.0}
-from tsrnn.config import TIME_FEATURES as CHOICES  # noqa: E402 (the names, defined once)
 
 
 def periods(spec: str) -> list[float]:

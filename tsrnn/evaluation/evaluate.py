@@ -25,7 +25,15 @@ import polars as pl
 
 from tsrnn.data.timeparse import detect_time_format, parse_times
 from tsrnn.errors import InputError
-from tsrnn.evaluation.nab import PROFILES, ScoredFile, false_positive_rows, prepare, probation_rows, sweep, window_rows
+from tsrnn.evaluation.nab import (
+    PROFILES,
+    ScoredFile,
+    false_positive_rows,
+    prepare,
+    probation_rows,
+    sweep,
+    window_rows,
+)
 
 
 @dataclass

@@ -87,27 +87,7 @@ def export_onnx(
     if path.is_dir() or out is None:
         path = path / f"{run.name}.onnx"
     module = _streaming_module(run)
-    inputs, outputs, axes = graph_spec(run.model_config)
-    example = _example_inputs(run, batch=2, time=5)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation notice; the checks below decide
-        torch.onnx.export(
-            module, example, buffer, input_names=inputs, output_names=outputs,
-            dynamic_axes=axes, opset_version=opset, dynamo=False,
-        )
-    proto = onnx.load_from_string(buffer.getvalue())
-    _name_axes(proto, axes)
-    metadata = _metadata(run)
-    del proto.metadata_props[:]
-    for key, value in metadata.to_props().items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(proto, full_check=True)
-    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
-        raise ModelError(f"export of {run.name}: weights were stored outside the graph; not written")  # one file, always
-    _check_axes(proto, axes)
-    data = proto.SerializeToString()
+    data, metadata = _graph(run, module, opset, torch, onnx)
     checked = {f"{b}x{t}": _parity(module, data, run, b, t) for b, t in PARITY_SHAPES}
     parity = {shape: scaled for shape, (scaled, _) in checked.items()}
     parity_raw = max(raw for _, raw in checked.values())
@@ -133,6 +113,31 @@ def export_onnx(
     for variant, blob in zip(variants, copies.values()):
         atomic_write_bytes(variant.path, blob)
     return ExportResult(path, len(data), parity, parity_raw, metadata, variants, run.info.get("status", "complete"))
+
+
+def _graph(run: Run, module, opset: int, torch, onnx) -> tuple[bytes, ModelMetadata]:  # noqa: ANN001
+    """The checked ONNX graph of the streaming module, with the metadata inside."""
+    inputs, outputs, axes = graph_spec(run.model_config)
+    example = _example_inputs(run, batch=2, time=5)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notice; the checks below decide
+        torch.onnx.export(
+            module, example, buffer, input_names=inputs, output_names=outputs,
+            dynamic_axes=axes, opset_version=opset, dynamo=False,
+        )
+    proto = onnx.load_from_string(buffer.getvalue())
+    _name_axes(proto, axes)
+    metadata = _metadata(run)
+    del proto.metadata_props[:]
+    for key, value in metadata.to_props().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto, full_check=True)
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
+        raise ModelError(f"export of {run.name}: weights were stored outside the graph; not written")  # one file, always
+    _check_axes(proto, axes)
+    return proto.SerializeToString(), metadata
 
 
 def _timing_feeds(run: Run) -> dict[str, dict[str, np.ndarray]]:

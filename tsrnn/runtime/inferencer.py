@@ -12,9 +12,9 @@ import numpy as np
 import onnxruntime as ort
 
 from tsrnn.data.timefeatures import time_features
+from tsrnn.encoding import pack, unpack
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.scoring.errors import ErrorSpec, row_errors, season_rows
-from tsrnn.encoding import pack, unpack
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
 BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import onnxruntime as ort
@@ -9,6 +11,7 @@ import onnxruntime as ort
 from tsrnn.errors import ModelError
 from tsrnn.runtime.providers import GpuOptions, choose_providers, provider_options
 
+log = logging.getLogger(__name__)
 
 def open_session(
     path: str | Path,
@@ -38,7 +41,11 @@ def open_session(
     )
     choice = choose_providers(provider, ort.get_available_providers(), strict=strict_provider)
     try:
-        return ort.InferenceSession(str(path), options, providers=provider_options(choice.providers, gpu or GpuOptions()))
+        started = time.perf_counter()
+        session = ort.InferenceSession(str(path), options, providers=provider_options(choice.providers, gpu or GpuOptions()))
+        log.info("%s: onnxruntime session in %.3f s; asked for %s, running on %s; %d threads", path, time.perf_counter() - started,
+                 provider, ", ".join(session.get_providers()), threads)
+        return session
     except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable graphs
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: onnxruntime cannot load this model ({first[:200]}); export it again") from None

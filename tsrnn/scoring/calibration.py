@@ -20,12 +20,22 @@ from typing import Any
 
 import numpy as np
 
-from tsrnn.scoring.channels import CHANNELS, RATIO_CHANNELS, Novelty, Range, ring_rows
-from tsrnn.scoring.detector import DEFAULT_THRESHOLD, DetectorSettings, SeriesDetector
-from tsrnn.scoring.errors import ErrorSpec
 from tsrnn.encoding import pack, unpack
-from tsrnn.scoring.normalizer import BINS, FLOOR, RunningScale, bin_centers, hist_quantile, histogram, to_ratio, value_bins
+from tsrnn.scoring.channels import CHANNELS, RATIO_CHANNELS, Novelty, Range, ring_rows
+from tsrnn.scoring.detector import SeriesDetector
+from tsrnn.scoring.errors import ErrorSpec
+from tsrnn.scoring.normalizer import (
+    BINS,
+    FLOOR,
+    RunningScale,
+    bin_centers,
+    hist_quantile,
+    histogram,
+    to_ratio,
+    value_bins,
+)
 from tsrnn.scoring.thresholds import METHODS
+from tsrnn.scoring.types import DEFAULT_THRESHOLD, DetectorSettings
 
 COOLDOWN_SHARE = 0.133  # of a series' training rows (measured on NAB: benchmarks/nab.py)
 COOLDOWN_MIN, COOLDOWN_MAX = 10, 1000
@@ -225,32 +235,8 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
         error_hists = [histogram(val_errors[:, k]) for k in range(val_errors.shape[1])]
         scale = max(hist_quantile(error_hist, quantile), FLOOR) if np.isfinite(val_errors).any() else FLOOR
         channels.append("forecast")
-    novelty_hist, novelty_hists = np.zeros(BINS), []
-    seed_rows, seed_times, range_seed = None, None, None
     window, memory = score.novelty_window, score.novelty_memory
-    if history is not None:
-        if novelty == "knn":
-            values = history.series_novelty
-            if values is None:
-                values = [knn_values(s, history.scaler_mean, history.scaler_scale, window, memory) for s in history.series]
-            if values:
-                every = np.concatenate([_as_columns(v) for v in values])
-                novelty_hist = histogram(every)
-                novelty_hists = [histogram(every[:, k]) for k in range(every.shape[1])]
-            if len(history.series) == 1:
-                keep = ring_rows(window, memory)
-                tail = history.series[0][-keep:]
-                seed_rows = pack((tail - history.scaler_mean) / history.scaler_scale, "<f4")
-                if history.times is not None:
-                    seed_times = pack(history.times[0][-keep:].astype("datetime64[us]").astype(np.int64), "<i8")
-        elif novelty == "autoencoder" and history.val_novelty is not None:
-            novelty_hist = histogram(history.val_novelty)
-            novelty_hists = [novelty_hist]
-        if len(history.series) == 1:
-            r = Range.of(history.series[0])
-            range_seed = {"low": r.low.tolist(), "high": r.high.tolist(), "rows": r.seen}
-            if history.times is not None:
-                range_seed["end_us"] = int(history.times[0][-1].astype("datetime64[us]").astype(np.int64))
+    novelty_hist, novelty_hists, seed_rows, seed_times, range_seed = _history_priors(history, novelty, window, memory)
     if novelty != "none" and novelty_hist.sum() > 0:
         channels.append("novelty")
     if score.range_check:
@@ -272,6 +258,38 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
         accept_after=int(score.accept_after) if score.accept_after is not None else Calibration.accept_after, freeze=score.freeze,
     )
 
+
+
+def _history_priors(history: History | None, novelty: str, window: int, memory: int) -> tuple[Any, ...]:
+    """From the training series: the novelty channel's histograms (all columns, and each), and
+    for a single series the seeds of its novelty memory (rows, times) and of its range."""
+    novelty_hist, novelty_hists = np.zeros(BINS), []
+    seed_rows, seed_times, range_seed = None, None, None
+    if history is None:
+        return novelty_hist, novelty_hists, seed_rows, seed_times, range_seed
+    if novelty == "knn":
+        values = history.series_novelty
+        if values is None:
+            values = [knn_values(s, history.scaler_mean, history.scaler_scale, window, memory) for s in history.series]
+        if values:
+            every = np.concatenate([_as_columns(v) for v in values])
+            novelty_hist = histogram(every)
+            novelty_hists = [histogram(every[:, k]) for k in range(every.shape[1])]
+        if len(history.series) == 1:
+            keep = ring_rows(window, memory)
+            tail = history.series[0][-keep:]
+            seed_rows = pack((tail - history.scaler_mean) / history.scaler_scale, "<f4")
+            if history.times is not None:
+                seed_times = pack(history.times[0][-keep:].astype("datetime64[us]").astype(np.int64), "<i8")
+    elif novelty == "autoencoder" and history.val_novelty is not None:
+        novelty_hist = histogram(history.val_novelty)
+        novelty_hists = [novelty_hist]
+    if len(history.series) == 1:
+        r = Range.of(history.series[0])
+        range_seed = {"low": r.low.tolist(), "high": r.high.tolist(), "rows": r.seen}
+        if history.times is not None:
+            range_seed["end_us"] = int(history.times[0][-1].astype("datetime64[us]").astype(np.int64))
+    return novelty_hist, novelty_hists, seed_rows, seed_times, range_seed
 
 def _as_columns(values: np.ndarray) -> np.ndarray:
     """A channel's values as (rows, columns): a one-dimensional array is one joint column."""

@@ -10,8 +10,8 @@ channel that fired there and by how much, and the column furthest from normal.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np

@@ -26,7 +26,7 @@ from tsrnn.encoding import pack, unpack
 from tsrnn.scoring.normalizer import bin_centers, hist_quantile, to_ratio
 
 if TYPE_CHECKING:
-    from tsrnn.scoring.detector import DetectorSettings
+    from tsrnn.scoring.types import DetectorSettings
 
 POT_START = 1.0  # pot: excesses over r = 1 (about 1 % of rows, as each channel's scale is its running 99th percentile)
 POT_MIN_PEAKS = 20  # pot: fewer excesses than this keep the starting level

@@ -8,10 +8,12 @@ same rows again from the same state.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +24,24 @@ from tsrnn.data.clean import Dataset, clean
 from tsrnn.data.reader import read_frame
 from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata, session_metadata
-from tsrnn.runtime.providers import GpuOptions
-from tsrnn.scoring.detector import DetectorSettings, Inputs, SeriesDetector
-from tsrnn.scoring.events import Event
 from tsrnn.runtime.inferencer import arrays_from_json, arrays_to_json, runner_for
+from tsrnn.runtime.providers import GpuOptions
+from tsrnn.scoring.detector import SeriesDetector
+from tsrnn.scoring.events import Event
+from tsrnn.scoring.types import DetectorSettings, Inputs
 from tsrnn.streaming.output import ScoresWriter, scores_frame
-from tsrnn.streaming.resume import SEEN, carry_last_rows, continues, drop_seen
 from tsrnn.streaming.result import Tally, WatchResult
+from tsrnn.streaming.resume import SEEN, carry_last_rows, continues, drop_seen
 from tsrnn.streaming.sources import SourceChanged, read_new, source_files
-from tsrnn.streaming.state import SeriesState, StateLock, WatchState, load_state, save_state
+from tsrnn.streaming.state import (
+    SeriesState,
+    StateLock,
+    WatchState,
+    load_state,
+    save_state,
+)
+
+log = logging.getLogger(__name__)
 SLICE_BYTES = 1 << 20  # CSV text per slice: about 35,000 rows of a narrow file (peak memory grows with it)
 EventSink = Callable[[Event], None]
 
@@ -128,40 +139,19 @@ class _Job:
 
         `saved` (when given) is advanced in memory; the caller commits it once this returns.
         """
-        dropped: dict[str, int] = {}
-        filled: dict[str, int] = {}
-        notes: list[str] = []
-        states = dict(saved.series) if saved else {}
-        detectors: dict[str, SeriesDetector] = {}  # alive for the whole run, saved into `states` at its end
-        tally = Tally()
-        cursors = {}
+        started = time.perf_counter()
+        p = _Pass(dict(saved.series) if saved else {}, on_event)
         key = None if scores_out is None or str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
         writer = ScoresWriter(scores_out, self.meta, committed=saved.outputs.get(key, 0) if key else None,
                               channels=list(self.settings.channels) if self.channel_scores else None) if scores_out is not None else None
         try:
             for name in source_files(self.source):  # keyed by absolute path; messages name a single file as the user did
-                shown = self.source if self.source == "-" or Path(self.source).is_file() else name
-                try:
-                    chunk = read_new(shown, saved.cursors.get(name) if saved else None)
-                except SourceChanged as exc:
-                    raise SourceChanged(str(exc), name) from None
-                _add(dropped, chunk.skipped)
-                for data, first_line in chunk.slices(SLICE_BYTES):
-                    dataset = self._read(chunk.source, data, first_line, states, dropped)
-                    if dataset is None:
-                        continue
-                    _add(dropped, {k: v for k, v in dataset.dropped.items() if k != SEEN})
-                    _add(filled, dataset.filled)
-                    notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in notes]
-                    self._score(dataset, states, detectors, tally, writer, on_event)
-                cursors[name] = chunk.cursor
-            for sid, det in detectors.items():  # incidents still open: reported now, and kept in the state
-                states[sid].detector = det.to_dict()
+                self._file(name, saved, p, writer)
+            for sid, det in p.detectors.items():  # incidents still open: reported now, and kept in the state
+                p.states[sid].detector = det.to_dict()
                 event = det.open_event(self.meta.scored_columns)
-                if event is not None and event.series in tally.series:
-                    tally.events.append(event)
-                    if on_event:
-                        on_event(event)
+                if event is not None and event.series in p.tally.series:
+                    p.found(event)
             size = writer.close() if writer else None
         except BaseException:
             if writer:
@@ -170,10 +160,32 @@ class _Job:
         if key and size is not None:
             saved.outputs[key] = size
         if saved is not None:
-            saved.cursors.update(cursors)
-            saved.series = states
-        return WatchResult(self.source, self.model, self.session.get_providers()[0], self.provider, self.meta, self.settings,
-                           tally, dropped, filled, notes)
+            saved.cursors.update(p.cursors)
+            saved.series = p.states
+        provider = self.session.get_providers()[0]
+        log.info("scored %d rows of %d series in %.3f s on %s; %d events", p.tally.rows, len(p.tally.series), time.perf_counter() - started,
+                 provider, len(p.tally.events))
+        return WatchResult(self.source, self.model, provider, self.provider, self.meta, self.settings, p.tally, p.dropped, p.filled, p.notes)
+
+    def _file(self, name: str, saved: WatchState | None, p: _Pass, writer: ScoresWriter | None) -> None:
+        """The new rows of one file, slice by slice."""
+        shown = self.source if self.source == "-" or Path(self.source).is_file() else name
+        try:
+            chunk = read_new(shown, saved.cursors.get(name) if saved else None)
+        except SourceChanged as exc:
+            raise SourceChanged(str(exc), name) from None
+        log.info("%s: reading from byte %d", shown, saved.cursors[name].offset if saved and name in saved.cursors else 0)
+        _add(p.dropped, chunk.skipped)
+        for data, first_line in chunk.slices(SLICE_BYTES):
+            dataset = self._read(chunk.source, data, first_line, p.states, p.dropped)
+            if dataset is None:
+                continue
+            log.debug("%s: %d new rows from line %d, %d segments", shown, dataset.rows, first_line, len(dataset.segments))
+            _add(p.dropped, {k: v for k, v in dataset.dropped.items() if k != SEEN})
+            _add(p.filled, dataset.filled)
+            p.notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in p.notes]
+            self._score(dataset, p, writer)
+        p.cursors[name] = chunk.cursor
 
     def _read(self, source: str, data: bytes, first_line: int, states: dict[str, SeriesState], dropped: dict[str, int]) -> Dataset | None:
         """New rows, minus those already scored, with each series' last scored row in front."""
@@ -194,8 +206,8 @@ class _Job:
             return None
         return clean(carry_last_rows(frame, states), cfg, interval=meta.interval)
 
-    def _score(self, dataset: Dataset, states: dict[str, SeriesState], detectors: dict[str, SeriesDetector], tally: Tally,
-               writer: ScoresWriter | None, on_event: EventSink | None) -> None:
+    def _score(self, dataset: Dataset, p: _Pass, writer: ScoresWriter | None) -> None:
+        states, tally = p.states, p.tally
         jobs = []  # (segment, carried arrays, rows the model has seen)
         for seg in dataset.segments:
             st = states.get(seg.series)
@@ -209,7 +221,7 @@ class _Job:
         outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _ in jobs], [seg.times for seg, _, _ in jobs])
         frames = []
         for (seg, _, seen), (expected, error, arrays) in zip(jobs, outputs):  # segments of a series in time order
-            det = self._detector(seg.series, states, detectors, int(seg.times[0].astype("datetime64[us]").astype(np.int64)))
+            det = self._detector(seg.series, states, p.detectors, int(seg.times[0].astype("datetime64[us]").astype(np.int64)))
             text = seg.text or [""] * seg.rows
             error = np.asarray(error, np.float64)
             error = error[:, None] if error.ndim == 1 else error  # (rows, columns), or one joint column
@@ -225,9 +237,7 @@ class _Job:
             states[seg.series] = SeriesState(seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
                                              [float(v) for v in seg.values[-1]], old.detector if old else None)
             for event in found.events:
-                tally.events.append(event)
-                if on_event:
-                    on_event(event)
+                p.found(event)
             keep = seg.observed  # rows filled into gaps carry the state along but are not reported
             kept = text if keep.all() else [t for t, k in zip(text, keep) if k]
             tally.add(seg.series, seg.times[keep], kept, found.scores[keep], found.anomaly[keep], found.warmup[keep])
@@ -262,6 +272,25 @@ class _Job:
         if abs(now - trained) > 0.1 * trained:
             return [f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may mislead (retrain, or use --resample at train time)"]
         return []
+
+
+@dataclass
+class _Pass:
+    """What one pass gathers as it goes: per-series states and detectors, counts, notes, events."""
+
+    states: dict[str, SeriesState]
+    on_event: EventSink | None
+    detectors: dict[str, SeriesDetector] = field(default_factory=dict)  # alive for the whole pass, saved into `states` at its end
+    tally: Tally = field(default_factory=Tally)
+    dropped: dict[str, int] = field(default_factory=dict)
+    filled: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    cursors: dict[str, Any] = field(default_factory=dict)
+
+    def found(self, event: Event) -> None:
+        self.tally.events.append(event)
+        if self.on_event:
+            self.on_event(event)
 
 
 def _add(total: dict[str, int], more: dict[str, int]) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from tsrnn.export.metadata import ModelMetadata
 from tsrnn.errors import StateError
+from tsrnn.export.metadata import ModelMetadata
 from tsrnn.fsutil import umask
 
 

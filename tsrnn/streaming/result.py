@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from tsrnn.export.metadata import ModelMetadata
-from tsrnn.scoring.detector import DetectorSettings
 from tsrnn.scoring.events import Event
+from tsrnn.scoring.types import DetectorSettings
 
 
 class Tally:

@@ -6,8 +6,8 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch

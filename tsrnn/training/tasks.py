@@ -12,7 +12,14 @@ from tsrnn.data.scaling import Scaler
 from tsrnn.models.autoencoder import Autoencoder, StreamingAutoencoder
 from tsrnn.models.forecaster import Forecaster, StreamingForecaster, WindowedForecaster
 from tsrnn.scoring.errors import ErrorSpec, q99, seasonal_norm
-from tsrnn.training.batching import Split, gather_windows, horizon_targets, pad_stack, tbptt_pieces, window_index
+from tsrnn.training.batching import (
+    Split,
+    gather_windows,
+    horizon_targets,
+    pad_stack,
+    tbptt_pieces,
+    window_index,
+)
 from tsrnn.training.losses import masked_loss, pointwise, step
 from tsrnn.training.optim import Adam
 
@@ -31,7 +38,8 @@ class ForecasterTask:
     """Stateful: truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
 
     def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, model_cfg: ModelConfig, targets: tuple[int, ...] | None = None) -> None:
-        from tsrnn.data.timefeatures import count, time_features as features_of
+        from tsrnn.data.timefeatures import count
+        from tsrnn.data.timefeatures import time_features as features_of
 
         warmup, horizon, diff, time_features = model_cfg.spec.warmup_rows(model_cfg.window), model_cfg.horizon, model_cfg.inputs == "diff", model_cfg.time_features
         self.split, self.scaler, self.horizon, self.diff, self.loss = split, scaler, horizon, diff, cfg.loss
