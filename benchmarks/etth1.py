@@ -45,14 +45,23 @@ TRAIN, VAL, TEST = 8640, 2880, 2880
 
 def errors(pred: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
     e = pred - actual
-    return {"MAE": float(np.abs(e).mean()), "RMSE": float(np.sqrt((e**2).mean())), "MASE": float(np.abs(e).mean() / scale)}
+    return {
+        "MAE": float(np.abs(e).mean()),
+        "RMSE": float(np.sqrt((e**2).mean())),
+        "MASE": float(np.abs(e).mean() / scale),
+    }
 
 
 def fit(csv: Path, runs: Path, name: str, seed: int, loss: str = "mse", **model: object) -> tuple[object, float, list]:
     data = DataConfig(columns=("OT",))
     cfg = TrainConfig(seed=seed, val_fraction=VAL / (TRAIN + VAL), loss=loss)
     started = time.perf_counter()
-    model = {"horizon": 1, "time_features": "none", "inputs": "level", **model}  # the forecasting settings measured here (not the detector's defaults)
+    model = {
+        "horizon": 1,
+        "time_features": "none",
+        "inputs": "level",
+        **model,
+    }  # the forecasting settings measured here (not the detector's defaults)
     result = train(csv, model=ModelConfig(**model), config=cfg, data_config=data, name=name, runs_dir=runs)
     return result.run, time.perf_counter() - started, result.run.info["history"]
 
@@ -61,6 +70,7 @@ def ridge_reference(series: np.ndarray, lead: int, lags: int = 96, ridge: float 
     """A strong linear reference: least squares on the last `lags` changes relative to the origin,
     fitted on train + validation; test predictions `lead` steps ahead. It shows how far below the
     naive baselines this split allows a forecaster of OT's own past to go."""
+
     def design(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         origin = rows - lead
         x = np.stack([series[origin - lags + 1 + j] - series[origin] for j in range(lags)], axis=1)
@@ -124,12 +134,21 @@ def accuracy(series: np.ndarray, csv: Path, runs: Path, seed: int) -> dict[str, 
     pred24, _ = step_states(net24, scaled24, test[:1])
     direct = pred24[test - 24, 23] * sc24.scale[0] + sc24.mean[0]
     out["h24_direct_24"] = errors(direct, series[test], scale24)
-    for label, horizon, loss in (("diff_one_step", 1, "mse"), ("diff_h24_direct_24", 24, "mse"), ("diff_mae_one_step", 1, "mae"), ("diff_mae_h24_direct_24", 24, "mae")):
+    for label, horizon, loss in (
+        ("diff_one_step", 1, "mse"),
+        ("diff_h24_direct_24", 24, "mse"),
+        ("diff_mae_one_step", 1, "mae"),
+        ("diff_mae_h24_direct_24", 24, "mae"),
+    ):
         run, _, _ = fit(csv, runs, f"diff{horizon}{loss}-{seed}", seed, loss=loss, horizon=horizon, inputs="diff")
         net, sc = run.load_model(), run.scaler
         scaled = (series - sc.mean[0]) / sc.scale[0]
         pred, _ = step_states(net, scaled, test[:1])
-        out[label] = errors(pred[test - horizon, horizon - 1] * sc.scale[0] + sc.mean[0], series[test], scale1 if horizon == 1 else scale24)
+        out[label] = errors(
+            pred[test - horizon, horizon - 1] * sc.scale[0] + sc.mean[0],
+            series[test],
+            scale1 if horizon == 1 else scale24,
+        )
     out["persistence"] = errors(series[test - 1], series[test], scale1)
     out["ridge_1"] = errors(ridge_reference(series, 1), series[test], scale1)
     out["ridge_24"] = errors(ridge_reference(series, 24), series[test], scale24)
@@ -156,7 +175,9 @@ def stateful_vs_windowed(csv10k: Path, runs: Path, seed: int, window: int) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "etth1" / "ETTh1.csv"))
+    parser.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "etth1" / "ETTh1.csv")
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--window", type=int, default=96, help="windowed baseline's lookback (rows)")
     args = parser.parse_args()
@@ -181,14 +202,20 @@ def main() -> None:
             values.append(v)
         return statistics.median(values)
 
-    print(f"ETTh1 OT, test rows {TRAIN + VAL}-{TRAIN + VAL + TEST - 1}; medians over {args.seeds} seeds; torch threads 1")
+    print(
+        f"ETTh1 OT, test rows {TRAIN + VAL}-{TRAIN + VAL + TEST - 1}; medians over {args.seeds} seeds; torch threads 1"
+    )
     print(f"{'forecast':44} {'MAE':>7} {'RMSE':>7} {'MASE':>7}")
     rows = [
-        ("one step: persistence", "persistence"), ("one step: --horizon 1 --time-features none", "one_step"),
-        ("one step: --inputs diff", "diff_one_step"), ("one step: --inputs diff --loss mae", "diff_mae_one_step"),
+        ("one step: persistence", "persistence"),
+        ("one step: --horizon 1 --time-features none", "one_step"),
+        ("one step: --inputs diff", "diff_one_step"),
+        ("one step: --inputs diff --loss mae", "diff_mae_one_step"),
         ("one step: reference, ridge on 96 lags", "ridge_1"),
-        ("24 steps: seasonal naive (24 h earlier)", "seasonal_naive"), ("24 steps: horizon 1, rolled on its predictions", "h1_rolled_24"),
-        ("24 steps: --horizon 24 (direct)", "h24_direct_24"), ("24 steps: --horizon 24 --inputs diff", "diff_h24_direct_24"),
+        ("24 steps: seasonal naive (24 h earlier)", "seasonal_naive"),
+        ("24 steps: horizon 1, rolled on its predictions", "h1_rolled_24"),
+        ("24 steps: --horizon 24 (direct)", "h24_direct_24"),
+        ("24 steps: --horizon 24 --inputs diff", "diff_h24_direct_24"),
         ("24 steps: --horizon 24 --inputs diff --loss mae", "diff_mae_h24_direct_24"),
         ("24 steps: reference, ridge on 96 lags", "ridge_24"),
     ]
@@ -196,18 +223,26 @@ def main() -> None:
         print(f"{label:44} {med(acc, key, 'MAE'):7.3f} {med(acc, key, 'RMSE'):7.3f} {med(acc, key, 'MASE'):7.3f}")
     one, pers = med(acc, "one_step", "MAE"), med(acc, "persistence", "MAE")
     snaive = med(acc, "seasonal_naive", "MAE")
-    print(f"one step vs persistence MAE: horizon 1 {one / pers:.3f}x, diff {med(acc, 'diff_one_step', 'MAE') / pers:.3f}x, "
-          f"diff mae {med(acc, 'diff_mae_one_step', 'MAE') / pers:.3f}x; "
-          f"24 steps vs seasonal naive MAE: rolled {med(acc, 'h1_rolled_24', 'MAE') / snaive:.3f}x, "
-          f"direct {med(acc, 'h24_direct_24', 'MAE') / snaive:.3f}x, direct diff {med(acc, 'diff_h24_direct_24', 'MAE') / snaive:.3f}x, "
-          f"direct diff mae {med(acc, 'diff_mae_h24_direct_24', 'MAE') / snaive:.3f}x, "
-          f"ridge {med(acc, 'ridge_24', 'MAE') / snaive:.3f}x")
-    print(f"training wall time: horizon 1 {med(acc, 'train_seconds_h1'):.1f} s, --horizon 24 {med(acc, 'train_seconds_h24'):.1f} s")
+    print(
+        f"one step vs persistence MAE: horizon 1 {one / pers:.3f}x, diff {med(acc, 'diff_one_step', 'MAE') / pers:.3f}x, "
+        f"diff mae {med(acc, 'diff_mae_one_step', 'MAE') / pers:.3f}x; "
+        f"24 steps vs seasonal naive MAE: rolled {med(acc, 'h1_rolled_24', 'MAE') / snaive:.3f}x, "
+        f"direct {med(acc, 'h24_direct_24', 'MAE') / snaive:.3f}x, direct diff {med(acc, 'diff_h24_direct_24', 'MAE') / snaive:.3f}x, "
+        f"direct diff mae {med(acc, 'diff_mae_h24_direct_24', 'MAE') / snaive:.3f}x, "
+        f"ridge {med(acc, 'ridge_24', 'MAE') / snaive:.3f}x"
+    )
+    print(
+        f"training wall time: horizon 1 {med(acc, 'train_seconds_h1'):.1f} s, --horizon 24 {med(acc, 'train_seconds_h24'):.1f} s"
+    )
     s, w = med(speed, "epoch_s_stateful"), med(speed, "epoch_s_windowed")
-    print(f"first 10,000 rows, hidden 32: epoch {s:.3f} s stateful, {w:.3f} s windowed (window {args.window}): {w / s:.0f}x")
-    print(f"best validation MSE: stateful {med(speed, 'best_val_stateful'):.4f}, windowed {med(speed, 'best_val_windowed'):.4f}; "
-          f"time to the windowed best: windowed {med(speed, 'seconds_windowed_to_its_best'):.1f} s, "
-          f"stateful {med(speed, 'seconds_stateful_to_windowed_best'):.1f} s")
+    print(
+        f"first 10,000 rows, hidden 32: epoch {s:.3f} s stateful, {w:.3f} s windowed (window {args.window}): {w / s:.0f}x"
+    )
+    print(
+        f"best validation MSE: stateful {med(speed, 'best_val_stateful'):.4f}, windowed {med(speed, 'best_val_windowed'):.4f}; "
+        f"time to the windowed best: windowed {med(speed, 'seconds_windowed_to_its_best'):.1f} s, "
+        f"stateful {med(speed, 'seconds_stateful_to_windowed_best'):.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,11 @@ COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 
 def metrics(pred: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
     e = pred - actual
-    return {"MAE": float(np.abs(e).mean()), "RMSE": float(np.sqrt((e**2).mean())), "MASE": float(np.abs(e).mean() / scale)}
+    return {
+        "MAE": float(np.abs(e).mean()),
+        "RMSE": float(np.sqrt((e**2).mean())),
+        "MASE": float(np.abs(e).mean() / scale),
+    }
 
 
 def leads_of(series: np.ndarray, origins: np.ndarray, leads: int) -> np.ndarray:
@@ -67,7 +71,9 @@ def leads_of(series: np.ndarray, origins: np.ndarray, leads: int) -> np.ndarray:
     return series[origins[:, None] + np.arange(1, leads + 1)[None, :]]
 
 
-def ridge(inputs: np.ndarray, target: np.ndarray, fit_rows: np.ndarray, origins: np.ndarray, leads: int, lam: float = 10.0) -> np.ndarray:
+def ridge(
+    inputs: np.ndarray, target: np.ndarray, fit_rows: np.ndarray, origins: np.ndarray, leads: int, lam: float = 10.0
+) -> np.ndarray:
     """Least squares (ridge) on the last LAGS rows of every input column, each relative to its
     value at the origin, one weight vector per lead, fitted on origins in `fit_rows`; predicts
     (origins, leads). Inputs are standardised by the fitting rows' spread."""
@@ -84,15 +90,25 @@ def ridge(inputs: np.ndarray, target: np.ndarray, fit_rows: np.ndarray, origins:
     return design(origins) @ w + target[origins][:, None]
 
 
-def tsrnn_fit(frame: pl.DataFrame, rows: int, work: Path, name: str, seed: int, settings: dict[str, Any], val_fraction: float | None,
-              **extra: Any) -> tuple[Any, float]:
+def tsrnn_fit(
+    frame: pl.DataFrame,
+    rows: int,
+    work: Path,
+    name: str,
+    seed: int,
+    settings: dict[str, Any],
+    val_fraction: float | None,
+    **extra: Any,
+) -> tuple[Any, float]:
     csv = work / f"{name}.csv"
     frame.head(rows).write_csv(csv)
     model, score, config = configs({**settings, **extra}, seed)
     if val_fraction is not None:  # ETTh1: its usual validation months, not the default last 20 %
         config = dataclasses.replace(config, val_fraction=val_fraction)
     started = time.perf_counter()
-    result = train(csv, model=model, config=config, data_config=DataConfig(), name=name, runs_dir=work / "runs", score=score)
+    result = train(
+        csv, model=model, config=config, data_config=DataConfig(), name=name, runs_dir=work / "runs", score=score
+    )
     return result.run, time.perf_counter() - started
 
 
@@ -107,14 +123,27 @@ class Darts:
 
         self.TimeSeries, self.RNNModel, self.BlockRNNModel = TimeSeries, RNNModel, BlockRNNModel
         self.epochs, self.hidden, self.layers = epochs, hidden, layers
-        self.trainer = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False, "accelerator": "cpu",
-                        "enable_checkpointing": False}
+        self.trainer = {
+            "enable_progress_bar": False,
+            "logger": False,
+            "enable_model_summary": False,
+            "accelerator": "cpu",
+            "enable_checkpointing": False,
+        }
 
     def _series(self, values: np.ndarray):  # noqa: ANN202
         return self.TimeSeries.from_values(values.astype(np.float32))
 
-    def forecasts(self, kind: str, target: np.ndarray, covariates: np.ndarray | None, fit_rows: int, origins: np.ndarray, leads: int,
-                  seed: int) -> tuple[np.ndarray, float]:
+    def forecasts(
+        self,
+        kind: str,
+        target: np.ndarray,
+        covariates: np.ndarray | None,
+        fit_rows: int,
+        origins: np.ndarray,
+        leads: int,
+        seed: int,
+    ) -> tuple[np.ndarray, float]:
         """(origins, leads) forecasts of `target` (standardised inside), and the training seconds.
         rnn: RNNModel on target and covariates together (all in, all out; target read back);
         block: BlockRNNModel on the target with the covariates as past covariates."""
@@ -122,8 +151,15 @@ class Darts:
         mu, sd = cols[:fit_rows].mean(axis=0), cols[:fit_rows].std(axis=0) + 1e-9
         z = (cols - mu) / sd
         end = origins.max() + leads + 1
-        common = {"input_chunk_length": DAY, "model": "LSTM", "hidden_dim": self.hidden, "n_rnn_layers": self.layers, "n_epochs": self.epochs,
-                  "random_state": seed, "pl_trainer_kwargs": self.trainer}
+        common = {
+            "input_chunk_length": DAY,
+            "model": "LSTM",
+            "hidden_dim": self.hidden,
+            "n_rnn_layers": self.layers,
+            "n_epochs": self.epochs,
+            "random_state": seed,
+            "pl_trainer_kwargs": self.trainer,
+        }
         if kind == "rnn":
             model, series, past = self.RNNModel(**common), self._series(z[:end]), None
         else:
@@ -132,14 +168,24 @@ class Darts:
         started = time.perf_counter()
         model.fit(series[:fit_rows], past_covariates=past[:fit_rows] if past is not None else None)
         seconds = time.perf_counter() - started
-        made = model.historical_forecasts(series, past_covariates=past, start=int(origins[0]) + 1, forecast_horizon=leads, stride=1,
-                                          retrain=False, last_points_only=False, verbose=False)
+        made = model.historical_forecasts(
+            series,
+            past_covariates=past,
+            start=int(origins[0]) + 1,
+            forecast_horizon=leads,
+            stride=1,
+            retrain=False,
+            last_points_only=False,
+            verbose=False,
+        )
         by_start = {int(f.time_index[0]): f.values()[:, -1] for f in made}
         out = np.stack([by_start[int(o) + 1] for o in origins])
         return out * sd[-1] + mu[-1], seconds
 
 
-def etth1(args: argparse.Namespace, work: Path, darts: Darts | None, settings: dict[str, Any], multivariate: bool) -> list[dict[str, Any]]:
+def etth1(
+    args: argparse.Namespace, work: Path, darts: Darts | None, settings: dict[str, Any], multivariate: bool
+) -> list[dict[str, Any]]:
     frame = pl.read_csv(args.etth1, try_parse_dates=True).sort("date")
     frame = frame.select("date", *(COLUMNS if multivariate else ["OT"]))
     values = frame.select(COLUMNS if multivariate else ["OT"]).to_numpy().astype(np.float64)
@@ -157,12 +203,23 @@ def etth1(args: argparse.Namespace, work: Path, darts: Darts | None, settings: d
         preds["seasonal naive"] = ot[origins[:, None] + np.arange(1, LEADS + 1)[None, :] - DAY]
         preds["ridge on 96 lags"] = ridge(values, ot, np.arange(TRAIN + VAL), origins, LEADS)
         seconds: dict[str, float] = {}
-        run, seconds["tsrnn defaults"] = tsrnn_fit(frame, TRAIN + VAL, work, f"ett{int(multivariate)}-{seed}", seed, settings, VAL / (TRAIN + VAL), **target)
+        run, seconds["tsrnn defaults"] = tsrnn_fit(
+            frame, TRAIN + VAL, work, f"ett{int(multivariate)}-{seed}", seed, settings, VAL / (TRAIN + VAL), **target
+        )
         steps = LEADS if not multivariate else run.model_config.horizon
         made = rolling_forecasts(run, values[:end], times[:end], origins, steps)[:, :, -1]
         preds["tsrnn defaults"] = np.pad(made, ((0, 0), (0, LEADS - steps)), constant_values=np.nan)
-        run24, seconds["tsrnn --horizon 24"] = tsrnn_fit(frame, TRAIN + VAL, work, f"ett{int(multivariate)}h24-{seed}", seed, settings,
-                                                        VAL / (TRAIN + VAL), horizon=LEADS, **target)
+        run24, seconds["tsrnn --horizon 24"] = tsrnn_fit(
+            frame,
+            TRAIN + VAL,
+            work,
+            f"ett{int(multivariate)}h24-{seed}",
+            seed,
+            settings,
+            VAL / (TRAIN + VAL),
+            horizon=LEADS,
+            **target,
+        )
         preds["tsrnn --horizon 24"] = rolling_forecasts(run24, values[:end], times[:end], origins, LEADS)[:, :, -1]
         if darts is not None:
             covariates = values[:, :-1] if multivariate else None
@@ -204,15 +261,25 @@ def nab(args: argparse.Namespace, work: Path, darts: Darts | None, settings: dic
             made = rolling_forecasts(run, values[:, None], frame["timestamp"].to_numpy(), origins, 1)[:, 0, 0]
             ratios["tsrnn defaults"].append(float(np.abs(made - actual).mean()) / naive)
             if cut > 2 * LAGS:
-                ratios["ridge on 96 lags"].append(float(np.abs(ridge(values[:, None], values, np.arange(cut), origins, 1)[:, 0] - actual).mean()) / naive)
+                ratios["ridge on 96 lags"].append(
+                    float(np.abs(ridge(values[:, None], values, np.arange(cut), origins, 1)[:, 0] - actual).mean())
+                    / naive
+                )
             if use_darts:
                 for label, kind in (("Darts RNNModel", "rnn"), ("Darts BlockRNNModel", "block")):
                     pred, took = darts.forecasts(kind, values, None, cut, origins, 1, seed)
                     seconds[label] += took
                     ratios[label].append(float(np.abs(pred[:, 0] - actual).mean()) / naive)
-        results.append({"seed": seed, "files": len(files) - skipped, "skipped_constant": skipped, "seconds": seconds,
-                        "median_ratio": {k: statistics.median(v) for k, v in ratios.items() if v},
-                        "files_below_persistence": {k: int(sum(r < 1 for r in v)) for k, v in ratios.items() if v}})
+        results.append(
+            {
+                "seed": seed,
+                "files": len(files) - skipped,
+                "skipped_constant": skipped,
+                "seconds": seconds,
+                "median_ratio": {k: statistics.median(v) for k, v in ratios.items() if v},
+                "files_below_persistence": {k: int(sum(r < 1 for r in v)) for k, v in ratios.items() if v},
+            }
+        )
     return results
 
 
@@ -223,41 +290,62 @@ def med(values: list[float]) -> float:
 def report_etth1(title: str, results: list[dict[str, Any]]) -> None:
     seeds = len(results)
     print(f"\n{title}: test rows {TRAIN + VAL}-{TRAIN + VAL + TEST - LEADS}, medians over {seeds} seed(s)")
-    print(f"  {'method':24} {'1 step MAE':>10} {'RMSE':>7} {'MASE':>6} {'x pers.':>8}   {'24 steps MAE':>12} {'RMSE':>7} {'MASE':>6} {'x s.naive':>9}   {'train s':>8}")
+    print(
+        f"  {'method':24} {'1 step MAE':>10} {'RMSE':>7} {'MASE':>6} {'x pers.':>8}   {'24 steps MAE':>12} {'RMSE':>7} {'MASE':>6} {'x s.naive':>9}   {'train s':>8}"
+    )
     labels = list(results[0]["one step"])
     pers = med([r["one step"]["persistence"]["MAE"] for r in results])
     snaive = med([r["24 steps"]["seasonal naive"]["MAE"] for r in results])
     for label in labels:
         one = {k: med([r["one step"][label][k] for r in results]) for k in ("MAE", "RMSE", "MASE")}
-        many = {k: med([r["24 steps"][label][k] for r in results if label in r["24 steps"]]) for k in ("MAE", "RMSE", "MASE")}
+        many = {
+            k: med([r["24 steps"][label][k] for r in results if label in r["24 steps"]])
+            for k in ("MAE", "RMSE", "MASE")
+        }
         secs = [r["seconds"][label] for r in results if label in r["seconds"]]
-        far = f"{many['MAE']:12.3f} {many['RMSE']:7.3f} {many['MASE']:6.3f} {many['MAE'] / snaive:9.3f}" if not np.isnan(many["MAE"]) else f"{'(horizon < 24)':>37}"
-        print(f"  {label:24} {one['MAE']:10.3f} {one['RMSE']:7.3f} {one['MASE']:6.3f} {one['MAE'] / pers:8.3f}   {far}   "
-              f"{(f'{med(secs):8.1f}' if secs else '       -')}")
+        far = (
+            f"{many['MAE']:12.3f} {many['RMSE']:7.3f} {many['MASE']:6.3f} {many['MAE'] / snaive:9.3f}"
+            if not np.isnan(many["MAE"])
+            else f"{'(horizon < 24)':>37}"
+        )
+        print(
+            f"  {label:24} {one['MAE']:10.3f} {one['RMSE']:7.3f} {one['MASE']:6.3f} {one['MAE'] / pers:8.3f}   {far}   "
+            f"{(f'{med(secs):8.1f}' if secs else '       -')}"
+        )
 
 
 def report_nab(results: list[dict[str, Any]], files: str) -> None:
     r0 = results[0]
-    print(f"\nnab_dev ({files} files): {r0['files']} files ({r0['skipped_constant']} with a constant test part left out), "
-          "one step; median over files of MAE / persistence's MAE (per seed)")
+    print(
+        f"\nnab_dev ({files} files): {r0['files']} files ({r0['skipped_constant']} with a constant test part left out), "
+        "one step; median over files of MAE / persistence's MAE (per seed)"
+    )
     for label in r0["median_ratio"]:
         cells = [r["median_ratio"][label] for r in results if label in r["median_ratio"]]
         below = [r["files_below_persistence"][label] for r in results if label in r["files_below_persistence"]]
         secs = [r["seconds"][label] for r in results if label in r["seconds"]]
-        print(f"  {label:24} {' / '.join(f'{c:.3f}' for c in cells):>23}  median {med(cells):.3f}; below persistence on "
-              f"{' / '.join(map(str, below))} files; training {med(secs):.0f} s in all")
+        print(
+            f"  {label:24} {' / '.join(f'{c:.3f}' for c in cells):>23}  median {med(cells):.3f}; below persistence on "
+            f"{' / '.join(map(str, below))} files; training {med(secs):.0f} s in all"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--etth1", default=str(SHARED / "etth1" / "ETTh1.csv"))
     parser.add_argument("--nab", default=str(SHARED / "nab_dev"))
-    parser.add_argument("--parts", nargs="+", choices=("etth1", "etth1-ms", "nab"), default=["etth1", "etth1-ms", "nab"])
+    parser.add_argument(
+        "--parts", nargs="+", choices=("etth1", "etth1-ms", "nab"), default=["etth1", "etth1-ms", "nab"]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--files", choices=("all", "even", "odd"), default="all", help="nab: all files, or every other one")
+    parser.add_argument(
+        "--files", choices=("all", "even", "odd"), default="all", help="nab: all files, or every other one"
+    )
     parser.add_argument("--no-darts", action="store_true", help="leave Darts out even when it is installed")
     parser.add_argument("--darts-epochs", type=int, default=10)
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a tsrnn training setting to change")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a tsrnn training setting to change"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -282,8 +370,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(results))
         return
-    print(f"forecast benchmark: seeds {', '.join(map(str, args.seeds))}; torch threads 1; {time.perf_counter() - started:.0f} s in all"
-          + (f"; Darts {args.darts_epochs} epochs" if darts else "; Darts skipped"))
+    print(
+        f"forecast benchmark: seeds {', '.join(map(str, args.seeds))}; torch threads 1; {time.perf_counter() - started:.0f} s in all"
+        + (f"; Darts {args.darts_epochs} epochs" if darts else "; Darts skipped")
+    )
     if settings:
         print(f"changed from the defaults: {json.dumps(settings, default=str)}")
     if "etth1" in results:

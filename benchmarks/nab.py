@@ -57,6 +57,8 @@ ABLATION: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("novelty windows of 10 rows", {"novelty_window": "10"}, {}),
     ("novelty memory of 2,000 windows", {"novelty_memory": "2000"}, {}),
 ]
+
+
 def model_for(csv: Path, models: Path, settings: dict[str, Any], seed: int) -> tuple[Path, float]:
     onnx = models / f"{csv.parent.name}__{csv.stem}.onnx"
     started = time.perf_counter()
@@ -65,13 +67,29 @@ def model_for(csv: Path, models: Path, settings: dict[str, Any], seed: int) -> t
         history = models / f"{csv.stem}.history.csv"
         frame.head(probation_rows(frame.height)).write_csv(history)
         model, score, config = configs(settings, seed)
-        result = train(history, model=model, config=config, data_config=DataConfig(), name=csv.stem, runs_dir=models / "runs", score=score)
+        result = train(
+            history,
+            model=model,
+            config=config,
+            data_config=DataConfig(),
+            name=csv.stem,
+            runs_dir=models / "runs",
+            score=score,
+        )
         export_onnx(result.run, onnx)
     return onnx, time.perf_counter() - started
 
 
-def run(files: list[str], data: Path, labels: Path, work: Path, settings: dict[str, Any], overrides: dict[str, Any], seed: int,
-        cache: Path | None) -> dict[str, Any]:
+def run(
+    files: list[str],
+    data: Path,
+    labels: Path,
+    work: Path,
+    settings: dict[str, Any],
+    overrides: dict[str, Any],
+    seed: int,
+    cache: Path | None,
+) -> dict[str, Any]:
     """Train (or reuse), watch every file, evaluate: the evaluation document, per category too."""
     key = "-".join(f"{k}={v}" for k, v in sorted(settings.items())) or "defaults"
     models = (cache or work / "models") / f"{key}-seed{seed}"
@@ -91,9 +109,13 @@ def run(files: list[str], data: Path, labels: Path, work: Path, settings: dict[s
     for category in sorted({f.split("/")[0] for f in files}):
         part = evaluate(scores / category, labels)
         doc["categories"][category] = {
-            "score": part["nab"]["standard"]["score"], "windows": part["windows"], "windows_found": part["events"]["windows_found"],
+            "score": part["nab"]["standard"]["score"],
+            "windows": part["windows"],
+            "windows_found": part["events"]["windows_found"],
             "false_alerts": part["events"]["alerts"] - part["events"]["alerts_in_windows"],
-            "fp_rows": sum(f["nab_false_positive_rows"] for f in doc["per_file"] if f["file"].startswith(category + "/")),
+            "fp_rows": sum(
+                f["nab_false_positive_rows"] for f in doc["per_file"] if f["file"].startswith(category + "/")
+            ),
         }
     doc["seconds"] = {"train": trained, "watch": watched}
     return doc
@@ -104,8 +126,10 @@ def line(name: str, docs: list[dict[str, Any]]) -> str:
     fp = [d["nab"]["reward_low_FP_rate"]["score"] for d in docs]
     fn = [d["nab"]["reward_low_FN_rate"]["score"] for d in docs]
     seeds = " / ".join(f"{v:.1f}" for v in std)
-    return (f"{name:52} {seeds:>13} {statistics.median(std):7.1f} {statistics.median(fp):7.1f} {statistics.median(fn):7.1f}"
-            f" {statistics.median(d['nab']['standard']['windows_found'] for d in docs):6.0f} {statistics.median(d['nab']['standard']['false_positive_rows'] for d in docs):5.0f}")
+    return (
+        f"{name:52} {seeds:>13} {statistics.median(std):7.1f} {statistics.median(fp):7.1f} {statistics.median(fn):7.1f}"
+        f" {statistics.median(d['nab']['standard']['windows_found'] for d in docs):6.0f} {statistics.median(d['nab']['standard']['false_positive_rows'] for d in docs):5.0f}"
+    )
 
 
 def main() -> None:
@@ -127,26 +151,41 @@ def main() -> None:
         return
     first = results[rows[0][0]]
     total_rows = sum(f["rows"] for f in first[0]["per_file"])
-    print(f"NAB ({data.name}, {args.files} files): {first[0]['files']} files, {total_rows:,} rows, {first[0]['windows']} labelled windows; "
-          f"seeds {', '.join(map(str, args.seeds))}; {time.perf_counter() - started:.0f} s in all")
+    print(
+        f"NAB ({data.name}, {args.files} files): {first[0]['files']} files, {total_rows:,} rows, {first[0]['windows']} labelled windows; "
+        f"seeds {', '.join(map(str, args.seeds))}; {time.perf_counter() - started:.0f} s in all"
+    )
     if settings or overrides:
         print(f"changed from the defaults: {json.dumps({**settings, **overrides}, default=str)}")
     print(f"{'detector':52} {'standard':>13} {'median':>7} {'low FP':>7} {'low FN':>7} {'found':>6} {'FP':>5}")
     for name, _, _ in rows:
         print(line(name, results[name]))
-    print("\nper category, standard profile (each category's own threshold sweep, '-' without windows; seeds " + ", ".join(map(str, args.seeds)) + "):")
+    print(
+        "\nper category, standard profile (each category's own threshold sweep, '-' without windows; seeds "
+        + ", ".join(map(str, args.seeds))
+        + "):"
+    )
     for category in first[0]["categories"]:
         cells = [d["categories"][category] for d in first]
         score = " / ".join(f"{c['score']:.1f}" if c["windows"] else "-" for c in cells)
-        print(f"  {category:24} {score:>13}   windows found {' / '.join(str(c['windows_found']) for c in cells)} of {cells[0]['windows']}; "
-              f"false alerts at the detector's threshold {' / '.join(str(c['false_alerts']) for c in cells)}; "
-              f"false-positive rows at the corpus's standard threshold {' / '.join(str(c['fp_rows']) for c in cells)}")
+        print(
+            f"  {category:24} {score:>13}   windows found {' / '.join(str(c['windows_found']) for c in cells)} of {cells[0]['windows']}; "
+            f"false alerts at the detector's threshold {' / '.join(str(c['false_alerts']) for c in cells)}; "
+            f"false-positive rows at the corpus's standard threshold {' / '.join(str(c['fp_rows']) for c in cells)}"
+        )
     ev = [d["events"] for d in first]
-    print("\nevents at the detector's own threshold: " + "; ".join(
-        f"seed {s}: precision {e['precision']:.3f}, recall {e['recall']:.3f}, F1 {e['f1']:.3f} ({e['alerts']} alerts)" for s, e in zip(args.seeds, ev)))
+    print(
+        "\nevents at the detector's own threshold: "
+        + "; ".join(
+            f"seed {s}: precision {e['precision']:.3f}, recall {e['recall']:.3f}, F1 {e['f1']:.3f} ({e['alerts']} alerts)"
+            for s, e in zip(args.seeds, ev)
+        )
+    )
     t = first[0]["seconds"]
-    print(f"time (first seed): training {t['train']:.0f} s, watch {t['watch']:.1f} s. Published (whole 58-file corpus, NAB's own threshold "
-          "sweep, not the same files): ARTime 74.9, Numenta HTM 70.5, CAD OSE 69.9, KNN CAD 58.0, Windowed Gaussian 39.6")
+    print(
+        f"time (first seed): training {t['train']:.0f} s, watch {t['watch']:.1f} s. Published (whole 58-file corpus, NAB's own threshold "
+        "sweep, not the same files): ARTime 74.9, Numenta HTM 70.5, CAD OSE 69.9, KNN CAD 58.0, Windowed Gaussian 39.6"
+    )
 
 
 if __name__ == "__main__":

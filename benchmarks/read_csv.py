@@ -51,11 +51,13 @@ def generate(path: Path, rows: int) -> None:
 
     rng = np.random.default_rng(0)
     start = np.datetime64("2000-01-01T00:00:00", "s")
-    frame = pl.DataFrame({
-        "timestamp": (start + np.arange(rows).astype("timedelta64[m]")).astype("datetime64[ms]"),
-        "a": np.round(rng.normal(50, 10, rows), 3),
-        "b": np.round(np.sin(np.arange(rows) / 144.0) * 100 + rng.normal(0, 1, rows), 3),
-    })
+    frame = pl.DataFrame(
+        {
+            "timestamp": (start + np.arange(rows).astype("timedelta64[m]")).astype("datetime64[ms]"),
+            "a": np.round(rng.normal(50, 10, rows), 3),
+            "b": np.round(np.sin(np.arange(rows) / 144.0) * 100 + rng.normal(0, 1, rows), 3),
+        }
+    )
     frame.write_csv(path, datetime_format="%Y-%m-%d %H:%M:%S")
 
 
@@ -75,8 +77,12 @@ def main() -> None:
         generate(path, args.rows)
         print(f"generated {path} in {time.perf_counter() - started:.1f} s")
     size_mb = path.stat().st_size / 2**20
-    print(f"file: {args.rows:,} rows x 3 columns, {size_mb:.0f} MiB; median of {args.repeat} runs, each in a fresh process")
-    print(f"{'reader':8} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'above base':>11} {'x file':>7} {'x polars time':>14}")
+    print(
+        f"file: {args.rows:,} rows x 3 columns, {size_mb:.0f} MiB; median of {args.repeat} runs, each in a fresh process"
+    )
+    print(
+        f"{'reader':8} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'above base':>11} {'x file':>7} {'x polars time':>14}"
+    )
     results = {}
     for what in ("polars", "frame", "dataset"):
         runs = [measure(path, what) for _ in range(args.repeat)]
@@ -86,7 +92,9 @@ def main() -> None:
         above = statistics.median(r["peak_kb"] - r["base_kb"] for r in runs) / 1024
         results[what] = seconds
         ratio = seconds / results["polars"]
-        print(f"{what:8} {seconds:8.2f} {args.rows / seconds:12,.0f} {peak:9.0f} {above:11.0f} {peak / size_mb:7.2f} {ratio:14.2f}")
+        print(
+            f"{what:8} {seconds:8.2f} {args.rows / seconds:12,.0f} {peak:9.0f} {above:11.0f} {peak / size_mb:7.2f} {ratio:14.2f}"
+        )
 
 
 if __name__ == "__main__":

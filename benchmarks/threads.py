@@ -44,8 +44,13 @@ def epochs(csv: Path, hidden: int, threads: int, n: int) -> float:
     from tsrnn.training.train import train
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = train(csv, model=ModelConfig(hidden=hidden, inputs="level"), config=TrainConfig(threads=threads, epochs=n, patience=n + 1),
-                       runs_dir=tmp, name="t")
+        result = train(
+            csv,
+            model=ModelConfig(hidden=hidden, inputs="level"),
+            config=TrainConfig(threads=threads, epochs=n, patience=n + 1),
+            runs_dir=tmp,
+            name="t",
+        )
     return statistics.median(h["seconds"] for h in result.run.info["history"])
 
 
@@ -53,8 +58,12 @@ def table(csv: Path, args: argparse.Namespace, label: str) -> None:
     for hidden in args.hidden:
         cells = {t: epochs(csv, hidden, t, args.epochs) for t in args.threads}
         best = min(cells, key=cells.get)
-        print(f"  {label:6} hidden {hidden:4}: " + ", ".join(f"{t} thread{'s' if t > 1 else ''} {s:.3f} s" for t, s in cells.items())
-              + f"  -> fastest {best}; {max(cells.values()) / cells[best]:.1f}x the slowest", flush=True)
+        print(
+            f"  {label:6} hidden {hidden:4}: "
+            + ", ".join(f"{t} thread{'s' if t > 1 else ''} {s:.3f} s" for t, s in cells.items())
+            + f"  -> fastest {best}; {max(cells.values()) / cells[best]:.1f}x the slowest",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -79,11 +88,16 @@ def main() -> None:
     costs = {k: [] for k in ("import torch", "torch.optim.Adam", "tsrnn Adam")}
     for _ in range(3):
         for which in ("torch", "tsrnn"):
-            out = subprocess.run([sys.executable, "-c", FIXED, which], capture_output=True, text=True, check=True).stdout.split()
+            out = subprocess.run(
+                [sys.executable, "-c", FIXED, which], capture_output=True, text=True, check=True
+            ).stdout.split()
             if which == "torch":
                 costs["import torch"].append(float(out[0]))
             costs["torch.optim.Adam" if which == "torch" else "tsrnn Adam"].append(float(out[1]))
-    print("fixed costs, fresh interpreter, median of 3: " + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in costs.items()))
+    print(
+        "fixed costs, fresh interpreter, median of 3: "
+        + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in costs.items())
+    )
 
 
 if __name__ == "__main__":

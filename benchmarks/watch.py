@@ -45,9 +45,11 @@ def series_csv(path: Path, rows: int, start: int = 0, seed: int = 0) -> None:
 
     rng = np.random.default_rng(seed)
     t = np.arange(start, start + rows)
-    stamps = (np.datetime64("2020-01-01T00:00:00", "ms") + (t * 60_000).astype("timedelta64[ms]"))
+    stamps = np.datetime64("2020-01-01T00:00:00", "ms") + (t * 60_000).astype("timedelta64[ms]")
     values = 50 + 10 * np.sin(2 * np.pi * t / 1440) + rng.normal(0, 0.5, rows)
-    pl.DataFrame({"timestamp": stamps, "value": np.round(values, 3)}).write_csv(path, datetime_format="%Y-%m-%d %H:%M:%S")
+    pl.DataFrame({"timestamp": stamps, "value": np.round(values, 3)}).write_csv(
+        path, datetime_format="%Y-%m-%d %H:%M:%S"
+    )
 
 
 def timed_process(args: list[str]) -> tuple[float, float]:
@@ -81,8 +83,14 @@ def eager_windows_rate(run_dir: Path, csv: Path, rows: int = 20_000, window: int
     scaled = ((frame["value"].to_numpy() - run.scaler.mean[0]) / run.scaler.scale[0]).astype(np.float32)
     windows = np.lib.stride_tricks.sliding_window_view(scaled, window)[:rows]
     spec = run.model_config.time_features
-    tf = time_features(frame["timestamp"].to_numpy(), spec) if spec != "none" else None  # (rows + window, 2): the time of day
-    tf_windows = np.lib.stride_tricks.sliding_window_view(tf, window, axis=0).transpose(0, 2, 1)[:rows] if tf is not None else None
+    tf = (
+        time_features(frame["timestamp"].to_numpy(), spec) if spec != "none" else None
+    )  # (rows + window, 2): the time of day
+    tf_windows = (
+        np.lib.stride_tricks.sliding_window_view(tf, window, axis=0).transpose(0, 2, 1)[:rows]
+        if tf is not None
+        else None
+    )
     started = time.perf_counter()
     with torch.no_grad():
         for a in range(0, rows, batch):
@@ -107,17 +115,54 @@ def many_series(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
         runner.run_many(jobs, times)
         calls.append(time.perf_counter() - started)
     fleet = tmp / "fleet.csv"
-    lines = ["timestamp,host,value"] + [f"2020-01-01 00:0{m}:00,h{k:04d},{50 + k % 7 + m}" for m in range(5) for k in range(1000)]
+    lines = ["timestamp,host,value"] + [
+        f"2020-01-01 00:0{m}:00,h{k:04d},{50 + k % 7 + m}" for m in range(5) for k in range(1000)
+    ]
     fleet.write_text("\n".join(lines) + "\n")
-    subprocess.run([BIN, "train", str(fleet), "--id-column", "host", "--epochs", "1", "--window", "2", "--runs-dir", str(tmp / "fr"), "--quiet"], check=True)
-    subprocess.run([BIN, "export", "fleet", "--runs-dir", str(tmp / "fr"), "--out", str(tmp / "fleet.onnx"), "--quiet"], check=True)
+    subprocess.run(
+        [
+            BIN,
+            "train",
+            str(fleet),
+            "--id-column",
+            "host",
+            "--epochs",
+            "1",
+            "--window",
+            "2",
+            "--runs-dir",
+            str(tmp / "fr"),
+            "--quiet",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [BIN, "export", "fleet", "--runs-dir", str(tmp / "fr"), "--out", str(tmp / "fleet.onnx"), "--quiet"], check=True
+    )
     state = tmp / "fleet.state"
-    subprocess.run([BIN, "watch", str(fleet), "--model", str(tmp / "fleet.onnx"), "--state", str(state), "--exit-zero", "--quiet"], check=True)
+    subprocess.run(
+        [BIN, "watch", str(fleet), "--model", str(tmp / "fleet.onnx"), "--state", str(state), "--exit-zero", "--quiet"],
+        check=True,
+    )
     runs = []
     for m in range(5, 5 + repeat):
         with fleet.open("a") as f:
             f.write("\n".join(f"2020-01-01 00:{m:02d}:00,h{k:04d},{50 + k % 7}" for k in range(1000)) + "\n")
-        runs.append(timed_process([str(BIN), "watch", str(fleet), "--model", str(tmp / "fleet.onnx"), "--state", str(state), "--exit-zero", "--quiet"])[0])
+        runs.append(
+            timed_process(
+                [
+                    str(BIN),
+                    "watch",
+                    str(fleet),
+                    "--model",
+                    str(tmp / "fleet.onnx"),
+                    "--state",
+                    str(state),
+                    "--exit-zero",
+                    "--quiet",
+                ]
+            )[0]
+        )
     return statistics.median(calls) * 1e3, statistics.median(runs), state.stat().st_size / 1000
 
 
@@ -135,7 +180,9 @@ def bare_call_rate(onnx: Path, csv: Path, rows: int = 200_000) -> float:
     frame = pl.read_csv(csv, n_rows=rows, try_parse_dates=True)
     x = frame["value"].to_numpy().astype(np.float32)[None, :, None]
     rows = x.shape[1]
-    tf = time_features(frame["timestamp"].to_numpy(), meta.time_features)[None] if meta.time_features != "none" else None
+    tf = (
+        time_features(frame["timestamp"].to_numpy(), meta.time_features)[None] if meta.time_features != "none" else None
+    )
     feed = {n: v for n, v in runner.initial().items() if n in runner.states + runner.rows}
     started = time.perf_counter()
     for a in range(0, rows, BACKLOG_ROWS):
@@ -149,12 +196,18 @@ def cold_start(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
     small = tmp / "small.csv"
     series_csv(small, 100)
     state = tmp / "small.state"
-    subprocess.run([BIN, "watch", str(small), "--model", str(onnx), "--state", str(state), "--exit-zero", "--quiet"], check=True)
+    subprocess.run(
+        [BIN, "watch", str(small), "--model", str(onnx), "--state", str(state), "--exit-zero", "--quiet"], check=True
+    )
     runs = []
     for i in range(repeat):
         with small.open("a") as f:
             f.write(f"2020-01-01 {(100 + i) // 60:02d}:{(100 + i) % 60:02d}:00,50.0\n")
-        runs.append(timed_process([str(BIN), "watch", str(small), "--model", str(onnx), "--state", str(state), "--exit-zero", "--quiet"])[0])
+        runs.append(
+            timed_process(
+                [str(BIN), "watch", str(small), "--model", str(onnx), "--state", str(state), "--exit-zero", "--quiet"]
+            )[0]
+        )
     helps = [timed_process([str(BIN), "--help"])[0] for _ in range(repeat)]
     return statistics.median(runs), statistics.median(helps)
 
@@ -169,7 +222,9 @@ def main() -> None:
         series_csv(tmp / "history.csv", 3000, seed=1)
         subprocess.run([BIN, "train", str(tmp / "history.csv"), "--runs-dir", str(tmp / "runs"), "--quiet"], check=True)
         onnx = tmp / "history.onnx"
-        subprocess.run([BIN, "export", "history", "--runs-dir", str(tmp / "runs"), "--out", str(onnx), "--quiet"], check=True)
+        subprocess.run(
+            [BIN, "export", "history", "--runs-dir", str(tmp / "runs"), "--out", str(onnx), "--quiet"], check=True
+        )
 
         print(f"tsrnn watch benchmark; medians of {args.repeat}; default model (LSTM 2x32)")
         sizes = sorted({args.rows // 10, args.rows // 3, args.rows})
@@ -177,9 +232,25 @@ def main() -> None:
         for rows in sizes:
             big = tmp / f"big{rows}.csv"
             series_csv(big, rows, start=3000, seed=2)
-            cmd = one_core([str(BIN), "watch", str(big), "--model", str(onnx), "--scores-out", str(tmp / "out.csv"), "--exit-zero", "--quiet", "--threads", "1"])
+            cmd = one_core(
+                [
+                    str(BIN),
+                    "watch",
+                    str(big),
+                    "--model",
+                    str(onnx),
+                    "--scores-out",
+                    str(tmp / "out.csv"),
+                    "--exit-zero",
+                    "--quiet",
+                    "--threads",
+                    "1",
+                ]
+            )
             results = []
-            for _ in range(args.repeat if rows == args.rows else 1):  # interleaved: the default, then the forecast channel alone
+            for _ in range(
+                args.repeat if rows == args.rows else 1
+            ):  # interleaved: the default, then the forecast channel alone
                 results.append(timed_process(cmd))
                 if rows == args.rows:
                     forecast_only.append(timed_process([*cmd, "--channels", "forecast"])[0])
@@ -192,20 +263,43 @@ def main() -> None:
         eager1 = eager_windows_rate(tmp / "runs" / "history", tmp / "history.csv", rows=2000, batch=1)
         rate = args.rows / seconds
         alone = args.rows / statistics.median(forecast_only)
-        print(f"backfill {args.rows:,} rows, end to end, one core: {seconds:.2f} s = {rate:,.0f} rows/s (default detector); "
-              f"forecast channel alone {alone:,.0f} rows/s (the novelty and range channels cost {alone / rate:.2f}x); "
-              f"the bare onnxruntime calls {bare:,.0f} rows/s (tsrnn end to end: {bare / rate:.2f}x the floor)")
-        print(f"eager PyTorch, 32-row sliding windows, model only, one thread: batches of 1,024 {eager:,.0f} rows/s "
-              f"(tsrnn end to end {rate / eager:.1f}x); one window per new row {eager1:,.0f} rows/s (tsrnn {rate / eager1:.0f}x)")
-        print("peak RSS by backfill size: " + ", ".join(f"{rows:,} rows {mib:.0f} MiB" for rows, (_, mib) in backfill.items()))
+        print(
+            f"backfill {args.rows:,} rows, end to end, one core: {seconds:.2f} s = {rate:,.0f} rows/s (default detector); "
+            f"forecast channel alone {alone:,.0f} rows/s (the novelty and range channels cost {alone / rate:.2f}x); "
+            f"the bare onnxruntime calls {bare:,.0f} rows/s (tsrnn end to end: {bare / rate:.2f}x the floor)"
+        )
+        print(
+            f"eager PyTorch, 32-row sliding windows, model only, one thread: batches of 1,024 {eager:,.0f} rows/s "
+            f"(tsrnn end to end {rate / eager:.1f}x); one window per new row {eager1:,.0f} rows/s (tsrnn {rate / eager1:.0f}x)"
+        )
+        print(
+            "peak RSS by backfill size: "
+            + ", ".join(f"{rows:,} rows {mib:.0f} MiB" for rows, (_, mib) in backfill.items())
+        )
         call_ms, fleet_s, state_kb = many_series(onnx, tmp, args.repeat)
-        print(f"1,000 series with one new row each: one onnxruntime call {call_ms:.2f} ms; a whole tsrnn watch run {fleet_s:.2f} s; "
-              f"state {state_kb / 1000:.1f} KB per series")
+        print(
+            f"1,000 series with one new row each: one onnxruntime call {call_ms:.2f} ms; a whole tsrnn watch run {fleet_s:.2f} s; "
+            f"state {state_kb / 1000:.1f} KB per series"
+        )
         start_s, help_s = cold_start(onnx, tmp, args.repeat)
         print(f"cold start: tsrnn watch with --state and one new row {start_s:.2f} s; tsrnn --help {help_s:.2f} s")
-        print(json.dumps({"rows_per_s": rate, "forecast_channel_rows_per_s": alone, "bare_call_rows_per_s": bare, "eager_rows_per_s": eager, "eager_one_window_rows_per_s": eager1, "call_ms_1000_series": call_ms,
-                          "fleet_run_s": fleet_s, "state_kb_per_series": state_kb / 1000, "cold_start_s": start_s, "help_s": help_s,
-                          "peak_mib": {str(k): v[1] for k, v in backfill.items()}}))
+        print(
+            json.dumps(
+                {
+                    "rows_per_s": rate,
+                    "forecast_channel_rows_per_s": alone,
+                    "bare_call_rows_per_s": bare,
+                    "eager_rows_per_s": eager,
+                    "eager_one_window_rows_per_s": eager1,
+                    "call_ms_1000_series": call_ms,
+                    "fleet_run_s": fleet_s,
+                    "state_kb_per_series": state_kb / 1000,
+                    "cold_start_s": start_s,
+                    "help_s": help_s,
+                    "peak_mib": {str(k): v[1] for k, v in backfill.items()},
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -17,10 +17,25 @@ EXAMPLE = "Example: tsrnn evaluate scores/ --labels combined_windows.json --json
 
 
 def command(
-    scores: Annotated[str, typer.Argument(metavar="SCORES", help="A scores CSV from `tsrnn watch --scores-out`, or a directory of them.")],
-    labels: Annotated[str, typer.Option("--labels", help="Labelled windows in NAB's format: {\"file.csv\": [[\"start\", \"end\"], ...]}.")],
-    label_key: Annotated[str | None, typer.Option("--label-key", help="The labels' key for a single scores file named otherwise (e.g. cpu_recent.csv).")] = None,
-    id_column: Annotated[str | None, typer.Option("--id-column", help="Long format: the column naming each series (found by itself when its values are text).")] = None,
+    scores: Annotated[
+        str,
+        typer.Argument(metavar="SCORES", help="A scores CSV from `tsrnn watch --scores-out`, or a directory of them."),
+    ],
+    labels: Annotated[
+        str, typer.Option("--labels", help='Labelled windows in NAB\'s format: {"file.csv": [["start", "end"], ...]}.')
+    ],
+    label_key: Annotated[
+        str | None,
+        typer.Option(
+            "--label-key", help="The labels' key for a single scores file named otherwise (e.g. cpu_recent.csv)."
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            "--id-column", help="Long format: the column naming each series (found by itself when its values are text)."
+        ),
+    ] = None,
     json_out: Json = False,
 ) -> None:
     from tsrnn.evaluation.evaluate import evaluate

@@ -16,14 +16,27 @@ EXAMPLE = "Example: tsrnn export cpu_history --format onnx --out exports/cpu.onn
 
 
 def command(
-    run: Annotated[str | None, typer.Argument(metavar="RUN", help="Run name under --runs-dir, or a run directory (default: the newest run).")] = None,
+    run: Annotated[
+        str | None,
+        typer.Argument(metavar="RUN", help="Run name under --runs-dir, or a run directory (default: the newest run)."),
+    ] = None,
     format: Annotated[str, typer.Option("--format", help=f"File format: {' | '.join(FORMATS)}.")] = "onnx",
     onnx: Annotated[bool, typer.Option("--onnx", help="The same as --format onnx (the default).")] = False,
     out: Annotated[str | None, typer.Option("--out", help="Output file (default: exports/NAME.onnx).")] = None,
     runs_dir: RunsDir = "runs",
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset version.")] = 17,
-    fp16: Annotated[bool, typer.Option("--fp16", help="Also write NAME.fp16.onnx, half precision for GPU providers (checked against PyTorch).")] = False,
-    quantize: Annotated[str | None, typer.Option("--quantize", help="int8: also write NAME.int8.onnx, dynamically quantized, with its parity and speed.")] = None,
+    fp16: Annotated[
+        bool,
+        typer.Option(
+            "--fp16", help="Also write NAME.fp16.onnx, half precision for GPU providers (checked against PyTorch)."
+        ),
+    ] = False,
+    quantize: Annotated[
+        str | None,
+        typer.Option(
+            "--quantize", help="int8: also write NAME.int8.onnx, dynamically quantized, with its parity and speed."
+        ),
+    ] = None,
     json_out: Json = False,
     quiet: Quiet = False,
 ) -> None:

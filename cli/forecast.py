@@ -10,13 +10,18 @@ import typer
 from .options import Quiet, RunsDir, human_console
 
 NAME = "forecast"
-HELP = "Forecast the next STEPS rows after the end of each series in DATA with a trained run, as CSV (stdout by default)."
+HELP = (
+    "Forecast the next STEPS rows after the end of each series in DATA with a trained run, as CSV (stdout by default)."
+)
 EXAMPLE = "Example: tsrnn forecast etth1 ETTh1.csv --steps 24 --out next_day.csv"
 
 
 def command(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run name under --runs-dir, or a run directory.")],
-    data: Annotated[str, typer.Argument(metavar="DATA", help="CSV with the history to continue (the columns the run was trained on).")],
+    data: Annotated[
+        str,
+        typer.Argument(metavar="DATA", help="CSV with the history to continue (the columns the run was trained on)."),
+    ],
     steps: Annotated[int, typer.Option("--steps", help="Rows to forecast after the last row of each series.")] = 24,
     out: Annotated[str, typer.Option("--out", help="Output CSV ('-' for stdout).")] = "-",
     runs_dir: RunsDir = "runs",

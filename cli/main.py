@@ -24,8 +24,14 @@ COMMANDS = ("train", "export", "watch", "evaluate", "forecast", "info")  # one m
 class _Group(TyperGroup):
     """Runs a command and maps what can go wrong to exit codes: 2 for the user's errors."""
 
-    def main(self, args: Any = None, prog_name: Any = None,  # prog_name: always "tsrnn"
-              complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: Any = None,  # prog_name: always "tsrnn"
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         args = list(sys.argv[1:] if args is None else args)
         if "--verbose" in args[1:] and "--" not in args:  # also after the command: `tsrnn watch ... --verbose`
             args = ["--verbose", *[a for a in args if a != "--verbose"]]
@@ -96,9 +102,17 @@ def _verbose(value: bool) -> None:
 
 def _root(
     ctx: typer.Context,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", callback=_verbose, is_eager=True,
-                                 help="Log what happens on stderr (files, rows, provider, timings): for debugging cron jobs."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        callback=_verbose,
+        is_eager=True,
+        help="Log what happens on stderr (files, rows, provider, timings): for debugging cron jobs.",
+    ),
 ) -> None:
     if ctx.invoked_subcommand is None:
         print(ctx.get_help())

@@ -20,10 +20,22 @@ RunsDir = Annotated[str, typer.Option("--runs-dir", help="Directory that holds r
 class DataOptions:
     """How a CSV becomes series (train stores them with the model; watch reuses them)."""
 
-    TimeColumn = Annotated[str | None, typer.Option("--time-column", help="Time column (default: timestamp, time, date, datetime or ts, else the first date-time column).")]
-    Columns = Annotated[str | None, typer.Option("--columns", help="Comma-separated value columns (default: every numeric column).")]
-    IdColumn = Annotated[str | None, typer.Option("--id-column", help="Long format: the column naming each series (e.g. host).")]
-    Resample = Annotated[str | None, typer.Option("--resample", help="Average onto a regular grid first, e.g. 30s, 5m, 1h.")]
+    TimeColumn = Annotated[
+        str | None,
+        typer.Option(
+            "--time-column",
+            help="Time column (default: timestamp, time, date, datetime or ts, else the first date-time column).",
+        ),
+    ]
+    Columns = Annotated[
+        str | None, typer.Option("--columns", help="Comma-separated value columns (default: every numeric column).")
+    ]
+    IdColumn = Annotated[
+        str | None, typer.Option("--id-column", help="Long format: the column naming each series (e.g. host).")
+    ]
+    Resample = Annotated[
+        str | None, typer.Option("--resample", help="Average onto a regular grid first, e.g. 30s, 5m, 1h.")
+    ]
 
 
 def human_console(machine_output: bool, *, report: bool = False) -> Console:
@@ -88,7 +100,9 @@ def _finite(value: Any) -> Any:
 REQUIRED = inspect.Parameter.empty  # a parameter without a default
 
 
-def with_parameters(parameters: list[tuple[str, Any, Any]], *, env: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def with_parameters(
+    parameters: list[tuple[str, Any, Any]], *, env: bool = False
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a `command(**given)` the signature Typer reads its options from: a table of
     (name, Annotated type with its typer.Option or Argument, default), kept beside the command.
     With `env`, each option also reads a TSRNN_* variable named as its flag (--scores-out:
@@ -101,7 +115,9 @@ def with_parameters(parameters: list[tuple[str, Any, Any]], *, env: bool = False
                     flag = next((d for d in getattr(info, "param_decls", None) or () if d.startswith("--")), None)
                     if getattr(info, "envvar", "absent") is None:
                         info.envvar = "TSRNN_" + (flag[2:] if flag else name).upper().replace("-", "_")
-        params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t, default=d) for n, t, d in parameters]
+        params = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t, default=d) for n, t, d in parameters
+        ]
         command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
         return command
 

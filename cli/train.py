@@ -48,58 +48,383 @@ def _opt(flag: str, text: str, default: Any) -> Any:
 
 
 PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option, default): the command's signature
-    ("data", Annotated[str, typer.Argument(metavar="DATA", help="CSV file, directory or glob of CSV files ('-' reads stdin).")], REQUIRED),
+    (
+        "data",
+        Annotated[
+            str, typer.Argument(metavar="DATA", help="CSV file, directory or glob of CSV files ('-' reads stdin).")
+        ],
+        REQUIRED,
+    ),
     ("model", Annotated[str | None, _opt("--model", f"Model kind: {' | '.join(MODEL_KINDS)}.", _M.kind)], None),
     ("cell", Annotated[str | None, _opt("--cell", f"Recurrent cell: {' | '.join(CELLS)}.", _M.cell)], None),
-    ("nonlinearity", Annotated[str | None, _opt("--nonlinearity", "Plain RNN: tanh | relu (identity-initialised recurrent weights; best with --layers 1).", _M.nonlinearity)], None),
+    (
+        "nonlinearity",
+        Annotated[
+            str | None,
+            _opt(
+                "--nonlinearity",
+                "Plain RNN: tanh | relu (identity-initialised recurrent weights; best with --layers 1).",
+                _M.nonlinearity,
+            ),
+        ],
+        None,
+    ),
     ("hidden", Annotated[int | None, _opt("--hidden", "Hidden units per layer.", _M.hidden)], None),
     ("layers", Annotated[int | None, _opt("--layers", "Stacked recurrent layers.", _M.layers)], None),
     ("dropout", Annotated[float | None, _opt("--dropout", "Dropout between stacked layers.", _M.dropout)], None),
-    ("window", Annotated[int | None, _opt("--window", "Window of the autoencoder and windowed mode; warm-up rows of the stateful forecaster.", _M.window)], None),
-    ("horizon", Annotated[int | None, _opt("--horizon", "Forecaster: rows predicted ahead from each row.", _M.horizon)], None),
+    (
+        "window",
+        Annotated[
+            int | None,
+            _opt(
+                "--window",
+                "Window of the autoencoder and windowed mode; warm-up rows of the stateful forecaster.",
+                _M.window,
+            ),
+        ],
+        None,
+    ),
+    (
+        "horizon",
+        Annotated[int | None, _opt("--horizon", "Forecaster: rows predicted ahead from each row.", _M.horizon)],
+        None,
+    ),
     ("mode", Annotated[str | None, _opt("--mode", f"Forecaster training: {' | '.join(MODES)}.", _M.mode)], None),
-    ("inputs", Annotated[str | None, _opt("--inputs", "Stateful forecaster reads: level (values) | diff (changes; robust when levels drift) | auto (whichever validates better; the run records the choice).", _M.inputs)], None),
-    ("target", Annotated[str | None, typer.Option("--target", help="Stateful forecaster: forecast (and score) this one value column from all of them. [default: every column]", show_default=False)], None),
-    ("bidirectional", Annotated[bool | None, typer.Option("--bidirectional", help="Autoencoder: a bidirectional encoder.", show_default=False)], None),
-    ("time_features", Annotated[str | None, _opt("--time-features", "Stateful forecaster also reads the time of day and/or week: none | day | week | day+week.", _M.time_features)], None),
+    (
+        "inputs",
+        Annotated[
+            str | None,
+            _opt(
+                "--inputs",
+                "Stateful forecaster reads: level (values) | diff (changes; robust when levels drift) | auto (whichever validates better; the run records the choice).",
+                _M.inputs,
+            ),
+        ],
+        None,
+    ),
+    (
+        "target",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--target",
+                help="Stateful forecaster: forecast (and score) this one value column from all of them. [default: every column]",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "bidirectional",
+        Annotated[
+            bool | None,
+            typer.Option("--bidirectional", help="Autoencoder: a bidirectional encoder.", show_default=False),
+        ],
+        None,
+    ),
+    (
+        "time_features",
+        Annotated[
+            str | None,
+            _opt(
+                "--time-features",
+                "Stateful forecaster also reads the time of day and/or week: none | day | week | day+week.",
+                _M.time_features,
+            ),
+        ],
+        None,
+    ),
     ("epochs", Annotated[int | None, _opt("--epochs", "Most epochs; early stopping may end sooner.", _T.epochs)], None),
-    ("patience", Annotated[int | None, _opt("--patience", "Epochs without a better validation loss before stopping.", _T.patience)], None),
+    (
+        "patience",
+        Annotated[
+            int | None, _opt("--patience", "Epochs without a better validation loss before stopping.", _T.patience)
+        ],
+        None,
+    ),
     ("lr", Annotated[float | None, _opt("--lr", "Adam learning rate (halved when validation stalls).", _T.lr)], None),
-    ("clip_grad", Annotated[float | None, _opt("--clip-grad", "Global gradient-norm limit; 0 turns clipping off.", _T.clip_grad)], None),
-    ("batch", Annotated[int | None, _opt("--batch", "Parallel streams (stateful) or windows per step.", "8 streams, 32 windows")], None),
-    ("chunk", Annotated[int | None, _opt("--chunk", "Truncated-BPTT length of the stateful forecaster.", _T.chunk)], None),
-    ("loss", Annotated[str | None, _opt("--loss", "Training loss: mse | mae (forecasts the median: lowest mean absolute error) | huber.", _T.loss)], None),
-    ("scaler", Annotated[str | None, _opt("--scaler", f"Feature scaling, fitted on the training part: {' | '.join(SCALERS)}.", _T.scaler)], None),
-    ("val_fraction", Annotated[float | None, _opt("--val-fraction", "Last part of each series kept for validation.", _T.val_fraction)], None),
-    ("threads", Annotated[int | None, _opt("--threads", "Torch threads while training; 0: auto (1 for models under 256 hidden units: fastest on a shared machine).", "0 (auto)")], None),
-    ("seed", Annotated[int | None, _opt("--seed", "Random seed: same data, seed and machine give the same weights.", _T.seed)], None),
-    ("threshold_method", Annotated[str | None, _opt("--threshold-method", f"How rows are flagged: {' | '.join(THRESHOLD_METHODS)} (stored in the model; watch can override).", _S.threshold_method)], None),
-    ("threshold", Annotated[float | None, _opt("--threshold", "fixed: the score in (0, 1) that flags a row; the others start there.", _S.threshold)], None),
-    ("level_quantile", Annotated[float | None, _opt("--level-quantile", "quantile: the quantile of validation scores that flags a row.", _S.level_quantile)], None),
+    (
+        "clip_grad",
+        Annotated[float | None, _opt("--clip-grad", "Global gradient-norm limit; 0 turns clipping off.", _T.clip_grad)],
+        None,
+    ),
+    (
+        "batch",
+        Annotated[
+            int | None, _opt("--batch", "Parallel streams (stateful) or windows per step.", "8 streams, 32 windows")
+        ],
+        None,
+    ),
+    (
+        "chunk",
+        Annotated[int | None, _opt("--chunk", "Truncated-BPTT length of the stateful forecaster.", _T.chunk)],
+        None,
+    ),
+    (
+        "loss",
+        Annotated[
+            str | None,
+            _opt(
+                "--loss",
+                "Training loss: mse | mae (forecasts the median: lowest mean absolute error) | huber.",
+                _T.loss,
+            ),
+        ],
+        None,
+    ),
+    (
+        "scaler",
+        Annotated[
+            str | None,
+            _opt("--scaler", f"Feature scaling, fitted on the training part: {' | '.join(SCALERS)}.", _T.scaler),
+        ],
+        None,
+    ),
+    (
+        "val_fraction",
+        Annotated[
+            float | None, _opt("--val-fraction", "Last part of each series kept for validation.", _T.val_fraction)
+        ],
+        None,
+    ),
+    (
+        "threads",
+        Annotated[
+            int | None,
+            _opt(
+                "--threads",
+                "Torch threads while training; 0: auto (1 for models under 256 hidden units: fastest on a shared machine).",
+                "0 (auto)",
+            ),
+        ],
+        None,
+    ),
+    (
+        "seed",
+        Annotated[
+            int | None, _opt("--seed", "Random seed: same data, seed and machine give the same weights.", _T.seed)
+        ],
+        None,
+    ),
+    (
+        "threshold_method",
+        Annotated[
+            str | None,
+            _opt(
+                "--threshold-method",
+                f"How rows are flagged: {' | '.join(THRESHOLD_METHODS)} (stored in the model; watch can override).",
+                _S.threshold_method,
+            ),
+        ],
+        None,
+    ),
+    (
+        "threshold",
+        Annotated[
+            float | None,
+            _opt("--threshold", "fixed: the score in (0, 1) that flags a row; the others start there.", _S.threshold),
+        ],
+        None,
+    ),
+    (
+        "level_quantile",
+        Annotated[
+            float | None,
+            _opt(
+                "--level-quantile", "quantile: the quantile of validation scores that flags a row.", _S.level_quantile
+            ),
+        ],
+        None,
+    ),
     ("risk", Annotated[float | None, _opt("--risk", "pot: the false-alarm probability per row.", _S.risk)], None),
-    ("smooth", Annotated[int | None, _opt("--smooth", "Span (rows) of an exponentially weighted mean of the error before scoring; 0: none.", _S.smooth)], None),
-    ("memory", Annotated[int | None, _opt("--memory", "Rows over which watch's running error statistics adapt.", _S.memory)], None),
-    ("error", Annotated[str | None, _opt("--error", "Forecast channel, the forecaster's error per row: auto (blend with regular rows, else horizon if --horizon > 1, else abs) | abs | squared | horizon (mean over the --horizon forecasts made for the row) | both | blend (horizon and the same time a day earlier) | mahalanobis (residuals against their validation covariance) | none (no forecast channel).", _S.error)], None),
-    ("novelty", Annotated[str | None, _opt("--novelty", "Novelty channel: auto (knn; an autoencoder's reconstruction error with --model autoencoder) | knn (distance of the last rows to the nearest earlier window) | autoencoder | none.", _S.novelty)], None),
-    ("novelty_window", Annotated[int | None, _opt("--novelty-window", "knn: rows in a window.", _S.novelty_window)], None),
-    ("novelty_memory", Annotated[int | None, _opt("--novelty-memory", "knn: earlier windows compared with.", _S.novelty_memory)], None),
-    ("range_check", Annotated[bool | None, typer.Option("--range-check/--no-range-check", help="Range channel: a value beyond the range seen lifts the score to --range-floor. [default: on]", show_default=False)], None),
-    ("range_tolerance", Annotated[float | None, _opt("--range-tolerance", "Range channel: how far beyond the seen range, as a fraction of its width, a value must lie.", _S.range_tolerance)], None),
-    ("range_floor", Annotated[float | None, _opt("--range-floor", "Range channel: the score a value out of range lifts its row to.", _S.range_floor)], None),
-    ("cooldown", Annotated[int | None, _opt("--cooldown", "Incidents within this many rows of an event's end join it (one alert per incident).", "0.133 x a series' training rows, 10 to a day of rows")], None),
-    ("release", Annotated[float | None, _opt("--release", "Incidents: a column is back to normal once its score has stayed below this for --hold rows.", _S.release)], None),
-    ("hold", Annotated[int | None, _opt("--hold", "Incidents: rows a column must stay below --release to leave its incident.", "twice --novelty-window")], None),
-    ("accept_after", Annotated[int | None, _opt("--accept-after", "Incidents: rows after which one that goes on is the new normal (0: never).", "a day of rows, at most --novelty-memory")], None),
-    ("freeze", Annotated[str | None, _opt("--freeze", "What an open incident keeps from learning: column (the columns that fired) | series (every column) | none.", _S.freeze)], None),
+    (
+        "smooth",
+        Annotated[
+            int | None,
+            _opt(
+                "--smooth",
+                "Span (rows) of an exponentially weighted mean of the error before scoring; 0: none.",
+                _S.smooth,
+            ),
+        ],
+        None,
+    ),
+    (
+        "memory",
+        Annotated[int | None, _opt("--memory", "Rows over which watch's running error statistics adapt.", _S.memory)],
+        None,
+    ),
+    (
+        "error",
+        Annotated[
+            str | None,
+            _opt(
+                "--error",
+                "Forecast channel, the forecaster's error per row: auto (blend with regular rows, else horizon if --horizon > 1, else abs) | abs | squared | horizon (mean over the --horizon forecasts made for the row) | both | blend (horizon and the same time a day earlier) | mahalanobis (residuals against their validation covariance) | none (no forecast channel).",
+                _S.error,
+            ),
+        ],
+        None,
+    ),
+    (
+        "novelty",
+        Annotated[
+            str | None,
+            _opt(
+                "--novelty",
+                "Novelty channel: auto (knn; an autoencoder's reconstruction error with --model autoencoder) | knn (distance of the last rows to the nearest earlier window) | autoencoder | none.",
+                _S.novelty,
+            ),
+        ],
+        None,
+    ),
+    (
+        "novelty_window",
+        Annotated[int | None, _opt("--novelty-window", "knn: rows in a window.", _S.novelty_window)],
+        None,
+    ),
+    (
+        "novelty_memory",
+        Annotated[int | None, _opt("--novelty-memory", "knn: earlier windows compared with.", _S.novelty_memory)],
+        None,
+    ),
+    (
+        "range_check",
+        Annotated[
+            bool | None,
+            typer.Option(
+                "--range-check/--no-range-check",
+                help="Range channel: a value beyond the range seen lifts the score to --range-floor. [default: on]",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    (
+        "range_tolerance",
+        Annotated[
+            float | None,
+            _opt(
+                "--range-tolerance",
+                "Range channel: how far beyond the seen range, as a fraction of its width, a value must lie.",
+                _S.range_tolerance,
+            ),
+        ],
+        None,
+    ),
+    (
+        "range_floor",
+        Annotated[
+            float | None,
+            _opt("--range-floor", "Range channel: the score a value out of range lifts its row to.", _S.range_floor),
+        ],
+        None,
+    ),
+    (
+        "cooldown",
+        Annotated[
+            int | None,
+            _opt(
+                "--cooldown",
+                "Incidents within this many rows of an event's end join it (one alert per incident).",
+                "0.133 x a series' training rows, 10 to a day of rows",
+            ),
+        ],
+        None,
+    ),
+    (
+        "release",
+        Annotated[
+            float | None,
+            _opt(
+                "--release",
+                "Incidents: a column is back to normal once its score has stayed below this for --hold rows.",
+                _S.release,
+            ),
+        ],
+        None,
+    ),
+    (
+        "hold",
+        Annotated[
+            int | None,
+            _opt(
+                "--hold",
+                "Incidents: rows a column must stay below --release to leave its incident.",
+                "twice --novelty-window",
+            ),
+        ],
+        None,
+    ),
+    (
+        "accept_after",
+        Annotated[
+            int | None,
+            _opt(
+                "--accept-after",
+                "Incidents: rows after which one that goes on is the new normal (0: never).",
+                "a day of rows, at most --novelty-memory",
+            ),
+        ],
+        None,
+    ),
+    (
+        "freeze",
+        Annotated[
+            str | None,
+            _opt(
+                "--freeze",
+                "What an open incident keeps from learning: column (the columns that fired) | series (every column) | none.",
+                _S.freeze,
+            ),
+        ],
+        None,
+    ),
     ("time_column", DataOptions.TimeColumn, None),
     ("columns", DataOptions.Columns, None),
     ("id_column", DataOptions.IdColumn, None),
-    ("duplicates", Annotated[str | None, _opt("--duplicates", "Rows with the same timestamp: last | mean | error.", _D.duplicates)], None),
-    ("fill", Annotated[str | None, _opt("--fill", "Missing values and short gaps: interpolate | ffill | none.", _D.fill)], None),
-    ("fill_limit", Annotated[int | None, _opt("--fill-limit", "Longest run of missing rows filled; longer gaps split the series.", _D.fill_limit)], None),
+    (
+        "duplicates",
+        Annotated[
+            str | None, _opt("--duplicates", "Rows with the same timestamp: last | mean | error.", _D.duplicates)
+        ],
+        None,
+    ),
+    (
+        "fill",
+        Annotated[str | None, _opt("--fill", "Missing values and short gaps: interpolate | ffill | none.", _D.fill)],
+        None,
+    ),
+    (
+        "fill_limit",
+        Annotated[
+            int | None,
+            _opt("--fill-limit", "Longest run of missing rows filled; longer gaps split the series.", _D.fill_limit),
+        ],
+        None,
+    ),
     ("resample", DataOptions.Resample, None),
-    ("config", Annotated[str | None, typer.Option("--config", help="TOML file of settings (keys as the flags: fill_limit = 5; or under [data], [model], [train]).")], None),
-    ("resume", Annotated[str | None, typer.Option("--resume", help="Continue this run (name or directory) from its best checkpoint, on the same data.")], None),
+    (
+        "config",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--config",
+                help="TOML file of settings (keys as the flags: fill_limit = 5; or under [data], [model], [train]).",
+            ),
+        ],
+        None,
+    ),
+    (
+        "resume",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--resume", help="Continue this run (name or directory) from its best checkpoint, on the same data."
+            ),
+        ],
+        None,
+    ),
     ("name", Annotated[str | None, typer.Option("--name", help="Run name (default: the file's stem).")], None),
     ("runs_dir", RunsDir, "runs"),
     ("json_out", Json, False),
@@ -122,8 +447,15 @@ def command(**given: Any) -> None:
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends training like Ctrl-C: best weights kept
     try:
         result = train(
-            given["data"], model=resolved.model, config=train_cfg, data_config=resolved.data, name=given["name"],
-            runs_dir=given["runs_dir"], on_epoch=progress.update if progress else None, resume=run, sources=resolved.sources,
+            given["data"],
+            model=resolved.model,
+            config=train_cfg,
+            data_config=resolved.data,
+            name=given["name"],
+            runs_dir=given["runs_dir"],
+            on_epoch=progress.update if progress else None,
+            resume=run,
+            sources=resolved.sources,
             score=resolved.score,
         )
     finally:
@@ -158,14 +490,23 @@ class _Progress:
         )
 
         self.bar = Progress(
-            TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[losses]}"),
-            TimeElapsedColumn(), TextColumn("left at most"), TimeRemainingColumn(), console=console, transient=True,
+            TextColumn("epoch"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[losses]}"),
+            TimeElapsedColumn(),
+            TextColumn("left at most"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
         )
         self.task = self.bar.add_task("train", total=epochs, losses="")
         self.bar.start()
 
     def update(self, stats) -> None:  # noqa: ANN001 (EpochStats)
-        self.bar.update(self.task, completed=stats.epoch, losses=f"train {stats.train_loss:.4f} val {stats.val_loss:.4f}")
+        self.bar.update(
+            self.task, completed=stats.epoch, losses=f"train {stats.train_loss:.4f} val {stats.val_loss:.4f}"
+        )
 
     def stop(self) -> None:
         self.bar.stop()

@@ -29,8 +29,13 @@ def _train_and_export(workdir: Path, data: Path, name: str, **model: object) -> 
     from tsrnn.training.train import train
 
     if model.get("kind", "forecaster") == "forecaster" and model.get("mode", "stateful") == "stateful":
-        model = {"inputs": "level", **model}  # the graph tests below feed `next` by hand; --inputs auto has its own tests (test_forecasting.py)
-    result = train(data, model=ModelConfig(**model), config=TrainConfig(epochs=25, seed=0), name=name, runs_dir=workdir / "runs")
+        model = {
+            "inputs": "level",
+            **model,
+        }  # the graph tests below feed `next` by hand; --inputs auto has its own tests (test_forecasting.py)
+    result = train(
+        data, model=ModelConfig(**model), config=TrainConfig(epochs=25, seed=0), name=name, runs_dir=workdir / "runs"
+    )
     return export_onnx(result.run, workdir / "exports" / f"{name}.onnx").path
 
 

@@ -31,7 +31,9 @@ def stamps(rows: int, start_row: int = 0) -> list[str]:
     return [(START + (start_row + i) * STEP).strftime("%Y-%m-%d %H:%M:%S") for i in range(rows)]
 
 
-def write_csv(path: Path, values: np.ndarray, *, start_row: int = 0, names: list[str] | None = None, final_newline: bool = True) -> Path:
+def write_csv(
+    path: Path, values: np.ndarray, *, start_row: int = 0, names: list[str] | None = None, final_newline: bool = True
+) -> Path:
     """Write timestamp + value columns; `final_newline=False` mimics many real exports."""
     names = names or (["value"] if values.shape[1] == 1 else [f"v{i}" for i in range(values.shape[1])])
     lines = ["timestamp," + ",".join(names)]

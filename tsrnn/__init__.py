@@ -48,10 +48,34 @@ _API = {  # name → the module that defines it, imported on first use
 }
 
 __all__ = [  # spelled out, so tools that read it without running the module see it (a test checks it matches _API)
-    "__version__", "train", "TrainResult", "load_run", "resolve_run", "Run", "export_onnx", "ExportResult",
-    "read_metadata", "ModelMetadata", "model_info", "ModelInfo", "watch", "follow", "WatchResult",
-    "FollowResult", "Event", "evaluate", "Evaluation", "forecast", "rolling_forecasts", "Forecast",
-    "read_dataset", "DataConfig", "ModelConfig", "TrainConfig", "ScoreConfig", "TsrnnError",
+    "__version__",
+    "train",
+    "TrainResult",
+    "load_run",
+    "resolve_run",
+    "Run",
+    "export_onnx",
+    "ExportResult",
+    "read_metadata",
+    "ModelMetadata",
+    "model_info",
+    "ModelInfo",
+    "watch",
+    "follow",
+    "WatchResult",
+    "FollowResult",
+    "Event",
+    "evaluate",
+    "Evaluation",
+    "forecast",
+    "rolling_forecasts",
+    "Forecast",
+    "read_dataset",
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "ScoreConfig",
+    "TsrnnError",
 ]
 
 if TYPE_CHECKING:  # what editors and type checkers see; at run time each name loads on first use

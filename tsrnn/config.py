@@ -59,13 +59,21 @@ class ModelConfig:
     mode: str = "stateful"  # forecaster training: stateful (TBPTT, carried state) | windowed
     inputs: str = "auto"  # stateful forecaster: level (the values) | diff (changes: robust to drifting levels) | auto (whichever validates better, train() decides)
     bidirectional: bool = False  # autoencoder encoder
-    target: str | None = None  # stateful forecaster: the one value column forecast and scored (the others are inputs only); None: every column
+    target: str | None = (
+        None  # stateful forecaster: the one value column forecast and scored (the others are inputs only); None: every column
+    )
     time_features: str = "auto"  # stateful forecaster: none | day | week | day+week (sin and cos of the phase, as inputs); auto: day for rows under 12 h apart, else none
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
 
-        for name, allowed in (("kind", MODEL_KINDS), ("cell", CELLS), ("mode", MODES), ("nonlinearity", ("tanh", "relu")), ("inputs", INPUTS)):
+        for name, allowed in (
+            ("kind", MODEL_KINDS),
+            ("cell", CELLS),
+            ("mode", MODES),
+            ("nonlinearity", ("tanh", "relu")),
+            ("inputs", INPUTS),
+        ):
             if getattr(self, name) not in allowed:
                 flag = "--model" if name == "kind" else f"--{name}"
                 raise TsrnnError(f"unknown {name} {getattr(self, name)!r} for {flag}: use one of {', '.join(allowed)}")
@@ -75,12 +83,19 @@ class ModelConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise TsrnnError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.time_features not in ("auto", *TIME_FEATURES):
-            raise TsrnnError(f"unknown time features {self.time_features!r} for --time-features: use one of auto, {', '.join(TIME_FEATURES)}")
-        stateful_only = {"--time-features": self.time_features not in ("none", "auto"), "--target": self.target is not None,
-                         "--inputs diff": self.inputs == "diff"}
+            raise TsrnnError(
+                f"unknown time features {self.time_features!r} for --time-features: use one of auto, {', '.join(TIME_FEATURES)}"
+            )
+        stateful_only = {
+            "--time-features": self.time_features not in ("none", "auto"),
+            "--target": self.target is not None,
+            "--inputs diff": self.inputs == "diff",
+        }
         for flag, given in stateful_only.items():
             if given and not self.spec.stateful:
-                raise TsrnnError(f"{flag} works with the stateful forecaster only; drop it or use --model forecaster --mode stateful")
+                raise TsrnnError(
+                    f"{flag} works with the stateful forecaster only; drop it or use --model forecaster --mode stateful"
+                )
 
     @property
     def spec(self) -> Kind:
@@ -100,7 +115,9 @@ class TrainConfig:
     seed: int = 0
     lr: float = 3e-3
     chunk: int = 64  # truncated-BPTT length for the stateful forecaster
-    batch: int | None = None  # parallel contiguous streams (stateful; None: STATEFUL_BATCH) or windows per step (None: WINDOW_BATCH)
+    batch: int | None = (
+        None  # parallel contiguous streams (stateful; None: STATEFUL_BATCH) or windows per step (None: WINDOW_BATCH)
+    )
     val_fraction: float = 0.2
     patience: int = 8  # epochs without a better validation loss before stopping
     clip_grad: float = 1.0  # global gradient-norm limit; 0 turns clipping off
@@ -132,8 +149,13 @@ def _choices() -> dict[str, tuple[str, ...]]:
     """The names that scoring settings are checked against (defined once, in tsrnn.scoring, without numpy)."""
     from tsrnn.scoring import CHANNELS, ERROR_KINDS, FREEZE_SCOPES, NOVELTY_KINDS
 
-    return {"method": THRESHOLD_METHODS, "error": ("auto", *ERROR_KINDS, "none"), "novelty": ("auto", *NOVELTY_KINDS), "channels": CHANNELS,
-            "freeze": FREEZE_SCOPES}
+    return {
+        "method": THRESHOLD_METHODS,
+        "error": ("auto", *ERROR_KINDS, "none"),
+        "novelty": ("auto", *NOVELTY_KINDS),
+        "channels": CHANNELS,
+        "freeze": FREEZE_SCOPES,
+    }
 
 
 @dataclass(frozen=True)
@@ -143,7 +165,9 @@ class ScoreConfig:
     The defaults are what benchmarks/nab.py measures best (README, "Scores and alerts")."""
 
     threshold_method: str = "fixed"  # thresholds.METHODS
-    threshold: float = 0.70  # fixed: the fused score that flags a row (0.70: a channel 2.33x its running 99th percentile)
+    threshold: float = (
+        0.70  # fixed: the fused score that flags a row (0.70: a channel 2.33x its running 99th percentile)
+    )
     level_quantile: float = 0.999  # quantile: of the validation ratios
     risk: float = 1e-4  # pot: false-alarm probability per row
     smooth: int = 0  # span (rows) of an exponentially weighted mean of the fused ratio; 0: none
@@ -152,23 +176,35 @@ class ScoreConfig:
     novelty: str = "auto"  # novelty channel: auto (knn; an autoencoder's own error for --model autoencoder) | knn | autoencoder | none
     novelty_window: int = 5  # knn: rows in a window
     novelty_memory: int = 1000  # knn: earlier windows compared with
-    range_check: bool = True  # range channel: a value beyond the range seen (widened by range_tolerance) lifts the score to range_floor
+    range_check: bool = (
+        True  # range channel: a value beyond the range seen (widened by range_tolerance) lifts the score to range_floor
+    )
     range_tolerance: float = 0.1  # chosen on the even halves of NAB and SKAB (README)
     range_floor: float = 0.9
-    cooldown: int | None = None  # rows; None: 0.133 x a series' training rows (at least 10, at most a day of rows or 1,000)
+    cooldown: int | None = (
+        None  # rows; None: 0.133 x a series' training rows (at least 10, at most a day of rows or 1,000)
+    )
     release: float = 0.5  # incidents: a column is back to normal once its score has stayed below this for `hold` rows
     hold: int | None = None  # rows; None: twice the novelty window
-    accept_after: int | None = None  # rows after which an incident that goes on is the new normal; None: a day of rows, or novelty_memory if fewer; 0: never
-    freeze: str = "column"  # what an open incident keeps from learning: column (its columns) | series (every column) | none
+    accept_after: int | None = (
+        None  # rows after which an incident that goes on is the new normal; None: a day of rows, or novelty_memory if fewer; 0: never
+    )
+    freeze: str = (
+        "column"  # what an open incident keeps from learning: column (its columns) | series (every column) | none
+    )
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
 
-        check_score_settings(self.threshold_method, self.threshold, self.level_quantile, self.risk, self.smooth, self.memory)
+        check_score_settings(
+            self.threshold_method, self.threshold, self.level_quantile, self.risk, self.smooth, self.memory
+        )
         choices = _choices()
         for name in ("error", "novelty"):
             if getattr(self, name) not in choices[name]:
-                raise TsrnnError(f"unknown {name} {getattr(self, name)!r} for --{name}: use one of {', '.join(choices[name])}")
+                raise TsrnnError(
+                    f"unknown {name} {getattr(self, name)!r} for --{name}: use one of {', '.join(choices[name])}"
+                )
         if self.novelty_window < 1 or self.novelty_memory < 2 * QUERY_MIN:
             raise TsrnnError(f"--novelty-window must be at least 1 and --novelty-memory at least {2 * QUERY_MIN}")
         if not 0.0 <= self.range_tolerance or not 0.0 < self.range_floor < 1.0:
@@ -188,15 +224,23 @@ class ScoreConfig:
 QUERY_MIN = 8  # the novelty memory's smallest size / 2
 
 
-def check_score_settings(method: str | None = None, threshold: float | None = None, level_quantile: float | None = None,
-                         risk: float | None = None, smooth: int | None = None, memory: int | None = None,
-                         channels: tuple[str, ...] | None = None) -> None:
+def check_score_settings(
+    method: str | None = None,
+    threshold: float | None = None,
+    level_quantile: float | None = None,
+    risk: float | None = None,
+    smooth: int | None = None,
+    memory: int | None = None,
+    channels: tuple[str, ...] | None = None,
+) -> None:
     """Refuse out-of-range scoring settings (None: not given) with a message naming the flag."""
     from tsrnn.errors import TsrnnError
 
     choices = _choices()
     if method is not None and method not in choices["method"]:
-        raise TsrnnError(f"unknown threshold method {method!r} for --threshold-method: use one of {', '.join(choices['method'])}")
+        raise TsrnnError(
+            f"unknown threshold method {method!r} for --threshold-method: use one of {', '.join(choices['method'])}"
+        )
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise TsrnnError(f"--threshold is a score in (0, 1), got {threshold}")
     if level_quantile is not None and not 0.5 <= level_quantile < 1.0:
@@ -210,16 +254,22 @@ def check_score_settings(method: str | None = None, threshold: float | None = No
     if channels is not None:
         unknown = [c for c in channels if c not in choices["channels"]]
         if unknown or not channels:
-            raise TsrnnError(f"--channels {','.join(channels)!r}: give one or more of {', '.join(choices['channels'])}, separated by commas")
+            raise TsrnnError(
+                f"--channels {','.join(channels)!r}: give one or more of {', '.join(choices['channels'])}, separated by commas"
+            )
 
 
-def check_watch_settings(threads: int, cooldown: int | None, min_duration: int, score: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+def check_watch_settings(
+    threads: int, cooldown: int | None, min_duration: int, score: dict[str, Any], known: tuple[str, ...]
+) -> dict[str, Any]:
     """Refuse watch settings out of range; `score` overrides detector settings (`known`: their names).
     Returns the overrides that were given (None: keep the model's)."""
     from tsrnn.errors import TsrnnError
 
     if threads < 0 or min_duration < 1 or (cooldown is not None and cooldown < 0):
-        raise TsrnnError(f"--min-duration must be at least 1, --threads and --cooldown at least 0 (got {min_duration}, {threads}, {cooldown})")
+        raise TsrnnError(
+            f"--min-duration must be at least 1, --threads and --cooldown at least 0 (got {min_duration}, {threads}, {cooldown})"
+        )
     given = {k: v for k, v in score.items() if v is not None}
     unknown = sorted(set(given) - set(known))
     if unknown:

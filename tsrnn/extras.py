@@ -13,4 +13,6 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise TsrnnError(f"{purpose} needs {module}, which is not installed here; run: pip install 'tsrnn[{extra}]'") from None
+        raise TsrnnError(
+            f"{purpose} needs {module}, which is not installed here; run: pip install 'tsrnn[{extra}]'"
+        ) from None

@@ -34,14 +34,20 @@ def forecast(run: Run | str | Path, data: str | Path, steps: int) -> Forecast:
     run = run if isinstance(run, Run) else load_run(run)
     cfg = run.model_config
     if not cfg.spec.forecasts:
-        raise ModelError(f"run {run.name!r} is an {cfg.kind}; forecasting needs a forecaster (train with --model forecaster)")
+        raise ModelError(
+            f"run {run.name!r} is an {cfg.kind}; forecasting needs a forecaster (train with --model forecaster)"
+        )
     _check_steps(run, steps)
     interval = run.schema.get("interval_seconds")
     dataset = read_dataset(str(data), run.data_config, interval=interval)
     if not interval:
-        raise InputError(f"{data}: the sampling interval is unknown (one row per series?), so future timestamps cannot be placed")
+        raise InputError(
+            f"{data}: the sampling interval is unknown (one row per series?), so future timestamps cannot be placed"
+        )
     if dataset.value_columns != run.schema["value_columns"]:
-        raise InputError(f"{data}: value columns {dataset.value_columns} differ from the run's {run.schema['value_columns']}")
+        raise InputError(
+            f"{data}: value columns {dataset.value_columns} differ from the run's {run.schema['value_columns']}"
+        )
     model = run.load_model()
     scaler = run.scaler
     columns = [dataset.value_columns[i] for i in model.targets]
@@ -51,9 +57,13 @@ def forecast(run: Run | str | Path, data: str | Path, steps: int) -> Forecast:
         for sid, segments in dataset.series().items():
             last = segments[-1]
             if last.rows < (2 if cfg.spec.stateful else cfg.window):
-                raise InputError(f"{data}: series {sid or '(all)'} ends with only {last.rows} rows after a gap; give more history")
+                raise InputError(
+                    f"{data}: series {sid or '(all)'} ends with only {last.rows} rows after a gap; give more history"
+                )
             future = last.times[-1] + (np.arange(1, steps + 1) * interval * 1e6).astype("timedelta64[us]")
-            predicted = _roll(model, cfg, scaler.transform(last.values), steps, torch, np.concatenate([last.times, future]))
+            predicted = _roll(
+                model, cfg, scaler.transform(last.values), steps, torch, np.concatenate([last.times, future])
+            )
             frames.append(_frame(dataset.id_column, sid, last, predicted * scale + mean, interval, columns))
     return Forecast(pl.concat(frames), len(frames), steps)
 
@@ -86,8 +96,12 @@ def _roll(model, cfg, scaled: np.ndarray, steps: int, torch, times: np.ndarray) 
             return np.asarray(out)
         diff = np.diff(np.concatenate([last[None], rows]), axis=0) if cfg.inputs == "diff" else None
         at = len(scaled) + len(out) - len(rows)  # the rows just predicted, fed back with their own times
-        pred, *state = model(torch.from_numpy(rows[None].astype(np.float32)), *state,
-                             diff=None if diff is None else torch.from_numpy(diff[None].astype(np.float32)), tf=tf(at, at + len(rows)))
+        pred, *state = model(
+            torch.from_numpy(rows[None].astype(np.float32)),
+            *state,
+            diff=None if diff is None else torch.from_numpy(diff[None].astype(np.float32)),
+            tf=tf(at, at + len(rows)),
+        )
         last = rows[-1]
 
 
@@ -97,11 +111,15 @@ def _check_steps(run: Run, steps: int) -> None:
     if steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
     if cfg.target is not None and steps > cfg.horizon:
-        raise InputError(f"--steps {steps}: run {run.name!r} forecasts {cfg.target!r} from every column, and the other columns' future is unknown, "
-                         f"so it forecasts at most its --horizon ({cfg.horizon}) rows; ask for fewer steps or train with a longer --horizon")
+        raise InputError(
+            f"--steps {steps}: run {run.name!r} forecasts {cfg.target!r} from every column, and the other columns' future is unknown, "
+            f"so it forecasts at most its --horizon ({cfg.horizon}) rows; ask for fewer steps or train with a longer --horizon"
+        )
 
 
-def _frame(id_column: str | None, sid: str, last: Segment, values: np.ndarray, interval: float, columns: list[str]) -> pl.DataFrame:
+def _frame(
+    id_column: str | None, sid: str, last: Segment, values: np.ndarray, interval: float, columns: list[str]
+) -> pl.DataFrame:
     step = np.arange(1, len(values) + 1)
     times = last.times[-1] + (step * interval * 1e6).astype("timedelta64[us]")
     data: dict[str, object] = {"timestamp": [t.replace("T", " ") for t in np.datetime_as_string(times, unit="s")]}
@@ -139,7 +157,9 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
 
     def piece(a: int, b: int, state):  # noqa: ANN001, ANN202
         t = lambda arr: None if arr is None else torch.from_numpy(np.ascontiguousarray(arr[a:b][None]))  # noqa: E731
-        return model(torch.from_numpy(scaled[a:b][None]), *state, diff=t(diff) if cfg.inputs == "diff" else None, tf=t(tf))
+        return model(
+            torch.from_numpy(scaled[a:b][None]), *state, diff=t(diff) if cfg.inputs == "diff" else None, tf=t(tf)
+        )
 
     with torch.no_grad():
         pred, *_ = piece(0, len(scaled), model.zero_state(1))
@@ -159,9 +179,19 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
             done = sum(p.shape[1] for p in out)
             before = np.concatenate([last[:, None], rows[:, :-1]], axis=1)
             future = times[origins][:, None] + (np.arange(done - rows.shape[1] + 1, done + 1) * interval)[None, :]
-            ftf = torch.from_numpy(time_features(future.ravel(), cfg.time_features).reshape(len(origins), rows.shape[1], -1)) if tf is not None else None
-            pred, *state = model(torch.from_numpy(rows.astype(np.float32)), *state,
-                                 diff=torch.from_numpy((rows - before).astype(np.float32)) if cfg.inputs == "diff" else None, tf=ftf)
+            ftf = (
+                torch.from_numpy(
+                    time_features(future.ravel(), cfg.time_features).reshape(len(origins), rows.shape[1], -1)
+                )
+                if tf is not None
+                else None
+            )
+            pred, *state = model(
+                torch.from_numpy(rows.astype(np.float32)),
+                *state,
+                diff=torch.from_numpy((rows - before).astype(np.float32)) if cfg.inputs == "diff" else None,
+                tf=ftf,
+            )
             last = rows[:, -1]
             out.append(pred[:, -1].numpy()[:, : steps - done])
         return np.concatenate(out, axis=1) * scale + mean

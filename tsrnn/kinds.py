@@ -14,7 +14,11 @@ from typing import Protocol
 
 from tsrnn.scoring import ERROR_KINDS  # names only: no numpy
 
-CELL_STATES: dict[str, tuple[str, ...]] = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}  # the graph's state inputs per cell
+CELL_STATES: dict[str, tuple[str, ...]] = {
+    "lstm": ("h", "c"),
+    "gru": ("h",),
+    "rnn": ("h",),
+}  # the graph's state inputs per cell
 Axes = dict[str, dict[int, str]]
 
 
@@ -34,7 +38,9 @@ class Kind:
     stateful: bool  # carries its recurrent state between calls: a new row costs one step
     forecasts: bool  # predicts rows ahead (forecast error channel, `tsrnn forecast`)
     own_novelty: bool  # its error is the novelty channel (an autoencoder's reconstruction error)
-    error_kinds: tuple[str, ...]  # forecast-error kinds (tsrnn.scoring.ERROR_KINDS) that apply; () : no forecast channel
+    error_kinds: tuple[
+        str, ...
+    ]  # forecast-error kinds (tsrnn.scoring.ERROR_KINDS) that apply; () : no forecast channel
     warmup_offset: int  # rows from a fresh start before its errors mean anything: window + offset
 
     def warmup_rows(self, window: int) -> int:
@@ -55,7 +61,11 @@ class Kind:
     def graph(self, cfg: Shape) -> tuple[list[str], list[str], Axes]:
         """(input names, output names, dynamic axes) of the exported graph."""
         if self.own_novelty:
-            return ["x"], ["reconstruction", "error"], {"x": {0: "batch"}, "reconstruction": {0: "batch"}, "error": {0: "batch"}}
+            return (
+                ["x"],
+                ["reconstruction", "error"],
+                {"x": {0: "batch"}, "reconstruction": {0: "batch"}, "error": {0: "batch"}},
+            )
         if not self.stateful:
             return ["x"], ["forecast"], {"x": {0: "batch"}, "forecast": {0: "batch"}}
         states, rows = list(self.state_names(cfg.cell)), list(self.carried_rows(cfg.inputs))
@@ -74,9 +84,33 @@ class Kind:
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("stateful", "forecaster", stateful=True, forecasts=True, own_novelty=False, error_kinds=ERROR_KINDS, warmup_offset=0),
-        Kind("windowed", "forecaster", stateful=False, forecasts=True, own_novelty=False, error_kinds=("abs",), warmup_offset=0),
-        Kind("autoencoder", "autoencoder", stateful=False, forecasts=False, own_novelty=True, error_kinds=(), warmup_offset=-1),
+        Kind(
+            "stateful",
+            "forecaster",
+            stateful=True,
+            forecasts=True,
+            own_novelty=False,
+            error_kinds=ERROR_KINDS,
+            warmup_offset=0,
+        ),
+        Kind(
+            "windowed",
+            "forecaster",
+            stateful=False,
+            forecasts=True,
+            own_novelty=False,
+            error_kinds=("abs",),
+            warmup_offset=0,
+        ),
+        Kind(
+            "autoencoder",
+            "autoencoder",
+            stateful=False,
+            forecasts=False,
+            own_novelty=True,
+            error_kinds=(),
+            warmup_offset=-1,
+        ),
     )
 }
 MODEL_KINDS = ("forecaster", "autoencoder")  # --model

@@ -78,7 +78,12 @@ def _read_toml(path: str) -> dict[str, Any]:
     return flat
 
 
-OPTIONAL_INTS = ("cooldown", "hold", "accept_after", "batch")  # settings whose default (None) means "decided from the data"
+OPTIONAL_INTS = (
+    "cooldown",
+    "hold",
+    "accept_after",
+    "batch",
+)  # settings whose default (None) means "decided from the data"
 
 
 def setting_from_text(key: str, text: str, origin: str) -> Any:

@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tsrnn_cli.main import app
 from typer.testing import CliRunner
+
+from tsrnn_cli.main import app
 
 runner = CliRunner()
 OK_ROWS = "".join(f"2024-01-01 00:{m:02d}:00,{m % 7}\n" for m in range(60))
@@ -21,21 +22,81 @@ CASES = [
     ("empty file", b"", [], ["the file is empty"]),
     ("header only", b"timestamp,value\n", [], ["header but no rows"]),
     ("no time column", b"a,b\n1,2\n3,4\n", [], ["no time column found", "--time-column"]),
-    ("unparseable timestamp", ("timestamp,value\n" + OK_ROWS + "yesterday,2\n").encode(), [], ["line 62", "'yesterday'"]),
+    (
+        "unparseable timestamp",
+        ("timestamp,value\n" + OK_ROWS + "yesterday,2\n").encode(),
+        [],
+        ["line 62", "'yesterday'"],
+    ),
     ("empty timestamp", ("timestamp,value\n" + OK_ROWS + ",2\n").encode(), [], ["line 62", "empty timestamp"]),
-    ("no numeric column", b"timestamp,name\n2024-01-01 00:00:00,x\n2024-01-01 00:01:00,y\n", [], ["no numeric value column"]),
-    ("requested column missing", ("timestamp,value\n" + OK_ROWS).encode(), ["--columns", "cpu"], ["column 'cpu' not found", "the file has timestamp, value"]),
-    ("requested time column missing", ("timestamp,value\n" + OK_ROWS).encode(), ["--time-column", "when"], ["time column 'when' not found"]),
-    ("id column missing", ("timestamp,value\n" + OK_ROWS).encode(), ["--id-column", "host"], ["id column 'host' not found"]),
-    ("all values missing", ("timestamp,value\n" + "".join(f"2024-01-01 00:{m:02d}:00,\n" for m in range(60))).encode(), [], ["every value is missing"]),
+    (
+        "no numeric column",
+        b"timestamp,name\n2024-01-01 00:00:00,x\n2024-01-01 00:01:00,y\n",
+        [],
+        ["no numeric value column"],
+    ),
+    (
+        "requested column missing",
+        ("timestamp,value\n" + OK_ROWS).encode(),
+        ["--columns", "cpu"],
+        ["column 'cpu' not found", "the file has timestamp, value"],
+    ),
+    (
+        "requested time column missing",
+        ("timestamp,value\n" + OK_ROWS).encode(),
+        ["--time-column", "when"],
+        ["time column 'when' not found"],
+    ),
+    (
+        "id column missing",
+        ("timestamp,value\n" + OK_ROWS).encode(),
+        ["--id-column", "host"],
+        ["id column 'host' not found"],
+    ),
+    (
+        "all values missing",
+        ("timestamp,value\n" + "".join(f"2024-01-01 00:{m:02d}:00,\n" for m in range(60))).encode(),
+        [],
+        ["every value is missing"],
+    ),
     ("inf value", ("timestamp,value\n" + OK_ROWS + "2024-01-01 01:00:00,inf\n").encode(), [], ["line 62", "infinite"]),
-    ("text in a numeric column", ("timestamp,value\n" + OK_ROWS + "2024-01-01 01:00:00,12a\n").encode(), [], ["line 62", "'12a' is not a number"]),
-    ("wrong delimiter", ("timestamp|value\n" + OK_ROWS.replace(",", "|")).encode(), [], ["single column", "tried delimiters"]),
-    ("non-UTF-8 bytes", ("timestamp,value\n" + OK_ROWS).encode() + b"2024-01-01 01:00:00,1\xe9\n", [], ["line 62", "not UTF-8"]),
+    (
+        "text in a numeric column",
+        ("timestamp,value\n" + OK_ROWS + "2024-01-01 01:00:00,12a\n").encode(),
+        [],
+        ["line 62", "'12a' is not a number"],
+    ),
+    (
+        "wrong delimiter",
+        ("timestamp|value\n" + OK_ROWS.replace(",", "|")).encode(),
+        [],
+        ["single column", "tried delimiters"],
+    ),
+    (
+        "non-UTF-8 bytes",
+        ("timestamp,value\n" + OK_ROWS).encode() + b"2024-01-01 01:00:00,1\xe9\n",
+        [],
+        ["line 62", "not UTF-8"],
+    ),
     ("binary file", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), [], ["binary file"]),
-    ("repeated column name", ("timestamp,value,value\n" + OK_ROWS.replace("\n", ",1\n")).encode(), [], ["names 'value' more than once"]),
-    ("ragged rows", ("timestamp,value\n" + OK_ROWS + "2024-01-01 01:00:00,1,9\n").encode(), [], ["could not read as CSV", "2 columns"]),
-    ("duplicates as errors", ("timestamp,value\n" + OK_ROWS + OK_ROWS[:22]).encode(), ["--duplicates", "error"], ["same timestamp", "--duplicates last"]),
+    (
+        "repeated column name",
+        ("timestamp,value,value\n" + OK_ROWS.replace("\n", ",1\n")).encode(),
+        [],
+        ["names 'value' more than once"],
+    ),
+    (
+        "ragged rows",
+        ("timestamp,value\n" + OK_ROWS + "2024-01-01 01:00:00,1,9\n").encode(),
+        [],
+        ["could not read as CSV", "2 columns"],
+    ),
+    (
+        "duplicates as errors",
+        ("timestamp,value\n" + OK_ROWS + OK_ROWS[:22]).encode(),
+        ["--duplicates", "error"],
+        ["same timestamp", "--duplicates last"],
+    ),
     ("bad fill policy", ("timestamp,value\n" + OK_ROWS).encode(), ["--fill", "guess"], ["--fill 'guess'"]),
     ("bad resample", ("timestamp,value\n" + OK_ROWS).encode(), ["--resample", "5 parsecs"], ["--resample '5 parsecs'"]),
     ("too few rows", b"timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,2\n", [], ["too few to train"]),
@@ -46,7 +107,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("content", "options", "fragments"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_to_train(tmp_path: Path, content: bytes | str | None, options: list[str], fragments: list[str]) -> None:
+def test_bad_input_to_train(
+    tmp_path: Path, content: bytes | str | None, options: list[str], fragments: list[str]
+) -> None:
     path = tmp_path / "data.csv"
     if content == "dir":
         path = tmp_path / "empty"
@@ -55,7 +118,9 @@ def test_bad_input_to_train(tmp_path: Path, content: bytes | str | None, options
         path = tmp_path / "nothing-*.csv"
     elif content is not None:
         path.write_bytes(content)
-    result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs"), "--epochs", "1", "--quiet", *options])
+    result = runner.invoke(
+        app, ["train", str(path), "--runs-dir", str(tmp_path / "runs"), "--epochs", "1", "--quiet", *options]
+    )
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr, result.exception)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tsrnn: error: "), result.stderr

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tsrnn_cli.main import app
 from typer.testing import CliRunner
 
 from tests.helpers import cycle, write_csv
+from tsrnn_cli.main import app
 
 runner = CliRunner()
 COMMANDS = sorted(c.name for c in app.registered_commands)
@@ -46,7 +46,9 @@ def test_root_help_and_version() -> None:
 
 
 def test_train_export_info_watch_with_json(tmp_path: Path, history_csv: Path) -> None:
-    trained = invoke("train", history_csv, "--name", "h", "--runs-dir", tmp_path / "runs", "--epochs", "3", "--json", "--quiet")
+    trained = invoke(
+        "train", history_csv, "--name", "h", "--runs-dir", tmp_path / "runs", "--epochs", "3", "--json", "--quiet"
+    )
     assert trained.exit_code == 0, trained.stderr
     summary = json.loads(trained.stdout)
     assert summary["epochs_run"] == 3 and summary["rows_train"] == 1600 and summary["parameters"] > 0
@@ -101,10 +103,18 @@ def test_scores_out_to_stdout_is_pure_csv(tmp_path: Path, forecaster_onnx: Path)
         (["info", "{history}"], ["onnxruntime cannot load"]),
     ],
 )
-def test_bad_usage_and_input_give_one_line_and_exit_2(tmp_path: Path, history_csv: Path, forecaster_onnx: Path, args: list[str], fragments: list[str]) -> None:
+def test_bad_usage_and_input_give_one_line_and_exit_2(
+    tmp_path: Path, history_csv: Path, forecaster_onnx: Path, args: list[str], fragments: list[str]
+) -> None:
     other = tmp_path / "other.csv"
     other.write_text("timestamp,cpu\n2024-01-01 00:00:00,1\n")
-    subs = {"{missing}": str(tmp_path / "missing.csv"), "{history}": str(history_csv), "{tmp}": str(tmp_path), "{onnx}": str(forecaster_onnx), "{other}": str(other)}
+    subs = {
+        "{missing}": str(tmp_path / "missing.csv"),
+        "{history}": str(history_csv),
+        "{tmp}": str(tmp_path),
+        "{onnx}": str(forecaster_onnx),
+        "{other}": str(other),
+    }
     assert_one_line_error(invoke(*[subs.get(a, a) for a in args]), *fragments)
 
 
@@ -115,7 +125,9 @@ def test_run_names_cannot_escape_the_runs_directory(tmp_path: Path, history_csv:
 
 
 def test_export_out_may_be_a_directory(tmp_path: Path, history_csv: Path) -> None:
-    assert invoke("train", history_csv, "--name", "d", "--runs-dir", tmp_path, "--epochs", "1", "--quiet").exit_code == 0
+    assert (
+        invoke("train", history_csv, "--name", "d", "--runs-dir", tmp_path, "--epochs", "1", "--quiet").exit_code == 0
+    )
     (tmp_path / "models").mkdir()
     assert invoke("export", "d", "--runs-dir", tmp_path, "--out", tmp_path / "models", "--quiet").exit_code == 0
     assert (tmp_path / "models" / "d.onnx").is_file()

@@ -40,7 +40,9 @@ def test_injected_anomaly_is_reported_with_exit_1_and_the_clean_series_exits_0(p
     assert clean.returncode == 0, clean.stderr
     assert json.loads(clean.stdout)["events"] == []
 
-    spiky = run("watch", "spiky.csv", "--model", "exports/history.onnx", "--json", "--scores-out", "scores.csv", cwd=project)
+    spiky = run(
+        "watch", "spiky.csv", "--model", "exports/history.onnx", "--json", "--scores-out", "scores.csv", cwd=project
+    )
     assert spiky.returncode == 1, spiky.stderr
     events = json.loads(spiky.stdout)["events"]
     assert len(events) == 1
@@ -56,12 +58,16 @@ def test_injected_anomaly_is_reported_with_exit_1_and_the_clean_series_exits_0(p
 
 
 def test_exit_zero_keeps_a_report_only_job_green(project: Path) -> None:
-    write_csv(project / "spiky2.csv", inject_spike(cycle(300, start_row=2000, seed=3), 200, 8.0, length=3), start_row=2000)
+    write_csv(
+        project / "spiky2.csv", inject_spike(cycle(300, start_row=2000, seed=3), 200, 8.0, length=3), start_row=2000
+    )
     result = run("watch", "spiky2.csv", "--model", "exports/history.onnx", "--exit-zero", cwd=project)
     assert result.returncode == 0 and "ANOMALY" in result.stderr
 
 
 def test_installed_console_script_runs(project: Path) -> None:
     script = Path(sys.executable).with_name("tsrnn")
-    result = subprocess.run([script, "info", "exports/history.onnx"], cwd=project, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [script, "info", "exports/history.onnx"], cwd=project, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "value_columns" in result.stderr  # a report, and stdout is a pipe

@@ -41,7 +41,9 @@ def with_tf(meta, x: np.ndarray, state: dict[str, np.ndarray]) -> dict[str, np.n
 
 def test_batch_and_time_axes_are_symbolic(forecaster_onnx: Path, autoencoder_onnx: Path) -> None:
     fc = {i.name: i.shape for i in session(forecaster_onnx).get_inputs() + session(forecaster_onnx).get_outputs()}
-    assert fc["x"] == ["batch", "time", 1] and fc["expected"] == ["batch", "time", 1] and fc["error"] == ["batch", "time"]
+    assert (
+        fc["x"] == ["batch", "time", 1] and fc["expected"] == ["batch", "time", 1] and fc["error"] == ["batch", "time"]
+    )
     assert fc["h"][1] == fc["c"][1] == fc["h_out"][1] == "batch" and fc["next"] == ["batch", 1]
     ae = {i.name: i.shape for i in session(autoencoder_onnx).get_inputs() + session(autoencoder_onnx).get_outputs()}
     assert ae["x"] == ["batch", 16, 1] and ae["error"] == ["batch", 16]
@@ -132,9 +134,12 @@ def test_non_tsrnn_onnx_is_refused(tmp_path: Path) -> None:
     import onnx
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "g",
-                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["a"], ["b"])],
+        "g",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1])],
+    )
     path = tmp_path / "plain.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     with pytest.raises(ModelError, match="not a tsrnn model"):

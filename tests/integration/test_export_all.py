@@ -55,8 +55,19 @@ def test_export_runs_without_torch_and_matches_pytorch(tmp_path: Path, data: Pat
     with torch.no_grad():
         out = _streaming_module(run)(*example)
     want = out if isinstance(out, (list, tuple)) else [out]
-    proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(path), str(tmp_path / "feeds.npz"), json.dumps({"inputs": inputs, "outputs": outputs})],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_TORCH,
+            str(path),
+            str(tmp_path / "feeds.npz"),
+            json.dumps({"inputs": inputs, "outputs": outputs}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [run.model_config.kind, "False"]  # loaded, and torch never imported
     got = np.load(tmp_path / "feeds-ort.npz")
@@ -86,11 +97,16 @@ def test_fp16_and_int8_copies(tmp_path: Path, workdir: Path, forecaster_onnx: Pa
     for precision in ("fp16", "int8"):
         assert read_metadata(files[precision].path) == base  # same contract, so watch reads them alike
         scored = watch(new, files[precision].path, scores_out=tmp_path / f"{precision}.csv")
-        diff = np.abs(pl.read_csv(tmp_path / f"{precision}.csv")["score"].to_numpy() - pl.read_csv(tmp_path / "fp32.csv")["score"].to_numpy())
+        diff = np.abs(
+            pl.read_csv(tmp_path / f"{precision}.csv")["score"].to_numpy()
+            - pl.read_csv(tmp_path / "fp32.csv")["score"].to_numpy()
+        )
         assert scored.rows == reference.rows == 300 and diff.max() < 0.05
 
 
-def test_a_failed_check_writes_nothing(tmp_path: Path, workdir: Path, forecaster_onnx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_check_writes_nothing(
+    tmp_path: Path, workdir: Path, forecaster_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tsrnn.export.onnx as exporter
     from tsrnn.errors import ModelError
     from tsrnn.training.runs import load_run
@@ -102,10 +118,21 @@ def test_a_failed_check_writes_nothing(tmp_path: Path, workdir: Path, forecaster
 
 
 def test_info_shows_the_metadata(forecaster_onnx: Path) -> None:
-    from tsrnn_cli.main import app
     from typer.testing import CliRunner
+
+    from tsrnn_cli.main import app
 
     result = CliRunner().invoke(app, ["info", str(forecaster_onnx)])
     assert result.exit_code == 0
-    for text in ("run_name", "fc", "value_columns", "calibration", "error_scale", "training_data", "sha256", "next_out", "['batch', 'time', 1]"):
+    for text in (
+        "run_name",
+        "fc",
+        "value_columns",
+        "calibration",
+        "error_scale",
+        "training_data",
+        "sha256",
+        "next_out",
+        "['batch', 'time', 1]",
+    ):
         assert text in result.stderr, text

@@ -33,7 +33,9 @@ def fleet_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     d = tmp_path_factory.mktemp("fleet")
     (d / "history.csv").write_text("timestamp,host,value\n" + "\n".join(fleet_rows(0, 600, hosts=HOSTS[:12])) + "\n")
-    result = train(d / "history.csv", config=TrainConfig(epochs=20), data_config=DataConfig(id_column="host"), runs_dir=d / "runs")
+    result = train(
+        d / "history.csv", config=TrainConfig(epochs=20), data_config=DataConfig(id_column="host"), runs_dir=d / "runs"
+    )
     assert result.summary["series"] == 12
     return export_onnx(result.run, d / "fleet.onnx").path
 

@@ -37,8 +37,23 @@ def wait_for_rows(path: Path, rows: int, proc: subprocess.Popen, timeout: float 
 def test_follow_scores_appends_and_survives_rotation_and_truncation(tmp_path: Path, forecaster_onnx: Path) -> None:
     data, scores = tmp_path / "m.csv", tmp_path / "scores.csv"
     data.write_text("timestamp,value\n" + lines(2000, 100))
-    args = [sys.executable, "-m", "tsrnn", "watch", str(data), "--model", str(forecaster_onnx), "--follow", "--interval", "0.1",
-            "--ndjson", "--scores-out", str(scores), "--state", str(tmp_path / "s")]
+    args = [
+        sys.executable,
+        "-m",
+        "tsrnn",
+        "watch",
+        str(data),
+        "--model",
+        str(forecaster_onnx),
+        "--follow",
+        "--interval",
+        "0.1",
+        "--ndjson",
+        "--scores-out",
+        str(scores),
+        "--state",
+        str(tmp_path / "s"),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_rows(scores, 100, proc)
     with data.open("a") as f:
@@ -70,7 +85,15 @@ def test_a_stop_request_ends_follow_after_the_pass_in_progress(tmp_path: Path, f
     data, scores, state = tmp_path / "m.csv", tmp_path / "scores.csv", tmp_path / "s"
     data.write_text("timestamp,value\n" + lines(2000, 120))
     stop = threading.Event()
-    summary = follow(data, forecaster_onnx, state=state, scores_out=scores, interval=30.0, on_pass=lambda result: stop.set(), stop=stop)
+    summary = follow(
+        data,
+        forecaster_onnx,
+        state=state,
+        scores_out=scores,
+        interval=30.0,
+        on_pass=lambda result: stop.set(),
+        stop=stop,
+    )
     job = open_job(data, forecaster_onnx)
     assert (summary.passes, summary.rows) == (1, 120)  # returned at once, not after the 30 s interval
     assert rows_in(scores) == 120

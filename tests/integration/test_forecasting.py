@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tsrnn_cli.main import app
 from typer.testing import CliRunner
 
 from tests.helpers import cycle, write_csv
@@ -17,6 +16,7 @@ from tsrnn.errors import InputError, TsrnnError
 from tsrnn.settings import resolve
 from tsrnn.training.auto import auto_threads
 from tsrnn.training.train import train
+from tsrnn_cli.main import app
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,9 @@ def test_inputs_auto_picks_by_validation_and_records_the_choice(tmp_path: Path, 
     info = json.loads((tmp_path / "series" / "run.json").read_text())
     assert info["model"]["inputs"] == expected  # the run (and its export) holds the choice, not "auto"
     assert info["summary"]["choices"] == result["choices"]
-    text = CliRunner().invoke(app, ["train", str(data), "--runs-dir", str(tmp_path), "--name", "shown", "--epochs", "12"])
+    text = CliRunner().invoke(
+        app, ["train", str(data), "--runs-dir", str(tmp_path), "--name", "shown", "--epochs", "12"]
+    )
     shown = text.stdout + text.stderr  # the human summary goes to stderr when stdout is not a terminal
     assert "chosen by --inputs auto" in shown and "validation loss" in shown
 
@@ -65,17 +67,41 @@ def test_threads_are_set_for_training_recorded_and_given_back(tmp_path: Path) ->
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        summary = train(data, model=ModelConfig(inputs="level"), config=TrainConfig(epochs=1, threads=1), runs_dir=tmp_path).summary
+        summary = train(
+            data, model=ModelConfig(inputs="level"), config=TrainConfig(epochs=1, threads=1), runs_dir=tmp_path
+        ).summary
         assert summary["threads"] == 1 and torch.get_num_threads() == 2  # the caller's setting is given back
     finally:
         torch.set_num_threads(before)
     assert auto_threads(ModelConfig()) == 1 and auto_threads(ModelConfig(hidden=64), cores=8, load=0.0) == 1
-    assert auto_threads(ModelConfig(hidden=512), cores=4, load=0.2) == 4 and auto_threads(ModelConfig(hidden=512), cores=2, load=1.9) == 1
+    assert (
+        auto_threads(ModelConfig(hidden=512), cores=4, load=0.2) == 4
+        and auto_threads(ModelConfig(hidden=512), cores=2, load=1.9) == 1
+    )
     resolved = resolve({}, {"TSRNN_THREADS": "2"})
     assert resolved.train.threads == 2 and resolved.sources["threads"] == "env TSRNN_THREADS"
-    summary = runner_json(["train", str(data), "--runs-dir", str(tmp_path), "--name", "t2", "--epochs", "1", "--inputs", "level", "--threads", "2", "--json", "--quiet"])
+    summary = runner_json(
+        [
+            "train",
+            str(data),
+            "--runs-dir",
+            str(tmp_path),
+            "--name",
+            "t2",
+            "--epochs",
+            "1",
+            "--inputs",
+            "level",
+            "--threads",
+            "2",
+            "--json",
+            "--quiet",
+        ]
+    )
     assert summary["threads"] == 2
-    shown = CliRunner().invoke(app, ["train", str(data), "--runs-dir", str(tmp_path), "--name", "t3", "--epochs", "1", "--inputs", "level"])
+    shown = CliRunner().invoke(
+        app, ["train", str(data), "--runs-dir", str(tmp_path), "--name", "t3", "--epochs", "1", "--inputs", "level"]
+    )
     assert "on 1 torch thread" in shown.stdout + shown.stderr
     with pytest.raises(TsrnnError, match="--threads"):
         TrainConfig(threads=-1)
@@ -94,9 +120,20 @@ def test_target_forecasts_one_column_from_all_of_them(tmp_path: Path) -> None:
 
     values = _driven()
     data = write_csv(tmp_path / "pair.csv", values)
-    run = train(data, model=ModelConfig(target="v1", horizon=3, inputs="level"), config=TrainConfig(epochs=40, seed=0), runs_dir=tmp_path).run
-    alone = train(data, model=ModelConfig(horizon=3, inputs="level"), data_config=None, config=TrainConfig(epochs=40, seed=0),
-                  runs_dir=tmp_path, name="both").run
+    run = train(
+        data,
+        model=ModelConfig(target="v1", horizon=3, inputs="level"),
+        config=TrainConfig(epochs=40, seed=0),
+        runs_dir=tmp_path,
+    ).run
+    alone = train(
+        data,
+        model=ModelConfig(horizon=3, inputs="level"),
+        data_config=None,
+        config=TrainConfig(epochs=40, seed=0),
+        runs_dir=tmp_path,
+        name="both",
+    ).run
     assert run.info["model"]["target"] == "v1" and run.info["summary"]["target"] == "v1"
     net = run.load_model()
     assert net.targets == [1] and net.head.out_features == 3  # one column, three rows ahead
@@ -133,7 +170,9 @@ def test_a_target_model_exports_and_watch_scores_that_column(tmp_path: Path) -> 
 
     values = _driven(1400)
     history = write_csv(tmp_path / "pair.csv", values[:1000])
-    run = train(history, model=ModelConfig(target="v1", horizon=3), config=TrainConfig(epochs=20, seed=0), runs_dir=tmp_path).run
+    run = train(
+        history, model=ModelConfig(target="v1", horizon=3), config=TrainConfig(epochs=20, seed=0), runs_dir=tmp_path
+    ).run
     exported = export_onnx(run, tmp_path / "pair.onnx")
     assert exported.metadata.target == "v1" and exported.metadata.scored_columns == ["v1"]
     assert max(exported.parity.values()) < 1e-3
@@ -142,7 +181,9 @@ def test_a_target_model_exports_and_watch_scores_that_column(tmp_path: Path) -> 
     data = write_csv(tmp_path / "recent.csv", recent, start_row=1000)
     result = watch(data, exported.path, scores_out=tmp_path / "scores.csv")
     scores = pl.read_csv(tmp_path / "scores.csv")
-    assert scores.columns[:3] == ["timestamp", "v1", "expected"] and "v0" not in scores.columns  # the scored column alone
+    assert (
+        scores.columns[:3] == ["timestamp", "v1", "expected"] and "v0" not in scores.columns
+    )  # the scored column alone
     assert scores.height == 400 and result.rows == 400
     flagged = scores.filter(pl.col("alert") == 1)["timestamp"].to_list()
     assert any(t == scores["timestamp"][200] for t in flagged)
@@ -157,7 +198,9 @@ def test_rolling_forecasts_at_the_last_row_are_what_tsrnn_forecast_says(tmp_path
 
     values = cycle(900, seed=4)
     data = write_csv(tmp_path / "c.csv", values)
-    run = train(data, model=ModelConfig(horizon=4, inputs=inputs), config=TrainConfig(epochs=3, seed=0), runs_dir=tmp_path).run
+    run = train(
+        data, model=ModelConfig(horizon=4, inputs=inputs), config=TrainConfig(epochs=3, seed=0), runs_dir=tmp_path
+    ).run
     assert run.model_config.time_features == "day"
     said = forecast(run, data, 11).frame["value"].to_numpy()
     times = np.array([np.datetime64("2024-01-01T00:00:00") + np.timedelta64(5 * i, "m") for i in range(len(values))])

@@ -23,8 +23,24 @@ INCREMENTS = [0, 700, 1400, 2000]
 
 
 def watch(data: Path, model: Path, state: Path, out: Path, failpoint: str = "") -> subprocess.Popen:
-    args = [sys.executable, "-m", "tsrnn", "watch", str(data), "--model", str(model), "--state", str(state), "--scores-out", str(out), "--exit-zero", "--quiet"]
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "TSRNN_FAILPOINT": failpoint})
+    args = [
+        sys.executable,
+        "-m",
+        "tsrnn",
+        "watch",
+        str(data),
+        "--model",
+        str(model),
+        "--state",
+        str(state),
+        "--scores-out",
+        str(out),
+        "--exit-zero",
+        "--quiet",
+    ]
+    return subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "TSRNN_FAILPOINT": failpoint}
+    )
 
 
 def rows_text() -> list[str]:

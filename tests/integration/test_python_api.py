@@ -24,7 +24,9 @@ def test_the_readme_python_example_runs(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Python API") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    result = subprocess.run([sys.executable, "-c", code], cwd=_in_sample_dir(tmp_path), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=_in_sample_dir(tmp_path), capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert re.match(r"\d{4}-\d\d-\d\d .* (forecast|novelty|range) 0\.\d+$", lines[0]), lines  # the demo's incident
@@ -37,7 +39,9 @@ def test_the_package_docstring_example_runs(tmp_path: Path) -> None:
     example = "\n".join(line[4:] for line in tsrnn.__doc__.splitlines() if line.startswith("    "))
     (tmp_path / "history.csv").symlink_to(ROOT / "sample_data" / "cpu_history.csv")
     (tmp_path / "new.csv").symlink_to(ROOT / "sample_data" / "cpu_recent.csv")
-    code = "import tsrnn.config, dataclasses\n" + example.replace('tsrnn.train("history.csv"', 'tsrnn.train("history.csv", config=tsrnn.TrainConfig(epochs=3)')
+    code = "import tsrnn.config, dataclasses\n" + example.replace(
+        'tsrnn.train("history.csv"', 'tsrnn.train("history.csv", config=tsrnn.TrainConfig(epochs=3)'
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "exports" / "history.onnx").is_file()
@@ -47,7 +51,17 @@ def test_the_package_lists_its_api_without_loading_torch() -> None:
     code = "import sys, tsrnn; names = dir(tsrnn); [getattr(tsrnn, n) for n in tsrnn.__all__]; print('torch' in sys.modules, len(names))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.split()[0] == "False", result.stdout + result.stderr
-    assert {"train", "watch", "follow", "evaluate", "forecast", "load_run", "WatchResult", "Event", "Evaluation"} <= set(dir(tsrnn))
+    assert {
+        "train",
+        "watch",
+        "follow",
+        "evaluate",
+        "forecast",
+        "load_run",
+        "WatchResult",
+        "Event",
+        "Evaluation",
+    } <= set(dir(tsrnn))
     assert callable(tsrnn.forecast) and callable(tsrnn.evaluate)
 
 
@@ -62,7 +76,9 @@ def test_the_package_lists_its_api_without_loading_torch() -> None:
         ({"score": {"nonsense": 1}}, "unknown detector setting 'nonsense'"),
     ],
 )
-def test_watch_checks_its_settings_in_the_library(forecaster_onnx: Path, history_csv: Path, settings: dict, fragment: str) -> None:
+def test_watch_checks_its_settings_in_the_library(
+    forecaster_onnx: Path, history_csv: Path, settings: dict, fragment: str
+) -> None:
     """The Python watch ran with these and reported method "bogus": the checks lived in the CLI only."""
     with pytest.raises(TsrnnError) as caught:
         tsrnn.watch(history_csv, forecaster_onnx, **settings)

@@ -21,7 +21,9 @@ def runtime_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv.EnvBuilder(with_pip=True).create(env)
     install = subprocess.run(
         [env / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(ROOT)],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert install.returncode == 0, install.stderr[-3000:]
     return env / "bin"
@@ -35,30 +37,50 @@ def test_the_runtime_install_has_no_torch(runtime_bin: Path) -> None:
 
 
 def test_watch_and_info_run_without_torch(runtime_bin: Path, forecaster_onnx: Path, tmp_path: Path) -> None:
-    data = write_csv(tmp_path / "new.csv", inject_spike(cycle(400, start_row=2000, seed=4), 200, 8.0, length=3), start_row=2000)
+    data = write_csv(
+        tmp_path / "new.csv", inject_spike(cycle(400, start_row=2000, seed=4), 200, 8.0, length=3), start_row=2000
+    )
     result = subprocess.run(
         [runtime_bin / "tsrnn", "watch", data, "--model", forecaster_onnx, "--state", tmp_path / "s", "--json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1, result.stderr
     doc = json.loads(result.stdout)
     assert doc["rows_scored"] == 400 and len(doc["events"]) == 1
-    info = subprocess.run([runtime_bin / "tsrnn", "info", forecaster_onnx, "--json"], capture_output=True, text=True, timeout=60)
+    info = subprocess.run(
+        [runtime_bin / "tsrnn", "info", forecaster_onnx, "--json"], capture_output=True, text=True, timeout=60
+    )
     assert info.returncode == 0 and json.loads(info.stdout)["metadata"]["kind"] == "forecaster"
-    module = subprocess.run([runtime_bin / "python", "-m", "tsrnn", "--version"], capture_output=True, text=True, timeout=60)
+    module = subprocess.run(
+        [runtime_bin / "python", "-m", "tsrnn", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert module.returncode == 0 and module.stdout.startswith("tsrnn ")
 
 
 def test_training_without_the_extra_says_what_to_install(runtime_bin: Path, history_csv: Path, tmp_path: Path) -> None:
-    result = subprocess.run([runtime_bin / "tsrnn", "train", history_csv, "--runs-dir", tmp_path], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [runtime_bin / "tsrnn", "train", history_csv, "--runs-dir", tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "pip install 'tsrnn[train]'" in result.stderr
 
 
-def test_export_without_the_extra_says_what_to_install(runtime_bin: Path, forecaster_onnx: Path, tmp_path: Path) -> None:
+def test_export_without_the_extra_says_what_to_install(
+    runtime_bin: Path, forecaster_onnx: Path, tmp_path: Path
+) -> None:
     """The exporter imports torch when it runs, not when its module loads (it crashed with a traceback)."""
     run_dir = forecaster_onnx.parent.parent / "runs" / "fc"
-    result = subprocess.run([runtime_bin / "tsrnn", "export", run_dir, "--out", tmp_path / "m.onnx"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [runtime_bin / "tsrnn", "export", run_dir, "--out", tmp_path / "m.onnx"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "pip install 'tsrnn[train]'" in result.stderr and not (tmp_path / "m.onnx").exists()
 

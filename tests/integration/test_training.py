@@ -25,13 +25,17 @@ VARIANTS = [
     pytest.param({"cell": "lstm"}, id="lstm"),
     pytest.param({"cell": "gru"}, id="gru"),
     pytest.param({"cell": "rnn"}, id="rnn-tanh"),
-    pytest.param({"cell": "rnn", "nonlinearity": "relu", "layers": 1}, id="rnn-relu"),  # stacked ReLU states grow unbounded
+    pytest.param(
+        {"cell": "rnn", "nonlinearity": "relu", "layers": 1}, id="rnn-relu"
+    ),  # stacked ReLU states grow unbounded
     pytest.param({"horizon": 6}, id="lstm-horizon6"),
     pytest.param({"inputs": "diff", "cell": "gru", "horizon": 3}, id="gru-diff-horizon3"),
     pytest.param({"time_features": "day", "horizon": 3}, id="lstm-time-features"),
     pytest.param({"mode": "windowed", "window": 16}, id="windowed"),
     pytest.param({"kind": "autoencoder", "window": 16}, id="autoencoder"),
-    pytest.param({"kind": "autoencoder", "window": 16, "cell": "gru", "bidirectional": True}, id="autoencoder-gru-bidirectional"),
+    pytest.param(
+        {"kind": "autoencoder", "window": 16, "cell": "gru", "bidirectional": True}, id="autoencoder-gru-bidirectional"
+    ),
 ]
 
 
@@ -51,8 +55,12 @@ def test_each_variant_learns_and_reloads_to_identical_predictions(tmp_path: Path
     again = load_run(result.run.path)  # a new load, from the files alone
     decided = "day" if cfg.kind == "forecaster" and cfg.mode == "stateful" else "none"  # auto: rows 5 minutes apart
     stateful = cfg.kind == "forecaster" and cfg.mode == "stateful"
-    inputs = cfg.inputs if cfg.inputs != "auto" else (result.summary["choices"]["inputs"]["chosen"] if stateful else "level")
-    assert again.model_config == dataclasses.replace(cfg, time_features=cfg.time_features if cfg.time_features != "auto" else decided, inputs=inputs)
+    inputs = (
+        cfg.inputs if cfg.inputs != "auto" else (result.summary["choices"]["inputs"]["chosen"] if stateful else "level")
+    )
+    assert again.model_config == dataclasses.replace(
+        cfg, time_features=cfg.time_features if cfg.time_features != "auto" else decided, inputs=inputs
+    )
     assert again.scaler == result.run.scaler
     first, second = result.run.load_model(), again.load_model()
     x = torch.from_numpy(cycle(40, seed=5, features=2)[None].astype(np.float32))
@@ -60,7 +68,9 @@ def test_each_variant_learns_and_reloads_to_identical_predictions(tmp_path: Path
         if cfg.kind == "autoencoder":
             a, b = first(x[:, :16]), second(x[:, :16])
         else:
-            tf = torch.rand(1, 40, first.time_inputs) if first.time_inputs else None  # time features, when the model reads them
+            tf = (
+                torch.rand(1, 40, first.time_inputs) if first.time_inputs else None
+            )  # time features, when the model reads them
             a, b = first(x, *first.zero_state(1), tf=tf)[0], second(x, *second.zero_state(1), tf=tf)[0]
     assert torch.equal(a, b)
 
@@ -75,7 +85,9 @@ def test_relu_rnn_starts_from_identity_recurrent_weights() -> None:
 
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path: Path, small_csv: Path) -> None:
     def weights(seed: int, where: str) -> dict:
-        run = train(small_csv, model=ModelConfig(hidden=8), config=TrainConfig(epochs=3, seed=seed), runs_dir=tmp_path / where).run
+        run = train(
+            small_csv, model=ModelConfig(hidden=8), config=TrainConfig(epochs=3, seed=seed), runs_dir=tmp_path / where
+        ).run
         return run.load_model().state_dict()
 
     a, b, c = weights(1, "a"), weights(1, "b"), weights(2, "c")
@@ -97,16 +109,26 @@ def test_settings_come_from_flags_then_env_then_file(tmp_path: Path) -> None:
     resolved = resolve({"hidden": 48}, {"TSRNN_EPOCHS": "9", "TSRNN_UNRELATED": "x"}, str(toml))
     assert resolved.train.epochs == 9 and resolved.model.hidden == 48 and resolved.model.cell == "gru"
     assert resolved.data.fill_limit == 5
-    assert resolved.sources == {"epochs": "env TSRNN_EPOCHS", "hidden": "flag", "fill_limit": f"file {toml}", "cell": f"file {toml}"}
+    assert resolved.sources == {
+        "epochs": "env TSRNN_EPOCHS",
+        "hidden": "flag",
+        "fill_limit": f"file {toml}",
+        "cell": f"file {toml}",
+    }
 
 
 def test_the_run_records_the_resolved_configuration(tmp_path: Path, small_csv: Path) -> None:
-    from tsrnn_cli.main import app
     from typer.testing import CliRunner
+
+    from tsrnn_cli.main import app
 
     toml = tmp_path / "t.toml"
     toml.write_text("hidden = 12\n")
-    result = CliRunner().invoke(app, ["train", str(small_csv), "--config", str(toml), "--epochs", "2", "--runs-dir", str(tmp_path), "--quiet"], env={"TSRNN_LAYERS": "1"})
+    result = CliRunner().invoke(
+        app,
+        ["train", str(small_csv), "--config", str(toml), "--epochs", "2", "--runs-dir", str(tmp_path), "--quiet"],
+        env={"TSRNN_LAYERS": "1"},
+    )
     assert result.exit_code == 0, result.stderr
     info = json.loads((tmp_path / "small" / "run.json").read_text())
     assert info["model"]["hidden"] == 12 and info["model"]["layers"] == 1 and info["train"]["epochs"] == 2
@@ -115,11 +137,18 @@ def test_the_run_records_the_resolved_configuration(tmp_path: Path, small_csv: P
 
 @pytest.mark.parametrize("loss", ["mse", "huber"])
 def test_other_losses_train_and_are_recorded(tmp_path: Path, small_csv: Path, loss: str) -> None:
-    result = train(small_csv, model=ModelConfig(hidden=16), config=TrainConfig(epochs=6, patience=6, seed=3, loss=loss), runs_dir=tmp_path)
+    result = train(
+        small_csv,
+        model=ModelConfig(hidden=16),
+        config=TrainConfig(epochs=6, patience=6, seed=3, loss=loss),
+        runs_dir=tmp_path,
+    )
     history = result.run.info["history"]
     assert history[-1]["train_loss"] < history[0]["train_loss"] and result.summary["loss"] == loss
     assert result.run.train_config.loss == loss
-    default = train(small_csv, model=ModelConfig(hidden=16), config=TrainConfig(epochs=1, seed=3), runs_dir=tmp_path, name="default")
+    default = train(
+        small_csv, model=ModelConfig(hidden=16), config=TrainConfig(epochs=1, seed=3), runs_dir=tmp_path, name="default"
+    )
     assert default.summary["loss"] == "mae"  # the default
     if loss == "mse":  # the same first epoch measured another way: |e| and e^2 differ on errors below 1
         assert abs(history[0]["val_loss"] - default.run.info["history"][0]["val_loss"]) > 1e-4
@@ -127,11 +156,15 @@ def test_other_losses_train_and_are_recorded(tmp_path: Path, small_csv: Path, lo
 
 @pytest.mark.parametrize(
     ("env", "message"),
-    [({"TSRNN_EPOCHS": "many"}, "TSRNN_EPOCHS='many' is not a valid int"), ({"TSRNN_CELL": "transformer"}, "unknown cell 'transformer'")],
+    [
+        ({"TSRNN_EPOCHS": "many"}, "TSRNN_EPOCHS='many' is not a valid int"),
+        ({"TSRNN_CELL": "transformer"}, "unknown cell 'transformer'"),
+    ],
 )
 def test_bad_settings_are_one_line_errors(tmp_path: Path, small_csv: Path, env: dict, message: str) -> None:
-    from tsrnn_cli.main import app
     from typer.testing import CliRunner
+
+    from tsrnn_cli.main import app
 
     result = CliRunner().invoke(app, ["train", str(small_csv), "--runs-dir", str(tmp_path)], env=env)
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -142,7 +175,13 @@ def test_ctrl_c_keeps_the_best_weights_and_resume_continues(tmp_path: Path, smal
         if stats.epoch == 3:
             raise KeyboardInterrupt
 
-    first = train(small_csv, model=ModelConfig(hidden=8, inputs="level"), config=TrainConfig(epochs=8, patience=8), runs_dir=tmp_path, on_epoch=stop_at_3)
+    first = train(
+        small_csv,
+        model=ModelConfig(hidden=8, inputs="level"),
+        config=TrainConfig(epochs=8, patience=8),
+        runs_dir=tmp_path,
+        on_epoch=stop_at_3,
+    )
     assert first.summary["status"] == "interrupted" and first.summary["epochs_run"] == 3
     from tsrnn.export.onnx import export_onnx
 
@@ -166,11 +205,30 @@ def test_resume_refuses_other_data(tmp_path: Path, small_csv: Path) -> None:
 def test_a_killed_training_leaves_the_best_checkpoint_usable(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "long.csv", cycle(6000, seed=4))
     env = {**os.environ, "TSRNN_HIDDEN": "64"}
-    proc = subprocess.Popen([sys.executable, "-m", "tsrnn", "train", str(data), "--epochs", "500", "--patience", "500", "--runs-dir", str(tmp_path), "--quiet"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tsrnn",
+            "train",
+            str(data),
+            "--epochs",
+            "500",
+            "--patience",
+            "500",
+            "--runs-dir",
+            str(tmp_path),
+            "--quiet",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     run_file = tmp_path / "long" / "run.json"
     deadline = time.time() + 120
-    while time.time() < deadline and not (run_file.exists() and json.loads(run_file.read_text())["summary"]["epochs_run"] >= 2):
+    while time.time() < deadline and not (
+        run_file.exists() and json.loads(run_file.read_text())["summary"]["epochs_run"] >= 2
+    ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -182,8 +240,9 @@ def test_a_killed_training_leaves_the_best_checkpoint_usable(tmp_path: Path) -> 
 
 
 def test_forecast_continues_the_series(tmp_path: Path) -> None:
-    from tsrnn_cli.main import app
     from typer.testing import CliRunner
+
+    from tsrnn_cli.main import app
 
     history = write_csv(tmp_path / "h.csv", cycle(1500, seed=2, noise=0.1))
     run = train(history, model=ModelConfig(horizon=12), config=TrainConfig(epochs=30, seed=0), runs_dir=tmp_path).run
@@ -201,19 +260,43 @@ def test_forecast_refuses_an_autoencoder(tmp_path: Path, small_csv: Path) -> Non
     from tsrnn.errors import ModelError
     from tsrnn.forecasting import forecast
 
-    run = train(small_csv, model=ModelConfig(kind="autoencoder", window=8, hidden=8), config=TrainConfig(epochs=1), runs_dir=tmp_path).run
+    run = train(
+        small_csv,
+        model=ModelConfig(kind="autoencoder", window=8, hidden=8),
+        config=TrainConfig(epochs=1),
+        runs_dir=tmp_path,
+    ).run
     with pytest.raises(ModelError, match="forecasting needs a forecaster"):
         forecast(run, small_csv, 5)
 
 
 def test_resume_from_the_command_line_may_raise_the_epoch_limit(tmp_path: Path, small_csv: Path) -> None:
-    from tsrnn_cli.main import app
     from typer.testing import CliRunner
 
+    from tsrnn_cli.main import app
+
     runner = CliRunner()
-    first = runner.invoke(app, ["train", str(small_csv), "--runs-dir", str(tmp_path), "--epochs", "2", "--hidden", "8", "--quiet"])
+    first = runner.invoke(
+        app, ["train", str(small_csv), "--runs-dir", str(tmp_path), "--epochs", "2", "--hidden", "8", "--quiet"]
+    )
     assert first.exit_code == 0, first.stderr
-    again = runner.invoke(app, ["train", str(small_csv), "--runs-dir", str(tmp_path), "--resume", "small", "--epochs", "4", "--hidden", "99", "--json", "--quiet"])
+    again = runner.invoke(
+        app,
+        [
+            "train",
+            str(small_csv),
+            "--runs-dir",
+            str(tmp_path),
+            "--resume",
+            "small",
+            "--epochs",
+            "4",
+            "--hidden",
+            "99",
+            "--json",
+            "--quiet",
+        ],
+    )
     assert again.exit_code == 0, again.stderr
     info = json.loads((tmp_path / "small" / "run.json").read_text())
     assert json.loads(again.stdout)["epochs_run"] > 2 and info["train"]["epochs"] == 4

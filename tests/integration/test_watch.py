@@ -8,19 +8,21 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from tsrnn_cli.main import app
 from typer.testing import CliRunner
 
 from tests.conftest import SAMPLE
 from tests.helpers import cycle, inject_spike, stamps, write_csv
 from tsrnn.streaming.engine import watch
+from tsrnn_cli.main import app
 
 
 def lines_of(values: np.ndarray, start_row: int) -> list[str]:
     return [f"{ts},{v:.4f}" for ts, v in zip(stamps(len(values), start_row), values[:, 0])]
 
 
-@pytest.mark.parametrize("model", ["forecaster_onnx", "autoencoder_onnx", "diff_onnx", "windowed_onnx", "timefeat_onnx"])
+@pytest.mark.parametrize(
+    "model", ["forecaster_onnx", "autoencoder_onnx", "diff_onnx", "windowed_onnx", "timefeat_onnx"]
+)
 def test_ten_increments_score_like_one_run(tmp_path: Path, model: str, request: pytest.FixtureRequest) -> None:
     onnx = request.getfixturevalue(model)
     values = inject_spike(cycle(600, start_row=2000, seed=7), 300, 8.0, length=3)
@@ -84,13 +86,24 @@ def test_multivariate_sample_scores_every_column(tmp_path: Path) -> None:
     from tsrnn.export.onnx import export_onnx
     from tsrnn.training.train import train
 
-    run = train(SAMPLE / "sensors_history.csv", model=ModelConfig(hidden=16), config=TrainConfig(epochs=4), runs_dir=tmp_path).run
+    run = train(
+        SAMPLE / "sensors_history.csv", model=ModelConfig(hidden=16), config=TrainConfig(epochs=4), runs_dir=tmp_path
+    ).run
     onnx = export_onnx(run, tmp_path / "sensors.onnx").path
     result = watch(SAMPLE / "sensors_recent.csv", onnx, scores_out=tmp_path / "scores.csv")
     frame = pl.read_csv(tmp_path / "scores.csv")
     assert frame.columns == [
-        "timestamp", "temperature_c", "humidity_pct", "power_kw",
-        "expected_temperature_c", "expected_humidity_pct", "expected_power_kw", "score", "alert_score", "anomaly", "alert",
+        "timestamp",
+        "temperature_c",
+        "humidity_pct",
+        "power_kw",
+        "expected_temperature_c",
+        "expected_humidity_pct",
+        "expected_power_kw",
+        "score",
+        "alert_score",
+        "anomaly",
+        "alert",
     ]
     assert frame.height == result.rows == 1008
     assert frame["score"].min() >= 0.0 and frame["score"].max() < 1.0
@@ -113,7 +126,9 @@ def test_a_constant_history_flags_any_change(tmp_path: Path, level: float) -> No
     from tsrnn.export.onnx import export_onnx
     from tsrnn.training.train import train
 
-    run = train(write_csv(tmp_path / "flat.csv", np.full((500, 1), level)), config=TrainConfig(epochs=10), runs_dir=tmp_path).run
+    run = train(
+        write_csv(tmp_path / "flat.csv", np.full((500, 1), level)), config=TrainConfig(epochs=10), runs_dir=tmp_path
+    ).run
     onnx = export_onnx(run, tmp_path / "flat.onnx").path
     new = np.full((300, 1), level)
     assert watch(write_csv(tmp_path / "same.csv", new, start_row=500), onnx).events == []
@@ -125,11 +140,17 @@ def test_a_constant_history_flags_any_change(tmp_path: Path, level: float) -> No
 def test_a_missing_gpu_provider_falls_back_and_says_so(tmp_path: Path, forecaster_onnx: Path) -> None:
     runner = CliRunner()
     f = write_csv(tmp_path / "m.csv", cycle(60, start_row=2000))
-    result = runner.invoke(app, ["watch", str(f), "--model", str(forecaster_onnx), "--provider", "cuda", "--json", "--exit-zero"])
+    result = runner.invoke(
+        app, ["watch", str(f), "--model", str(forecaster_onnx), "--provider", "cuda", "--json", "--exit-zero"]
+    )
     doc = json.loads(result.stdout)
     assert result.exit_code == 0 and doc["provider"] == "CPUExecutionProvider" and doc["requested_provider"] == "cuda"
     assert "asked for cuda" in result.stderr  # the report says the provider is not the one asked for
-    auto = json.loads(runner.invoke(app, ["watch", str(f), "--model", str(forecaster_onnx), "--provider", "auto", "--json", "--exit-zero"]).stdout)
+    auto = json.loads(
+        runner.invoke(
+            app, ["watch", str(f), "--model", str(forecaster_onnx), "--provider", "auto", "--json", "--exit-zero"]
+        ).stdout
+    )
     assert auto["provider"] == "CPUExecutionProvider"
 
 
@@ -181,11 +202,15 @@ def test_onnxruntime_accepts_the_gpu_option_form_and_falls_back(forecaster_onnx:
     from tsrnn.runtime.providers import GpuOptions
     from tsrnn.runtime.session import open_session
 
-    session = open_session(forecaster_onnx, provider="auto", gpu=GpuOptions(device=1, trt_cache="/nonexistent", fp16=True))
+    session = open_session(
+        forecaster_onnx, provider="auto", gpu=GpuOptions(device=1, trt_cache="/nonexistent", fp16=True)
+    )
     assert session.get_providers() == ["CPUExecutionProvider"]  # no GPU here: auto ends on CPU, options and all
 
 
-def test_small_slices_score_like_one_slice(tmp_path: Path, forecaster_onnx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_slices_score_like_one_slice(
+    tmp_path: Path, forecaster_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tsrnn.streaming.engine as engine
 
     f = write_csv(tmp_path / "m.csv", inject_spike(cycle(900, start_row=2000, seed=4), 500, 8.0, 2), start_row=2000)
@@ -213,13 +238,20 @@ def test_an_incident_spanning_two_cron_runs_alerts_once(tmp_path: Path, forecast
     first = runner.invoke(app, args)
     assert first.exit_code == 1, first.output
     events = [json.loads(line) for line in first.stdout.splitlines()]
-    assert events and events[-1]["start"] == rows[297].split(",")[0] and events[-1]["ongoing"] and not events[-1]["continued"]
+    assert (
+        events
+        and events[-1]["start"] == rows[297].split(",")[0]
+        and events[-1]["ongoing"]
+        and not events[-1]["continued"]
+    )
     with f.open("a") as out:
         out.write("\n".join(rows[300:305]) + "\n")  # inside the cooldown: the incident may go on
     second = runner.invoke(app, [*args[:-1], "--json"])
     assert second.exit_code == 0, second.output
     doc = json.loads(second.stdout)
-    assert doc["alerts"] == 0 and [(e["start"], e["continued"], e["ongoing"]) for e in doc["events"]] == [(rows[297].split(",")[0], True, True)]
+    assert doc["alerts"] == 0 and [(e["start"], e["continued"], e["ongoing"]) for e in doc["events"]] == [
+        (rows[297].split(",")[0], True, True)
+    ]
     with f.open("a") as out:
         out.write("\n".join(rows[305:]) + "\n")
     third = runner.invoke(app, args)
@@ -249,7 +281,9 @@ def test_the_detector_goes_on_across_a_gap_within_one_read(tmp_path: Path, forec
     whole.write_text("timestamp,value\n" + "\n".join(kept) + "\n")
     once = watch(whole, forecaster_onnx, scores_out=tmp_path / "once.csv")
     assert once.rows == 890 and once.events[0].start == stamps(1, 2440)[0]
-    assert once.events[0].end >= stamps(1, 2470)[0] and all(e.start > once.events[0].end for e in once.events[1:])  # one incident across the gap
+    assert once.events[0].end >= stamps(1, 2470)[0] and all(
+        e.start > once.events[0].end for e in once.events[1:]
+    )  # one incident across the gap
 
     growing = tmp_path / "growing.csv"
     growing.write_text("timestamp,value\n" + "\n".join(kept[:450]) + "\n")
@@ -257,13 +291,17 @@ def test_the_detector_goes_on_across_a_gap_within_one_read(tmp_path: Path, forec
     with growing.open("a") as f:
         f.write("\n".join(kept[450:]) + "\n")
     second = watch(growing, forecaster_onnx, state=tmp_path / "s", scores_out=tmp_path / "b.csv")
-    assert first.rows + second.rows == 890 and all(e.start > stamps(1, 2480)[0] for e in second.alerts)  # the second run continues the incident
+    assert first.rows + second.rows == 890 and all(
+        e.start > stamps(1, 2480)[0] for e in second.alerts
+    )  # the second run continues the incident
     joined = pl.concat([pl.read_csv(tmp_path / "a.csv"), pl.read_csv(tmp_path / "b.csv")])
     expected = pl.read_csv(tmp_path / "once.csv")
     assert np.array_equal(joined["score"].to_numpy(), expected["score"].to_numpy())
     assert np.array_equal(joined["alert_score"].to_numpy(), expected["alert_score"].to_numpy())
     state = json.loads((tmp_path / "s").read_text())["series"][""]
-    assert state["detector"]["rows"] == 890 and state["rows_seen"] == 440  # the model restarted at the gap; the detector did not
+    assert (
+        state["detector"]["rows"] == 890 and state["rows_seen"] == 440
+    )  # the model restarted at the gap; the detector did not
 
 
 def test_watch_overrides_apply_to_a_series_with_a_saved_state(tmp_path: Path, forecaster_onnx: Path) -> None:
@@ -279,7 +317,11 @@ def test_watch_overrides_apply_to_a_series_with_a_saved_state(tmp_path: Path, fo
     with data.open("a") as f:
         f.write("\n".join(rows[200:400]) + "\n")
     second = watch(data, forecaster_onnx, state=state, score={"threshold": 0.99})  # and every channel again
-    assert second.rows == 200 and abs(level()["level"] - 99.0) < 1e-6 and second.settings.channels == ("forecast", "novelty", "range")
+    assert (
+        second.rows == 200
+        and abs(level()["level"] - 99.0) < 1e-6
+        and second.settings.channels == ("forecast", "novelty", "range")
+    )
     detector = json.loads(state.read_text())["series"][""]["detector"]
     assert set(detector["scales"]) == {"forecast", "novelty"} and detector["novelty"] is not None
     with data.open("a") as f:
@@ -291,4 +333,7 @@ def test_watch_overrides_apply_to_a_series_with_a_saved_state(tmp_path: Path, fo
 def test_json_output_has_no_nan(tmp_path: Path) -> None:
     from tsrnn_cli.options import to_json
 
-    assert to_json({"expected": [float("nan")], "ratio": float("inf"), "ok": 1.5}) == '{"expected": [null], "ratio": null, "ok": 1.5}'
+    assert (
+        to_json({"expected": [float("nan")], "ratio": float("inf"), "ok": 1.5})
+        == '{"expected": [null], "ratio": null, "ok": 1.5}'
+    )

@@ -26,7 +26,11 @@ def _brute(z: np.ndarray, start: int, window: int, memory: int, usable: np.ndarr
         a = z[t - window + 1 : t + 1].astype(np.float64)
         best, count = np.inf, 0
         for e in range(t - window - memory + 1, t - window + 1):
-            if e - window + 1 < 0 or not np.isfinite(z[e - window + 1 : e + 1]).all() or not usable[e - window + 1 : e + 1].all():
+            if (
+                e - window + 1 < 0
+                or not np.isfinite(z[e - window + 1 : e + 1]).all()
+                or not usable[e - window + 1 : e + 1].all()
+            ):
                 continue
             count += 1
             best = min(best, float(((a - z[e - window + 1 : e + 1]) ** 2).sum()))
@@ -96,7 +100,9 @@ def test_novelty_increments_equal_one_pass_through_the_state_form(offset: float)
     assert np.all(once[1204:1260] == 0.0)
     full = np.concatenate([np.full((ring_rows(5, 200), 2), np.nan, np.float32), z])
     for c in range(2):  # each column is its own channel: the true nearest window of that column
-        assert np.allclose(once[:, c], _brute(full[:, c : c + 1], ring_rows(5, 200), 5, 200), equal_nan=True, rtol=1e-6, atol=1e-6)
+        assert np.allclose(
+            once[:, c], _brute(full[:, c : c + 1], ring_rows(5, 200), 5, 200), equal_nan=True, rtol=1e-6, atol=1e-6
+        )
 
 
 def test_a_seeded_memory_scores_from_its_first_row() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import fields
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,7 +21,10 @@ def test_the_kind_registry_agrees_with_the_scoring_names() -> None:
 
     assert KINDS["stateful"].error_kinds == ERROR_KINDS
     assert all(set(k.error_kinds) <= set(ERROR_KINDS) for k in KINDS.values())
-    assert kind_of("autoencoder", "windowed") is KINDS["autoencoder"] and kind_of("forecaster", "windowed") is KINDS["windowed"]
+    assert (
+        kind_of("autoencoder", "windowed") is KINDS["autoencoder"]
+        and kind_of("forecaster", "windowed") is KINDS["windowed"]
+    )
 
 
 @pytest.mark.parametrize(("cell", "states"), [("lstm", ["h", "c"]), ("gru", ["h"]), ("rnn", ["h"])])
@@ -30,7 +32,9 @@ def test_the_stateful_graph_carries_the_cells_state(cell: str, states: list[str]
     cfg = ModelConfig(cell=cell, inputs="diff", time_features="day")
     inputs, outputs, axes = cfg.spec.graph(cfg)
     assert inputs == ["x", "tf", *states, "next", "prev"]
-    assert outputs[:3] == ["expected", "error", "forecast"] and outputs[3:] == [f"{n}_out" for n in [*states, "next", "prev"]]
+    assert outputs[:3] == ["expected", "error", "forecast"] and outputs[3:] == [
+        f"{n}_out" for n in [*states, "next", "prev"]
+    ]
     assert all(name in axes for name in inputs + outputs)
     assert ModelConfig(kind="autoencoder").spec.warmup_rows(32) == 31 and cfg.spec.warmup_rows(32) == 32
 
@@ -49,14 +53,22 @@ def test_resume_keeps_the_runs_settings_but_its_stopping_rules() -> None:
 def _imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tsrnn") and node.col_offset == 0:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("tsrnn")
+            and node.col_offset == 0
+        ):
             found.add(node.module)
     return found
 
 
 def test_no_module_level_import_cycle() -> None:
     """config imported data/clean for parse_interval while clean imported config."""
-    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p for p in (ROOT / "tsrnn").rglob("*.py")}
+    modules = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in (ROOT / "tsrnn").rglob("*.py")
+    }
     graph = {m: {i for i in _imports(p) if i in modules} for m, p in modules.items()}
     seen: dict[str, int] = {}
 
@@ -81,8 +93,13 @@ def test_modules_and_functions_stay_small() -> None:
         if len(source.splitlines()) > MAX_MODULE_LINES:
             long.append(f"{path.relative_to(ROOT)}: {len(source.splitlines())} lines")
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES:
-                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.end_lineno - node.lineno >= MAX_FUNCTION_LINES
+            ):
+                long.append(
+                    f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines"
+                )
     assert not long, long
 
 
@@ -94,10 +111,14 @@ def test_the_readme_documents_every_command_and_module() -> None:
     layout = readme[readme.index("## How it works") :]
     layout = layout[: layout.index("\n## ")]
     modules = {str(p.relative_to(ROOT)) for p in sorted((ROOT / "tsrnn").rglob("*.py"))}
-    modules -= {str(p.relative_to(ROOT)) for p in (ROOT / "tsrnn").rglob("__init__.py") if p.read_text().count("\n") < 3}  # empty packages
+    modules -= {
+        str(p.relative_to(ROOT)) for p in (ROOT / "tsrnn").rglob("__init__.py") if p.read_text().count("\n") < 3
+    }  # empty packages
     named = set(re.findall(r"`((?:tsrnn|cli)/[\w/]+\.py)`", layout))
     assert not modules - named, f"modules not in the README's How it works table: {sorted(modules - named)}"
-    assert all((ROOT / m).is_file() for m in named), f"the table names modules that do not exist: {[m for m in named if not (ROOT / m).is_file()]}"
+    assert all((ROOT / m).is_file() for m in named), (
+        f"the table names modules that do not exist: {[m for m in named if not (ROOT / m).is_file()]}"
+    )
 
 
 def test_choice_lists_are_defined_once() -> None:
@@ -107,6 +128,11 @@ def test_choice_lists_are_defined_once() -> None:
 
     assert tuple(METHODS) == THRESHOLD_METHODS
     source = "\n".join(p.read_text() for p in (ROOT / "tsrnn").rglob("*.py"))
-    for literal in ('"none", "day", "week", "day+week"', '"fixed", "quantile", "pot", "dynamic"', '"abs", "squared", "horizon"',
-                    '"forecaster", "autoencoder"', '"stateful", "windowed"'):
+    for literal in (
+        '"none", "day", "week", "day+week"',
+        '"fixed", "quantile", "pot", "dynamic"',
+        '"abs", "squared", "horizon"',
+        '"forecaster", "autoencoder"',
+        '"stateful", "windowed"',
+    ):
         assert source.count(literal) == 1, literal

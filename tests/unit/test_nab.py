@@ -115,11 +115,17 @@ def test_normalisation_spans_null_and_perfect(profile) -> None:  # noqa: ANN001
 def test_false_positive_rows_count_what_the_sweep_counts() -> None:
     from tsrnn.evaluation.nab import PROFILES, false_positive_rows, prepare, sweep
 
-    times = np.arange(np.datetime64("2024-01-01T00:00"), np.datetime64("2024-01-01T00:00") + np.timedelta64(1000, "m"), np.timedelta64(1, "m"))
+    times = np.arange(
+        np.datetime64("2024-01-01T00:00"),
+        np.datetime64("2024-01-01T00:00") + np.timedelta64(1000, "m"),
+        np.timedelta64(1, "m"),
+    )
     scores = np.zeros(1000)
     scores[[100, 400, 600, 601]] = [0.9, 0.8, 0.95, 0.6]  # 100 falls in the probationary period (150 rows)
     window = [(times[590], times[610])]
     f = prepare("f", times, scores, window)
     result = sweep([f], PROFILES[0])
-    assert false_positive_rows(f, 0.7) == 1 and false_positive_rows(f, 0.5) == 1  # row 400; row 601 is inside the window
+    assert (
+        false_positive_rows(f, 0.7) == 1 and false_positive_rows(f, 0.5) == 1
+    )  # row 400; row 601 is inside the window
     assert false_positive_rows(f, result.threshold) == result.false_positives

@@ -41,6 +41,14 @@ def test_gpu_options_use_onnxruntime_names(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setenv("XDG_CACHE_HOME", "/cache")
     out = provider_options([TRT, CUDA, CPU], GpuOptions(device=1, fp16=True))
-    assert out[0] == (TRT, {"device_id": "1", "trt_engine_cache_enable": "True", "trt_engine_cache_path": "/cache/tsrnn/tensorrt", "trt_fp16_enable": "True"})
+    assert out[0] == (
+        TRT,
+        {
+            "device_id": "1",
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": "/cache/tsrnn/tensorrt",
+            "trt_fp16_enable": "True",
+        },
+    )
     assert out[1] == (CUDA, {"device_id": "1"}) and out[2] == CPU
     assert provider_options([TRT], GpuOptions(trt_cache="/x"))[0][1]["trt_engine_cache_path"] == "/x"

@@ -59,7 +59,9 @@ def test_time_column_found_by_parsing_when_not_by_name(tmp_path: Path) -> None:
 
 def test_semicolon_and_tab_delimiters(tmp_path: Path) -> None:
     for sep in (";", "\t"):
-        ds = read(tmp_path, f"timestamp{sep}a{sep}b\n2024-01-01 00:00:00{sep}1{sep}2\n2024-01-01 00:01:00{sep}3{sep}4\n")
+        ds = read(
+            tmp_path, f"timestamp{sep}a{sep}b\n2024-01-01 00:00:00{sep}1{sep}2\n2024-01-01 00:01:00{sep}3{sep}4\n"
+        )
         assert ds.value_columns == ["a", "b"] and only(ds).values.tolist() == [[1, 2], [3, 4]]
 
 
@@ -75,7 +77,9 @@ def test_duplicate_policies(tmp_path: Path, policy: str, value: float, reason: s
 
 def test_duplicates_as_errors_name_the_lines(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="lines 2 and 3 have the same timestamp"):
-        read(tmp_path, "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:00:00,5\n", DataConfig(duplicates="error"))
+        read(
+            tmp_path, "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:00:00,5\n", DataConfig(duplicates="error")
+        )
 
 
 def test_short_gaps_and_missing_values_are_filled_and_counted(tmp_path: Path) -> None:
@@ -108,7 +112,9 @@ def test_fill_none_drops_rows_with_missing_values(tmp_path: Path) -> None:
 
 
 def test_resample_to_a_regular_grid(tmp_path: Path) -> None:
-    text = "timestamp,value\n2024-01-01 00:00:10,1\n2024-01-01 00:00:50,3\n2024-01-01 00:01:20,5\n2024-01-01 00:03:05,9\n"
+    text = (
+        "timestamp,value\n2024-01-01 00:00:10,1\n2024-01-01 00:00:50,3\n2024-01-01 00:01:20,5\n2024-01-01 00:03:05,9\n"
+    )
     ds = read(tmp_path, text, DataConfig(resample="1m"))
     seg = only(ds)
     assert seg.text[:2] == ["2024-01-01 00:00:00", "2024-01-01 00:01:00"]

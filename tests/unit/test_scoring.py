@@ -73,8 +73,13 @@ def _settings(**kw: object) -> DetectorSettings:
     return DetectorSettings(**base)  # type: ignore[arg-type]
 
 
-def _detector(settings: DetectorSettings, features: int = 1, scale: float = 1.0, novelty: Novelty | None = None,
-              value_range: Range | None = None) -> SeriesDetector:
+def _detector(
+    settings: DetectorSettings,
+    features: int = 1,
+    scale: float = 1.0,
+    novelty: Novelty | None = None,
+    value_range: Range | None = None,
+) -> SeriesDetector:
     prior = histogram(np.full(1000, scale))
     return SeriesDetector.start(settings, {"forecast": prior, "novelty": prior}, prior, novelty, value_range)
 
@@ -84,7 +89,9 @@ def _score(det: SeriesDetector, error: np.ndarray | None, values: np.ndarray | N
     if values is None:
         values = np.arange(offset, offset + n, dtype=float)[:, None]
     rows = Inputs(values, values, error, values + 1, None, [f"t{offset + i}" for i in range(n)])
-    return det.score(rows, series="s", columns=[f"v{i}" for i in range(values.shape[1])], scale=np.ones(values.shape[1]))
+    return det.score(
+        rows, series="s", columns=[f"v{i}" for i in range(values.shape[1])], scale=np.ones(values.shape[1])
+    )
 
 
 def test_scores_are_monotonic_bounded_and_zero_without_a_value() -> None:
@@ -100,7 +107,9 @@ def test_channels_fuse_by_max_and_the_range_lifts_to_its_floor() -> None:
     settings = _settings(channels=("forecast", "novelty", "range"))
     rng = np.random.default_rng(0)
     history = rng.normal(0, 1, (1100, 1))
-    det = _detector(settings, novelty=Novelty.seeded(5, 1000, history.astype(np.float32)), value_range=Range.of(history))
+    det = _detector(
+        settings, novelty=Novelty.seeded(5, 1000, history.astype(np.float32)), value_range=Range.of(history)
+    )
     values = rng.normal(0, 1, (80, 1))
     values[40] = 10.0  # beyond anything seen
     out = _score(det, np.full(80, 0.5), values)
@@ -109,7 +118,13 @@ def test_channels_fuse_by_max_and_the_range_lifts_to_its_floor() -> None:
     assert np.allclose(out.scores[:40], fused[:40])
     assert ch["range"][40] == 0.9 and out.scores[40] >= 0.9 and out.flagged[40]
     (event,) = out.events  # the out-of-range row, the rows whose novelty window holds it, then `hold` quiet rows
-    assert (event.start, event.peak_time, event.channel, event.column, event.columns) == ("t40", "t40", "range", "v0", ["v0"])
+    assert (event.start, event.peak_time, event.channel, event.column, event.columns) == (
+        "t40",
+        "t40",
+        "range",
+        "v0",
+        ["v0"],
+    )
     assert event.ratio == pytest.approx((10.0 - history.max()) / (history.max() - history.min()))
     assert out.anomaly[40 : 40 + event.rows].all() and not out.anomaly[:40].any() and event.rows >= settings.hold
     assert out.alert.tolist() == [i == 40 for i in range(80)]  # the row that raised the alert
@@ -124,10 +139,22 @@ def _calibrated(settings: DetectorSettings, history: np.ndarray, **changes: obje
     features = history.shape[1]
     times = np.datetime64("2024-01-01T00:00", "us") + np.arange(history.shape[0]) * np.timedelta64(1, "s")
     val = np.abs(np.random.default_rng(99).normal(0, 1, (2000, features)))
-    cal = calibrate(val, 0, score=ScoreConfig(cooldown=settings.cooldown), history=History([history], np.zeros(features), np.ones(features), 1.0, [times]),
-                    novelty="knn")
-    return cal.start(dataclasses.replace(cal.settings(), **{f: getattr(settings, f) for f in ("cooldown", "hold", "accept_after", "freeze")}, **changes),
-                     features, first_time_us=int(times[-1].astype(np.int64)) + 1_000_000)
+    cal = calibrate(
+        val,
+        0,
+        score=ScoreConfig(cooldown=settings.cooldown),
+        history=History([history], np.zeros(features), np.ones(features), 1.0, [times]),
+        novelty="knn",
+    )
+    return cal.start(
+        dataclasses.replace(
+            cal.settings(),
+            **{f: getattr(settings, f) for f in ("cooldown", "hold", "accept_after", "freeze")},
+            **changes,
+        ),
+        features,
+        first_time_us=int(times[-1].astype(np.int64)) + 1_000_000,
+    )
 
 
 def test_a_level_fault_in_one_of_eight_columns_is_marked_for_its_whole_extent_and_named() -> None:
@@ -147,7 +174,9 @@ def test_a_level_fault_in_one_of_eight_columns_is_marked_for_its_whole_extent_an
     fault = [e for e in out.events if e.start == "t1000"]
     assert len(fault) == 1 and fault[0].columns == ["v5"] and fault[0].column == "v5"
     assert 300 <= fault[0].rows <= 320
-    assert out.flagged[1020:1300].mean() > 0.9  # its range and novelty keep firing: what they compare with is the sensor before the fault
+    assert (
+        out.flagged[1020:1300].mean() > 0.9
+    )  # its range and novelty keep firing: what they compare with is the sensor before the fault
     # learning the fault's rows as they come, the same channels stop firing within a few rows
     learned = _score(_calibrated(dataclasses.replace(settings, freeze="none"), history), errors, values)
     assert learned.flagged[1020:1300].mean() < 0.05
@@ -194,7 +223,9 @@ def test_increments_give_the_same_scores_and_events_as_one_pass() -> None:
     cuts = np.sort(rng.choice(np.arange(1, n), 9, replace=False))
     scores, alerts, anomaly, alert, events = [], [], [], [], []
     for a, b in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [n]))):
-        det = SeriesDetector.from_dict(det.to_dict(), settings)  # through the state file's form (incident, held rows, hysteresis)
+        det = SeriesDetector.from_dict(
+            det.to_dict(), settings
+        )  # through the state file's form (incident, held rows, hysteresis)
         part = _score(det, errors[a:b], values[a:b], offset=int(a))
         scores.append(part.scores)
         alerts.append(part.alert_scores)
@@ -218,11 +249,17 @@ def test_incidents_last_until_hold_quiet_rows_and_events_merge_within_cooldown()
     # rows 5..13: flagged at 5, 6, 9, then 10..13 quiet (7, 8 were quiet too, but 9 reset the count)
     assert np.flatnonzero(out.anomaly).tolist() == list(range(5, 14)) + list(range(30, 35))
     assert [(e.start, e.end, e.rows, e.flagged, e.peak_time, e.channel) for e in out.events] == [
-        ("t5", "t13", 9, 3, "t9", "forecast"), ("t30", "t34", 5, 1, "t30", "forecast")]
+        ("t5", "t13", 9, 3, "t9", "forecast"),
+        ("t30", "t34", 5, 1, "t30", "forecast"),
+    ]
     assert out.events[0].observed == [9.0] and out.events[0].expected == [10.0] and out.events[0].ratio > 100
     assert out.flagged[[5, 6, 9, 30]].all() and out.flagged.sum() == 4
     assert np.all(out.scores[[5, 6, 9]] > 0.9)  # every row keeps its own score
-    assert out.alert_scores[5] == out.scores[5] and np.all(out.alert_scores[6:17] == 0.0) and out.alert_scores[17] == out.scores[17]
+    assert (
+        out.alert_scores[5] == out.scores[5]
+        and np.all(out.alert_scores[6:17] == 0.0)
+        and out.alert_scores[17] == out.scores[17]
+    )
     assert np.flatnonzero(out.alert).tolist() == [5, 30]
 
 
@@ -235,7 +272,9 @@ def test_an_event_open_at_the_end_of_a_run_is_not_a_new_alert_in_the_next() -> N
     det = SeriesDetector.from_dict(det.to_dict(), det.settings)
     det.carry_over()  # what watch does with the saved state at the start of the next run
     more = _score(det, np.full(10, 0.01), offset=32)
-    assert [(e.start, e.end, e.continued, e.ongoing) for e in more.events] == [("t30", "t34", True, False)] and det.event is None
+    assert [(e.start, e.end, e.continued, e.ongoing) for e in more.events] == [
+        ("t30", "t34", True, False)
+    ] and det.event is None
     assert not more.alert.any() and more.anomaly.tolist() == [True, True, True] + [False] * 7
 
 
@@ -259,7 +298,9 @@ def test_running_scale_adapts_to_a_drift() -> None:
 @pytest.mark.parametrize("freeze", ["column", "none"])
 def test_a_fault_that_persists_stays_flagged_only_while_its_rows_are_held(freeze: str) -> None:
     rng = np.random.default_rng(5)
-    errors = np.concatenate([rng.exponential(1.0, 2 * BLOCK), 30 + rng.exponential(1.0, 12 * BLOCK)])  # a fault that persists
+    errors = np.concatenate(
+        [rng.exponential(1.0, 2 * BLOCK), 30 + rng.exponential(1.0, 12 * BLOCK)]
+    )  # a fault that persists
     out = _score(_detector(_settings(memory=2000, freeze=freeze, accept_after=0), scale=4.6), errors)
     late = out.flagged[-2 * BLOCK :].mean()
     assert (late == 1.0 and out.anomaly[2 * BLOCK :].all()) if freeze == "column" else (late < 0.05)
@@ -271,7 +312,9 @@ def test_an_incident_is_accepted_as_the_new_normal_after_accept_after_rows() -> 
     values[1500:] += 10.0  # a new level for good
     history = rng.normal(0, 1, (1100, 1))
     settings = _settings(channels=("novelty", "range"), accept_after=300, memory=2000)
-    det = _detector(settings, novelty=Novelty.seeded(5, 1000, history.astype(np.float32)), value_range=Range.of(history))
+    det = _detector(
+        settings, novelty=Novelty.seeded(5, 1000, history.astype(np.float32)), value_range=Range.of(history)
+    )
     out = _score(det, None, values)
     assert out.anomaly[1500:1800].all() and not out.anomaly[1900:].any()  # held for 300 rows, then the new normal
     assert det.range.high[0] > 10.0  # its rows widened the range when it was accepted
@@ -316,7 +359,12 @@ def test_the_range_starts_from_the_history_only_for_rows_after_it() -> None:
     later = cal.start(settings, 1, first_time_us=int(times[-1].astype(np.int64)) + 60_000_000)
     assert again.range is not None and again.range.seen == 0  # builds from the rows it scores
     assert later.range is not None and later.range.seen == 1000 and later.range.high[0] == history.max()
-    assert later.novelty is not None and later.novelty.seen == 1000 and again.novelty is not None and again.novelty.seen == 0
+    assert (
+        later.novelty is not None
+        and later.novelty.seen == 1000
+        and again.novelty is not None
+        and again.novelty.seen == 0
+    )
 
 
 def test_a_version_4_detector_state_is_read_and_goes_on_scoring() -> None:
@@ -333,4 +381,7 @@ def test_a_version_4_detector_state_is_read_and_goes_on_scoring() -> None:
         del old["event"]["flagged"], old["event"]["columns"]
     back = SeriesDetector.from_dict(old, settings)
     assert [len(v) for v in back.scales.values()] == [1] and back.incident is None
-    assert np.array_equal(_score(back, errors[20:], offset=20).scores, _score(SeriesDetector.from_dict(new, settings), errors[20:], offset=20).scores)
+    assert np.array_equal(
+        _score(back, errors[20:], offset=20).scores,
+        _score(SeriesDetector.from_dict(new, settings), errors[20:], offset=20).scores,
+    )

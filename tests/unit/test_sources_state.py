@@ -75,10 +75,28 @@ def test_truncated_or_replaced_file_is_an_error_not_a_silent_restart(tmp_path: P
 
 def test_state_round_trip_is_exact(tmp_path: Path) -> None:
     path = tmp_path / "w.state"
-    state = WatchState("run:abc", "/data/m.csv", {"/data/m.csv": Cursor(10, 2, "ff", False)}, {"": SeriesState(5, 123, {"h": {"shape": [1], "data": [0.1]}}, [1.5], {"hist": {"3": 0.1}, "pending": {}, "scale": 0.3, "rows": 5, "event": None})}, {"/o.csv": 77})
+    state = WatchState(
+        "run:abc",
+        "/data/m.csv",
+        {"/data/m.csv": Cursor(10, 2, "ff", False)},
+        {
+            "": SeriesState(
+                5,
+                123,
+                {"h": {"shape": [1], "data": [0.1]}},
+                [1.5],
+                {"hist": {"3": 0.1}, "pending": {}, "scale": 0.3, "rows": 5, "event": None},
+            )
+        },
+        {"/o.csv": 77},
+    )
     save_state(path, state)
     again = load_state(path, "run:abc", "/data/m.csv")
-    assert again.cursors == state.cursors and again.series[""].to_dict() == state.series[""].to_dict() and again.outputs == {"/o.csv": 77}
+    assert (
+        again.cursors == state.cursors
+        and again.series[""].to_dict() == state.series[""].to_dict()
+        and again.outputs == {"/o.csv": 77}
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,9 +105,15 @@ def test_state_round_trip_is_exact(tmp_path: Path) -> None:
         (b"{not json", "damaged"),
         (b'{"hello": 1}', "not a tsrnn watch state"),
         (b'{"format": "tsrnn-watch-state", "version": 99}', "version 99"),
-        (b'{"format": "tsrnn-watch-state", "version": 4, "model": "other:1", "source": "/data/m.csv"}', "another model"),
+        (
+            b'{"format": "tsrnn-watch-state", "version": 4, "model": "other:1", "source": "/data/m.csv"}',
+            "another model",
+        ),
         (b'{"format": "tsrnn-watch-state", "version": 4, "model": "run:abc", "source": "/x.csv"}', "belongs to source"),
-        (b'{"format": "tsrnn-watch-state", "version": 4, "model": "run:abc", "source": "/data/m.csv"}', "fields missing"),
+        (
+            b'{"format": "tsrnn-watch-state", "version": 4, "model": "run:abc", "source": "/data/m.csv"}',
+            "fields missing",
+        ),
     ],
 )
 def test_bad_state_files_are_refused(tmp_path: Path, content: bytes, message: str) -> None:

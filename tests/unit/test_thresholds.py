@@ -53,10 +53,16 @@ def test_dynamic_level_keeps_a_big_anomaly_and_prunes_a_minor_peak() -> None:
 
 def _feed(settings: DetectorSettings, errors: np.ndarray) -> tuple[SeriesDetector, np.ndarray]:
     prior = histogram(np.random.default_rng(5).exponential(1.0, 2000))
-    det = SeriesDetector.start(settings, {"forecast": prior}, histogram(np.random.default_rng(5).exponential(1.0, 2000) / 4.6), None, None)
+    det = SeriesDetector.start(
+        settings, {"forecast": prior}, histogram(np.random.default_rng(5).exponential(1.0, 2000) / 4.6), None, None
+    )
     n = errors.size
-    out = det.score(Inputs(np.zeros((n, 1)), np.zeros((n, 1)), errors, np.zeros((n, 1)), None, [str(i) for i in range(n)]),
-                    series="", columns=["v"], scale=np.ones(1))
+    out = det.score(
+        Inputs(np.zeros((n, 1)), np.zeros((n, 1)), errors, np.zeros((n, 1)), None, [str(i) for i in range(n)]),
+        series="",
+        columns=["v"],
+        scale=np.ones(1),
+    )
     return det, out.flagged
 
 
@@ -83,7 +89,10 @@ def test_quantile_threshold_starts_from_the_validation_ratios() -> None:
 def test_every_method_is_in_the_registry_and_the_help_lists_them_all() -> None:
     assert tuple(METHODS) == THRESHOLD_METHODS
     for name in METHODS:
-        det, flagged = _feed(DetectorSettings(method=name, cooldown=0, channels=("forecast",)), np.random.default_rng(8).exponential(1.0, 8 * BLOCK))
+        det, flagged = _feed(
+            DetectorSettings(method=name, cooldown=0, channels=("forecast",)),
+            np.random.default_rng(8).exponential(1.0, 8 * BLOCK),
+        )
         assert det.threshold.level > 0 and flagged.mean() < 0.05
 
 
@@ -162,9 +171,14 @@ def test_series_batched_together_get_the_errors_they_get_alone(kind: str) -> Non
     rng = np.random.default_rng(9)
     spec = ErrorSpec(kind, horizon=3, features=2, season=4, norms=(1.5, 2.0), inverse_cov=np.eye(2) * 2.0)
     x, expected, forecast = rng.normal(size=(3, 7, 2)), rng.normal(size=(3, 7, 2)), rng.normal(size=(3, 7, 3, 2))
-    carried = [{n: np.where(np.isnan(v), rng.normal(size=v.shape), v).astype(np.float32) for n, v in spec.initial().items()} for _ in range(3)]
+    carried = [
+        {n: np.where(np.isnan(v), rng.normal(size=v.shape), v).astype(np.float32) for n, v in spec.initial().items()}
+        for _ in range(3)
+    ]
     scale = np.array([1.0, 2.0], np.float32)
-    together, after = row_errors(spec, x, expected, forecast, scale, {n: np.stack([c[n] for c in carried]) for n in spec.initial()})
+    together, after = row_errors(
+        spec, x, expected, forecast, scale, {n: np.stack([c[n] for c in carried]) for n in spec.initial()}
+    )
     for b in range(3):
         alone, left = row_errors(spec, x[b], expected[b], forecast[b], scale, carried[b])
         assert np.allclose(together[b], alone, equal_nan=True)

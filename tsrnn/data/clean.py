@@ -70,7 +70,12 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
     for part in parts:
         sid = str(part[ID][0]) if frame.id_column else ""
         times = part[TIME].to_numpy().astype("datetime64[us]")
-        values = part.select(frame.value_columns).to_numpy().astype(np.float64).reshape(part.height, len(frame.value_columns))
+        values = (
+            part.select(frame.value_columns)
+            .to_numpy()
+            .astype(np.float64)
+            .reshape(part.height, len(frame.value_columns))
+        )
         text = part[TEXT].to_list() if TEXT in part.columns else None
         times, values, text = _duplicates(frame, part, times, values, text, cfg.duplicates, dropped, sid)
         if cfg.resample:
@@ -89,11 +94,33 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
             found[0].carried = True
         segments += found
     if not segments:
-        raise InputError(f"{frame.source}: no complete rows left after removing missing values; fill the data or use --fill interpolate")
-    return Dataset(frame.source, frame.time_column, frame.value_columns, frame.id_column, interval, segments, dropped, filled, notes, seen)
+        raise InputError(
+            f"{frame.source}: no complete rows left after removing missing values; fill the data or use --fill interpolate"
+        )
+    return Dataset(
+        frame.source,
+        frame.time_column,
+        frame.value_columns,
+        frame.id_column,
+        interval,
+        segments,
+        dropped,
+        filled,
+        notes,
+        seen,
+    )
 
 
-def _duplicates(frame: Frame, part: pl.DataFrame, times: np.ndarray, values: np.ndarray, text: list[str] | None, policy: str, dropped: dict[str, int], sid: str):  # noqa: ANN202
+def _duplicates(
+    frame: Frame,
+    part: pl.DataFrame,
+    times: np.ndarray,
+    values: np.ndarray,
+    text: list[str] | None,
+    policy: str,
+    dropped: dict[str, int],
+    sid: str,
+):  # noqa: ANN202
     if times.size < 2:
         return times, values, text
     same = np.concatenate(([False], times[1:] == times[:-1]))  # rows repeating the previous timestamp
@@ -149,7 +176,16 @@ def _infer_interval(all_times: list[np.ndarray]) -> float | None:
     return float(np.median(medians)) / 1e6 if medians else None
 
 
-def _segments(sid: str, times: np.ndarray, values: np.ndarray, text: list[str] | None, interval: float | None, cfg: DataConfig, dropped: dict[str, int], filled: dict[str, int]) -> list[Segment]:
+def _segments(
+    sid: str,
+    times: np.ndarray,
+    values: np.ndarray,
+    text: list[str] | None,
+    interval: float | None,
+    cfg: DataConfig,
+    dropped: dict[str, int],
+    filled: dict[str, int],
+) -> list[Segment]:
     observed = np.ones(times.size, bool)
     text_arr = np.array(text, dtype=object) if text is not None else None
     breaks = np.zeros(times.size, bool)  # True: a new segment starts at this row
@@ -168,18 +204,35 @@ def _segments(sid: str, times: np.ndarray, values: np.ndarray, text: list[str] |
             values = np.where(observed[:, None], values[src], np.nan)
             breaks = np.where(observed, breaks[src], False)
             text_arr = np.where(observed, text_arr[src], "") if text_arr is not None else None
-            filled["rows inserted into short gaps"] = filled.get("rows inserted into short gaps", 0) + int((~observed).sum())
+            filled["rows inserted into short gaps"] = filled.get("rows inserted into short gaps", 0) + int(
+                (~observed).sum()
+            )
     keep, values = _fill(values, observed, breaks, cfg, dropped, filled)
     starts = np.flatnonzero(breaks | np.concatenate(([True], ~keep[:-1])))  # a segment also starts after dropped rows
     out = []
     for a, b in zip(starts, np.concatenate((starts[1:], [times.size]))):
         rows: slice | np.ndarray = slice(a, b) if keep[a:b].all() else np.arange(a, b)[keep[a:b]]  # a view when whole
         if times[rows].size:
-            out.append(Segment(sid, times[rows], values[rows], observed[rows], list(text_arr[rows]) if text_arr is not None else None))
+            out.append(
+                Segment(
+                    sid,
+                    times[rows],
+                    values[rows],
+                    observed[rows],
+                    list(text_arr[rows]) if text_arr is not None else None,
+                )
+            )
     return out
 
 
-def _fill(values: np.ndarray, observed: np.ndarray, breaks: np.ndarray, cfg: DataConfig, dropped: dict[str, int], filled: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+def _fill(
+    values: np.ndarray,
+    observed: np.ndarray,
+    breaks: np.ndarray,
+    cfg: DataConfig,
+    dropped: dict[str, int],
+    filled: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray]:
     """Fill short runs of rows with missing values; return (rows kept, values)."""
     n = values.shape[0]
     missing = np.isnan(values).any(axis=1)
@@ -193,9 +246,13 @@ def _fill(values: np.ndarray, observed: np.ndarray, breaks: np.ndarray, cfg: Dat
         has_after = b < n and not breaks[b]
         if cfg.fill == "none" or b - a > cfg.fill_limit or not has_before:
             keep[a:b] = False
-            why = ("missing value (--fill none)" if cfg.fill == "none"
-                   else "missing values in a run longer than --fill-limit" if b - a > cfg.fill_limit
-                   else "missing value with no earlier row to fill from")
+            why = (
+                "missing value (--fill none)"
+                if cfg.fill == "none"
+                else "missing values in a run longer than --fill-limit"
+                if b - a > cfg.fill_limit
+                else "missing value with no earlier row to fill from"
+            )
             lost = int(observed[a:b].sum())
             if lost:
                 dropped[why] = dropped.get(why, 0) + lost
@@ -229,7 +286,12 @@ def read_dataset(
 
     cfg = cfg or DataConfig()
     frame = read_frame(
-        source, time_column=cfg.time_column, columns=list(cfg.columns) if cfg.columns else None,
-        id_column=cfg.id_column, data=data, first_line=first_line, keep_text=keep_text,
+        source,
+        time_column=cfg.time_column,
+        columns=list(cfg.columns) if cfg.columns else None,
+        id_column=cfg.id_column,
+        data=data,
+        first_line=first_line,
+        keep_text=keep_text,
     )
     return clean(frame, cfg, interval=interval)

@@ -37,7 +37,9 @@ class Frame:
     data: pl.DataFrame  # sorted by (ID, TIME)
     dropped: dict[str, int] = field(default_factory=dict)  # reason → rows not used
     notes: list[str] = field(default_factory=list)
-    carried: frozenset[str] = frozenset()  # series whose first row is their last row scored before (watch: streaming/resume.py)
+    carried: frozenset[str] = (
+        frozenset()
+    )  # series whose first row is their last row scored before (watch: streaming/resume.py)
 
 
 def read_frame(
@@ -62,7 +64,13 @@ def read_frame(
     if data is None and name != "-":
         files = expand_files(name)
         if len(files) > 1:
-            return _concat([read_frame(f, time_column=time_column, columns=columns, id_column=id_column, keep_text=keep_text) for f in files], name)
+            return _concat(
+                [
+                    read_frame(f, time_column=time_column, columns=columns, id_column=id_column, keep_text=keep_text)
+                    for f in files
+                ],
+                name,
+            )
         name = str(files[0])
     if data is None and name == "-":
         data = sys.stdin.buffer.read()
@@ -103,7 +111,9 @@ def expand_files(name: str) -> list[Path]:
     if any(ch in name for ch in "*?[") and not path.exists():
         files = sorted(Path(p) for p in globmod.glob(name) if Path(p).is_file())
         if not files:
-            raise InputError(f"{name}: the pattern matches no file; check the pattern (quote it so the shell does not expand it)")
+            raise InputError(
+                f"{name}: the pattern matches no file; check the pattern (quote it so the shell does not expand it)"
+            )
         return files
     if not path.exists():
         raise InputError(f"{name}: no such file; check the path")
@@ -117,7 +127,9 @@ def _head(name: str) -> bytes:
         return f.read(SAMPLE_BYTES)
 
 
-def _sniff(name: str, head: bytes, time_column: str | None, columns: list[str] | None, id_column: str | None) -> _Layout:
+def _sniff(
+    name: str, head: bytes, time_column: str | None, columns: list[str] | None, id_column: str | None
+) -> _Layout:
     if not head.strip():
         raise InputError(f"{name}: the file is empty; give a CSV with a header and at least one row")
     if b"\x00" in head[:4096]:
@@ -136,21 +148,31 @@ def _sniff(name: str, head: bytes, time_column: str | None, columns: list[str] |
         raise InputError(f"{name}: the header names {names} more than once; give every column its own name")
     if len(header) == 1:
         tried = " ".join(repr(d) for d in DELIMITERS)
-        raise InputError(f"{name}: found a single column {header[0][:40]!r} (tried delimiters {tried}); save the file with one of them between columns")
+        raise InputError(
+            f"{name}: found a single column {header[0][:40]!r} (tried delimiters {tried}); save the file with one of them between columns"
+        )
     sample = {col: [r[i].strip() for r in rows if i < len(r)] for i, col in enumerate(header)}
-    for wanted, what in ((time_column, "time column"), (id_column, "id column"), *((c, "column") for c in columns or [])):
+    for wanted, what in (
+        (time_column, "time column"),
+        (id_column, "id column"),
+        *((c, "column") for c in columns or []),
+    ):
         if wanted and wanted not in header:
             raise InputError(f"{name}: {what} {wanted!r} not found; the file has {', '.join(header)}")
     tcol = time_column or _find_time_column(name, header, sample)
     fmt = detect_time_format(sample[tcol])
     if fmt == "":
         bad = next((v for v in sample[tcol] if v), "")
-        raise InputError(f"{name}: cannot parse timestamp {bad!r} in column {tcol!r}; use ISO 8601 (2024-01-31 13:05:00) or epoch seconds")
+        raise InputError(
+            f"{name}: cannot parse timestamp {bad!r} in column {tcol!r}; use ISO 8601 (2024-01-31 13:05:00) or epoch seconds"
+        )
     candidates = columns or [c for c in header if c not in (tcol, id_column)]
     values = [c for c in candidates if columns or _looks_numeric(sample[c])]
     ignored = [c for c in candidates if c not in values]
     if not values:
-        raise InputError(f"{name}: no numeric value column found beside time column {tcol!r}; add one or pick columns with --columns")
+        raise InputError(
+            f"{name}: no numeric value column found beside time column {tcol!r}; add one or pick columns with --columns"
+        )
     return _Layout(delimiter, header, tcol, fmt, values, id_column, ignored)
 
 
@@ -161,7 +183,9 @@ def _decode(name: str, data: bytes) -> str:
         if exc.start >= len(data) - 4 and exc.reason == "unexpected end of data":
             return data[: exc.start].decode("utf-8")  # a character cut by the sample's end
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{name}: line {line} has bytes that are not UTF-8 text; re-save the file as UTF-8 (e.g. iconv -t utf-8)") from None
+        raise InputError(
+            f"{name}: line {line} has bytes that are not UTF-8 text; re-save the file as UTF-8 (e.g. iconv -t utf-8)"
+        ) from None
 
 
 def _find_time_column(name: str, header: list[str], sample: dict[str, list[str]]) -> str:
@@ -173,7 +197,9 @@ def _find_time_column(name: str, header: list[str], sample: dict[str, list[str]]
         fmt = detect_time_format(sample[col])
         if fmt and any(v for v in sample[col]):
             return col
-    raise InputError(f"{name}: no time column found (looked for {', '.join(TIME_NAMES)} and for date-times); name it with --time-column")
+    raise InputError(
+        f"{name}: no time column found (looked for {', '.join(TIME_NAMES)} and for date-times); name it with --time-column"
+    )
 
 
 def _looks_numeric(values: list[str]) -> bool:
@@ -198,8 +224,11 @@ def _read_fast(name: str, data: bytes | None, layout: _Layout) -> pl.DataFrame |
     wanted = [layout.time_column, *([layout.id_column] if layout.id_column else []), *layout.value_columns]
     try:
         scan = pl.scan_csv(
-            io.BytesIO(data) if data is not None else name, separator=layout.delimiter, schema=schema,
-            row_index_name=ROW, raise_if_empty=False,
+            io.BytesIO(data) if data is not None else name,
+            separator=layout.delimiter,
+            schema=schema,
+            row_index_name=ROW,
+            raise_if_empty=False,
         )
         return scan.select(ROW, *wanted).collect()
     except (pl.exceptions.PolarsError, ValueError, OSError):
@@ -210,14 +239,19 @@ def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) 
     """Every column as text, then each value column parsed here, so a bad cell can be named."""
     try:
         raw = pl.read_csv(
-            io.BytesIO(data) if data is not None else name, separator=layout.delimiter, infer_schema=False,
-            row_index_name=ROW, raise_if_empty=False,
+            io.BytesIO(data) if data is not None else name,
+            separator=layout.delimiter,
+            infer_schema=False,
+            row_index_name=ROW,
+            raise_if_empty=False,
         )
     except (pl.exceptions.PolarsError, ValueError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "utf-8" in message.lower():
             _decode(name, data if data is not None else Path(name).read_bytes())
-        raise InputError(f"{name}: could not read as CSV ({message}); check that every row has the header's {len(layout.header)} columns") from None
+        raise InputError(
+            f"{name}: could not read as CSV ({message}); check that every row has the header's {len(layout.header)} columns"
+        ) from None
     out = {ROW: raw[ROW], layout.time_column: raw[layout.time_column].str.strip_chars()}
     if layout.id_column:
         out[layout.id_column] = raw[layout.id_column].str.strip_chars()
@@ -227,7 +261,9 @@ def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) 
         bad = text.is_not_null() & (text != "") & parsed.is_null()
         if bad.any():
             i = int(bad.arg_true()[0])
-            raise InputError(f"{name}: line {first_line + int(raw[ROW][i])}, column {col!r}: {text[i]!r} is not a number; fix or remove the row")
+            raise InputError(
+                f"{name}: line {first_line + int(raw[ROW][i])}, column {col!r}: {text[i]!r} is not a number; fix or remove the row"
+            )
         out[col] = parsed
     return pl.DataFrame(out)
 
@@ -255,7 +291,9 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
     if infinite.any():
         i = int(infinite.arg_true()[0])
         col = next(c for c in layout.value_columns if values[c][i] is not None and abs(values[c][i]) == float("inf"))
-        raise InputError(f"{name}: line {first_line + int(frame[ROW][i])}, column {col!r}: value is infinite; replace it or leave it empty")
+        raise InputError(
+            f"{name}: line {first_line + int(frame[ROW][i])}, column {col!r}: value is infinite; replace it or leave it empty"
+        )
     cols = {ROW: frame[ROW].cast(pl.Int64) + first_line, TIME: times}
     if layout.id_column:
         ids = frame[layout.id_column].fill_null("")
@@ -267,7 +305,9 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
     if layout.id_column or not out[TIME].is_sorted():  # most exports are in time order already
         out = out.sort([ID, TIME] if layout.id_column else [TIME], maintain_order=True)
     if out.select(pl.all_horizontal(pl.col(layout.value_columns).is_null())).to_series().all():
-        raise InputError(f"{name}: every value is missing in column(s) {', '.join(layout.value_columns)}; fill the data or choose other --columns")
+        raise InputError(
+            f"{name}: every value is missing in column(s) {', '.join(layout.value_columns)}; fill the data or choose other --columns"
+        )
     notes = [f"column {c!r} is not numeric and was not used" for c in layout.ignored]
     return Frame(name, layout.time_column, list(layout.value_columns), layout.id_column, out, dropped, notes)
 
@@ -277,7 +317,9 @@ def _concat(frames: list[Frame], name: str) -> Frame:
     first = frames[0]
     for f in frames[1:]:
         if (f.time_column, f.value_columns, f.id_column) != (first.time_column, first.value_columns, first.id_column):
-            raise InputError(f"{f.source}: its columns ({', '.join(f.value_columns)}) differ from {first.source} ({', '.join(first.value_columns)}); read files of one schema together")
+            raise InputError(
+                f"{f.source}: its columns ({', '.join(f.value_columns)}) differ from {first.source} ({', '.join(first.value_columns)}); read files of one schema together"
+            )
     keys = [ID, TIME] if first.id_column else [TIME]
     data = pl.concat([f.data for f in frames], how="vertical_relaxed").sort(keys, maintain_order=True)
     dropped: dict[str, int] = {}

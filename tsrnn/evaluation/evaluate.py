@@ -48,7 +48,9 @@ class FileReport:
     windows_found: int
     point_adjusted: dict[str, float]
     forecast: dict[str, float] = field(default_factory=dict)
-    nab_false_positive_rows: int = 0  # rows scored at or above the standard profile's swept threshold outside every window
+    nab_false_positive_rows: int = (
+        0  # rows scored at or above the standard profile's swept threshold outside every window
+    )
 
 
 def load_labels(path: str | Path) -> dict[str, list[tuple[str, str]]]:
@@ -58,9 +60,13 @@ def load_labels(path: str | Path) -> dict[str, list[tuple[str, str]]]:
     except FileNotFoundError:
         raise InputError(f"{path}: no such labels file; give NAB-style windows JSON with --labels") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"{path}: not valid JSON; give NAB-style windows: {{\"file.csv\": [[\"start\", \"end\"], ...]}}") from None
-    if not isinstance(doc, dict) or not all(isinstance(v, list) and all(isinstance(w, list) and len(w) == 2 for w in v) for v in doc.values()):
-        raise InputError(f"{path}: expected NAB-style windows: {{\"file.csv\": [[\"start\", \"end\"], ...]}}")
+        raise InputError(
+            f'{path}: not valid JSON; give NAB-style windows: {{"file.csv": [["start", "end"], ...]}}'
+        ) from None
+    if not isinstance(doc, dict) or not all(
+        isinstance(v, list) and all(isinstance(w, list) and len(w) == 2 for w in v) for v in doc.values()
+    ):
+        raise InputError(f'{path}: expected NAB-style windows: {{"file.csv": [["start", "end"], ...]}}')
     return {str(k): [(str(a), str(b)) for a, b in v] for k, v in doc.items()}
 
 
@@ -72,7 +78,9 @@ def score_files(scores: str | Path) -> list[tuple[Path, str]]:
     if p.is_dir():
         files = sorted(f for f in p.rglob("*.csv") if f.is_file())
         if not files:
-            raise InputError(f"{scores}: the directory holds no .csv score files; give files written by `tsrnn watch --scores-out`")
+            raise InputError(
+                f"{scores}: the directory holds no .csv score files; give files written by `tsrnn watch --scores-out`"
+            )
         return [(f, f.relative_to(p).as_posix()) for f in files]
     raise InputError(f"{scores}: no such file or directory; give a scores file written by `tsrnn watch --scores-out`")
 
@@ -83,7 +91,9 @@ def match_label(name: str, labels: dict[str, Any]) -> str | None:
     base = Path(name).name
     hits = [k for k in labels if Path(k).name == base]
     if len(hits) > 1:
-        raise InputError(f"{name}: labels {', '.join(hits)} all match this file name; name score files by their label key (category/file.csv)")
+        raise InputError(
+            f"{name}: labels {', '.join(hits)} all match this file name; name score files by their label key (category/file.csv)"
+        )
     return hits[0] if hits else None
 
 
@@ -105,7 +115,9 @@ def read_scores(path: Path, id_column: str | None = None) -> tuple[pl.DataFrame,
     try:
         frame = pl.read_csv(path, infer_schema_length=0)  # all text; typed below, so a bad cell is named
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{path}: cannot read it as CSV ({str(exc).splitlines()[0]}); give a file written by `tsrnn watch --scores-out`") from None
+        raise InputError(
+            f"{path}: cannot read it as CSV ({str(exc).splitlines()[0]}); give a file written by `tsrnn watch --scores-out`"
+        ) from None
     missing = [c for c in ("timestamp", "score", "anomaly") if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: no {', '.join(missing)} column; give a file written by `tsrnn watch --scores-out`")
@@ -113,30 +125,41 @@ def read_scores(path: Path, id_column: str | None = None) -> tuple[pl.DataFrame,
         if id_column not in frame.columns:
             raise InputError(f"{path}: no column {id_column!r} for --id-column; it has {', '.join(frame.columns)}")
         return frame, id_column
-    text = [c for c in frame.columns if c != "timestamp" and frame[c].cast(pl.Float64, strict=False).null_count() > frame[c].null_count()]
+    text = [
+        c
+        for c in frame.columns
+        if c != "timestamp" and frame[c].cast(pl.Float64, strict=False).null_count() > frame[c].null_count()
+    ]
     if len(text) > 1:
-        raise InputError(f"{path}: columns {', '.join(repr(c) for c in text)} are not numeric; a scores file has one id column at most "
-                         "(name it with --id-column)")
+        raise InputError(
+            f"{path}: columns {', '.join(repr(c) for c in text)} are not numeric; a scores file has one id column at most "
+            "(name it with --id-column)"
+        )
     return frame, (text[0] if text else None)
 
 
-def _series_of(path: Path, name: str, labels: dict[str, Any], label_key: str | None,
-               id_column: str | None = None) -> list[tuple[str, str | None, pl.DataFrame]]:
+def _series_of(
+    path: Path, name: str, labels: dict[str, Any], label_key: str | None, id_column: str | None = None
+) -> list[tuple[str, str | None, pl.DataFrame]]:
     """(name to report, label key or None, rows) for each series of a scores file."""
     frame, id_column = read_scores(path, id_column)
     if id_column is None:
         return [(name, label_key or match_label(name, labels), frame)]
     if label_key is not None:
-        raise InputError(f"{path}: --label-key names the labels of one series, and this file holds a series per {id_column!r}; "
-                         f"name its labels per series (\"{name}:<series>\" or \"<series>\")")
+        raise InputError(
+            f"{path}: --label-key names the labels of one series, and this file holds a series per {id_column!r}; "
+            f'name its labels per series ("{name}:<series>" or "<series>")'
+        )
     out = []
     for part in frame.partition_by(id_column, maintain_order=True):
         sid = str(part[id_column][0])
         key = next((k for k in (f"{name}:{sid}", f"{Path(name).name}:{sid}", sid) if k in labels), None)
         out.append((f"{name}:{sid}", key, part.drop(id_column)))
     if all(key is None for _, key, _ in out) and match_label(name, labels) is not None:
-        raise InputError(f"{path}: this file holds a series per {id_column!r}, and its labels name the whole file; "
-                         f"name them per series (\"{name}:<series>\" or \"<series>\")")
+        raise InputError(
+            f"{path}: this file holds a series per {id_column!r}, and its labels name the whole file; "
+            f'name them per series ("{name}:<series>" or "<series>")'
+        )
     return out
 
 
@@ -161,7 +184,9 @@ class Evaluation:
         return self.to_dict()[key]
 
 
-def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | None = None, id_column: str | None = None) -> Evaluation:
+def evaluate(
+    scores: str | Path, labels_path: str | Path, *, label_key: str | None = None, id_column: str | None = None
+) -> Evaluation:
     """Score `watch --scores-out` files against labelled windows (NAB's format): NAB's scores, event
     precision and recall, point-adjusted F1, and the forecast errors when the files have them.
 
@@ -173,9 +198,13 @@ def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | No
     files = score_files(scores)
     if label_key is not None:
         if len(files) != 1:
-            raise InputError(f"--label-key applies to a single scores file; {scores} holds {len(files)}: name each file as its label key instead")
+            raise InputError(
+                f"--label-key applies to a single scores file; {scores} holds {len(files)}: name each file as its label key instead"
+            )
         if label_key not in labels:
-            raise InputError(f"--label-key {label_key!r} is not a key of {labels_path}; it has {', '.join(list(labels)[:5])}")
+            raise InputError(
+                f"--label-key {label_key!r} is not a key of {labels_path}; it has {', '.join(list(labels)[:5])}"
+            )
         files = [(files[0][0], label_key)]
     prepared: list[ScoredFile] = []
     reports: list[FileReport] = []
@@ -192,7 +221,11 @@ def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | No
             times = times[order]
             try:
                 # NAB sweeps the alert score when the file has one: an incident's rows after its first are 0 there
-                score = frame["alert_score" if "alert_score" in frame.columns else "score"].cast(pl.Float64).to_numpy()[order]
+                score = (
+                    frame["alert_score" if "alert_score" in frame.columns else "score"]
+                    .cast(pl.Float64)
+                    .to_numpy()[order]
+                )
                 flag = frame["anomaly"].cast(pl.Int64).to_numpy()[order].astype(bool)
             except pl.exceptions.PolarsError:
                 raise InputError(f"{path}: the score and anomaly columns must be numbers") from None
@@ -202,14 +235,18 @@ def evaluate(scores: str | Path, labels_path: str | Path, *, label_key: str | No
             reports.append(_file_report(shown, key, frame[order], times, score, flag, windows))
     if not prepared:
         shown = ", ".join(unmatched[:3])
-        raise InputError(f"{scores}: no scores file matches a key of {labels_path} (files: {shown}); name them as the labels do, or give --label-key")
+        raise InputError(
+            f"{scores}: no scores file matches a key of {labels_path} (files: {shown}); name them as the labels do, or give --label-key"
+        )
     nab = {p.name: sweep(prepared, p) for p in PROFILES}
     for report, scored in zip(reports, prepared):  # each series' share of the standard profile's false positives
         report.nab_false_positive_rows = false_positive_rows(scored, nab["standard"].threshold)
     return Evaluation(reports, nab, unmatched)
 
 
-def _file_report(name: str, key: str, frame: pl.DataFrame, times: np.ndarray, score: np.ndarray, flag: np.ndarray, windows: list) -> FileReport:
+def _file_report(
+    name: str, key: str, frame: pl.DataFrame, times: np.ndarray, score: np.ndarray, flag: np.ndarray, windows: list
+) -> FileReport:
     n = score.shape[0]
     start = probation_rows(n)
     every = window_rows(times, windows)
@@ -230,14 +267,31 @@ def _file_report(name: str, key: str, frame: pl.DataFrame, times: np.ndarray, sc
     p = tp / max(int(pred.sum()), 1)
     r = tp / max(int(truth.sum()), 1)
     pa = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
-    return FileReport(name, key, n, len(spans), len(every) - len(spans), int(alert.sum()), int((alert & inside).sum()), found, pa,
-                      _forecast_errors(frame))
+    return FileReport(
+        name,
+        key,
+        n,
+        len(spans),
+        len(every) - len(spans),
+        int(alert.sum()),
+        int((alert & inside).sum()),
+        found,
+        pa,
+        _forecast_errors(frame),
+    )
 
 
 def _forecast_errors(frame: pl.DataFrame) -> dict[str, float]:
-    pairs = [(c[len("expected_"):], c) for c in frame.columns if c.startswith("expected_")]
+    pairs = [(c[len("expected_") :], c) for c in frame.columns if c.startswith("expected_")]
     if "expected" in frame.columns:
-        value = next((c for c in frame.columns if c not in ("timestamp", "expected", "score", "alert_score", "anomaly") and not c.startswith("score_")), None)
+        value = next(
+            (
+                c
+                for c in frame.columns
+                if c not in ("timestamp", "expected", "score", "alert_score", "anomaly") and not c.startswith("score_")
+            ),
+            None,
+        )
         pairs = [(value, "expected")] if value else []
     errs, naive = [], []
     for col, exp in pairs:
@@ -271,16 +325,41 @@ def _document(nab: dict, reports: list[FileReport], unmatched: list[str]) -> dic
     return {
         "files": len(reports),
         "windows": windows,
-        "nab": {name: {"score": res.normalized, "threshold": res.threshold, "raw": res.raw, "windows_found": res.true_positives,
-                       "false_positive_rows": res.false_positives} for name, res in nab.items()},
-        "events": {"alerts": alerts, "alerts_in_windows": in_windows, "windows_found": found, "precision": precision, "recall": recall, "f1": f1},
+        "nab": {
+            name: {
+                "score": res.normalized,
+                "threshold": res.threshold,
+                "raw": res.raw,
+                "windows_found": res.true_positives,
+                "false_positive_rows": res.false_positives,
+            }
+            for name, res in nab.items()
+        },
+        "events": {
+            "alerts": alerts,
+            "alerts_in_windows": in_windows,
+            "windows_found": found,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+        },
         "point_adjusted_f1": float(np.mean([p["f1"] for p in pa])) if pa else None,
         "windows_in_probation": sum(r.windows_in_probation for r in reports),
         "forecast": _forecast_summary(forecast),
         "per_file": [
-            {"file": r.name, "labels": r.label_key, "rows": r.rows, "windows": r.windows, "windows_in_probation": r.windows_in_probation,
-             "windows_found": r.windows_found, "nab_false_positive_rows": r.nab_false_positive_rows,
-             "alerts": r.alerts, "false_alerts": r.alerts - r.alerts_in_windows, "point_adjusted_f1": r.point_adjusted["f1"], **({"forecast": r.forecast} if r.forecast else {})}
+            {
+                "file": r.name,
+                "labels": r.label_key,
+                "rows": r.rows,
+                "windows": r.windows,
+                "windows_in_probation": r.windows_in_probation,
+                "windows_found": r.windows_found,
+                "nab_false_positive_rows": r.nab_false_positive_rows,
+                "alerts": r.alerts,
+                "false_alerts": r.alerts - r.alerts_in_windows,
+                "point_adjusted_f1": r.point_adjusted["f1"],
+                **({"forecast": r.forecast} if r.forecast else {}),
+            }
             for r in reports
         ],
         "unmatched": unmatched,

@@ -78,7 +78,9 @@ def window_rows(times: np.ndarray, windows: list[tuple[np.datetime64, np.datetim
     return out
 
 
-def prepare(name: str, times: np.ndarray, scores: np.ndarray, windows: list[tuple[np.datetime64, np.datetime64]]) -> ScoredFile:
+def prepare(
+    name: str, times: np.ndarray, scores: np.ndarray, windows: list[tuple[np.datetime64, np.datetime64]]
+) -> ScoredFile:
     """times (rows,) sorted datetime64; scores (rows,); windows as inclusive timestamp pairs."""
     n = scores.shape[0]
     spans = window_rows(times, windows)
@@ -163,7 +165,9 @@ def sweep(files: list[ScoredFile], profile: Profile) -> SweepResult:
         if total > best_total:
             best_total, best_threshold, best_tp, best_fp = total, float(s[i]), len(best_value), fp_rows
         i = j
-    return SweepResult(profile.name, best_threshold, best_total, null, profile.tp * total_windows, best_tp, best_fp, total_windows)
+    return SweepResult(
+        profile.name, best_threshold, best_total, null, profile.tp * total_windows, best_tp, best_fp, total_windows
+    )
 
 
 def false_positive_rows(f: ScoredFile, threshold: float) -> int:

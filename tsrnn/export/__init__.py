@@ -15,8 +15,16 @@ FORMATS = ("onnx",)  # what `tsrnn export --format` writes
 QUANTIZE = ("int8",)  # reduced-precision copies besides fp16 (tsrnn.export.variants)
 
 
-def export(run: Run, out: str | Path | None = None, *, format: str = "onnx", opset: int = 17, fp16: bool = False,
-           quantize: str | None = None, exports_dir: str | Path = "exports") -> ExportResult:
+def export(
+    run: Run,
+    out: str | Path | None = None,
+    *,
+    format: str = "onnx",
+    opset: int = 17,
+    fp16: bool = False,
+    quantize: str | None = None,
+    exports_dir: str | Path = "exports",
+) -> ExportResult:
     """Export a run in `format` (ONNX, the one format: one graph with the scaler and error inside),
     checked against PyTorch; `quantize="int8"` adds a quantized copy with its parity and speed."""
     if format not in FORMATS:
@@ -25,4 +33,6 @@ def export(run: Run, out: str | Path | None = None, *, format: str = "onnx", ops
         raise TsrnnError(f"--quantize {quantize!r}: use one of {', '.join(QUANTIZE)}")
     from tsrnn.export.onnx import export_onnx
 
-    return export_onnx(run, out, exports_dir=exports_dir, opset=opset, fp16=fp16, int8=quantize == "int8", timed=quantize == "int8")
+    return export_onnx(
+        run, out, exports_dir=exports_dir, opset=opset, fp16=fp16, int8=quantize == "int8", timed=quantize == "int8"
+    )

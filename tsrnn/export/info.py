@@ -21,7 +21,13 @@ class ModelInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """The document `tsrnn info --json` prints."""
-        return {"path": self.path, "bytes": self.bytes, "metadata": asdict(self.metadata), "inputs": self.inputs, "outputs": self.outputs}
+        return {
+            "path": self.path,
+            "bytes": self.bytes,
+            "metadata": asdict(self.metadata),
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+        }
 
 
 def model_info(path: str | Path) -> ModelInfo:
@@ -34,4 +40,6 @@ def model_info(path: str | Path) -> ModelInfo:
     def describe(items: list[Any]) -> list[dict[str, Any]]:
         return [{"name": i.name, "shape": list(i.shape), "type": i.type} for i in items]
 
-    return ModelInfo(str(path), Path(path).stat().st_size, meta, describe(session.get_inputs()), describe(session.get_outputs()))
+    return ModelInfo(
+        str(path), Path(path).stat().st_size, meta, describe(session.get_inputs()), describe(session.get_outputs())
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,13 @@ from tsrnn.training.runs import Run
 PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| in scaled units (raw / feature scale)
 PARITY_SHAPES = ((3, 7), (2, 64))  # (batch, time): neither is 1, so neither axis can be fixed to 1
 
-RAW_OUTPUTS = ("expected", "next_out", "prev_out", "forecast", "reconstruction")  # in data units, compared per feature scale
+RAW_OUTPUTS = (
+    "expected",
+    "next_out",
+    "prev_out",
+    "forecast",
+    "reconstruction",
+)  # in data units, compared per feature scale
 
 
 def graph_spec(cfg: ModelConfig) -> tuple[list[str], list[str], dict[str, dict[int, str]]]:
@@ -65,15 +71,36 @@ class ExportResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The document `tsrnn export --json` prints."""
-        files = [{"precision": v.precision, "path": str(v.path), "bytes": v.bytes, "parity": v.parity, "microseconds": v.microseconds}
-                 for v in self.variants]
-        return {"run": self.metadata.run_name, "path": str(self.path), "bytes": self.bytes, "parity": self.parity,
-                "parity_raw": self.parity_raw, "status": self.status, "files": files}
+        files = [
+            {
+                "precision": v.precision,
+                "path": str(v.path),
+                "bytes": v.bytes,
+                "parity": v.parity,
+                "microseconds": v.microseconds,
+            }
+            for v in self.variants
+        ]
+        return {
+            "run": self.metadata.run_name,
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "parity": self.parity,
+            "parity_raw": self.parity_raw,
+            "status": self.status,
+            "files": files,
+        }
 
 
 def export_onnx(
-    run: Run, out: str | Path | None = None, *, exports_dir: str | Path = "exports", opset: int = 17,
-    fp16: bool = False, int8: bool = False, timed: bool = False,
+    run: Run,
+    out: str | Path | None = None,
+    *,
+    exports_dir: str | Path = "exports",
+    opset: int = 17,
+    fp16: bool = False,
+    int8: bool = False,
+    timed: bool = False,
 ) -> ExportResult:
     """Export a run to `out` (default exports_dir/NAME.onnx) and validate it.
 
@@ -93,7 +120,9 @@ def export_onnx(
     parity_raw = max(raw for _, raw in checked.values())
     worst = max(parity.values())
     if not worst <= PARITY_TOLERANCE:
-        raise ModelError(f"export of {run.name}: onnxruntime differs from PyTorch by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); not written")
+        raise ModelError(
+            f"export of {run.name}: onnxruntime differs from PyTorch by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); not written"
+        )
     copies = {"fp32": data}
     if fp16:
         copies["fp16"] = fp16_copy(data)
@@ -102,7 +131,11 @@ def export_onnx(
     variants = []
     for precision, blob in copies.items():
         target = path if precision == "fp32" else path.with_suffix(f".{precision}.onnx")
-        checked = parity if precision == "fp32" else {f"{b}x{t}": _parity(module, blob, run, b, t)[0] for b, t in PARITY_SHAPES}
+        checked = (
+            parity
+            if precision == "fp32"
+            else {f"{b}x{t}": _parity(module, blob, run, b, t)[0] for b, t in PARITY_SHAPES}
+        )
         if precision != "fp32" and not max(checked.values()) <= TOLERANCE[precision]:
             raise ModelError(
                 f"export of {run.name}: the {precision} copy differs from PyTorch by {max(checked.values()):.2e} scaled units "
@@ -123,8 +156,14 @@ def _graph(run: Run, module, opset: int, torch, onnx) -> tuple[bytes, ModelMetad
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice; the checks below decide
         torch.onnx.export(
-            module, example, buffer, input_names=inputs, output_names=outputs,
-            dynamic_axes=axes, opset_version=opset, dynamo=False,
+            module,
+            example,
+            buffer,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
         )
     proto = onnx.load_from_string(buffer.getvalue())
     _name_axes(proto, axes)
@@ -135,7 +174,9 @@ def _graph(run: Run, module, opset: int, torch, onnx) -> tuple[bytes, ModelMetad
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto, full_check=True)
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
-        raise ModelError(f"export of {run.name}: weights were stored outside the graph; not written")  # one file, always
+        raise ModelError(
+            f"export of {run.name}: weights were stored outside the graph; not written"
+        )  # one file, always
     _check_axes(proto, axes)
     return proto.SerializeToString(), metadata
 
@@ -154,7 +195,11 @@ def _streaming_module(run: Run):  # -> torch.nn.Module
     from tsrnn.models.autoencoder import StreamingAutoencoder
     from tsrnn.models.forecaster import StreamingForecaster, WindowedForecaster
 
-    wrappers = {"stateful": StreamingForecaster, "windowed": WindowedForecaster, "autoencoder": StreamingAutoencoder}  # by tsrnn.kinds name
+    wrappers = {
+        "stateful": StreamingForecaster,
+        "windowed": WindowedForecaster,
+        "autoencoder": StreamingAutoencoder,
+    }  # by tsrnn.kinds name
     return wrappers[run.model_config.spec.name](run.load_model(), list(run.scaler.mean), list(run.scaler.scale)).eval()
 
 
@@ -172,12 +217,20 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
     if not cfg.spec.stateful:
         return (mean + scale * torch.randn(batch, cfg.window, features, generator=gen),)
     x = mean + scale * torch.randn(batch, time, features, generator=gen)
-    states = tuple(0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in cfg.spec.state_names(cfg.cell))
+    states = tuple(
+        0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in cfg.spec.state_names(cfg.cell)
+    )
     targets = list(target_indices(cfg, list(run.schema["value_columns"])))
-    rows = (mean[targets] + scale[targets] * torch.randn(batch, len(targets), generator=gen),)  # next: a forecast of the targets
+    rows = (
+        mean[targets] + scale[targets] * torch.randn(batch, len(targets), generator=gen),
+    )  # next: a forecast of the targets
     if "prev" in cfg.spec.carried_rows(cfg.inputs):
         rows += (mean + scale * torch.randn(batch, features, generator=gen),)  # prev: the last row read
-    tf = (torch.rand(batch, time, time_count(cfg.time_features), generator=gen) * 2 - 1,) if cfg.time_features != "none" else ()
+    tf = (
+        (torch.rand(batch, time, time_count(cfg.time_features), generator=gen) * 2 - 1,)
+        if cfg.time_features != "none"
+        else ()
+    )
     return (x, *tf, *states, *rows)
 
 
@@ -211,7 +264,9 @@ def _parity(module, data: bytes, run: Run, batch: int, time: int) -> tuple[float
     inputs = _example_inputs(run, batch, time, seed=batch * 1000 + time)
     names, outputs, _ = graph_spec(run.model_config)
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # the default level crashed on fp16 LSTMs
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    )  # the default level crashed on fp16 LSTMs
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
     with torch.no_grad():
@@ -254,5 +309,5 @@ def _metadata(run: Run) -> ModelMetadata:
         scaler=run.scaler.to_dict(),
         calibration=run.calibration.to_dict(),
         training_data={k: schema.get(k) for k in ("rows", "series", "first_time", "last_time", "sha256", "source")},
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )

@@ -20,7 +20,9 @@ def make_rnn(cfg: ModelConfig, inputs: int, hidden: int | None = None, *, bidire
     hidden = hidden or cfg.hidden
     dropout = cfg.dropout if cfg.layers > 1 else 0.0
     kwargs = {"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}
-    rnn = CELLS[cfg.cell](inputs, hidden, cfg.layers, batch_first=True, dropout=dropout, bidirectional=bidirectional, **kwargs)
+    rnn = CELLS[cfg.cell](
+        inputs, hidden, cfg.layers, batch_first=True, dropout=dropout, bidirectional=bidirectional, **kwargs
+    )
     if cfg.cell == "rnn" and cfg.nonlinearity == "relu":
         with torch.no_grad():
             for name, param in rnn.named_parameters():
@@ -36,7 +38,9 @@ def zero_state(cfg: ModelConfig, batch: int) -> tuple[torch.Tensor, ...]:
     return tuple(torch.zeros(cfg.layers, batch, cfg.hidden) for _ in CELL_STATES[cfg.cell])
 
 
-def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+def run_rnn(
+    rnn: nn.RNNBase, x: torch.Tensor, state: tuple[torch.Tensor, ...]
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """Run any cell with its state as a tuple, in and out (an empty tuple: a zero state)."""
     if not state:
         y, out = rnn(x)

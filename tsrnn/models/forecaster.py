@@ -25,7 +25,9 @@ class Forecaster(nn.Module):
         self.targets = list(targets) if targets is not None else list(range(features))
         self.outputs = len(self.targets)
         self.horizon = cfg.horizon
-        self.time_inputs = time_count(cfg.time_features if cfg.time_features != "auto" else "none")  # train() decides auto from the data
+        self.time_inputs = time_count(
+            cfg.time_features if cfg.time_features != "auto" else "none"
+        )  # train() decides auto from the data
         self.rnn = make_rnn(cfg, features + self.time_inputs)
         self.head = nn.Linear(cfg.hidden, self.outputs * cfg.horizon)
         nn.init.zeros_(self.head.weight)  # start exactly at persistence, whatever the cell's first states
@@ -38,8 +40,9 @@ class Forecaster(nn.Module):
         """One (layers, batch, hidden) tensor per state of the cell: (h, c) for LSTM, (h,) else."""
         return zero_state(self.cfg, batch)
 
-    def forward(self, x: torch.Tensor, *state: torch.Tensor, diff: torch.Tensor | None = None,
-                tf: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    def forward(
+        self, x: torch.Tensor, *state: torch.Tensor, diff: torch.Tensor | None = None, tf: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """x (batch, time, features) scaled → (forecasts (batch, time, horizon, targets), *state).
 
         With `inputs="diff"` the cell reads `diff`, each row minus the row before (scaled), so
@@ -95,7 +98,11 @@ class StreamingForecaster(nn.Module):
             diff = xs - before
         pred, *state = self.model(xs, *state, diff=diff, tf=tf)
         targets = self.model.targets
-        mean, scale = (self.mean, self.scale) if self.model.outputs == self.model.features else (self.mean[targets], self.scale[targets])
+        mean, scale = (
+            (self.mean, self.scale)
+            if self.model.outputs == self.model.features
+            else (self.mean[targets], self.scale[targets])
+        )
         forecast = pred * scale + mean  # (batch, time, horizon, targets) raw
         one_step = forecast[:, :, 0]
         expected = torch.cat([next_in.unsqueeze(1), one_step[:, :-1]], dim=1)

@@ -34,21 +34,38 @@ def key_values(console: Console, title: str, rows: dict[str, Any]) -> None:
 
 def render_train(console: Console, summary: dict[str, Any]) -> None:
     series = f" in {summary['series']:,} series" if summary["series"] > 1 else ""
-    key_values(console, f"trained {summary['name']}", {
-        "model": f"{summary['model']} ({summary['cell']}, {summary['parameters']:,} parameters)"
-        + (f", forecasts {summary['target']!r} from {summary['columns']} columns" if summary.get("target") else ""),
-        "rows": f"{summary['rows_train']:,} train, {summary['rows_val']:,} validation{series}"
-        + (f", {summary['segments']:,} segments (gaps longer than --fill-limit split them)" if summary["segments"] > summary["series"] else ""),
-        "interval": f"{summary['interval_seconds']:g} s" if summary["interval_seconds"] else "unknown",
-        "epochs": f"{summary['epochs_run']} run, best {summary['best_epoch']}",
-        **({"inputs": _choice(summary)} if summary.get("inputs") and summary.get("model") == "forecaster" and summary.get("mode") == "stateful" else {}),
-        "best validation loss": f"{summary['best_val_loss']:.4f} ({_LOSS_NAMES.get(summary.get('loss', 'mse'), summary.get('loss'))}, scaled units)",
-        "time": f"{summary['train_seconds']:.1f} s" + (f" on {summary['threads']} torch thread{'s' if summary['threads'] > 1 else ''}" if summary.get("threads") else ""),
-        "rows dropped": _dropped(summary["dropped_rows"]),
-        "filled": _dropped(summary["filled"]),
-        "run directory": summary["run_dir"],
-        **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
-    })
+    key_values(
+        console,
+        f"trained {summary['name']}",
+        {
+            "model": f"{summary['model']} ({summary['cell']}, {summary['parameters']:,} parameters)"
+            + (f", forecasts {summary['target']!r} from {summary['columns']} columns" if summary.get("target") else ""),
+            "rows": f"{summary['rows_train']:,} train, {summary['rows_val']:,} validation{series}"
+            + (
+                f", {summary['segments']:,} segments (gaps longer than --fill-limit split them)"
+                if summary["segments"] > summary["series"]
+                else ""
+            ),
+            "interval": f"{summary['interval_seconds']:g} s" if summary["interval_seconds"] else "unknown",
+            "epochs": f"{summary['epochs_run']} run, best {summary['best_epoch']}",
+            **(
+                {"inputs": _choice(summary)}
+                if summary.get("inputs") and summary.get("model") == "forecaster" and summary.get("mode") == "stateful"
+                else {}
+            ),
+            "best validation loss": f"{summary['best_val_loss']:.4f} ({_LOSS_NAMES.get(summary.get('loss', 'mse'), summary.get('loss'))}, scaled units)",
+            "time": f"{summary['train_seconds']:.1f} s"
+            + (
+                f" on {summary['threads']} torch thread{'s' if summary['threads'] > 1 else ''}"
+                if summary.get("threads")
+                else ""
+            ),
+            "rows dropped": _dropped(summary["dropped_rows"]),
+            "filled": _dropped(summary["filled"]),
+            "run directory": summary["run_dir"],
+            **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
+        },
+    )
 
 
 def _choice(summary: dict[str, Any]) -> str:
@@ -76,87 +93,172 @@ def render_export(console: Console, doc: dict[str, Any]) -> None:
             table.add_column(col, justify="left" if col in ("precision", "file") else "right")
         for f in doc["files"]:
             us = f["microseconds"]
-            table.add_row(f["precision"], escape(f["path"]), f"{f['bytes'] / 1024:.1f}", f"{max(f['parity'].values()):.1e}",
-                          f"{us['1 row']:.0f}" if us else "-", f"{us['1000 rows']:.0f}" if us else "-")
+            table.add_row(
+                f["precision"],
+                escape(f["path"]),
+                f"{f['bytes'] / 1024:.1f}",
+                f"{max(f['parity'].values()):.1e}",
+                f"{us['1 row']:.0f}" if us else "-",
+                f"{us['1000 rows']:.0f}" if us else "-",
+            )
         console.print(table)
 
 
 def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -> None:
     """trace: scores in the order they were scored (series after series), as bucket maxima."""
-    status = "[bold red]ANOMALY[/]" if summary["alerts"] else ("[bold yellow]ongoing[/]" if summary["events"] else "[bold green]ok[/]")
+    status = (
+        "[bold red]ANOMALY[/]"
+        if summary["alerts"]
+        else ("[bold yellow]ongoing[/]" if summary["events"] else "[bold green]ok[/]")
+    )
     max_score = summary["max_score"]
-    key_values(console, f"tsrnn watch: {escape(summary['source'])}  {status}", {
-        "model": f"{summary['model']} ({summary['kind']}, run {summary['run']})",
-        "provider": summary["provider"] + ("" if summary["provider"].lower().startswith(summary["requested_provider"]) else f" (asked for {summary['requested_provider']})"),
-        "rows": f"{summary['rows_scored']:,} scored" + (f" in {summary['series']:,} series" if summary["series"] > 1 else "")
-        + (f" ({summary['warmup_rows']:,} warm-up rows with score 0: no channel had a value yet)" if summary["warmup_rows"] else ""),
-        "time range": f"{summary['first_time']} → {summary['last_time']}" if summary["first_time"] else "no new rows",
-        "rows dropped": _dropped(summary["rows_dropped"]),
-        **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
-        "scores": f"{sparkline(trace)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}" if max_score is not None else "-",
-        "anomalous rows": f"{summary['anomalous_rows']:,}; {len(summary['events'])} event(s), {summary['alerts']} new"
-        + f" (flagged rows within {summary['cooldown']} rows join an event); channels {', '.join(summary.get('channels', []))}",
-        **({"state": summary["state"]} if summary["state"] else {}),
-        **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
-    })
+    key_values(
+        console,
+        f"tsrnn watch: {escape(summary['source'])}  {status}",
+        {
+            "model": f"{summary['model']} ({summary['kind']}, run {summary['run']})",
+            "provider": summary["provider"]
+            + (
+                ""
+                if summary["provider"].lower().startswith(summary["requested_provider"])
+                else f" (asked for {summary['requested_provider']})"
+            ),
+            "rows": f"{summary['rows_scored']:,} scored"
+            + (f" in {summary['series']:,} series" if summary["series"] > 1 else "")
+            + (
+                f" ({summary['warmup_rows']:,} warm-up rows with score 0: no channel had a value yet)"
+                if summary["warmup_rows"]
+                else ""
+            ),
+            "time range": f"{summary['first_time']} → {summary['last_time']}"
+            if summary["first_time"]
+            else "no new rows",
+            "rows dropped": _dropped(summary["rows_dropped"]),
+            **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
+            "scores": f"{sparkline(trace)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}"
+            if max_score is not None
+            else "-",
+            "anomalous rows": f"{summary['anomalous_rows']:,}; {len(summary['events'])} event(s), {summary['alerts']} new"
+            + f" (flagged rows within {summary['cooldown']} rows join an event); channels {', '.join(summary.get('channels', []))}",
+            **({"state": summary["state"]} if summary["state"] else {}),
+            **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
+        },
+    )
     if summary["events"]:
-        table = Table(title="events (why: the channel that fired at the peak, and by how much)",
-                      title_justify="left", box=box.SIMPLE_HEAD)
+        table = Table(
+            title="events (why: the channel that fired at the peak, and by how much)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
         many = summary["series"] > 1
-        for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "why", "observed (expected)", "status"):
-            table.add_column(col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end", "why"))
+        for col in (("series",) if many else ()) + (
+            "start",
+            "end",
+            "rows",
+            "peak",
+            "why",
+            "observed (expected)",
+            "status",
+        ):
+            table.add_column(
+                col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end", "why")
+            )
         columns = summary["columns"]
         for e in summary["events"]:
             i = columns.index(e["column"]) if e["column"] in columns else 0
             where = f"{escape(e['column'])} " if len(columns) > 1 else ""
             off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
             status = ("began earlier, " if e["continued"] else "new, ") + ("ongoing" if e["ongoing"] else "ended")
-            cells = ([escape(e["series"])] if many else []) + [escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}",
-                                                              _why(e), off, status]
+            cells = ([escape(e["series"])] if many else []) + [
+                escape(e["start"]),
+                escape(e["end"]),
+                str(e["rows"]),
+                f"{e['peak_score']:.3f}",
+                _why(e),
+                off,
+                status,
+            ]
             table.add_row(*cells)
         console.print(table)
 
 
-SCOREBOARD = (("ARTime", 74.9), ("Numenta HTM", 70.5), ("CAD OSE", 69.9), ("KNN CAD", 58.0), ("Windowed Gaussian", 39.6), ("Random", 11.0))
-SCOREBOARD_CAVEAT = ("published NAB standard scores, for context only: they are for NAB's whole 58-file corpus with one threshold swept "
-                     "over it; a score over a few files, swept on their own labels, is not comparable")
+SCOREBOARD = (
+    ("ARTime", 74.9),
+    ("Numenta HTM", 70.5),
+    ("CAD OSE", 69.9),
+    ("KNN CAD", 58.0),
+    ("Windowed Gaussian", 39.6),
+    ("Random", 11.0),
+)
+SCOREBOARD_CAVEAT = (
+    "published NAB standard scores, for context only: they are for NAB's whole 58-file corpus with one threshold swept "
+    "over it; a score over a few files, swept on their own labels, is not comparable"
+)
 
 
 def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
     nab, ev = doc["nab"], doc["events"]
     probation = doc.get("windows_in_probation", 0)
-    skipped = {"not scored": f"{probation} labelled window(s) start in a probationary period (the first 15 % of a series' rows, "
-                             "at most 750), which NAB does not score"} if probation else {}
+    skipped = (
+        {
+            "not scored": f"{probation} labelled window(s) start in a probationary period (the first 15 % of a series' rows, "
+            "at most 750), which NAB does not score"
+        }
+        if probation
+        else {}
+    )
     if doc["windows"] == 0:
-        key_values(console, f"evaluated {doc['files']} series: no labelled window after the probationary period", {
-            **skipped,
-            "note": "NAB does not score the first 15% of each file's rows (at most 750); score a file whose windows come later",
-            "events (the detector's alerts)": f"{ev['alerts']} alert(s), all false positives",
-            **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
-        })
+        key_values(
+            console,
+            f"evaluated {doc['files']} series: no labelled window after the probationary period",
+            {
+                **skipped,
+                "note": "NAB does not score the first 15% of each file's rows (at most 750); score a file whose windows come later",
+                "events (the detector's alerts)": f"{ev['alerts']} alert(s), all false positives",
+                **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
+            },
+        )
         return
-    key_values(console, f"evaluated {doc['files']} series, {doc['windows']} labelled window(s)", {
-        "NAB standard": f"{nab['standard']['score']:.1f} (threshold {nab['standard']['threshold']:.4g}: "
-        f"{nab['standard']['windows_found']} windows found, {nab['standard']['false_positive_rows']} false-positive rows)",
-        "NAB reward low FP": f"{nab['reward_low_FP_rate']['score']:.1f} (threshold {nab['reward_low_FP_rate']['threshold']:.4g})",
-        "NAB reward low FN": f"{nab['reward_low_FN_rate']['score']:.1f} (threshold {nab['reward_low_FN_rate']['threshold']:.4g})",
-        "events (the detector's alerts)": f"precision {ev['precision']:.3f}, recall {ev['recall']:.3f}, F1 {ev['f1']:.3f} "
-        f"({ev['alerts']} alerts, {ev['windows_found']} of {doc['windows']} windows found)",
-        "point-adjusted F1": "-" if doc["point_adjusted_f1"] is None else f"{doc['point_adjusted_f1']:.3f} (mean over series with windows)",
-        **skipped,
-        **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
-        **({"unmatched": f"{len(doc['unmatched'])} series with no labels: {', '.join(doc['unmatched'][:5])}"} if doc["unmatched"] else {}),
-        "published": f"{', '.join(f'{n} {v:.1f}' for n, v in SCOREBOARD)} ({SCOREBOARD_CAVEAT})",
-    })
+    key_values(
+        console,
+        f"evaluated {doc['files']} series, {doc['windows']} labelled window(s)",
+        {
+            "NAB standard": f"{nab['standard']['score']:.1f} (threshold {nab['standard']['threshold']:.4g}: "
+            f"{nab['standard']['windows_found']} windows found, {nab['standard']['false_positive_rows']} false-positive rows)",
+            "NAB reward low FP": f"{nab['reward_low_FP_rate']['score']:.1f} (threshold {nab['reward_low_FP_rate']['threshold']:.4g})",
+            "NAB reward low FN": f"{nab['reward_low_FN_rate']['score']:.1f} (threshold {nab['reward_low_FN_rate']['threshold']:.4g})",
+            "events (the detector's alerts)": f"precision {ev['precision']:.3f}, recall {ev['recall']:.3f}, F1 {ev['f1']:.3f} "
+            f"({ev['alerts']} alerts, {ev['windows_found']} of {doc['windows']} windows found)",
+            "point-adjusted F1": "-"
+            if doc["point_adjusted_f1"] is None
+            else f"{doc['point_adjusted_f1']:.3f} (mean over series with windows)",
+            **skipped,
+            **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
+            **(
+                {"unmatched": f"{len(doc['unmatched'])} series with no labels: {', '.join(doc['unmatched'][:5])}"}
+                if doc["unmatched"]
+                else {}
+            ),
+            "published": f"{', '.join(f'{n} {v:.1f}' for n, v in SCOREBOARD)} ({SCOREBOARD_CAVEAT})",
+        },
+    )
     if len(doc["per_file"]) > 1:
         table = Table(title="per series", title_justify="left", box=box.SIMPLE_HEAD)
         for col in ("series", "rows", "windows", "found", "alerts", "false alerts", "PA-F1", "MASE"):
             table.add_column(col, justify="left" if col == "series" else "right")
         for f in doc["per_file"]:
             mase = f.get("forecast", {}).get("mase")
-            table.add_row(escape(f["file"]), f"{f['rows']:,}", str(f["windows"]) + (f" (+{f['windows_in_probation']} in probation)" if f.get("windows_in_probation") else ""),
-                          str(f["windows_found"]), str(f["alerts"]), str(f["false_alerts"]),
-                          f"{f['point_adjusted_f1']:.2f}" if f["windows"] else "-", f"{mase:.3f}" if mase is not None else "-")
+            table.add_row(
+                escape(f["file"]),
+                f"{f['rows']:,}",
+                str(f["windows"])
+                + (f" (+{f['windows_in_probation']} in probation)" if f.get("windows_in_probation") else ""),
+                str(f["windows_found"]),
+                str(f["alerts"]),
+                str(f["false_alerts"]),
+                f"{f['point_adjusted_f1']:.2f}" if f["windows"] else "-",
+                f"{mase:.3f}" if mase is not None else "-",
+            )
         console.print(table)
 
 
@@ -171,7 +273,11 @@ def render_info(console: Console, doc: dict[str, Any]) -> None:
     calibration = meta.get("calibration")
     if isinstance(calibration, dict):  # histograms and stored rows say little to a reader; --json has them
         short = dict(calibration)
-        for key, what in (("error_hist", "validation errors"), ("novelty_hist", "novelty values"), ("ratio_hist", "validation ratios")):
+        for key, what in (
+            ("error_hist", "validation errors"),
+            ("novelty_hist", "novelty values"),
+            ("ratio_hist", "validation ratios"),
+        ):
             if isinstance(short.get(key), dict):
                 short[key] = f"{sum(short[key].values()):.0f} {what} in {len(short[key])} log bins"
         for key, what in (("novelty_seed", "values"), ("novelty_seed_times", "times")):

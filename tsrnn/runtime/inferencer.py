@@ -18,7 +18,9 @@ from tsrnn.scoring.errors import ErrorSpec, row_errors, season_rows
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
 BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills
-Output = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]  # expected (rows, features), error (rows, columns or 1), arrays
+Output = tuple[
+    np.ndarray, np.ndarray, dict[str, np.ndarray]
+]  # expected (rows, features), error (rows, columns or 1), arrays
 
 
 class ForecasterRunner:
@@ -34,10 +36,21 @@ class ForecasterRunner:
         self.rows = list(meta.spec.carried_rows(meta.inputs))  # carried rows (1, features)
         cal = meta.scorer_calibration
         self.scored = meta.scored  # the columns forecast: every one, or --target's
-        self.errors = ErrorSpec(cal.error, meta.horizon, len(self.scored), season_rows(meta.interval) if cal.error == "blend" else 0,
-                                tuple(cal.error_norms), np.asarray(cal.inverse_cov) if cal.inverse_cov is not None else None)
+        self.errors = ErrorSpec(
+            cal.error,
+            meta.horizon,
+            len(self.scored),
+            season_rows(meta.interval) if cal.error == "blend" else 0,
+            tuple(cal.error_norms),
+            np.asarray(cal.inverse_cov) if cal.inverse_cov is not None else None,
+        )
         self.with_forecast = self.errors.needs_forecast
-        self.outputs = ["expected", "error", *(["forecast"] if self.with_forecast else []), *(f"{n}_out" for n in self.states + self.rows)]
+        self.outputs = [
+            "expected",
+            "error",
+            *(["forecast"] if self.with_forecast else []),
+            *(f"{n}_out" for n in self.states + self.rows),
+        ]
         self.features = meta.features
         self.time_features = meta.time_features  # "none", or the graph reads `tf` computed from each row's time
         self.scale = np.asarray(meta.scaler["scale"], np.float32)[self.scored]
@@ -45,11 +58,15 @@ class ForecasterRunner:
 
     def initial(self) -> dict[str, np.ndarray]:
         arrays = {n: np.zeros((self.layers, 1, self.hidden), np.float32) for n in self.states}
-        arrays.update({n: np.full((1, self.features if n == "prev" else len(self.scored)), np.nan, np.float32) for n in self.rows})
+        arrays.update(
+            {n: np.full((1, self.features if n == "prev" else len(self.scored)), np.nan, np.float32) for n in self.rows}
+        )
         arrays.update(self.errors.initial())
         return arrays
 
-    def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]], times: list[np.ndarray] | None = None) -> list[Output]:
+    def run_many(
+        self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]], times: list[np.ndarray] | None = None
+    ) -> list[Output]:
         """Series with the same number of new rows go through one call, stacked on the batch axis.
         `times` (datetime64 per row of each job) feed the time features of a model that reads them.
 
@@ -61,7 +78,9 @@ class ForecasterRunner:
         for i, (values, _) in enumerate(jobs):
             groups.setdefault(values.shape[0], []).append(i)
         for members in groups.values():
-            x = np.array([jobs[i][0] for i in members], np.float32)  # (batch, rows, features); np.array stacks in C, np.stack in Python
+            x = np.array(
+                [jobs[i][0] for i in members], np.float32
+            )  # (batch, rows, features); np.array stacks in C, np.stack in Python
             feed = {n: np.concatenate([jobs[i][1][n] for i in members], axis=1) for n in self.states}
             feed.update({n: np.concatenate([jobs[i][1][n] for i in members], axis=0) for n in self.rows})
             tf = None
@@ -73,15 +92,23 @@ class ForecasterRunner:
             expected, error, forecast, states, rows = self._run_long(x, feed, tf)
             # per column (the graph's own `error` is their mean), for the whole group at once
             before = {n: np.array([jobs[i][1][n] for i in members]) for n in self.errors.initial()}
-            error, carried = row_errors(self.errors, x if self.all_columns else x[..., self.scored], expected, forecast, self.scale, before)
+            error, carried = row_errors(
+                self.errors, x if self.all_columns else x[..., self.scored], expected, forecast, self.scale, before
+            )
             # per series, views of the batch: iterating an array's first axis is fast, indexing it in a loop is not
             names = [*self.states, *self.rows, *carried]
-            parts = [list(s.swapaxes(0, 1)[:, :, None]) for s in states] + [list(r[:, None]) for r in rows] + [list(c) for c in carried.values()]
+            parts = (
+                [list(s.swapaxes(0, 1)[:, :, None]) for s in states]
+                + [list(r[:, None]) for r in rows]
+                + [list(c) for c in carried.values()]
+            )
             for i, e, err, *arrays in zip(members, expected, error, *parts):
                 out[i] = (e, err, dict(zip(names, arrays)))
         return out  # type: ignore[return-value]
 
-    def _run_long(self, x: np.ndarray, feed: dict[str, np.ndarray], tf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray], list[np.ndarray]]:
+    def _run_long(
+        self, x: np.ndarray, feed: dict[str, np.ndarray], tf: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray], list[np.ndarray]]:
         """A long backlog goes through in slices of BACKLOG_ROWS, the state carried between them.
 
         One call per slice costs nothing measurable, and it bounds memory: onnxruntime's LSTM
@@ -97,8 +124,13 @@ class ForecasterRunner:
                 forecast.append(carried.pop(0))
             feed = dict(zip(self.states + self.rows, carried))
         states = [feed[n] for n in self.states]
-        return (np.concatenate(expected, axis=1), np.concatenate(error, axis=1), np.concatenate(forecast, axis=1) if forecast else None,
-                states, [feed[n] for n in self.rows])
+        return (
+            np.concatenate(expected, axis=1),
+            np.concatenate(error, axis=1),
+            np.concatenate(forecast, axis=1) if forecast else None,
+            states,
+            [feed[n] for n in self.rows],
+        )
 
 
 class _WindowRunner:
@@ -114,7 +146,9 @@ class _WindowRunner:
     def initial(self) -> dict[str, np.ndarray]:
         return {"buffer": np.zeros((0, self.features), np.float32)}
 
-    def run_many(self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]], times: list[np.ndarray] | None = None) -> list[Output]:
+    def run_many(
+        self, jobs: list[tuple[np.ndarray, dict[str, np.ndarray]]], times: list[np.ndarray] | None = None
+    ) -> list[Output]:
         return [self.run(values, arrays) for values, arrays in jobs]
 
     def run(self, values: np.ndarray, arrays: dict[str, np.ndarray]) -> Output:

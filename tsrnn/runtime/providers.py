@@ -34,7 +34,11 @@ def choose_providers(requested: str, available: list[str], *, strict: bool = Fal
         return ProviderChoice(requested, [p for p in PROVIDERS.values() if p in available], None)
     wanted = PROVIDERS[requested]
     if wanted in available:
-        chain = [p for p in PROVIDERS.values() if p == wanted or p == PROVIDERS["cpu"] or (requested == "tensorrt" and p in available)]
+        chain = [
+            p
+            for p in PROVIDERS.values()
+            if p == wanted or p == PROVIDERS["cpu"] or (requested == "tensorrt" and p in available)
+        ]
         return ProviderChoice(requested, chain, None)
     if strict:
         raise TsrnnError(
@@ -64,13 +68,20 @@ def provider_options(providers: list[str], gpu: GpuOptions) -> list[str | tuple[
     out: list[str | tuple[str, dict[str, str]]] = []
     for name in providers:
         if name == PROVIDERS["tensorrt"]:
-            cache = gpu.trt_cache or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tsrnn", "tensorrt")
-            out.append((name, {
-                "device_id": str(gpu.device),
-                "trt_engine_cache_enable": "True",
-                "trt_engine_cache_path": cache,
-                "trt_fp16_enable": "True" if gpu.fp16 else "False",
-            }))
+            cache = gpu.trt_cache or os.path.join(
+                os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "tsrnn", "tensorrt"
+            )
+            out.append(
+                (
+                    name,
+                    {
+                        "device_id": str(gpu.device),
+                        "trt_engine_cache_enable": "True",
+                        "trt_engine_cache_path": cache,
+                        "trt_fp16_enable": "True" if gpu.fp16 else "False",
+                    },
+                )
+            )
         elif name == PROVIDERS["cuda"]:
             out.append((name, {"device_id": str(gpu.device)}))
         else:

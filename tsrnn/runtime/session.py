@@ -13,6 +13,7 @@ from tsrnn.runtime.providers import GpuOptions, choose_providers, provider_optio
 
 log = logging.getLogger(__name__)
 
+
 def open_session(
     path: str | Path,
     *,
@@ -42,9 +43,17 @@ def open_session(
     choice = choose_providers(provider, ort.get_available_providers(), strict=strict_provider)
     try:
         started = time.perf_counter()
-        session = ort.InferenceSession(str(path), options, providers=provider_options(choice.providers, gpu or GpuOptions()))
-        log.info("%s: onnxruntime session in %.3f s; asked for %s, running on %s; %d threads", path, time.perf_counter() - started,
-                 provider, ", ".join(session.get_providers()), threads)
+        session = ort.InferenceSession(
+            str(path), options, providers=provider_options(choice.providers, gpu or GpuOptions())
+        )
+        log.info(
+            "%s: onnxruntime session in %.3f s; asked for %s, running on %s; %d threads",
+            path,
+            time.perf_counter() - started,
+            provider,
+            ", ".join(session.get_providers()),
+            threads,
+        )
         return session
     except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable graphs
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

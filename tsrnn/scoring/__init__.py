@@ -10,4 +10,8 @@ RATIO_CHANNELS = ("forecast", "novelty")  # normalised by their running tail qua
 NOVELTY_KINDS = ("knn", "autoencoder", "none")
 THRESHOLD_METHODS = ("fixed", "quantile", "pot", "dynamic")
 ERROR_KINDS = ("abs", "squared", "horizon", "both", "blend", "mahalanobis")
-FREEZE_SCOPES = ("column", "series", "none")  # what an open incident keeps from learning: its columns, every column, nothing
+FREEZE_SCOPES = (
+    "column",
+    "series",
+    "none",
+)  # what an open incident keeps from learning: its columns, every column, nothing

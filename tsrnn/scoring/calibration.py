@@ -51,8 +51,12 @@ class Calibration:
     warmup: int  # rows from a fresh model state before its errors mean anything
     quantile: float = 0.99
     memory: int = 10_000  # rows: time constant of watch's running quantiles
-    error_hist: dict[str, float] = field(default_factory=dict)  # forecast channel: validation values per log bin (sparse), every column's
-    error_hists: list[dict[str, float]] = field(default_factory=list)  # ... per column (one for a joint error); empty: error_hist for each
+    error_hist: dict[str, float] = field(
+        default_factory=dict
+    )  # forecast channel: validation values per log bin (sparse), every column's
+    error_hists: list[dict[str, float]] = field(
+        default_factory=list
+    )  # ... per column (one for a joint error); empty: error_hist for each
     method: str = "fixed"  # thresholds.METHODS
     level_quantile: float = 0.999
     risk: float = 1e-4
@@ -60,20 +64,32 @@ class Calibration:
     error: str = "abs"  # the forecast channel's error kind (errors.ERROR_KINDS), or none
     error_norms: list[float] = field(default_factory=lambda: [1.0, 1.0])  # both, blend: the two parts' 99th percentiles
     inverse_cov: list[list[float]] | None = None  # mahalanobis
-    channels: list[str] = field(default_factory=lambda: ["forecast"])  # fused by default (a model from before channels: forecast only)
+    channels: list[str] = field(
+        default_factory=lambda: ["forecast"]
+    )  # fused by default (a model from before channels: forecast only)
     novelty: str = "none"  # knn | autoencoder | none
     novelty_window: int = 5
     novelty_memory: int = 1000
-    novelty_hist: dict[str, float] = field(default_factory=dict)  # novelty channel's values on the history per log bin, every column's
-    novelty_hists: list[dict[str, float]] = field(default_factory=list)  # ... per column (one for an autoencoder's); empty: novelty_hist
-    novelty_seed: str | None = None  # one-series runs: the history's last rows, scaled, float32 base64 (rows x features)
+    novelty_hist: dict[str, float] = field(
+        default_factory=dict
+    )  # novelty channel's values on the history per log bin, every column's
+    novelty_hists: list[dict[str, float]] = field(
+        default_factory=list
+    )  # ... per column (one for an autoencoder's); empty: novelty_hist
+    novelty_seed: str | None = (
+        None  # one-series runs: the history's last rows, scaled, float32 base64 (rows x features)
+    )
     novelty_seed_times: str | None = None  # ... and their times, microseconds since the epoch, int64 base64
     range_tolerance: float = 0.1
     range_floor: float = 0.9
-    range_seed: dict[str, Any] | None = None  # one-series runs: {"low": [...], "high": [...], "rows": n, "end_us": the history's last time}
+    range_seed: dict[str, Any] | None = (
+        None  # one-series runs: {"low": [...], "high": [...], "rows": n, "end_us": the history's last time}
+    )
     ratio_hist: dict[str, float] = field(default_factory=dict)  # fused ratios of the validation rows per log bin
     cooldown: int = 24
-    history_rows: int = 0  # rows per series in the training data: a series not seeded from it warms its novelty and range up as long
+    history_rows: int = (
+        0  # rows per series in the training data: a series not seeded from it warms its novelty and range up as long
+    )
     release: float = 0.5  # incidents: a column is back to normal after `hold` rows with its score below this
     hold: int = 10
     accept_after: int = 1000  # rows after which an incident is the new normal; 0: never
@@ -109,20 +125,38 @@ class Calibration:
         hist = _dense(self.ratio_hist)
         if hist.sum() == 0:
             prior = self.prior("forecast").sum(axis=0)
-            hist = np.bincount(value_bins(bin_centers() / self.error_scale), weights=prior, minlength=BINS).astype(np.float64)
+            hist = np.bincount(value_bins(bin_centers() / self.error_scale), weights=prior, minlength=BINS).astype(
+                np.float64
+            )
         return hist
 
     def settings(self, **overrides: Any) -> DetectorSettings:
         """The detector's settings; watch's overrides (None: keep the model's) win."""
-        base: dict[str, Any] = {"threshold": self.threshold, "quantile": self.quantile, "memory": self.memory, "warmup": self.warmup,
-                                "method": self.method, "level_quantile": self.level_quantile, "risk": self.risk, "smooth": self.smooth,
-                                "channels": tuple(self.channels), "range_tolerance": self.range_tolerance, "range_floor": self.range_floor,
-                                "cooldown": self.cooldown, "history_rows": self.history_rows, "release": self.release, "hold": self.hold,
-                                "accept_after": self.accept_after, "freeze": self.freeze}
+        base: dict[str, Any] = {
+            "threshold": self.threshold,
+            "quantile": self.quantile,
+            "memory": self.memory,
+            "warmup": self.warmup,
+            "method": self.method,
+            "level_quantile": self.level_quantile,
+            "risk": self.risk,
+            "smooth": self.smooth,
+            "channels": tuple(self.channels),
+            "range_tolerance": self.range_tolerance,
+            "range_floor": self.range_floor,
+            "cooldown": self.cooldown,
+            "history_rows": self.history_rows,
+            "release": self.release,
+            "hold": self.hold,
+            "accept_after": self.accept_after,
+            "freeze": self.freeze,
+        }
         base.update({k: v for k, v in overrides.items() if v is not None})
         return DetectorSettings(**base)
 
-    def start(self, settings: DetectorSettings, features: int, *, own_novelty: bool = False, first_time_us: int | None = None) -> SeriesDetector:
+    def start(
+        self, settings: DetectorSettings, features: int, *, own_novelty: bool = False, first_time_us: int | None = None
+    ) -> SeriesDetector:
         """A fresh series' detector, its kNN memory and range seeded from the history where stored.
 
         The kNN memory takes only the history's rows before `first_time_us`, the series' first row
@@ -130,7 +164,11 @@ class Calibration:
         `own_novelty`: the novelty values come from the runner (an autoencoder), not a kNN memory."""
         novelty = None
         if "novelty" in settings.channels and not own_novelty:
-            rows = unpack(self.novelty_seed, "<f4").reshape(-1, features) if self.novelty_seed else np.zeros((0, features), np.float32)
+            rows = (
+                unpack(self.novelty_seed, "<f4").reshape(-1, features)
+                if self.novelty_seed
+                else np.zeros((0, features), np.float32)
+            )
             stored = rows.shape[0]
             if rows.size and self.novelty_seed_times and first_time_us is not None:
                 rows = rows[unpack(self.novelty_seed_times, "<i8") < first_time_us]
@@ -142,15 +180,21 @@ class Calibration:
         value_range = None
         if "range" in settings.channels:
             seed = self.range_seed
-            after = seed is not None and (first_time_us is None or "end_us" not in seed or first_time_us > int(seed["end_us"]))
+            after = seed is not None and (
+                first_time_us is None or "end_us" not in seed or first_time_us > int(seed["end_us"])
+            )
             if after:  # the rows to score come after the history: they start from its range
-                value_range = Range(np.asarray(seed["low"], np.float64), np.asarray(seed["high"], np.float64), int(seed["rows"]))
+                value_range = Range(
+                    np.asarray(seed["low"], np.float64), np.asarray(seed["high"], np.float64), int(seed["rows"])
+                )
             else:  # rows of the history scored again, or no history kept: the range builds from the rows themselves
                 value_range = Range.empty(features)
         priors = {c: self.prior(c) for c in ("forecast", "novelty")}
         return SeriesDetector.start(settings, priors, self.ratio_prior(), novelty, value_range)
 
-    def resume(self, state: dict[str, Any], settings: DetectorSettings, features: int, *, own_novelty: bool = False) -> SeriesDetector:
+    def resume(
+        self, state: dict[str, Any], settings: DetectorSettings, features: int, *, own_novelty: bool = False
+    ) -> SeriesDetector:
         """A series' detector from its saved state, under this run's settings: a channel turned on
         since starts as for a new series the model did not see (its memory and range warm up); a
         threshold method changed since starts again from the validation ratios; the fixed level
@@ -158,7 +202,9 @@ class Calibration:
         det = SeriesDetector.from_dict(state, settings)
         for channel in RATIO_CHANNELS:
             if channel in settings.channels and channel not in det.scales:
-                det.scales[channel] = [RunningScale.start(p, settings.memory, settings.quantile) for p in self.prior(channel)]
+                det.scales[channel] = [
+                    RunningScale.start(p, settings.memory, settings.quantile) for p in self.prior(channel)
+                ]
         if "novelty" in settings.channels and det.novelty is None and not own_novelty:
             det.novelty = Novelty.empty(self.novelty_window, self.novelty_memory, features, settings.history_rows)
         if "range" in settings.channels and det.range is None:
@@ -214,8 +260,16 @@ def knn_values(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, window: in
     return Novelty.empty(window, memory, rows.shape[1]).step(((rows - mean) / scale).astype(np.float32))
 
 
-def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, quantile: float = 0.99, spec: ErrorSpec | None = None,
-              history: History | None = None, novelty: str = "none") -> Calibration:
+def calibrate(
+    val_errors: np.ndarray | None,
+    warmup: int,
+    *,
+    score: Any = None,
+    quantile: float = 0.99,
+    spec: ErrorSpec | None = None,
+    history: History | None = None,
+    novelty: str = "none",
+) -> Calibration:
     """Fit each channel's prior and the detector's settings.
 
     `val_errors`: the forecast channel's values on the validation rows (None: no forecast
@@ -243,21 +297,41 @@ def calibrate(val_errors: np.ndarray | None, warmup: int, *, score: Any = None, 
         channels.append("range")
     ratio_hist = _ratio_hist(val_errors, error_hists, history, novelty_hists, quantile) if channels else np.zeros(BINS)
     return Calibration(
-        error_scale=scale, threshold=score.threshold, warmup=warmup, quantile=quantile, memory=score.memory, error_hist=_sparse(error_hist),
+        error_scale=scale,
+        threshold=score.threshold,
+        warmup=warmup,
+        quantile=quantile,
+        memory=score.memory,
+        error_hist=_sparse(error_hist),
         error_hists=[_sparse(h) for h in error_hists],
-        method=score.threshold_method, level_quantile=score.level_quantile, risk=score.risk, smooth=score.smooth, error=score.error,
+        method=score.threshold_method,
+        level_quantile=score.level_quantile,
+        risk=score.risk,
+        smooth=score.smooth,
+        error=score.error,
         error_norms=[float(v) for v in spec.norms] if spec else [1.0, 1.0],
         inverse_cov=spec.inverse_cov.tolist() if spec is not None and spec.inverse_cov is not None else None,
-        channels=[c for c in CHANNELS if c in channels], novelty=novelty if "novelty" in channels else "none", novelty_window=window,
-        novelty_memory=memory, novelty_hist=_sparse(novelty_hist), novelty_hists=[_sparse(h) for h in novelty_hists],
-        novelty_seed=seed_rows, novelty_seed_times=seed_times, range_tolerance=score.range_tolerance,
-        range_floor=score.range_floor, range_seed=range_seed, ratio_hist=_sparse(ratio_hist),
+        channels=[c for c in CHANNELS if c in channels],
+        novelty=novelty if "novelty" in channels else "none",
+        novelty_window=window,
+        novelty_memory=memory,
+        novelty_hist=_sparse(novelty_hist),
+        novelty_hists=[_sparse(h) for h in novelty_hists],
+        novelty_seed=seed_rows,
+        novelty_seed_times=seed_times,
+        range_tolerance=score.range_tolerance,
+        range_floor=score.range_floor,
+        range_seed=range_seed,
+        ratio_hist=_sparse(ratio_hist),
         cooldown=int(score.cooldown) if score.cooldown is not None else Calibration.cooldown,
-        history_rows=int(round(np.median([len(x) for x in history.series]))) if history is not None and history.series else 0,
-        release=score.release, hold=int(score.hold) if score.hold is not None else 2 * window,
-        accept_after=int(score.accept_after) if score.accept_after is not None else Calibration.accept_after, freeze=score.freeze,
+        history_rows=int(round(np.median([len(x) for x in history.series])))
+        if history is not None and history.series
+        else 0,
+        release=score.release,
+        hold=int(score.hold) if score.hold is not None else 2 * window,
+        accept_after=int(score.accept_after) if score.accept_after is not None else Calibration.accept_after,
+        freeze=score.freeze,
     )
-
 
 
 def _history_priors(history: History | None, novelty: str, window: int, memory: int) -> tuple[Any, ...]:
@@ -291,14 +365,20 @@ def _history_priors(history: History | None, novelty: str, window: int, memory: 
             range_seed["end_us"] = int(history.times[0][-1].astype("datetime64[us]").astype(np.int64))
     return novelty_hist, novelty_hists, seed_rows, seed_times, range_seed
 
+
 def _as_columns(values: np.ndarray) -> np.ndarray:
     """A channel's values as (rows, columns): a one-dimensional array is one joint column."""
     values = np.asarray(values, np.float64)
     return values[:, None] if values.ndim == 1 else values
 
 
-def _ratio_hist(val_errors: np.ndarray | None, error_hists: list[np.ndarray], history: History | None, novelty_hists: list[np.ndarray],
-                quantile: float) -> np.ndarray:
+def _ratio_hist(
+    val_errors: np.ndarray | None,
+    error_hists: list[np.ndarray],
+    history: History | None,
+    novelty_hists: list[np.ndarray],
+    quantile: float,
+) -> np.ndarray:
     """The validation rows' fused ratio: the largest of every channel's columns over its own scale."""
     parts = []
     if val_errors is not None:

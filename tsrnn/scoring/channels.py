@@ -34,7 +34,9 @@ from tsrnn.encoding import pack, unpack
 from tsrnn.scoring import CHANNELS, NOVELTY_KINDS, RATIO_CHANNELS  # noqa: F401 (the names, defined once)
 
 QUERY_BLOCK = 64  # query rows per matrix product (64 to 256 measured alike; 64 a little faster)
-FAR = np.float32(1e30)  # |b|^2 of a window that may not be compared with: never the nearest while one that may be exists
+FAR = np.float32(
+    1e30
+)  # |b|^2 of a window that may not be compared with: never the nearest while one that may be exists
 
 
 def min_windows(memory: int) -> int:
@@ -98,7 +100,9 @@ class Novelty:
         if rows:
             keep = self.ring.shape[0]
             self.ring = np.concatenate([self.ring, scaled.astype(np.float32)])[-keep:]
-            self.usable = np.concatenate([self.usable, np.ones(scaled.shape, bool) if usable is None else usable])[-keep:]
+            self.usable = np.concatenate([self.usable, np.ones(scaled.shape, bool) if usable is None else usable])[
+                -keep:
+            ]
         self.seen += rows
 
     def step(self, scaled: np.ndarray) -> np.ndarray:
@@ -113,8 +117,14 @@ class Novelty:
             self.usable[-rows:, columns] = True
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"window": self.window, "memory": self.memory, "features": int(self.ring.shape[1]), "ring": pack(self.ring, "<f4"),
-               "seen": self.seen, "warmup": self.warmup}
+        out = {
+            "window": self.window,
+            "memory": self.memory,
+            "features": int(self.ring.shape[1]),
+            "ring": pack(self.ring, "<f4"),
+            "seen": self.seen,
+            "warmup": self.warmup,
+        }
         if not self.usable.all():
             out["unusable"] = pack(np.flatnonzero(~self.usable.ravel()).astype(np.int64), "<i8")
         return out
@@ -134,7 +144,9 @@ def ring_rows(window: int, memory: int) -> int:
     return memory + 2 * window - 2
 
 
-def nearest_windows(z: np.ndarray, window: int, memory: int, usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def nearest_windows(
+    z: np.ndarray, window: int, memory: int, usable: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """z (ring_rows + queries, features) float32, NaN where unknown: the ring, then the rows to score.
 
     For query row t, the candidates are the `memory` windows ending at t - window - memory + 1 ..
@@ -154,11 +166,19 @@ def nearest_windows(z: np.ndarray, window: int, memory: int, usable: np.ndarray 
     ok = finite if usable is None else finite & _all_in_window(usable, window)  # a candidate also needs it usable
     # Distances do not change when every value moves by the same amount: centring on the rows at
     # hand keeps |b|^2 - 2ab in float32 accurate for values far from the training mean.
-    centre = np.tile(np.nan_to_num(np.nanmean(z, axis=0)), window).astype(np.float32) if finite.any() else np.zeros(width, np.float32)
+    centre = (
+        np.tile(np.nan_to_num(np.nanmean(z, axis=0)), window).astype(np.float32)
+        if finite.any()
+        else np.zeros(width, np.float32)
+    )
     clean = np.where(finite[:, None], flat - centre, np.float32(0.0))
-    cand = np.empty((flat.shape[0], width + 1), np.float32)  # [-2 b, |b|^2]; |b|^2 = FAR for windows that are not candidates
+    cand = np.empty(
+        (flat.shape[0], width + 1), np.float32
+    )  # [-2 b, |b|^2]; |b|^2 = FAR for windows that are not candidates
     np.multiply(clean, np.float32(-2.0), out=cand[:, :width])
-    cand[:, width] = np.where(ok, np.einsum("ij,ij->i", clean, clean), FAR)  # finite: a BLAS kernel may multiply it by 0
+    cand[:, width] = np.where(
+        ok, np.einsum("ij,ij->i", clean, clean), FAR
+    )  # finite: a BLAS kernel may multiply it by 0
     query = np.empty_like(cand)  # [a, 1]
     query[:, :width] = clean
     query[:, width] = 1.0
@@ -167,7 +187,9 @@ def nearest_windows(z: np.ndarray, window: int, memory: int, usable: np.ndarray 
     block = min(QUERY_BLOCK, memory)
     for a in range(0, queries, block):
         b = min(block, queries - a)
-        g = query[ring + a - window + 1 : ring + a - window + 1 + b] @ cand[a : a + b + memory - 1].T  # (b, memory + b - 1)
+        g = (
+            query[ring + a - window + 1 : ring + a - window + 1 + b] @ cand[a : a + b + memory - 1].T
+        )  # (b, memory + b - 1)
         if b > 1:  # query k may use columns k .. k + memory - 1: the triangles outside, at both edges, get inf
             left, right = _edges(b)
             g[:, : b - 1] += left
@@ -195,7 +217,10 @@ def _edges(b: int) -> tuple[np.ndarray, np.ndarray]:
     """(b, b - 1) penalties of 0 or inf: the band's left edge (column j < row k), and its right."""
     if b not in _EDGES:
         lower = np.tri(b, b - 1, -1, bool)
-        _EDGES[b] = (np.where(lower, np.float32(np.inf), np.float32(0)), np.where(lower, np.float32(0), np.float32(np.inf)))
+        _EDGES[b] = (
+            np.where(lower, np.float32(np.inf), np.float32(0)),
+            np.where(lower, np.float32(0), np.float32(np.inf)),
+        )
     return _EDGES[b]
 
 
@@ -227,7 +252,9 @@ class Range:
             return np.zeros(values.shape)
         x = values.astype(np.float64)
         learn = x if usable is None else np.where(usable, x, np.nan)
-        high = np.fmax.accumulate(np.vstack([self.high[None], learn[:-1]]), axis=0)  # (rows, F): before each row (NaN ignored)
+        high = np.fmax.accumulate(
+            np.vstack([self.high[None], learn[:-1]]), axis=0
+        )  # (rows, F): before each row (NaN ignored)
         low = np.fmin.accumulate(np.vstack([self.low[None], learn[:-1]]), axis=0)
         span = high - low
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -69,13 +69,22 @@ class SeriesDetector:
     incident: Incident | None = None
 
     @classmethod
-    def start(cls, settings: DetectorSettings, priors: dict[str, np.ndarray], ratio_prior: np.ndarray,
-              novelty: Novelty | None = None, value_range: Range | None = None) -> SeriesDetector:
+    def start(
+        cls,
+        settings: DetectorSettings,
+        priors: dict[str, np.ndarray],
+        ratio_prior: np.ndarray,
+        novelty: Novelty | None = None,
+        value_range: Range | None = None,
+    ) -> SeriesDetector:
         """A fresh series: each ratio channel's scales from its prior histograms (channel →
         (columns, BINS)), the threshold from the validation ratios, the kNN memory and the range
         as given (seeded by training, or empty)."""
-        scales = {c: [RunningScale.start(p, settings.memory, settings.quantile) for p in np.atleast_2d(priors[c])]
-                  for c in RATIO_CHANNELS if c in settings.channels}
+        scales = {
+            c: [RunningScale.start(p, settings.memory, settings.quantile) for p in np.atleast_2d(priors[c])]
+            for c in RATIO_CHANNELS
+            if c in settings.channels
+        }
         return cls(settings, scales, METHODS[settings.method].start(settings, ratio_prior), novelty, value_range)
 
     def score(self, rows: Inputs, *, series: str, columns: list[str], scale: np.ndarray) -> Detected:
@@ -106,7 +115,9 @@ class SeriesDetector:
                 top_ratio = r[:used].max(axis=1)
                 channel_scores[c][i:b] = top_ratio / (1.0 + top_ratio)
             if "range" in channel_scores:
-                channel_scores["range"][i:b] = np.where((np.nan_to_num(part.excess[:used]) > 0).any(axis=1), s.range_floor, 0.0)
+                channel_scores["range"][i:b] = np.where(
+                    (np.nan_to_num(part.excess[:used]) > 0).any(axis=1), s.range_floor, 0.0
+                )
             marked = np.flatnonzero(anomaly[i:b])  # peaks are only asked for an event's rows
             top[i + marked] = self._attribute(part, marked, rows.values[i:b], rows.expected[i:b], scale)
             if s.smooth > 1:  # the smoothing's carry after the last row used
@@ -121,14 +132,35 @@ class SeriesDetector:
 
         def peak_of(k: int) -> Peak:
             channel, col, ratio = CHANNELS[int(top[k, 0])], int(top[k, 1]), float(top[k, 2])
-            return Peak(float(scores[k]), rows.time_text[k], [float(v) for v in rows.values[k]], [float(v) for v in rows.expected[k]],
-                        columns[col] if columns else str(col), channel, ratio)
+            return Peak(
+                float(scores[k]),
+                rows.time_text[k],
+                [float(v) for v in rows.values[k]],
+                [float(v) for v in rows.expected[k]],
+                columns[col] if columns else str(col),
+                channel,
+                ratio,
+            )
 
         self.event, events, suppressed, alert = group(
-            self.event, anomaly, flagged, scores, offset=offset, cooldown=s.cooldown, min_duration=s.min_duration, series=series,
-            time_text=rows.time_text, peak_of=peak_of, fired=fired, columns=columns, times_us=rows.times_us)
+            self.event,
+            anomaly,
+            flagged,
+            scores,
+            offset=offset,
+            cooldown=s.cooldown,
+            min_duration=s.min_duration,
+            series=series,
+            time_text=rows.time_text,
+            peak_of=peak_of,
+            fired=fired,
+            columns=columns,
+            times_us=rows.times_us,
+        )
         self.rows += n
-        return Detected(scores, np.where(suppressed, 0.0, scores), flagged, anomaly, alert, ~valid, channel_scores, events)
+        return Detected(
+            scores, np.where(suppressed, 0.0, scores), flagged, anomaly, alert, ~valid, channel_scores, events
+        )
 
     # -- the stages, in order -----------------------------------------------------------------
 
@@ -233,7 +265,10 @@ class SeriesDetector:
         if inc is not None and not whole.all():
             held = np.where(learned, np.nan, rows.values[a:b])
             inc.held += (~learned).sum(axis=0)
-            inc.low, inc.high = np.fmin(inc.low, np.fmin.reduce(held, axis=0)), np.fmax(inc.high, np.fmax.reduce(held, axis=0))
+            inc.low, inc.high = (
+                np.fmin(inc.low, np.fmin.reduce(held, axis=0)),
+                np.fmax(inc.high, np.fmax.reduce(held, axis=0)),
+            )
         for c, values in part.raw.items():
             v = values[:used]
             scales = self.scales[c]
@@ -273,7 +308,9 @@ class SeriesDetector:
         if not inc.active.any():
             self.incident = None
 
-    def _attribute(self, part: _Part, rows: np.ndarray, values: np.ndarray, expected: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    def _attribute(
+        self, part: _Part, rows: np.ndarray, values: np.ndarray, expected: np.ndarray, scale: np.ndarray
+    ) -> np.ndarray:
         """(len(rows), 3): for these rows of the part (an event's rows: its peak is among them),
         what set the score: the channel (index in CHANNELS), the column and the ratio. The range
         check when it lifted the score, else the largest ratio; a joint channel's column is the
@@ -285,7 +322,9 @@ class SeriesDetector:
         at = np.arange(rows.size)
         names = list(part.ratios)
         if names:
-            stack = np.stack([np.broadcast_to(part.ratios[c][rows], (rows.size, features)) for c in names])  # (channels, rows, columns)
+            stack = np.stack(
+                [np.broadcast_to(part.ratios[c][rows], (rows.size, features)) for c in names]
+            )  # (channels, rows, columns)
             best = stack.max(axis=0)
             col = best.argmax(axis=1)
             which = stack[:, at, col].argmax(axis=0)
@@ -331,7 +370,11 @@ class SeriesDetector:
     def open_event(self, columns: list[str] | None = None) -> Event | None:
         """The series' event still open at the end of a run, if it is an alert (it stays in the state)."""
         ev = self.event
-        return ev.close(ongoing=True, names=columns) if ev is not None and ev.flagged >= self.settings.min_duration else None
+        return (
+            ev.close(ongoing=True, names=columns)
+            if ev is not None and ev.flagged >= self.settings.min_duration
+            else None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON state (arrays as base64): the settings are not in it, they come from the model."""
@@ -350,7 +393,10 @@ class SeriesDetector:
     def from_dict(cls, data: dict[str, Any], settings: DetectorSettings) -> SeriesDetector:
         return cls(
             settings,
-            {c: [RunningScale.from_dict(v) for v in (scales if isinstance(scales, list) else [scales])] for c, scales in data["scales"].items()},
+            {
+                c: [RunningScale.from_dict(v) for v in (scales if isinstance(scales, list) else [scales])]
+                for c, scales in data["scales"].items()
+            },
             ThresholdState.from_dict(data["threshold"]),
             Novelty.from_dict(data["novelty"]) if data.get("novelty") else None,
             Range.from_dict(data["range"]) if data.get("range") else None,

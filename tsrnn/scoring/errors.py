@@ -58,8 +58,14 @@ class ErrorSpec:
         return carried
 
 
-def row_errors(spec: ErrorSpec, x: np.ndarray, expected: np.ndarray, forecast: np.ndarray | None, scale: np.ndarray,
-               carried: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def row_errors(
+    spec: ErrorSpec,
+    x: np.ndarray,
+    expected: np.ndarray,
+    forecast: np.ndarray | None,
+    scale: np.ndarray,
+    carried: dict[str, np.ndarray],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """x, expected (rows, F) raw; forecast (rows, H, F) raw, made at each row for the rows after it
     (None when the kind needs none); carried: spec.initial(), or what the last call returned.
     → (error (rows, F), (rows, 1) for mahalanobis, NaN where it cannot be computed yet; the new
@@ -82,17 +88,24 @@ def row_errors(spec: ErrorSpec, x: np.ndarray, expected: np.ndarray, forecast: n
         return np.fmax(one / spec.norms[0], many / spec.norms[1]), {"pending": pending}
     seasonal, season = seasonal_errors(x, carried["season"], scale)  # blend
     h = many / spec.norms[0]
-    return np.where(np.isfinite(seasonal), 0.5 * (h + seasonal / spec.norms[1]), h), {"pending": pending, "season": season}
+    return np.where(np.isfinite(seasonal), 0.5 * (h + seasonal / spec.norms[1]), h), {
+        "pending": pending,
+        "season": season,
+    }
 
 
-def _horizon_errors(x: np.ndarray, forecast: np.ndarray, pending: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _horizon_errors(
+    x: np.ndarray, forecast: np.ndarray, pending: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """x (..., rows, F); forecast (..., rows, H, F); pending (..., H, H, F): the last call's last H
     forecasts. → (the mean error of the forecasts made for each row, (..., rows, F); the new pending)."""
     rows, horizon = x.shape[-2], forecast.shape[-2]
     both = np.concatenate([pending, forecast.astype(np.float32)], axis=-3)  # (..., H + rows, H, F)
     k = np.arange(1, horizon + 1)
     made = horizon + np.arange(rows)[:, None] - k[None, :]  # (rows, H): the row of `both` that forecast row i, k ahead
-    err = np.abs(both[..., made, k[None, :] - 1, :] - x[..., :, None, :]) / scale  # (..., rows, H, F), NaN where none was made yet
+    err = (
+        np.abs(both[..., made, k[None, :] - 1, :] - x[..., :, None, :]) / scale
+    )  # (..., rows, H, F), NaN where none was made yet
     with np.errstate(invalid="ignore"):
         counts = np.isfinite(err).all(axis=-1).sum(axis=-1)[..., None]  # (..., rows, 1)
         total = np.nansum(err, axis=-2)

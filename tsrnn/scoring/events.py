@@ -76,8 +76,24 @@ class OpenEvent:
         p = self.peak
         seconds = (self.end_us - self.start_us) / 1e6 if self.start_us is not None and self.end_us is not None else None
         labels = [names[c] if names and c < len(names) else str(c) for c in sorted(self.columns)]
-        return Event(self.series, self.start, self.end, self.rows, p.time, p.score, p.observed, p.expected, p.column, p.channel, p.ratio,
-                     ongoing, self.continued, self.flagged, labels, seconds)
+        return Event(
+            self.series,
+            self.start,
+            self.end,
+            self.rows,
+            p.time,
+            p.score,
+            p.observed,
+            p.expected,
+            p.column,
+            p.channel,
+            p.ratio,
+            ongoing,
+            self.continued,
+            self.flagged,
+            labels,
+            seconds,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,9 +102,20 @@ class OpenEvent:
     def from_dict(cls, data: dict[str, Any]) -> OpenEvent:
         names = {f.name for f in fields(Peak)}
         peak = Peak(**{k: v for k, v in data["peak"].items() if k in names})
-        return cls(data["series"], data["start"], data["end"], int(data["rows"]), int(data["first_row"]), int(data["last_row"]), peak,
-                   bool(data.get("continued", False)), int(data.get("flagged", data["rows"])), [int(c) for c in data.get("columns", [])],
-                   data.get("start_us"), data.get("end_us"))
+        return cls(
+            data["series"],
+            data["start"],
+            data["end"],
+            int(data["rows"]),
+            int(data["first_row"]),
+            int(data["last_row"]),
+            peak,
+            bool(data.get("continued", False)),
+            int(data.get("flagged", data["rows"])),
+            [int(c) for c in data.get("columns", [])],
+            data.get("start_us"),
+            data.get("end_us"),
+        )
 
 
 def group(

@@ -44,12 +44,23 @@ class ThresholdState:
     recent: list[float] = field(default_factory=list)  # dynamic: the last `window` ratios
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "level": self.level, "peaks": pack(np.asarray(self.peaks)), "seen": self.seen,
-                "recent": pack(np.asarray(self.recent))}
+        return {
+            "method": self.method,
+            "level": self.level,
+            "peaks": pack(np.asarray(self.peaks)),
+            "seen": self.seen,
+            "recent": pack(np.asarray(self.recent)),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ThresholdState:
-        return cls(str(data["method"]), float(data["level"]), unpack(data["peaks"]).tolist(), float(data["seen"]), unpack(data["recent"]).tolist())
+        return cls(
+            str(data["method"]),
+            float(data["level"]),
+            unpack(data["peaks"]).tolist(),
+            float(data["seen"]),
+            unpack(data["recent"]).tolist(),
+        )
 
 
 class Method:
@@ -209,7 +220,9 @@ def quantile_level(values: np.ndarray, q: float) -> float:
     return float(np.quantile(finite, q)) if finite.size else math.inf
 
 
-def dynamic_level(smoothed: np.ndarray, z_values: tuple[float, ...] = tuple(np.arange(2.5, 12.5, 0.5)), prune: float = 0.13) -> tuple[float, np.ndarray]:
+def dynamic_level(
+    smoothed: np.ndarray, z_values: tuple[float, ...] = tuple(np.arange(2.5, 12.5, 0.5)), prune: float = 0.13
+) -> tuple[float, np.ndarray]:
     """telemanom's epsilon for a window of smoothed values, and the rows left anomalous after pruning."""
     e = np.asarray(smoothed, np.float64)
     flagged = np.zeros(e.size, bool)

@@ -21,7 +21,9 @@ DEFAULT_THRESHOLD = 0.70  # measured on NAB (benchmarks/nab.py): the fused score
 class DetectorSettings:
     """How channel values become scores, incidents and events; the model stores them, watch can override."""
 
-    threshold: float = DEFAULT_THRESHOLD  # fixed: the score at or above which a column fires; the other methods start there
+    threshold: float = (
+        DEFAULT_THRESHOLD  # fixed: the score at or above which a column fires; the other methods start there
+    )
     quantile: float = 0.99  # the running tail quantile that each channel is divided by
     memory: int = 10_000  # rows: the time constant of the running quantiles
     cooldown: int = 24  # incidents within this many rows of an event's end join it (and score 0 in alert_score); trained models store their own
@@ -56,7 +58,9 @@ class Detected:
     anomaly: np.ndarray  # (rows,) bool: the row is inside an incident (from its first flagged row to its end)
     alert: np.ndarray  # (rows,) bool: the row raised an alert (an event reached its min_duration flagged rows here)
     warmup: np.ndarray  # (rows,) bool: no channel had a value yet
-    channel_scores: dict[str, np.ndarray]  # per channel (rows,): its largest column's r / (1 + r); range: the floor where it fired
+    channel_scores: dict[
+        str, np.ndarray
+    ]  # per channel (rows,): its largest column's r / (1 + r); range: the floor where it fired
     events: list[Event] = field(default_factory=list)  # alerts that closed in these rows
 
 
@@ -66,9 +70,13 @@ class Inputs:
 
     values: np.ndarray  # (rows, features) raw
     scaled: np.ndarray  # (rows, features) by the model's scaler
-    error: np.ndarray | None  # (rows, features) or (rows, 1) joint: the forecast channel's values, NaN where the model has none yet; None: no forecast channel
+    error: (
+        np.ndarray | None
+    )  # (rows, features) or (rows, 1) joint: the forecast channel's values, NaN where the model has none yet; None: no forecast channel
     expected: np.ndarray  # (rows, features) the model's values (NaN without)
-    novelty: np.ndarray | None = None  # (rows, 1): a novelty value computed elsewhere (an autoencoder's error); None: kNN here
+    novelty: np.ndarray | None = (
+        None  # (rows, 1): a novelty value computed elsewhere (an autoencoder's error); None: kNN here
+    )
     time_text: list[str] = field(default_factory=list)  # the rows' timestamps as written
     times_us: np.ndarray | None = None  # (rows,) int64 microseconds since the epoch, for events' durations
 
@@ -89,12 +97,25 @@ class Incident:
 
     @classmethod
     def open(cls, features: int) -> Incident:
-        return cls(np.zeros(features, bool), np.zeros(features, np.int64), 0, np.zeros(features, np.int64), np.full(features, np.inf),
-                   np.full(features, -np.inf))
+        return cls(
+            np.zeros(features, bool),
+            np.zeros(features, np.int64),
+            0,
+            np.zeros(features, np.int64),
+            np.full(features, np.inf),
+            np.full(features, -np.inf),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"active": np.flatnonzero(self.active).tolist(), "quiet": self.quiet.tolist(), "rows": self.rows, "held": self.held.tolist(),
-                "low": pack(self.low), "high": pack(self.high), "pending": {c: [pack_sparse(h) for h in v] for c, v in self.pending.items()}}
+        return {
+            "active": np.flatnonzero(self.active).tolist(),
+            "quiet": self.quiet.tolist(),
+            "rows": self.rows,
+            "held": self.held.tolist(),
+            "low": pack(self.low),
+            "high": pack(self.high),
+            "pending": {c: [pack_sparse(h) for h in v] for c, v in self.pending.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Incident:
@@ -102,5 +123,12 @@ class Incident:
         active = np.zeros(quiet.size, bool)
         active[list(data["active"])] = True
         pending = {c: np.array([unpack_sparse(h, BINS) for h in v]) for c, v in data.get("pending", {}).items()}
-        return cls(active, quiet, int(data["rows"]), np.asarray(data["held"], np.int64), unpack(data["low"]).copy(), unpack(data["high"]).copy(),
-                   pending)
+        return cls(
+            active,
+            quiet,
+            int(data["rows"]),
+            np.asarray(data["held"], np.int64),
+            unpack(data["low"]).copy(),
+            unpack(data["high"]).copy(),
+            pending,
+        )

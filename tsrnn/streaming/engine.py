@@ -72,8 +72,18 @@ def watch(
     found. With `wait`, a run waits for another run on the same state. `channel_scores` adds
     each channel's score to the scores file.
     """
-    job = open_job(source, model, provider=provider, strict_provider=strict_provider, threads=threads, cooldown=cooldown,
-                   min_duration=min_duration, gpu=gpu, score=score, channel_scores=channel_scores)
+    job = open_job(
+        source,
+        model,
+        provider=provider,
+        strict_provider=strict_provider,
+        threads=threads,
+        cooldown=cooldown,
+        min_duration=min_duration,
+        gpu=gpu,
+        score=score,
+        channel_scores=channel_scores,
+    )
     with job.state(state, wait=wait) as saved:
         result = job.run(saved, scores_out, on_event)
         if state is not None:
@@ -82,14 +92,26 @@ def watch(
     return result
 
 
-def open_job(source: str | Path, model: str | Path, *, provider: str = "cpu", strict_provider: bool = False, threads: int = 1,
-             cooldown: int | None = None, min_duration: int = 1, gpu: GpuOptions | None = None, score: dict[str, Any] | None = None,
-             channel_scores: bool = False) -> _Job:
+def open_job(
+    source: str | Path,
+    model: str | Path,
+    *,
+    provider: str = "cpu",
+    strict_provider: bool = False,
+    threads: int = 1,
+    cooldown: int | None = None,
+    min_duration: int = 1,
+    gpu: GpuOptions | None = None,
+    score: dict[str, Any] | None = None,
+    channel_scores: bool = False,
+) -> _Job:
     """An onnxruntime session on the model, ready to score passes over the source."""
     from tsrnn.config import check_watch_settings
     from tsrnn.runtime.session import open_session
 
-    score = check_watch_settings(threads, cooldown, min_duration, score or {}, tuple(f.name for f in fields(DetectorSettings)))
+    score = check_watch_settings(
+        threads, cooldown, min_duration, score or {}, tuple(f.name for f in fields(DetectorSettings))
+    )
     session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
     meta = session_metadata(session, model)
     return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration, score, channel_scores)
@@ -98,16 +120,28 @@ def open_job(source: str | Path, model: str | Path, *, provider: str = "cpu", st
 class _Job:
     """Passes of watch over one source: each scores what is new since the state's cursor."""
 
-    def __init__(self, source: str, model: str, session, meta: ModelMetadata, provider: str, cooldown: int | None, min_duration: int,  # noqa: ANN001
-                 score: dict[str, Any] | None = None, channel_scores: bool = False) -> None:
+    def __init__(
+        self,
+        source: str,
+        model: str,
+        session,
+        meta: ModelMetadata,
+        provider: str,
+        cooldown: int | None,
+        min_duration: int,  # noqa: ANN001
+        score: dict[str, Any] | None = None,
+        channel_scores: bool = False,
+    ) -> None:
         self.source, self.model, self.session, self.meta, self.provider = source, model, session, meta, provider
         self.runner = runner_for(session, meta)
         self.calibration = calibration = meta.scorer_calibration
         self.settings = calibration.settings(**{"cooldown": cooldown, "min_duration": min_duration, **(score or {})})
         missing = [c for c in self.settings.channels if c not in calibration.channels]
         if missing:
-            raise InputError(f"--channels: model {meta.run_name!r} was trained without the {', '.join(missing)} channel; "
-                             f"use some of {', '.join(calibration.channels)}, or train with it")
+            raise InputError(
+                f"--channels: model {meta.run_name!r} was trained without the {', '.join(missing)} channel; "
+                f"use some of {', '.join(calibration.channels)}, or train with it"
+            )
         self.own_novelty = calibration.novelty == "autoencoder"  # the model's error is the novelty channel
         self.all_scored = len(meta.scored) == meta.features
         self.mean = np.asarray(meta.scaler["mean"])[meta.scored]  # of the scored columns
@@ -134,7 +168,9 @@ class _Job:
         _failpoint("before-state-commit")
         save_state(Path(path), saved)
 
-    def run(self, saved: WatchState | None, scores_out: str | Path | None, on_event: EventSink | None = None) -> WatchResult:
+    def run(
+        self, saved: WatchState | None, scores_out: str | Path | None, on_event: EventSink | None = None
+    ) -> WatchResult:
         """One pass: the new rows of each file of the source, in file order, as one stream.
 
         `saved` (when given) is advanced in memory; the caller commits it once this returns.
@@ -142,10 +178,20 @@ class _Job:
         started = time.perf_counter()
         p = _Pass(dict(saved.series) if saved else {}, on_event)
         key = None if scores_out is None or str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
-        writer = ScoresWriter(scores_out, self.meta, committed=saved.outputs.get(key, 0) if key else None,
-                              channels=list(self.settings.channels) if self.channel_scores else None) if scores_out is not None else None
+        writer = (
+            ScoresWriter(
+                scores_out,
+                self.meta,
+                committed=saved.outputs.get(key, 0) if key else None,
+                channels=list(self.settings.channels) if self.channel_scores else None,
+            )
+            if scores_out is not None
+            else None
+        )
         try:
-            for name in source_files(self.source):  # keyed by absolute path; messages name a single file as the user did
+            for name in source_files(
+                self.source
+            ):  # keyed by absolute path; messages name a single file as the user did
                 self._file(name, saved, p, writer)
             for sid, det in p.detectors.items():  # incidents still open: reported now, and kept in the state
                 p.states[sid].detector = det.to_dict()
@@ -163,9 +209,26 @@ class _Job:
             saved.cursors.update(p.cursors)
             saved.series = p.states
         provider = self.session.get_providers()[0]
-        log.info("scored %d rows of %d series in %.3f s on %s; %d events", p.tally.rows, len(p.tally.series), time.perf_counter() - started,
-                 provider, len(p.tally.events))
-        return WatchResult(self.source, self.model, provider, self.provider, self.meta, self.settings, p.tally, p.dropped, p.filled, p.notes)
+        log.info(
+            "scored %d rows of %d series in %.3f s on %s; %d events",
+            p.tally.rows,
+            len(p.tally.series),
+            time.perf_counter() - started,
+            provider,
+            len(p.tally.events),
+        )
+        return WatchResult(
+            self.source,
+            self.model,
+            provider,
+            self.provider,
+            self.meta,
+            self.settings,
+            p.tally,
+            p.dropped,
+            p.filled,
+            p.notes,
+        )
 
     def _file(self, name: str, saved: WatchState | None, p: _Pass, writer: ScoresWriter | None) -> None:
         """The new rows of one file, slice by slice."""
@@ -174,30 +237,45 @@ class _Job:
             chunk = read_new(shown, saved.cursors.get(name) if saved else None)
         except SourceChanged as exc:
             raise SourceChanged(str(exc), name) from None
-        log.info("%s: reading from byte %d", shown, saved.cursors[name].offset if saved and name in saved.cursors else 0)
+        log.info(
+            "%s: reading from byte %d", shown, saved.cursors[name].offset if saved and name in saved.cursors else 0
+        )
         _add(p.dropped, chunk.skipped)
         for data, first_line in chunk.slices(SLICE_BYTES):
             dataset = self._read(chunk.source, data, first_line, p.states, p.dropped)
             if dataset is None:
                 continue
-            log.debug("%s: %d new rows from line %d, %d segments", shown, dataset.rows, first_line, len(dataset.segments))
+            log.debug(
+                "%s: %d new rows from line %d, %d segments", shown, dataset.rows, first_line, len(dataset.segments)
+            )
             _add(p.dropped, {k: v for k, v in dataset.dropped.items() if k != SEEN})
             _add(p.filled, dataset.filled)
             p.notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in p.notes]
             self._score(dataset, p, writer)
         p.cursors[name] = chunk.cursor
 
-    def _read(self, source: str, data: bytes, first_line: int, states: dict[str, SeriesState], dropped: dict[str, int]) -> Dataset | None:
+    def _read(
+        self, source: str, data: bytes, first_line: int, states: dict[str, SeriesState], dropped: dict[str, int]
+    ) -> Dataset | None:
         """New rows, minus those already scored, with each series' last scored row in front."""
         meta = self.meta
         cfg = meta.data
         try:
-            frame = read_frame(source, time_column=meta.time_column, columns=meta.value_columns, id_column=cfg.id_column, data=data,
-                               first_line=first_line, layouts=self.layouts)
+            frame = read_frame(
+                source,
+                time_column=meta.time_column,
+                columns=meta.value_columns,
+                id_column=cfg.id_column,
+                data=data,
+                first_line=first_line,
+                layouts=self.layouts,
+            )
         except InputError as exc:
             if "not found" in str(exc):
                 wanted = ", ".join(repr(c) for c in meta.value_columns)
-                raise InputError(f"{exc} (model {meta.run_name!r} was trained on time column {meta.time_column!r} and value columns {wanted}: give data with those columns, or train on this file)") from None
+                raise InputError(
+                    f"{exc} (model {meta.run_name!r} was trained on time column {meta.time_column!r} and value columns {wanted}: give data with those columns, or train on this file)"
+                ) from None
             raise
         frame, seen = drop_seen(frame, states)
         if seen:
@@ -218,24 +296,41 @@ class _Job:
                 jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen))
             else:  # a new series, or after a gap too long to fill: the model starts again, the detector goes on
                 jobs.append((seg, self.runner.initial(), 0))
-        outputs = self.runner.run_many([(seg.values, arrays) for seg, arrays, _ in jobs], [seg.times for seg, _, _ in jobs])
+        outputs = self.runner.run_many(
+            [(seg.values, arrays) for seg, arrays, _ in jobs], [seg.times for seg, _, _ in jobs]
+        )
         frames = []
         for (seg, _, seen), (expected, error, arrays) in zip(jobs, outputs):  # segments of a series in time order
-            det = self._detector(seg.series, states, p.detectors, int(seg.times[0].astype("datetime64[us]").astype(np.int64)))
+            det = self._detector(
+                seg.series, states, p.detectors, int(seg.times[0].astype("datetime64[us]").astype(np.int64))
+            )
             text = seg.text or [""] * seg.rows
             error = np.asarray(error, np.float64)
             error = error[:, None] if error.ndim == 1 else error  # (rows, columns), or one joint column
             warm = seen + np.arange(seg.rows) < self.settings.warmup
             if warm.any():
                 error = np.where(warm[:, None], np.nan, error)
-            values = seg.values if self.all_scored else seg.values[:, self.meta.scored]  # --target: that column alone is scored
-            rows = Inputs(values=values, scaled=(values - self.mean) / self.scale, expected=expected, time_text=text,
-                          error=None if self.own_novelty else error, novelty=error if self.own_novelty else None,  # an autoencoder's error is novelty
-                          times_us=seg.times.astype("datetime64[us]").astype(np.int64))
+            values = (
+                seg.values if self.all_scored else seg.values[:, self.meta.scored]
+            )  # --target: that column alone is scored
+            rows = Inputs(
+                values=values,
+                scaled=(values - self.mean) / self.scale,
+                expected=expected,
+                time_text=text,
+                error=None if self.own_novelty else error,
+                novelty=error if self.own_novelty else None,  # an autoencoder's error is novelty
+                times_us=seg.times.astype("datetime64[us]").astype(np.int64),
+            )
             found = det.score(rows, series=seg.series, columns=self.meta.scored_columns, scale=self.scale)
             old = states.get(seg.series)
-            states[seg.series] = SeriesState(seen + seg.rows, int(seg.times[-1].astype(np.int64)), arrays_to_json(arrays),
-                                             [float(v) for v in seg.values[-1]], old.detector if old else None)
+            states[seg.series] = SeriesState(
+                seen + seg.rows,
+                int(seg.times[-1].astype(np.int64)),
+                arrays_to_json(arrays),
+                [float(v) for v in seg.values[-1]],
+                old.detector if old else None,
+            )
             for event in found.events:
                 p.found(event)
             keep = seg.observed  # rows filled into gaps carry the state along but are not reported
@@ -246,22 +341,40 @@ class _Job:
                 if self.channel_scores:
                     zero = np.zeros(seg.rows)
                     channels = {c: found.channel_scores.get(c, zero)[keep] for c in self.settings.channels}
-                frames.append(scores_frame(self.meta, [seg.series] * len(kept), kept, values[keep], expected[keep], found.scores[keep],
-                                           found.alert_scores[keep], found.anomaly[keep], found.alert[keep], channels))
+                frames.append(
+                    scores_frame(
+                        self.meta,
+                        [seg.series] * len(kept),
+                        kept,
+                        values[keep],
+                        expected[keep],
+                        found.scores[keep],
+                        found.alert_scores[keep],
+                        found.anomaly[keep],
+                        found.alert[keep],
+                        channels,
+                    )
+                )
         if writer is not None and frames:
             writer.write(pl.concat(frames) if len(frames) > 1 else frames[0])
 
-    def _detector(self, series: str, states: dict[str, SeriesState], detectors: dict[str, SeriesDetector], first_time_us: int) -> SeriesDetector:
+    def _detector(
+        self, series: str, states: dict[str, SeriesState], detectors: dict[str, SeriesDetector], first_time_us: int
+    ) -> SeriesDetector:
         """The series' detector for this run: from the saved state (an incident still open then is
         not a new alert), or fresh from the model's calibration."""
         det = detectors.get(series)
         if det is None:
             saved = states.get(series)
             if saved is not None and saved.detector:
-                det = self.calibration.resume(saved.detector, self.settings, len(self.meta.scored), own_novelty=self.own_novelty)
+                det = self.calibration.resume(
+                    saved.detector, self.settings, len(self.meta.scored), own_novelty=self.own_novelty
+                )
                 det.carry_over()
             else:
-                det = self.calibration.start(self.settings, len(self.meta.scored), own_novelty=self.own_novelty, first_time_us=first_time_us)
+                det = self.calibration.start(
+                    self.settings, len(self.meta.scored), own_novelty=self.own_novelty, first_time_us=first_time_us
+                )
             detectors[series] = det
         return det
 
@@ -270,7 +383,9 @@ class _Job:
         if self.meta.data.resample or not (trained and now and dataset.rows >= 3):
             return []
         if abs(now - trained) > 0.1 * trained:
-            return [f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may mislead (retrain, or use --resample at train time)"]
+            return [
+                f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may mislead (retrain, or use --resample at train time)"
+            ]
         return []
 
 
@@ -280,7 +395,9 @@ class _Pass:
 
     states: dict[str, SeriesState]
     on_event: EventSink | None
-    detectors: dict[str, SeriesDetector] = field(default_factory=dict)  # alive for the whole pass, saved into `states` at its end
+    detectors: dict[str, SeriesDetector] = field(
+        default_factory=dict
+    )  # alive for the whole pass, saved into `states` at its end
     tally: Tally = field(default_factory=Tally)
     dropped: dict[str, int] = field(default_factory=dict)
     filled: dict[str, int] = field(default_factory=dict)

@@ -22,8 +22,18 @@ from tsrnn.export.metadata import ModelMetadata
 from tsrnn.fsutil import umask
 
 
-def scores_frame(meta: ModelMetadata, series: list[str], time_text: list[str], values: np.ndarray, expected: np.ndarray, scores: np.ndarray,
-                 alert_scores: np.ndarray, anomaly: np.ndarray, alert: np.ndarray, channels: dict[str, np.ndarray] | None = None) -> pl.DataFrame:
+def scores_frame(
+    meta: ModelMetadata,
+    series: list[str],
+    time_text: list[str],
+    values: np.ndarray,
+    expected: np.ndarray,
+    scores: np.ndarray,
+    alert_scores: np.ndarray,
+    anomaly: np.ndarray,
+    alert: np.ndarray,
+    channels: dict[str, np.ndarray] | None = None,
+) -> pl.DataFrame:
     """One row per scored input row; with several value columns, `expected_<column>` per column."""
     columns = meta.scored_columns
     data: dict[str, pl.Series] = {"timestamp": pl.Series("timestamp", time_text, pl.String)}
@@ -53,7 +63,14 @@ class ScoresWriter:
     off and written again: each row is in the file once. `close` returns the new size.
     """
 
-    def __init__(self, target: str | Path, meta: ModelMetadata, *, committed: int | None = None, channels: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        target: str | Path,
+        meta: ModelMetadata,
+        *,
+        committed: int | None = None,
+        channels: list[str] | None = None,
+    ) -> None:
         self.meta, self.committed, self.channels = meta, committed, channels
         self.header = True
         if str(target) == "-":
@@ -83,8 +100,20 @@ class ScoresWriter:
     def close(self) -> int | None:
         if self.header:  # no rows: still a header, so the file always says what its columns are
             empty = {c: np.zeros(0) for c in self.channels} if self.channels else None
-            self.write(scores_frame(self.meta, [], [], np.zeros((0, len(self.meta.scored))), np.zeros((0, len(self.meta.scored))), np.zeros(0), np.zeros(0),
-                                    np.zeros(0, bool), np.zeros(0, bool), empty))
+            self.write(
+                scores_frame(
+                    self.meta,
+                    [],
+                    [],
+                    np.zeros((0, len(self.meta.scored))),
+                    np.zeros((0, len(self.meta.scored))),
+                    np.zeros(0),
+                    np.zeros(0),
+                    np.zeros(0, bool),
+                    np.zeros(0, bool),
+                    empty,
+                )
+            )
         self.file.flush()
         if self.path is None:
             return None

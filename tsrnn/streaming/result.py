@@ -27,7 +27,15 @@ class Tally:
         self._trace: list[float] = []  # maxima of `_bucket` consecutive scored rows
         self._bucket, self._fill = 1, 0
 
-    def add(self, series: str, times: np.ndarray, time_text: list[str], scores: np.ndarray, anomaly: np.ndarray, warmup: np.ndarray) -> None:
+    def add(
+        self,
+        series: str,
+        times: np.ndarray,
+        time_text: list[str],
+        scores: np.ndarray,
+        anomaly: np.ndarray,
+        warmup: np.ndarray,
+    ) -> None:
         """One segment's scored rows; `times` (datetime64) are in order, so its ends are its extremes."""
         if not scores.size:
             return
@@ -149,6 +157,12 @@ class FollowResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (the document `watch --follow --json` prints)."""
-        return {"source": self.source, "model": self.model, "passes": self.passes, "rows_scored": self.rows,
-                "restarts": self.restarts, "events": [e.to_dict() for e in self.alerts], "notes": self.notes}
-
+        return {
+            "source": self.source,
+            "model": self.model,
+            "passes": self.passes,
+            "rows_scored": self.rows,
+            "restarts": self.restarts,
+            "events": [e.to_dict() for e in self.alerts],
+            "notes": self.notes,
+        }

@@ -27,7 +27,9 @@ def drop_seen(frame: Frame, states: dict[str, SeriesState]) -> tuple[Frame, int]
     if not last:
         return frame, 0
     key = pl.col(ID) if frame.id_column else pl.lit("")
-    table = pl.DataFrame({"__sid": list(last), "__last": list(last.values())}, schema={"__sid": pl.String, "__last": pl.Int64})
+    table = pl.DataFrame(
+        {"__sid": list(last), "__last": list(last.values())}, schema={"__sid": pl.String, "__last": pl.Int64}
+    )
     data = frame.data.with_columns(key.alias("__sid")).join(table, on="__sid", how="left", maintain_order="left")
     fresh = data["__last"].is_null() | (data[TIME].cast(pl.Int64) > data["__last"])
     return replace(frame, data=data.filter(fresh).drop("__sid", "__last")), int((~fresh).sum())
@@ -36,7 +38,11 @@ def drop_seen(frame: Frame, states: dict[str, SeriesState]) -> tuple[Frame, int]
 def carry_last_rows(frame: Frame, states: dict[str, SeriesState]) -> Frame:
     """The frame with each series' last scored row in front of its new rows (named in `carried`)."""
     ids = set(frame.data[ID].unique().to_list()) if frame.id_column else {""}
-    rows = [(sid, st) for sid, st in states.items() if sid in ids and st.last_values is not None and st.last_time_us is not None]
+    rows = [
+        (sid, st)
+        for sid, st in states.items()
+        if sid in ids and st.last_values is not None and st.last_time_us is not None
+    ]
     if not rows:
         return frame
     cols: dict[str, Any] = {

@@ -42,7 +42,12 @@ class Cursor:
     unterminated: bool = False  # the last consumed line had no newline yet
 
     def to_dict(self) -> dict[str, object]:
-        return {"offset": self.offset, "lines": self.lines, "head_sha256": self.head_sha256, "unterminated": self.unterminated}
+        return {
+            "offset": self.offset,
+            "lines": self.lines,
+            "head_sha256": self.head_sha256,
+            "unterminated": self.unterminated,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Cursor:
@@ -56,8 +61,15 @@ class Chunk:
     cursor (where the next run starts once this one is committed) is known after the last slice.
     """
 
-    def __init__(self, source: str, header: bytes, first_line: int, pieces: Callable[[int], Iterator[bytes]],
-                 finish: Callable[[int, int], Cursor], skipped: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        header: bytes,
+        first_line: int,
+        pieces: Callable[[int], Iterator[bytes]],
+        finish: Callable[[int, int], Cursor],
+        skipped: dict[str, int] | None = None,
+    ) -> None:
         self.source, self.header, self.first_line = source, header, first_line
         self.skipped = skipped or {}
         self._pieces, self._finish = pieces, finish
@@ -94,7 +106,11 @@ def read_new(source: str, cursor: Cursor | None) -> Chunk:
         return Chunk("-", stdin.readline(), 2, lambda size: _stream_pieces(stdin, size), lambda n, line: Cursor())
     path = Path(source)
     if not path.is_file():
-        raise InputError(f"{source}: no such file; check the path" if not path.exists() else f"{source}: not a regular file; give a CSV file")
+        raise InputError(
+            f"{source}: no such file; check the path"
+            if not path.exists()
+            else f"{source}: not a regular file; give a CSV file"
+        )
     f = path.open("rb")
     try:
         head = f.read(HEAD_BYTES)

@@ -33,12 +33,23 @@ class SeriesState:
     detector: dict[str, Any] | None = None  # running error statistics and the open event (SeriesDetector)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows_seen": self.rows_seen, "last_time_us": self.last_time_us, "arrays": self.arrays,
-                "last_values": self.last_values, "detector": self.detector}
+        return {
+            "rows_seen": self.rows_seen,
+            "last_time_us": self.last_time_us,
+            "arrays": self.arrays,
+            "last_values": self.last_values,
+            "detector": self.detector,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeriesState:
-        return cls(int(data["rows_seen"]), data["last_time_us"], dict(data["arrays"]), data.get("last_values"), data["detector"])
+        return cls(
+            int(data["rows_seen"]),
+            data["last_time_us"],
+            dict(data["arrays"]),
+            data.get("last_values"),
+            data["detector"],
+        )
 
 
 @dataclass
@@ -71,21 +82,29 @@ def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
     try:
         doc = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise StateError(f"{path}: the state file is damaged (not valid JSON); delete it to start over from the first row") from None
+        raise StateError(
+            f"{path}: the state file is damaged (not valid JSON); delete it to start over from the first row"
+        ) from None
     if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
         raise StateError(f"{path}: not a tsrnn watch state file; give another --state path")
     if doc.get("version") not in READABLE_VERSIONS:
-        raise StateError(f"{path}: state version {doc.get('version')!r} is not supported (this tsrnn writes {STATE_VERSION}); delete it to start over")
+        raise StateError(
+            f"{path}: state version {doc.get('version')!r} is not supported (this tsrnn writes {STATE_VERSION}); delete it to start over"
+        )
     if doc.get("model") != model_fingerprint:
         raise StateError(f"{path}: this state belongs to another model; use one state file per model and source")
     if doc.get("source") != source:
-        raise StateError(f"{path}: this state belongs to source {doc.get('source')!r}, not {source!r}; use one state file per source")
+        raise StateError(
+            f"{path}: this state belongs to source {doc.get('source')!r}, not {source!r}; use one state file per source"
+        )
     try:
         cursors = {str(k): Cursor.from_dict(v) for k, v in doc["cursors"].items()}
         series = {k: SeriesState.from_dict(v) for k, v in doc["series"].items()}
         outputs = {str(k): int(v) for k, v in doc.get("outputs", {}).items()}
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise StateError(f"{path}: the state file is damaged (fields missing); delete it to start over from the first row") from None
+        raise StateError(
+            f"{path}: the state file is damaged (fields missing); delete it to start over from the first row"
+        ) from None
     return WatchState(model_fingerprint, source, cursors, series, outputs)
 
 
@@ -110,7 +129,9 @@ class StateLock:
         except BlockingIOError:
             os.close(self._fd)
             self._fd = None
-            raise StateError(f"{self.path}: another tsrnn watch is using this state; let it finish, or pass --wait") from None
+            raise StateError(
+                f"{self.path}: another tsrnn watch is using this state; let it finish, or pass --wait"
+            ) from None
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,7 +14,9 @@ from tsrnn.errors import InputError, TsrnnError
 from tsrnn.scoring.calibration import auto_accept, auto_cooldown
 
 
-def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, source: str) -> tuple[ModelConfig, ScoreConfig]:
+def resolve_auto(
+    model: ModelConfig, score: ScoreConfig, dataset: Dataset, source: str
+) -> tuple[ModelConfig, ScoreConfig]:
     """Settings left at `auto`, decided from the data (and recorded in the run as decided).
 
     - inputs: level for window models; a stateful forecaster's is chosen by validation (choose_inputs);
@@ -34,7 +36,9 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
     if model.inputs == "auto" and not stateful:
         model = dataclasses.replace(model, inputs="level")
     if model.time_features == "auto":
-        model = dataclasses.replace(model, time_features="day" if stateful and interval and interval < 43_200 else "none")
+        model = dataclasses.replace(
+            model, time_features="day" if stateful and interval and interval < 43_200 else "none"
+        )
     if score.error == "auto":
         kind = ("blend" if season_rows(interval) else "horizon" if model.horizon > 1 else "abs") if stateful else "abs"
         score = dataclasses.replace(score, error=kind if spec.error_kinds else "none")
@@ -43,13 +47,17 @@ def resolve_auto(model: ModelConfig, score: ScoreConfig, dataset: Dataset, sourc
     if not spec.error_kinds:  # an autoencoder's error is its reconstruction error: the novelty channel
         score = dataclasses.replace(score, error="none")
     if score.error == "blend" and not season_rows(interval):
-        raise InputError(f"{source}: --error blend compares each row with the same time a day earlier, which needs rows at a regular interval "
-                         f"of 4.3 s to 12 h (found {interval or 'none'}); use --resample, or another --error")
+        raise InputError(
+            f"{source}: --error blend compares each row with the same time a day earlier, which needs rows at a regular interval "
+            f"of 4.3 s to 12 h (found {interval or 'none'}); use --resample, or another --error"
+        )
     if score.novelty == "auto":
         score = dataclasses.replace(score, novelty="autoencoder" if spec.own_novelty else "knn")
     if score.novelty == "autoencoder" and not spec.own_novelty:
-        raise TsrnnError("--novelty autoencoder: the novelty channel is an autoencoder's reconstruction error with --model autoencoder; "
-                         "a forecaster's novelty channel is knn (or none)")
+        raise TsrnnError(
+            "--novelty autoencoder: the novelty channel is an autoencoder's reconstruction error with --model autoencoder; "
+            "a forecaster's novelty channel is knn (or none)"
+        )
     if score.novelty == "knn" and spec.own_novelty:
         score = dataclasses.replace(score, novelty="autoencoder")
     if score.cooldown is None:

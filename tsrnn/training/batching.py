@@ -17,10 +17,14 @@ class Split:
     context: list[int]
     train_times: list[np.ndarray] = field(default_factory=list)  # datetime64 per row of each part (time features)
     val_times: list[np.ndarray] = field(default_factory=list)
-    val_at: list[tuple[int, int]] = field(default_factory=list)  # (series, row of the series) where each validation part starts
+    val_at: list[tuple[int, int]] = field(
+        default_factory=list
+    )  # (series, row of the series) where each validation part starts
 
 
-def tbptt_pieces(parts: list[np.ndarray], length: int, horizon: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tbptt_pieces(
+    parts: list[np.ndarray], length: int, horizon: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut each part (rows, features) into contiguous pieces of `length` input rows.
 
     Returns inputs (pieces, length, features), targets (pieces, length, horizon, features) where

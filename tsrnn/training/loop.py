@@ -19,6 +19,7 @@ from tsrnn.training.optim import Adam, Plateau
 if TYPE_CHECKING:
     from tsrnn.training.tasks import Task
 
+
 @dataclass(frozen=True)
 class EpochStats:
     """One line of the training history."""
@@ -94,7 +95,16 @@ def fit(
             if improved:
                 best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
                 if on_best:
-                    on_best(Checkpoint(list(history), best_loss, copy.deepcopy(opt.state_dict()), schedule.state_dict(), rng.bit_generator.state, torch.get_rng_state()))
+                    on_best(
+                        Checkpoint(
+                            list(history),
+                            best_loss,
+                            copy.deepcopy(opt.state_dict()),
+                            schedule.state_dict(),
+                            rng.bit_generator.state,
+                            torch.get_rng_state(),
+                        )
+                    )
             else:
                 stale += 1
             if on_epoch:

@@ -20,7 +20,9 @@ import torch
 class Adam:
     """Adam (Kingma and Ba, 2015) with bias correction, as torch.optim.Adam with its defaults."""
 
-    def __init__(self, params: Iterable[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self, params: Iterable[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         self.params = [p for p in params if p.requires_grad]
         self.lr, self.betas, self.eps = lr, betas, eps
         self.steps = 0
@@ -47,8 +49,10 @@ class Adam:
 
     def state_dict(self) -> dict[str, Any]:
         """torch.optim's layout: {"state": {i: {"step", "exp_avg", "exp_avg_sq"}}, "param_groups": [...]}."""
-        state = {i: {"step": torch.tensor(float(self.steps)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
-                 for i, (m, v) in enumerate(zip(self.exp_avg, self.exp_avg_sq))}
+        state = {
+            i: {"step": torch.tensor(float(self.steps)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
+            for i, (m, v) in enumerate(zip(self.exp_avg, self.exp_avg_sq))
+        }
         group = {"lr": self.lr, "betas": self.betas, "eps": self.eps, "params": list(range(len(self.params)))}
         return {"state": state, "param_groups": [group]}
 

@@ -73,7 +73,9 @@ class Run:
         model.load_state_dict(torch.load(self.path / WEIGHTS_FILE, map_location="cpu", weights_only=True))
         state = torch.load(self.path / TRAINER_FILE, map_location="cpu", weights_only=True)
         history = [EpochStats(**h) for h in self.info["history"][: trainer["best_epochs"]]]
-        return Checkpoint(history, trainer["best_loss"], state["optimizer"], state["scheduler"], trainer["rng"], state["torch_rng"])
+        return Checkpoint(
+            history, trainer["best_loss"], state["optimizer"], state["scheduler"], trainer["rng"], state["torch_rng"]
+        )
 
     def load_model(self) -> torch.nn.Module:
         """Rebuild the network from the saved config and load its weights (no pickle)."""
@@ -103,9 +105,19 @@ def save_run(path: Path, info: dict[str, Any], model: torch.nn.Module, checkpoin
     atomic_write_bytes(path / WEIGHTS_FILE, buffer.getvalue())
     if checkpoint is not None:
         buffer = io.BytesIO()
-        torch.save({"optimizer": checkpoint.optimizer, "scheduler": checkpoint.scheduler, "torch_rng": checkpoint.torch_rng}, buffer)
+        torch.save(
+            {"optimizer": checkpoint.optimizer, "scheduler": checkpoint.scheduler, "torch_rng": checkpoint.torch_rng},
+            buffer,
+        )
         atomic_write_bytes(path / TRAINER_FILE, buffer.getvalue())
-        info = {**info, "trainer": {"best_loss": checkpoint.best_loss, "best_epochs": len(checkpoint.history), "rng": checkpoint.rng}}
+        info = {
+            **info,
+            "trainer": {
+                "best_loss": checkpoint.best_loss,
+                "best_epochs": len(checkpoint.history),
+                "rng": checkpoint.rng,
+            },
+        }
     atomic_write_bytes(path / RUN_FILE, (json.dumps({"format": RUN_FORMAT, **info}, indent=2) + "\n").encode())
     return Run(path, info)
 
@@ -117,7 +129,9 @@ def load_run(path: str | Path) -> Run:
     try:
         info = json.loads(file.read_text())
     except FileNotFoundError:
-        raise ModelError(f"{path}: not a run directory (no {RUN_FILE}); train one with `tsrnn train DATA.csv`") from None
+        raise ModelError(
+            f"{path}: not a run directory (no {RUN_FILE}); train one with `tsrnn train DATA.csv`"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ModelError(f"{file}: damaged (not valid JSON); train the run again") from None
     if info.get("format") != RUN_FORMAT:

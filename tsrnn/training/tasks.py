@@ -37,11 +37,23 @@ def _diffs(values: np.ndarray, axis: int = 0) -> np.ndarray:
 class ForecasterTask:
     """Stateful: truncated BPTT over contiguous pieces, carrying the state from chunk to chunk."""
 
-    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, model_cfg: ModelConfig, targets: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        split: Split,
+        scaler: Scaler,
+        cfg: TrainConfig,
+        model_cfg: ModelConfig,
+        targets: tuple[int, ...] | None = None,
+    ) -> None:
         from tsrnn.data.timefeatures import count
         from tsrnn.data.timefeatures import time_features as features_of
 
-        warmup, horizon, diff, time_features = model_cfg.spec.warmup_rows(model_cfg.window), model_cfg.horizon, model_cfg.inputs == "diff", model_cfg.time_features
+        warmup, horizon, diff, time_features = (
+            model_cfg.spec.warmup_rows(model_cfg.window),
+            model_cfg.horizon,
+            model_cfg.inputs == "diff",
+            model_cfg.time_features,
+        )
         self.split, self.scaler, self.horizon, self.diff, self.loss = split, scaler, horizon, diff, cfg.loss
         self.train = [scaler.transform(p) for p in split.train]
         self.time_inputs = count(time_features)
@@ -49,7 +61,9 @@ class ForecasterTask:
         val_tf = pad_stack([features_of(t, time_features) for t in split.val_times])[0] if self.time_inputs else None
         self.val_tf = torch.from_numpy(val_tf) if val_tf is not None else None
         self.features = self.train[0].shape[1]
-        self.targets = list(targets) if targets is not None else list(range(self.features))  # the columns forecast (--target)
+        self.targets = (
+            list(targets) if targets is not None else list(range(self.features))
+        )  # the columns forecast (--target)
         total = sum(p.shape[0] for p in self.train)
         # A pass makes about total / (batch * chunk) optimiser steps: fewer streams on small data,
         # so that even a short history gets MIN_STEPS steps per epoch.
@@ -64,14 +78,22 @@ class ForecasterTask:
         first = np.maximum(np.array(split.context), warmup)[:, None]
         scored = (steps[None, :] + 1 >= first) & (steps[None, :] + 1 < lengths[:, None])
         self.val_targets = torch.from_numpy(targets[..., self.targets].astype(np.float32))
-        self.val_mask = torch.from_numpy((scored[:, :, None] & valid & (steps[None, :, None] + np.arange(1, horizon + 1) < lengths[:, None, None])).astype(np.float32))
+        self.val_mask = torch.from_numpy(
+            (
+                scored[:, :, None] & valid & (steps[None, :, None] + np.arange(1, horizon + 1) < lengths[:, None, None])
+            ).astype(np.float32)
+        )
         self.error_mask = (steps[None, :] >= first) & (steps[None, :] < lengths[:, None])  # one-step errors by row
 
-    def train_epoch(self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
+    def train_epoch(
+        self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator
+    ) -> tuple[float, float]:
         parts = [np.concatenate([p, _diffs(p)], axis=1) for p in self.train] if self.diff else self.train
         if self.time_inputs:
             parts = [np.concatenate([p, t], axis=1) for p, t in zip(parts, self.train_tf)]
-        x_all, y_all, m_all = tbptt_pieces(parts, self.length, self.horizon, rng)  # [values | changes (diff) | time features]
+        x_all, y_all, m_all = tbptt_pieces(
+            parts, self.length, self.horizon, rng
+        )  # [values | changes (diff) | time features]
         f, k = self.features, self.time_inputs
         order = rng.permutation(len(x_all))
         losses, norms = [], []
@@ -84,8 +106,12 @@ class ForecasterTask:
                 if not mask.any():
                     break
                 chunk = x[:, t : t + cfg.chunk]
-                pred, *state = model(chunk[..., :f], *state, diff=chunk[..., f : 2 * f] if self.diff else None,
-                                     tf=chunk[..., chunk.shape[-1] - k :] if k else None)
+                pred, *state = model(
+                    chunk[..., :f],
+                    *state,
+                    diff=chunk[..., f : 2 * f] if self.diff else None,
+                    tf=chunk[..., chunk.shape[-1] - k :] if k else None,
+                )
                 loss = masked_loss(pred, y[:, t : t + cfg.chunk, :, :f][..., self.targets], mask, cfg.loss)
                 norms.append(step(model, opt, loss, cfg.clip_grad))
                 state = [s.detach() for s in state]
@@ -104,7 +130,9 @@ class ForecasterTask:
         nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
         tf = (self.val_tf,) if self.val_tf is not None else ()
         carried = (nan[:, self.targets], nan) if self.diff else (nan[:, self.targets],)  # next, and prev for changes
-        expected, error, forecast, *_ = (t.numpy() for t in stream(torch.from_numpy(raw), *tf, *model.zero_state(raw.shape[0]), *carried))
+        expected, error, forecast, *_ = (
+            t.numpy() for t in stream(torch.from_numpy(raw), *tf, *model.zero_state(raw.shape[0]), *carried)
+        )
         return raw[..., self.targets], expected, error, forecast
 
     def val_errors(self, model: Forecaster) -> np.ndarray:
@@ -125,7 +153,10 @@ class ForecasterTask:
         outputs = len(self.targets)
 
         def errors(spec: ErrorSpec) -> np.ndarray:
-            rows = [row_errors(spec, raw[b], expected[b], forecast[b], scale, spec.initial())[0] for b in range(raw.shape[0])]
+            rows = [
+                row_errors(spec, raw[b], expected[b], forecast[b], scale, spec.initial())[0]
+                for b in range(raw.shape[0])
+            ]
             return np.stack(rows)[self.error_mask].astype(np.float64)
 
         spec = ErrorSpec(kind, self.horizon, outputs, season)
@@ -134,8 +165,14 @@ class ForecasterTask:
             spec = ErrorSpec(kind, self.horizon, outputs, inverse_cov=inverse_covariance(residuals))
         elif kind in ("both", "blend"):  # each part in units of its own 99th percentile
             horizon = q99(errors(ErrorSpec("horizon", self.horizon, outputs)))
-            other = q99(errors(ErrorSpec("abs", self.horizon, outputs))) if kind == "both" else seasonal_norm([p[:, self.targets] for p in self.split.train], season, scale)
-            spec = ErrorSpec(kind, self.horizon, outputs, season, (other, horizon) if kind == "both" else (horizon, other))
+            other = (
+                q99(errors(ErrorSpec("abs", self.horizon, outputs)))
+                if kind == "both"
+                else seasonal_norm([p[:, self.targets] for p in self.split.train], season, scale)
+            )
+            spec = ErrorSpec(
+                kind, self.horizon, outputs, season, (other, horizon) if kind == "both" else (horizon, other)
+            )
         return errors(spec), spec
 
 
@@ -152,7 +189,14 @@ class _WindowTask:
 class WindowedTask(_WindowTask):
     """The baseline: fixed windows of `window` rows from a zero state, each predicting what follows."""
 
-    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, model_cfg: ModelConfig, targets: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        split: Split,
+        scaler: Scaler,
+        cfg: TrainConfig,
+        model_cfg: ModelConfig,
+        targets: tuple[int, ...] | None = None,
+    ) -> None:
         window, horizon = model_cfg.window, model_cfg.horizon
         self.split, self.scaler, self.window, self.horizon, self.loss = split, scaler, window, horizon, cfg.loss
         self.train = [scaler.transform(p) for p in split.train]
@@ -169,7 +213,9 @@ class WindowedTask(_WindowTask):
             y[i, : len(rows)], m[i, : len(rows)] = rows, 1.0
         return torch.from_numpy(y), torch.from_numpy(m)
 
-    def train_epoch(self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
+    def train_epoch(
+        self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator
+    ) -> tuple[float, float]:
         order = rng.permutation(len(self.train_index))
         losses, norms = [], []
         batch = cfg.batch or WINDOW_BATCH
@@ -187,7 +233,9 @@ class WindowedTask(_WindowTask):
         total, count = 0.0, 0.0
         for start in range(0, len(self.val_index), 4096):
             index = self.val_index[start : start + 4096]
-            pred, *_ = model(torch.from_numpy(gather_windows(self.val_scaled, index, self.window)), *model.zero_state(len(index)))
+            pred, *_ = model(
+                torch.from_numpy(gather_windows(self.val_scaled, index, self.window)), *model.zero_state(len(index))
+            )
             y, m = self._targets(self.val_scaled, index)
             total += float(masked_loss(pred[:, -1], y, m, self.loss)) * float(m.sum())
             count += float(m.sum())
@@ -208,7 +256,14 @@ class WindowedTask(_WindowTask):
 class AutoencoderTask(_WindowTask):
     """Reconstruct windows inside segments; a row's error is the last step of the window ending at it."""
 
-    def __init__(self, split: Split, scaler: Scaler, cfg: TrainConfig, model_cfg: ModelConfig, targets: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        split: Split,
+        scaler: Scaler,
+        cfg: TrainConfig,
+        model_cfg: ModelConfig,
+        targets: tuple[int, ...] | None = None,
+    ) -> None:
         self.split = split
         self.scaler = scaler
         self.window = window = model_cfg.window
@@ -221,12 +276,16 @@ class AutoencoderTask(_WindowTask):
         self.val_index = val_index[keep] if len(val_index) else val_index
         self.val_windows = torch.from_numpy(gather_windows(self.val_scaled, self.val_index, window))
 
-    def train_epoch(self, model: Autoencoder, opt: Adam, cfg: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
+    def train_epoch(
+        self, model: Autoencoder, opt: Adam, cfg: TrainConfig, rng: np.random.Generator
+    ) -> tuple[float, float]:
         order = rng.permutation(len(self.train_index))[:MAX_WINDOWS_PER_EPOCH]
         losses, norms = [], []
         batch = cfg.batch or WINDOW_BATCH
         for start in range(0, len(order), batch):
-            x = torch.from_numpy(gather_windows(self.train, self.train_index[order[start : start + batch]], self.window))
+            x = torch.from_numpy(
+                gather_windows(self.train, self.train_index[order[start : start + batch]], self.window)
+            )
             loss = pointwise(model(x), x, cfg.loss).mean()
             norms.append(step(model, opt, loss, cfg.clip_grad))
             losses.append(loss.item())
@@ -246,4 +305,8 @@ class AutoencoderTask(_WindowTask):
 
 
 Task = ForecasterTask | WindowedTask | AutoencoderTask
-TASKS: dict[str, type[Task]] = {"stateful": ForecasterTask, "windowed": WindowedTask, "autoencoder": AutoencoderTask}  # by tsrnn.kinds name
+TASKS: dict[str, type[Task]] = {
+    "stateful": ForecasterTask,
+    "windowed": WindowedTask,
+    "autoencoder": AutoencoderTask,
+}  # by tsrnn.kinds name

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -84,12 +85,20 @@ def train(
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         run_name = _run_name(name, data)
     dataset = read_dataset(str(data), dcfg, keep_text=False)
-    log.info("%s: %d rows of %d series, columns %s", data, dataset.rows, len(dataset.series()), ", ".join(dataset.value_columns))
+    log.info(
+        "%s: %d rows of %d series, columns %s",
+        data,
+        dataset.rows,
+        len(dataset.series()),
+        ", ".join(dataset.value_columns),
+    )
     model_cfg, score = resolve_auto(model_cfg, score, dataset, str(data))
     split = _split(dataset, model_cfg, cfg)
     schema = _schema(dataset)
     if resume is not None and schema["sha256"] != resume.schema["sha256"]:
-        raise InputError(f"{data}: this is not the data run {run_name!r} was trained on; resume with the same file, or train a new run")
+        raise InputError(
+            f"{data}: this is not the data run {run_name!r} was trained on; resume with the same file, or train a new run"
+        )
     scaler = resume.scaler if resume is not None else Scaler.fit(np.concatenate(split.train), cfg.scaler)
 
     threads = cfg.threads or auto_threads(model_cfg)
@@ -97,18 +106,37 @@ def train(
         started = time.perf_counter()
         choices: dict[str, Any] = dict(resume.info["summary"].get("choices", {})) if resume is not None else {}
         if model_cfg.inputs == "auto":
-            model_cfg, net, task, checkpoint, choices["inputs"], stopped = choose_inputs(model_cfg, cfg, split, scaler, list(dataset.value_columns))
+            model_cfg, net, task, checkpoint, choices["inputs"], stopped = choose_inputs(
+                model_cfg, cfg, split, scaler, list(dataset.value_columns)
+            )
         else:
             net, task = _network(model_cfg, cfg, split, scaler, list(dataset.value_columns))
             checkpoint, stopped = resume.load_checkpoint(net) if resume is not None else None, False
         base = {
-            "name": run_name, "tsrnn_version": __version__, "data": to_dict(dcfg), "model": to_dict(model_cfg),
-            "train": to_dict(cfg), "score": to_dict(score), "sources": sources or {}, "schema": schema, "scaler": scaler.to_dict(),
+            "name": run_name,
+            "tsrnn_version": __version__,
+            "data": to_dict(dcfg),
+            "model": to_dict(model_cfg),
+            "train": to_dict(cfg),
+            "score": to_dict(score),
+            "sources": sources or {},
+            "schema": schema,
+            "scaler": scaler.to_dict(),
         }
-        saver = _Saver(Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split, score, scaler, threads, choices)
-        saver.checkpoint = checkpoint if resume is None else None  # the chosen candidate's best, until training beats it
-        result = FitResult(list(checkpoint.history), True) if stopped else fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
-        seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
+        saver = _Saver(
+            Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split, score, scaler, threads, choices
+        )
+        saver.checkpoint = (
+            checkpoint if resume is None else None
+        )  # the chosen candidate's best, until training beats it
+        result = (
+            FitResult(list(checkpoint.history), True)
+            if stopped
+            else fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
+        )
+        seconds = (
+            time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
+        )
         run = saver.save(result.history, "interrupted" if result.interrupted else "complete", seconds)
         log.info("%s: %d epochs in %.1f s on %d torch threads", run.path, len(result.history), seconds, threads)
         return TrainResult(run, run.info["summary"])
@@ -164,8 +192,11 @@ def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler
     if not tried:
         raise KeyboardInterrupt
     chosen = min(tried, key=lambda k: tried[k][3].best_loss)
-    record = {"chosen": chosen, "by": f"validation loss after {probe.epochs} epochs each",
-              "validation_loss": {k: round(float(v[3].best_loss), 6) for k, v in tried.items()}}
+    record = {
+        "chosen": chosen,
+        "by": f"validation loss after {probe.epochs} epochs each",
+        "validation_loss": {k: round(float(v[3].best_loss), 6) for k, v in tried.items()},
+    }
     if stopped:
         record["by"] += " (interrupted while choosing)"
     return (*tried[chosen], record, stopped)
@@ -195,8 +226,20 @@ def warmup_rows(model_cfg: ModelConfig) -> int:
 class _Saver:
     """Writes the run directory: at each improvement (status "training") and at the end."""
 
-    def __init__(self, path: Path, base: dict[str, Any], net, task, model_cfg: ModelConfig, dataset: Dataset, split: Split, score: ScoreConfig,  # noqa: ANN001
-                 scaler: Scaler, threads: int, choices: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        base: dict[str, Any],
+        net,
+        task,
+        model_cfg: ModelConfig,
+        dataset: Dataset,
+        split: Split,
+        score: ScoreConfig,  # noqa: ANN001
+        scaler: Scaler,
+        threads: int,
+        choices: dict[str, Any],
+    ) -> None:
         from tsrnn.scoring.errors import season_rows
 
         self.threads, self.choices = threads, choices
@@ -214,16 +257,26 @@ class _Saver:
         import torch
 
         with torch.no_grad():
-            errors, spec = self.task.calibration_errors(self.net, self.score.error if self.score.error != "none" else "abs", self.season)
+            errors, spec = self.task.calibration_errors(
+                self.net, self.score.error if self.score.error != "none" else "abs", self.season
+            )
         autoencoder = self.model_cfg.spec.own_novelty  # its reconstruction error is the novelty channel
-        self.history.val_novelty = errors if autoencoder else _aligned(self.history, self.split, getattr(self.task, "error_mask", None))
-        calibration = calibrate(None if autoencoder else errors, warmup_rows(self.model_cfg), score=self.score, spec=spec, history=self.history,
-                                novelty=self.score.novelty)
+        self.history.val_novelty = (
+            errors if autoencoder else _aligned(self.history, self.split, getattr(self.task, "error_mask", None))
+        )
+        calibration = calibrate(
+            None if autoencoder else errors,
+            warmup_rows(self.model_cfg),
+            score=self.score,
+            spec=spec,
+            history=self.history,
+            novelty=self.score.novelty,
+        )
         best = min(history, key=lambda s: s.val_loss)
         info = {
             **self.base,
             "status": status,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "calibration": calibration.to_dict(),
             "history": [s.to_dict() for s in history],
             "summary": self._summary(history, best, calibration, status, seconds),
@@ -234,24 +287,49 @@ class _Saver:
         train_rows = np.concatenate(self.split.train)
         notes = list(self.dataset.notes) + [
             f"column {c!r} is constant in the training data: any change in it will score as anomalous"
-            for c, v in zip(self.dataset.value_columns, train_rows.std(axis=0)) if v == 0.0
+            for c, v in zip(self.dataset.value_columns, train_rows.std(axis=0))
+            if v == 0.0
         ]
         if status == "interrupted":
-            notes.append(f"training was interrupted after epoch {history[-1].epoch}; the best weights so far are saved (continue with --resume)")
+            notes.append(
+                f"training was interrupted after epoch {history[-1].epoch}; the best weights so far are saved (continue with --resume)"
+            )
         return {
-            "name": self.base["name"], "run_dir": str(self.path), "status": status,
-            "model": self.model_cfg.kind, "cell": self.model_cfg.cell, "mode": self.model_cfg.mode, "horizon": self.model_cfg.horizon,
-            "series": len(self.dataset.series()), "segments": len(self.dataset.segments),
+            "name": self.base["name"],
+            "run_dir": str(self.path),
+            "status": status,
+            "model": self.model_cfg.kind,
+            "cell": self.model_cfg.cell,
+            "mode": self.model_cfg.mode,
+            "horizon": self.model_cfg.horizon,
+            "series": len(self.dataset.series()),
+            "segments": len(self.dataset.segments),
             "rows_train": int(train_rows.shape[0]),
             "rows_val": int(sum(p.shape[0] - c for p, c in zip(self.split.val, self.split.context))),
-            "epochs_run": len(history), "best_epoch": best.epoch, "best_val_loss": best.val_loss,
-            "loss": self.base["train"].get("loss", "mse"), "batch": getattr(self.task, "batch", None) or self.base["train"].get("batch") or WINDOW_BATCH,
-            "train_seconds": round(seconds, 3), "threads": self.threads, "inputs": self.model_cfg.inputs, "choices": self.choices,
-            "target": self.model_cfg.target, "columns": len(self.dataset.value_columns), "parameters": sum(p.numel() for p in self.net.parameters()),
-            "error_scale": calibration.error_scale, "threshold": calibration.threshold, "channels": calibration.channels,
-            "cooldown": calibration.cooldown, "hold": calibration.hold, "accept_after": calibration.accept_after, "error": calibration.error, "time_features": self.model_cfg.time_features,
+            "epochs_run": len(history),
+            "best_epoch": best.epoch,
+            "best_val_loss": best.val_loss,
+            "loss": self.base["train"].get("loss", "mse"),
+            "batch": getattr(self.task, "batch", None) or self.base["train"].get("batch") or WINDOW_BATCH,
+            "train_seconds": round(seconds, 3),
+            "threads": self.threads,
+            "inputs": self.model_cfg.inputs,
+            "choices": self.choices,
+            "target": self.model_cfg.target,
+            "columns": len(self.dataset.value_columns),
+            "parameters": sum(p.numel() for p in self.net.parameters()),
+            "error_scale": calibration.error_scale,
+            "threshold": calibration.threshold,
+            "channels": calibration.channels,
+            "cooldown": calibration.cooldown,
+            "hold": calibration.hold,
+            "accept_after": calibration.accept_after,
+            "error": calibration.error,
+            "time_features": self.model_cfg.time_features,
             "interval_seconds": self.dataset.interval_seconds,
-            "dropped_rows": self.dataset.dropped, "filled": self.dataset.filled, "notes": notes,
+            "dropped_rows": self.dataset.dropped,
+            "filled": self.dataset.filled,
+            "notes": notes,
         }
 
 
@@ -261,9 +339,14 @@ def _history(dataset: Dataset, scaler: Scaler, score: ScoreConfig, scored: list[
     cols = scored if scored is not None else list(range(len(dataset.value_columns)))
     series = [np.concatenate([seg.values for seg in segments])[:, cols] for segments in dataset.series().values()]
     times = [np.concatenate([seg.times for seg in segments]) for segments in dataset.series().values()]
-    history = History(series, np.asarray(scaler.mean)[cols], np.asarray(scaler.scale)[cols], dataset.interval_seconds, times)
+    history = History(
+        series, np.asarray(scaler.mean)[cols], np.asarray(scaler.scale)[cols], dataset.interval_seconds, times
+    )
     if score.novelty == "knn":
-        history.series_novelty = [knn_values(s, history.scaler_mean, history.scaler_scale, score.novelty_window, score.novelty_memory) for s in series]
+        history.series_novelty = [
+            knn_values(s, history.scaler_mean, history.scaler_scale, score.novelty_window, score.novelty_memory)
+            for s in series
+        ]
     return history
 
 
