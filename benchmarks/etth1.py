@@ -224,22 +224,27 @@ def main() -> None:
     one, pers = med(acc, "one_step", "MAE"), med(acc, "persistence", "MAE")
     snaive = med(acc, "seasonal_naive", "MAE")
     print(
-        f"one step vs persistence MAE: horizon 1 {one / pers:.3f}x, diff {med(acc, 'diff_one_step', 'MAE') / pers:.3f}x, "
+        f"one step vs persistence MAE: horizon 1 {one / pers:.3f}x, diff "
+        f"{med(acc, 'diff_one_step', 'MAE') / pers:.3f}x, "
         f"diff mae {med(acc, 'diff_mae_one_step', 'MAE') / pers:.3f}x; "
         f"24 steps vs seasonal naive MAE: rolled {med(acc, 'h1_rolled_24', 'MAE') / snaive:.3f}x, "
-        f"direct {med(acc, 'h24_direct_24', 'MAE') / snaive:.3f}x, direct diff {med(acc, 'diff_h24_direct_24', 'MAE') / snaive:.3f}x, "
+        f"direct {med(acc, 'h24_direct_24', 'MAE') / snaive:.3f}x, direct diff "
+        f"{med(acc, 'diff_h24_direct_24', 'MAE') / snaive:.3f}x, "
         f"direct diff mae {med(acc, 'diff_mae_h24_direct_24', 'MAE') / snaive:.3f}x, "
         f"ridge {med(acc, 'ridge_24', 'MAE') / snaive:.3f}x"
     )
     print(
-        f"training wall time: horizon 1 {med(acc, 'train_seconds_h1'):.1f} s, --horizon 24 {med(acc, 'train_seconds_h24'):.1f} s"
+        f"training wall time: horizon 1 {med(acc, 'train_seconds_h1'):.1f} s, --horizon 24 "
+        f"{med(acc, 'train_seconds_h24'):.1f} s"
     )
     s, w = med(speed, "epoch_s_stateful"), med(speed, "epoch_s_windowed")
     print(
-        f"first 10,000 rows, hidden 32: epoch {s:.3f} s stateful, {w:.3f} s windowed (window {args.window}): {w / s:.0f}x"
+        f"first 10,000 rows, hidden 32: epoch {s:.3f} s stateful, {w:.3f} s windowed (window {args.window}): "
+        f"{w / s:.0f}x"
     )
     print(
-        f"best validation MSE: stateful {med(speed, 'best_val_stateful'):.4f}, windowed {med(speed, 'best_val_windowed'):.4f}; "
+        f"best validation MSE: stateful {med(speed, 'best_val_stateful'):.4f}, windowed "
+        f"{med(speed, 'best_val_windowed'):.4f}; "
         f"time to the windowed best: windowed {med(speed, 'seconds_windowed_to_its_best'):.1f} s, "
         f"stateful {med(speed, 'seconds_stateful_to_windowed_best'):.1f} s"
     )

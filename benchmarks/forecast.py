@@ -291,7 +291,8 @@ def report_etth1(title: str, results: list[dict[str, Any]]) -> None:
     seeds = len(results)
     print(f"\n{title}: test rows {TRAIN + VAL}-{TRAIN + VAL + TEST - LEADS}, medians over {seeds} seed(s)")
     print(
-        f"  {'method':24} {'1 step MAE':>10} {'RMSE':>7} {'MASE':>6} {'x pers.':>8}   {'24 steps MAE':>12} {'RMSE':>7} {'MASE':>6} {'x s.naive':>9}   {'train s':>8}"
+        f"  {'method':24} {'1 step MAE':>10} {'RMSE':>7} {'MASE':>6} {'x pers.':>8}   {'24 steps MAE':>12} "
+        f"{'RMSE':>7} {'MASE':>6} {'x s.naive':>9}   {'train s':>8}"
     )
     labels = list(results[0]["one step"])
     pers = med([r["one step"]["persistence"]["MAE"] for r in results])
@@ -317,7 +318,8 @@ def report_etth1(title: str, results: list[dict[str, Any]]) -> None:
 def report_nab(results: list[dict[str, Any]], files: str) -> None:
     r0 = results[0]
     print(
-        f"\nnab_dev ({files} files): {r0['files']} files ({r0['skipped_constant']} with a constant test part left out), "
+        f"\nnab_dev ({files} files): {r0['files']} files ({r0['skipped_constant']} with a constant test part left "
+        f"out), "
         "one step; median over files of MAE / persistence's MAE (per seed)"
     )
     for label in r0["median_ratio"]:
@@ -371,7 +373,8 @@ def main() -> None:
         print(json.dumps(results))
         return
     print(
-        f"forecast benchmark: seeds {', '.join(map(str, args.seeds))}; torch threads 1; {time.perf_counter() - started:.0f} s in all"
+        f"forecast benchmark: seeds {', '.join(map(str, args.seeds))}; torch threads 1; "
+        f"{time.perf_counter() - started:.0f} s in all"
         + (f"; Darts {args.darts_epochs} epochs" if darts else "; Darts skipped")
     )
     if settings:

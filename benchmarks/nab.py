@@ -128,7 +128,8 @@ def line(name: str, docs: list[dict[str, Any]]) -> str:
     seeds = " / ".join(f"{v:.1f}" for v in std)
     return (
         f"{name:52} {seeds:>13} {statistics.median(std):7.1f} {statistics.median(fp):7.1f} {statistics.median(fn):7.1f}"
-        f" {statistics.median(d['nab']['standard']['windows_found'] for d in docs):6.0f} {statistics.median(d['nab']['standard']['false_positive_rows'] for d in docs):5.0f}"
+        f" {statistics.median(d['nab']['standard']['windows_found'] for d in docs):6.0f} "
+        f"{statistics.median(d['nab']['standard']['false_positive_rows'] for d in docs):5.0f}"
     )
 
 
@@ -152,7 +153,8 @@ def main() -> None:
     first = results[rows[0][0]]
     total_rows = sum(f["rows"] for f in first[0]["per_file"])
     print(
-        f"NAB ({data.name}, {args.files} files): {first[0]['files']} files, {total_rows:,} rows, {first[0]['windows']} labelled windows; "
+        f"NAB ({data.name}, {args.files} files): {first[0]['files']} files, {total_rows:,} rows, "
+        f"{first[0]['windows']} labelled windows; "
         f"seeds {', '.join(map(str, args.seeds))}; {time.perf_counter() - started:.0f} s in all"
     )
     if settings or overrides:
@@ -169,7 +171,8 @@ def main() -> None:
         cells = [d["categories"][category] for d in first]
         score = " / ".join(f"{c['score']:.1f}" if c["windows"] else "-" for c in cells)
         print(
-            f"  {category:24} {score:>13}   windows found {' / '.join(str(c['windows_found']) for c in cells)} of {cells[0]['windows']}; "
+            f"  {category:24} {score:>13}   windows found {' / '.join(str(c['windows_found']) for c in cells)} of "
+            f"{cells[0]['windows']}; "
             f"false alerts at the detector's threshold {' / '.join(str(c['false_alerts']) for c in cells)}; "
             f"false-positive rows at the corpus's standard threshold {' / '.join(str(c['fp_rows']) for c in cells)}"
         )
@@ -177,13 +180,15 @@ def main() -> None:
     print(
         "\nevents at the detector's own threshold: "
         + "; ".join(
-            f"seed {s}: precision {e['precision']:.3f}, recall {e['recall']:.3f}, F1 {e['f1']:.3f} ({e['alerts']} alerts)"
+            f"seed {s}: precision {e['precision']:.3f}, recall {e['recall']:.3f}, F1 {e['f1']:.3f} ({e['alerts']} "
+            f"alerts)"
             for s, e in zip(args.seeds, ev)
         )
     )
     t = first[0]["seconds"]
     print(
-        f"time (first seed): training {t['train']:.0f} s, watch {t['watch']:.1f} s. Published (whole 58-file corpus, NAB's own threshold "
+        f"time (first seed): training {t['train']:.0f} s, watch {t['watch']:.1f} s. Published (whole 58-file corpus, "
+        f"NAB's own threshold "
         "sweep, not the same files): ARTime 74.9, Numenta HTM 70.5, CAD OSE 69.9, KNN CAD 58.0, Windowed Gaussian 39.6"
     )
 

@@ -78,10 +78,12 @@ def main() -> None:
         print(f"generated {path} in {time.perf_counter() - started:.1f} s")
     size_mb = path.stat().st_size / 2**20
     print(
-        f"file: {args.rows:,} rows x 3 columns, {size_mb:.0f} MiB; median of {args.repeat} runs, each in a fresh process"
+        f"file: {args.rows:,} rows x 3 columns, {size_mb:.0f} MiB; median of {args.repeat} runs, each in a fresh "
+        f"process"
     )
     print(
-        f"{'reader':8} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'above base':>11} {'x file':>7} {'x polars time':>14}"
+        f"{'reader':8} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'above base':>11} {'x file':>7} "
+        f"{'x polars time':>14}"
     )
     results = {}
     for what in ("polars", "frame", "dataset"):
@@ -93,7 +95,8 @@ def main() -> None:
         results[what] = seconds
         ratio = seconds / results["polars"]
         print(
-            f"{what:8} {seconds:8.2f} {args.rows / seconds:12,.0f} {peak:9.0f} {above:11.0f} {peak / size_mb:7.2f} {ratio:14.2f}"
+            f"{what:8} {seconds:8.2f} {args.rows / seconds:12,.0f} {peak:9.0f} {above:11.0f} {peak / size_mb:7.2f} "
+            f"{ratio:14.2f}"
         )
 
 

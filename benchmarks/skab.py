@@ -171,31 +171,37 @@ def main() -> None:
         return
     first = results[rows[0][0]]
     print(
-        f"SKAB ({Path(args.data).name}, {args.files} files): {len(files)} files, {sum(f['tp'] + f['fp'] + f['fn'] + f['tn'] for f in first[0]['files']):,} "
-        f"test rows (after the first {TRAIN_ROWS} of each); seeds {', '.join(map(str, args.seeds))}; {time.perf_counter() - started:.0f} s in all"
+        f"SKAB ({Path(args.data).name}, {args.files} files): {len(files)} files, "
+        f"{sum(f['tp'] + f['fp'] + f['fn'] + f['tn'] for f in first[0]['files']):,} "
+        f"test rows (after the first {TRAIN_ROWS} of each); seeds {', '.join(map(str, args.seeds))}; "
+        f"{time.perf_counter() - started:.0f} s in all"
     )
     if settings or overrides:
         print(f"changed from the defaults: {json.dumps({**settings, **overrides}, default=str)}")
     print(
-        f"{'detector':44} {'F1 per seed':>13} {'F1':>6} {'FAR %':>6} {'MAR %':>6}   (medians over seeds; pointwise, all files pooled)"
+        f"{'detector':44} {'F1 per seed':>13} {'F1':>6} {'FAR %':>6} {'MAR %':>6}   (medians over seeds; pointwise, "
+        f"all files pooled)"
     )
     for name, _, _ in rows:
         docs = results[name]
         f1 = [d["total"]["f1"] for d in docs]
         print(
             f"{name:44} {' / '.join(f'{v:.3f}' for v in f1):>13} {statistics.median(f1):6.3f} "
-            f"{statistics.median(d['total']['far'] for d in docs):6.1f} {statistics.median(d['total']['mar'] for d in docs):6.1f}"
+            f"{statistics.median(d['total']['far'] for d in docs):6.1f} "
+            f"{statistics.median(d['total']['mar'] for d in docs):6.1f}"
         )
     print("published (SKAB's leaderboard, its test rows of all SKAB files, not only valve1):")
     for name, f1, far, mar in PUBLISHED:
         print(
-            f"  {name:42} {'':>13} {f1:6.2f} {'' if far is None else f'{far:6.1f}':>6} {'' if mar is None else f'{mar:6.1f}':>6}"
+            f"  {name:42} {'':>13} {f1:6.2f} {'' if far is None else f'{far:6.1f}':>6} "
+            f"{'' if mar is None else f'{mar:6.1f}':>6}"
         )
     print(f"\nper file, defaults (seeds {', '.join(map(str, args.seeds))}): F1, FAR %, MAR %")
     for i, f in enumerate(first[0]["files"]):
         cells = [d["files"][i] for d in first]
         print(
-            f"  {f['file']:8} F1 {join(cells, 'f1', '.3f'):>13}   FAR {join(cells, 'far', '5.1f')}   MAR {join(cells, 'mar', '5.1f')}"
+            f"  {f['file']:8} F1 {join(cells, 'f1', '.3f'):>13}   FAR {join(cells, 'far', '5.1f')}   MAR "
+            f"{join(cells, 'mar', '5.1f')}"
         )
     t = first[0]["seconds"]
     print(f"time (first seed): training {t['train']:.0f} s, watch {t['watch']:.1f} s")

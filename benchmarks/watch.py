@@ -264,13 +264,15 @@ def main() -> None:
         rate = args.rows / seconds
         alone = args.rows / statistics.median(forecast_only)
         print(
-            f"backfill {args.rows:,} rows, end to end, one core: {seconds:.2f} s = {rate:,.0f} rows/s (default detector); "
+            f"backfill {args.rows:,} rows, end to end, one core: {seconds:.2f} s = {rate:,.0f} rows/s (default "
+            f"detector); "
             f"forecast channel alone {alone:,.0f} rows/s (the novelty and range channels cost {alone / rate:.2f}x); "
             f"the bare onnxruntime calls {bare:,.0f} rows/s (tsrnn end to end: {bare / rate:.2f}x the floor)"
         )
         print(
             f"eager PyTorch, 32-row sliding windows, model only, one thread: batches of 1,024 {eager:,.0f} rows/s "
-            f"(tsrnn end to end {rate / eager:.1f}x); one window per new row {eager1:,.0f} rows/s (tsrnn {rate / eager1:.0f}x)"
+            f"(tsrnn end to end {rate / eager:.1f}x); one window per new row {eager1:,.0f} rows/s (tsrnn "
+            f"{rate / eager1:.0f}x)"
         )
         print(
             "peak RSS by backfill size: "
@@ -278,7 +280,8 @@ def main() -> None:
         )
         call_ms, fleet_s, state_kb = many_series(onnx, tmp, args.repeat)
         print(
-            f"1,000 series with one new row each: one onnxruntime call {call_ms:.2f} ms; a whole tsrnn watch run {fleet_s:.2f} s; "
+            f"1,000 series with one new row each: one onnxruntime call {call_ms:.2f} ms; a whole tsrnn watch run "
+            f"{fleet_s:.2f} s; "
             f"state {state_kb / 1000:.1f} KB per series"
         )
         start_s, help_s = cold_start(onnx, tmp, args.repeat)

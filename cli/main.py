@@ -74,7 +74,8 @@ def _new_app() -> typer.Typer:
     app = typer.Typer(
         cls=_Group,
         help="Recurrent models for time-series anomaly detection: train, export to ONNX, watch.",
-        epilog="Example: tsrnn train history.csv && tsrnn export --onnx && tsrnn watch new.csv --model exports/history.onnx",
+        epilog="Example: tsrnn train history.csv && tsrnn export --onnx && tsrnn watch new.csv --model "
+        "exports/history.onnx",
         add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},

@@ -96,7 +96,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             str | None,
             _opt(
                 "--inputs",
-                "Stateful forecaster reads: level (values) | diff (changes; robust when levels drift) | auto (whichever validates better; the run records the choice).",
+                "Stateful forecaster reads: level (values) | diff (changes; robust when levels drift) | auto "
+                "(whichever validates better; the run records the choice).",
                 _M.inputs,
             ),
         ],
@@ -108,7 +109,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             str | None,
             typer.Option(
                 "--target",
-                help="Stateful forecaster: forecast (and score) this one value column from all of them. [default: every column]",
+                help="Stateful forecaster: forecast (and score) this one value column from all of them. [default: "
+                "every column]",
                 show_default=False,
             ),
         ],
@@ -193,7 +195,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             int | None,
             _opt(
                 "--threads",
-                "Torch threads while training; 0: auto (1 for models under 256 hidden units: fastest on a shared machine).",
+                "Torch threads while training; 0: auto (1 for models under 256 hidden units: fastest on a shared "
+                "machine).",
                 "0 (auto)",
             ),
         ],
@@ -260,7 +263,10 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             str | None,
             _opt(
                 "--error",
-                "Forecast channel, the forecaster's error per row: auto (blend with regular rows, else horizon if --horizon > 1, else abs) | abs | squared | horizon (mean over the --horizon forecasts made for the row) | both | blend (horizon and the same time a day earlier) | mahalanobis (residuals against their validation covariance) | none (no forecast channel).",
+                "Forecast channel, the forecaster's error per row: auto (blend with regular rows, else horizon if "
+                "--horizon > 1, else abs) | abs | squared | horizon (mean over the --horizon forecasts made for the "
+                "row) | both | blend (horizon and the same time a day earlier) | mahalanobis (residuals against their "
+                "validation covariance) | none (no forecast channel).",
                 _S.error,
             ),
         ],
@@ -272,7 +278,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             str | None,
             _opt(
                 "--novelty",
-                "Novelty channel: auto (knn; an autoencoder's reconstruction error with --model autoencoder) | knn (distance of the last rows to the nearest earlier window) | autoencoder | none.",
+                "Novelty channel: auto (knn; an autoencoder's reconstruction error with --model autoencoder) | knn "
+                "(distance of the last rows to the nearest earlier window) | autoencoder | none.",
                 _S.novelty,
             ),
         ],
@@ -374,7 +381,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             str | None,
             _opt(
                 "--freeze",
-                "What an open incident keeps from learning: column (the columns that fired) | series (every column) | none.",
+                "What an open incident keeps from learning: column (the columns that fired) | series (every column) | "
+                "none.",
                 _S.freeze,
             ),
         ],

@@ -23,7 +23,8 @@ from .options import (
 NAME = "watch"
 HELP = (
     "Score the rows of SOURCE through an exported model and report anomalies. "
-    "Exit code 0: no new alert; 1: an anomaly began in the rows scored (0 with --exit-zero); 2: bad usage, input, model or state."
+    "Exit code 0: no new alert; 1: an anomaly began in the rows scored (0 with --exit-zero); 2: bad usage, input, "
+    "model or state."
 )
 EXAMPLE = "Example (cron): tsrnn watch /var/log/cpu.csv --model exports/cpu.onnx --state cpu.state --ndjson"
 
@@ -75,7 +76,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             int | None,
             typer.Option(
                 "--cooldown",
-                help="Override the model's: flagged rows within this many rows of an event join it instead of raising another.",
+                help="Override the model's: flagged rows within this many rows of an event join it instead of raising "
+                "another.",
                 show_default=False,
             ),
         ],

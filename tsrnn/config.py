@@ -55,14 +55,20 @@ class ModelConfig:
     layers: int = 2
     dropout: float = 0.0
     window: int = 32  # autoencoder and windowed-forecaster window; stateful warm-up rows
-    horizon: int = 10  # forecaster: rows predicted ahead from each row (the forecast channel averages the H forecasts made for a row)
+    # forecaster: rows predicted ahead from each row (the forecast channel averages the H forecasts made for a row)
+    horizon: int = 10
     mode: str = "stateful"  # forecaster training: stateful (TBPTT, carried state) | windowed
-    inputs: str = "auto"  # stateful forecaster: level (the values) | diff (changes: robust to drifting levels) | auto (whichever validates better, train() decides)
+    # stateful forecaster: level (the values) | diff (changes: robust to drifting levels) | auto (whichever validates
+    # better, train() decides)
+    inputs: str = "auto"
     bidirectional: bool = False  # autoencoder encoder
     target: str | None = (
-        None  # stateful forecaster: the one value column forecast and scored (the others are inputs only); None: every column
+        # stateful forecaster: the one value column forecast and scored (the others are inputs only); None: every column
+        None
     )
-    time_features: str = "auto"  # stateful forecaster: none | day | week | day+week (sin and cos of the phase, as inputs); auto: day for rows under 12 h apart, else none
+    # stateful forecaster: none | day | week | day+week (sin and cos of the phase, as inputs); auto: day for rows under
+    # 12 h apart, else none
+    time_features: str = "auto"
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
@@ -84,7 +90,8 @@ class ModelConfig:
             raise TsrnnError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.time_features not in ("auto", *TIME_FEATURES):
             raise TsrnnError(
-                f"unknown time features {self.time_features!r} for --time-features: use one of auto, {', '.join(TIME_FEATURES)}"
+                f"unknown time features {self.time_features!r} for --time-features: use one of auto, "
+                f"{', '.join(TIME_FEATURES)}"
             )
         stateful_only = {
             "--time-features": self.time_features not in ("none", "auto"),
@@ -122,7 +129,9 @@ class TrainConfig:
     patience: int = 8  # epochs without a better validation loss before stopping
     clip_grad: float = 1.0  # global gradient-norm limit; 0 turns clipping off
     scaler: str = "standard"  # one of SCALERS
-    loss: str = "mae"  # one of LOSSES: mae forecasts the median (lowest mean absolute error; benchmarks/forecast.py: best on ETTh1 and NAB); huber is between
+    # one of LOSSES: mae forecasts the median (lowest mean absolute error; benchmarks/forecast.py: best on ETTh1 and
+    # NAB); huber is between
+    loss: str = "mae"
     threads: int = 0  # torch intra-op threads while training; 0: auto (training.auto.auto_threads, by the model's size)
 
     def __post_init__(self) -> None:
@@ -172,8 +181,11 @@ class ScoreConfig:
     risk: float = 1e-4  # pot: false-alarm probability per row
     smooth: int = 0  # span (rows) of an exponentially weighted mean of the fused ratio; 0: none
     memory: int = 10_000  # rows: time constant of the running quantiles
-    error: str = "auto"  # forecast channel: auto (blend with a regular interval, else horizon when --horizon > 1, else abs) | ERROR_KINDS | none (no forecast channel)
-    novelty: str = "auto"  # novelty channel: auto (knn; an autoencoder's own error for --model autoencoder) | knn | autoencoder | none
+    # forecast channel: auto (blend with a regular interval, else horizon when --horizon > 1, else abs) | ERROR_KINDS |
+    # none (no forecast channel)
+    error: str = "auto"
+    # novelty channel: auto (knn; an autoencoder's own error for --model autoencoder) | knn | autoencoder | none
+    novelty: str = "auto"
     novelty_window: int = 5  # knn: rows in a window
     novelty_memory: int = 1000  # knn: earlier windows compared with
     range_check: bool = (
@@ -187,7 +199,9 @@ class ScoreConfig:
     release: float = 0.5  # incidents: a column is back to normal once its score has stayed below this for `hold` rows
     hold: int | None = None  # rows; None: twice the novelty window
     accept_after: int | None = (
-        None  # rows after which an incident that goes on is the new normal; None: a day of rows, or novelty_memory if fewer; 0: never
+        # rows after which an incident that goes on is the new normal; None: a day of rows, or novelty_memory if fewer;
+        # 0: never
+        None
     )
     freeze: str = (
         "column"  # what an open incident keeps from learning: column (its columns) | series (every column) | none
@@ -255,7 +269,8 @@ def check_score_settings(
         unknown = [c for c in channels if c not in choices["channels"]]
         if unknown or not channels:
             raise TsrnnError(
-                f"--channels {','.join(channels)!r}: give one or more of {', '.join(choices['channels'])}, separated by commas"
+                f"--channels {','.join(channels)!r}: give one or more of {', '.join(choices['channels'])}, separated "
+                f"by commas"
             )
 
 
@@ -268,7 +283,8 @@ def check_watch_settings(
 
     if threads < 0 or min_duration < 1 or (cooldown is not None and cooldown < 0):
         raise TsrnnError(
-            f"--min-duration must be at least 1, --threads and --cooldown at least 0 (got {min_duration}, {threads}, {cooldown})"
+            f"--min-duration must be at least 1, --threads and --cooldown at least 0 (got {min_duration}, {threads}, "
+            f"{cooldown})"
         )
     given = {k: v for k, v in score.items() if v is not None}
     unknown = sorted(set(given) - set(known))

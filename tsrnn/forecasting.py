@@ -106,14 +106,17 @@ def _roll(model, cfg, scaled: np.ndarray, steps: int, torch, times: np.ndarray) 
 
 
 def _check_steps(run: Run, steps: int) -> None:
-    """At least one step; a --target model at most its horizon (the other columns' future is unknown, so nothing can be fed back)."""
+    """At least one step; a --target model at most its horizon (the other columns' future is unknown,
+    so nothing can be fed back)."""
     cfg = run.model_config
     if steps < 1:
         raise InputError(f"--steps must be at least 1, got {steps}")
     if cfg.target is not None and steps > cfg.horizon:
         raise InputError(
-            f"--steps {steps}: run {run.name!r} forecasts {cfg.target!r} from every column, and the other columns' future is unknown, "
-            f"so it forecasts at most its --horizon ({cfg.horizon}) rows; ask for fewer steps or train with a longer --horizon"
+            f"--steps {steps}: run {run.name!r} forecasts {cfg.target!r} from every column, and the other columns' "
+            f"future is unknown, "
+            f"so it forecasts at most its --horizon ({cfg.horizon}) rows; ask for fewer steps or train with a longer "
+            f"--horizon"
         )
 
 

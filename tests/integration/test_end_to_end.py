@@ -52,7 +52,8 @@ def test_injected_anomaly_is_reported_with_exit_1_and_the_clean_series_exits_0(p
     scores = (project / "scores.csv").read_text().splitlines()
     assert scores[0] == "timestamp,value,expected,score,alert_score,anomaly,alert" and len(scores) == 1001
     flagged = [line.split(",")[0] for line in scores[1:] if line.endswith(",1")]
-    # the return to normal surprises the forecaster too, and the novelty windows of 5 rows hold the spike for 4 rows after it
+    # the return to normal surprises the forecaster too, and the novelty windows of 5 rows hold the spike for 4 rows
+    # after it
     after = ["2024-01-09 16:35:00", "2024-01-09 16:40:00", "2024-01-09 16:45:00", "2024-01-09 16:50:00"]
     assert flagged and set(flagged) <= {*injected, *after}
 

@@ -48,7 +48,10 @@ def test_the_package_docstring_example_runs(tmp_path: Path) -> None:
 
 
 def test_the_package_lists_its_api_without_loading_torch() -> None:
-    code = "import sys, tsrnn; names = dir(tsrnn); [getattr(tsrnn, n) for n in tsrnn.__all__]; print('torch' in sys.modules, len(names))"
+    code = (
+        "import sys, tsrnn; names = dir(tsrnn); [getattr(tsrnn, n) for n in tsrnn.__all__];"
+        " print('torch' in sys.modules, len(names))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.split()[0] == "False", result.stdout + result.stderr
     assert {

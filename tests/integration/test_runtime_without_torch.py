@@ -87,7 +87,8 @@ def test_export_without_the_extra_says_what_to_install(
 
 def test_the_cli_and_watch_modules_do_not_import_heavy_frameworks() -> None:
     code = (
-        "import sys, tsrnn_cli.main, tsrnn.streaming.engine, tsrnn.streaming.follow, tsrnn.export.info, tsrnn.export.onnx,"
+        "import sys, tsrnn_cli.main, tsrnn.streaming.engine, tsrnn.streaming.follow, tsrnn.export.info, "
+        "tsrnn.export.onnx,"
         " tsrnn.kinds, tsrnn.settings, tsrnn.runtime.inferencer, tsrnn.training.runs, tsrnn.forecasting;"
         "print(sorted(m for m in ('torch', 'onnx', 'onnxscript', 'matplotlib') if m in sys.modules))"
     )

@@ -162,7 +162,8 @@ def test_min_duration_keeps_one_row_blips_from_alerting(tmp_path: Path, forecast
     assert loud.exit_code == 1 and all(e["flagged"] < 3 for e in json.loads(loud.stdout)["events"])
     quiet = runner.invoke(app, [*base, "--min-duration", "3", "--scores-out", str(tmp_path / "s.csv")])
     assert quiet.exit_code == 0 and json.loads(quiet.stdout)["events"] == []
-    # the rows are still marked in the scores file (an incident, from the flagged row until it is quiet again); no alert is raised
+    # the rows are still marked in the scores file (an incident, from the flagged row until it is quiet again); no alert
+    # is raised
     assert pl.read_csv(tmp_path / "s.csv")["anomaly"].sum() == json.loads(loud.stdout)["anomalous_rows"] > 0
 
 

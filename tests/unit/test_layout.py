@@ -1,4 +1,5 @@
-"""The codebase's shape, checked: the registries agree, resume rules, no import cycle, the README documents every command."""
+"""The codebase's shape, checked: the registries agree, resume rules, no import cycle, small modules and
+functions, and a README that documents every command and module."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def test_resume_keeps_the_runs_settings_but_its_stopping_rules() -> None:
     run = SimpleNamespace(train_config=TrainConfig(lr=0.01, epochs=10, patience=4))
     python = resume_config(run, TrainConfig(epochs=100, lr=1.0))  # type: ignore[arg-type]
     assert (python.lr, python.epochs, python.patience) == (0.01, 100, 8)
-    cli = resume_config(run, TrainConfig(epochs=100, lr=1.0), {"epochs": "flag", "lr": "flag"})  # type: ignore[arg-type]
+    # type: ignore[arg-type]
+    cli = resume_config(run, TrainConfig(epochs=100, lr=1.0), {"epochs": "flag", "lr": "flag"})
     assert (cli.lr, cli.epochs, cli.patience) == (0.01, 100, 4)
     assert resume_config(run, None) == run.train_config  # type: ignore[arg-type]
 
@@ -122,7 +124,8 @@ def test_the_readme_documents_every_command_and_module() -> None:
 
 
 def test_choice_lists_are_defined_once() -> None:
-    """THRESHOLD_METHODS and thresholds.METHODS, ERROR_KINDS and a tuple in config.py, two lists of time features: one source each."""
+    """THRESHOLD_METHODS and thresholds.METHODS, ERROR_KINDS and a tuple in config.py, two lists of time
+    features: one source each."""
     from tsrnn.scoring import THRESHOLD_METHODS
     from tsrnn.scoring.thresholds import METHODS
 

@@ -95,7 +95,8 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
         segments += found
     if not segments:
         raise InputError(
-            f"{frame.source}: no complete rows left after removing missing values; fill the data or use --fill interpolate"
+            f"{frame.source}: no complete rows left after removing missing values; fill the data or use --fill "
+            f"interpolate"
         )
     return Dataset(
         frame.source,
@@ -131,7 +132,8 @@ def _duplicates(
         lines = part[ROW].to_list()
         where = f" of series {sid!r}" if sid else ""
         raise InputError(
-            f"{frame.source}: lines {lines[first - 1]} and {lines[first]}{where} have the same timestamp {str(times[first])!r}; "
+            f"{frame.source}: lines {lines[first - 1]} and {lines[first]}{where} have the same timestamp "
+            f"{str(times[first])!r}; "
             "remove one or choose --duplicates last or mean"
         )
     group = np.cumsum(~same) - 1  # group id per row

@@ -149,7 +149,8 @@ def _sniff(
     if len(header) == 1:
         tried = " ".join(repr(d) for d in DELIMITERS)
         raise InputError(
-            f"{name}: found a single column {header[0][:40]!r} (tried delimiters {tried}); save the file with one of them between columns"
+            f"{name}: found a single column {header[0][:40]!r} (tried delimiters {tried}); save the file with one of "
+            f"them between columns"
         )
     sample = {col: [r[i].strip() for r in rows if i < len(r)] for i, col in enumerate(header)}
     for wanted, what in (
@@ -164,7 +165,8 @@ def _sniff(
     if fmt == "":
         bad = next((v for v in sample[tcol] if v), "")
         raise InputError(
-            f"{name}: cannot parse timestamp {bad!r} in column {tcol!r}; use ISO 8601 (2024-01-31 13:05:00) or epoch seconds"
+            f"{name}: cannot parse timestamp {bad!r} in column {tcol!r}; use ISO 8601 (2024-01-31 13:05:00) or epoch "
+            f"seconds"
         )
     candidates = columns or [c for c in header if c not in (tcol, id_column)]
     values = [c for c in candidates if columns or _looks_numeric(sample[c])]
@@ -198,7 +200,8 @@ def _find_time_column(name: str, header: list[str], sample: dict[str, list[str]]
         if fmt and any(v for v in sample[col]):
             return col
     raise InputError(
-        f"{name}: no time column found (looked for {', '.join(TIME_NAMES)} and for date-times); name it with --time-column"
+        f"{name}: no time column found (looked for {', '.join(TIME_NAMES)} and for date-times); name it with "
+        f"--time-column"
     )
 
 
@@ -250,7 +253,8 @@ def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) 
         if "utf-8" in message.lower():
             _decode(name, data if data is not None else Path(name).read_bytes())
         raise InputError(
-            f"{name}: could not read as CSV ({message}); check that every row has the header's {len(layout.header)} columns"
+            f"{name}: could not read as CSV ({message}); check that every row has the header's {len(layout.header)} "
+            f"columns"
         ) from None
     out = {ROW: raw[ROW], layout.time_column: raw[layout.time_column].str.strip_chars()}
     if layout.id_column:
@@ -262,7 +266,8 @@ def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) 
         if bad.any():
             i = int(bad.arg_true()[0])
             raise InputError(
-                f"{name}: line {first_line + int(raw[ROW][i])}, column {col!r}: {text[i]!r} is not a number; fix or remove the row"
+                f"{name}: line {first_line + int(raw[ROW][i])}, column {col!r}: {text[i]!r} is not a number; fix or "
+                f"remove the row"
             )
         out[col] = parsed
     return pl.DataFrame(out)
@@ -292,7 +297,8 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
         i = int(infinite.arg_true()[0])
         col = next(c for c in layout.value_columns if values[c][i] is not None and abs(values[c][i]) == float("inf"))
         raise InputError(
-            f"{name}: line {first_line + int(frame[ROW][i])}, column {col!r}: value is infinite; replace it or leave it empty"
+            f"{name}: line {first_line + int(frame[ROW][i])}, column {col!r}: value is infinite; replace it or leave "
+            f"it empty"
         )
     cols = {ROW: frame[ROW].cast(pl.Int64) + first_line, TIME: times}
     if layout.id_column:
@@ -306,7 +312,8 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
         out = out.sort([ID, TIME] if layout.id_column else [TIME], maintain_order=True)
     if out.select(pl.all_horizontal(pl.col(layout.value_columns).is_null())).to_series().all():
         raise InputError(
-            f"{name}: every value is missing in column(s) {', '.join(layout.value_columns)}; fill the data or choose other --columns"
+            f"{name}: every value is missing in column(s) {', '.join(layout.value_columns)}; fill the data or choose "
+            f"other --columns"
         )
     notes = [f"column {c!r} is not numeric and was not used" for c in layout.ignored]
     return Frame(name, layout.time_column, list(layout.value_columns), layout.id_column, out, dropped, notes)
@@ -318,7 +325,8 @@ def _concat(frames: list[Frame], name: str) -> Frame:
     for f in frames[1:]:
         if (f.time_column, f.value_columns, f.id_column) != (first.time_column, first.value_columns, first.id_column):
             raise InputError(
-                f"{f.source}: its columns ({', '.join(f.value_columns)}) differ from {first.source} ({', '.join(first.value_columns)}); read files of one schema together"
+                f"{f.source}: its columns ({', '.join(f.value_columns)}) differ from {first.source} "
+                f"({', '.join(first.value_columns)}); read files of one schema together"
             )
     keys = [ID, TIME] if first.id_column else [TIME]
     data = pl.concat([f.data for f in frames], how="vertical_relaxed").sort(keys, maintain_order=True)

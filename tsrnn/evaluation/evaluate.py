@@ -92,7 +92,8 @@ def match_label(name: str, labels: dict[str, Any]) -> str | None:
     hits = [k for k in labels if Path(k).name == base]
     if len(hits) > 1:
         raise InputError(
-            f"{name}: labels {', '.join(hits)} all match this file name; name score files by their label key (category/file.csv)"
+            f"{name}: labels {', '.join(hits)} all match this file name; name score files by their label key "
+            f"(category/file.csv)"
         )
     return hits[0] if hits else None
 
@@ -116,7 +117,8 @@ def read_scores(path: Path, id_column: str | None = None) -> tuple[pl.DataFrame,
         frame = pl.read_csv(path, infer_schema_length=0)  # all text; typed below, so a bad cell is named
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(
-            f"{path}: cannot read it as CSV ({str(exc).splitlines()[0]}); give a file written by `tsrnn watch --scores-out`"
+            f"{path}: cannot read it as CSV ({str(exc).splitlines()[0]}); give a file written by `tsrnn watch "
+            f"--scores-out`"
         ) from None
     missing = [c for c in ("timestamp", "score", "anomaly") if c not in frame.columns]
     if missing:
@@ -132,7 +134,8 @@ def read_scores(path: Path, id_column: str | None = None) -> tuple[pl.DataFrame,
     ]
     if len(text) > 1:
         raise InputError(
-            f"{path}: columns {', '.join(repr(c) for c in text)} are not numeric; a scores file has one id column at most "
+            f"{path}: columns {', '.join(repr(c) for c in text)} are not numeric; a scores file has one id column at "
+            f"most "
             "(name it with --id-column)"
         )
     return frame, (text[0] if text else None)
@@ -199,7 +202,8 @@ def evaluate(
     if label_key is not None:
         if len(files) != 1:
             raise InputError(
-                f"--label-key applies to a single scores file; {scores} holds {len(files)}: name each file as its label key instead"
+                f"--label-key applies to a single scores file; {scores} holds {len(files)}: name each file as its "
+                f"label key instead"
             )
         if label_key not in labels:
             raise InputError(
@@ -236,7 +240,8 @@ def evaluate(
     if not prepared:
         shown = ", ".join(unmatched[:3])
         raise InputError(
-            f"{scores}: no scores file matches a key of {labels_path} (files: {shown}); name them as the labels do, or give --label-key"
+            f"{scores}: no scores file matches a key of {labels_path} (files: {shown}); name them as the labels do, "
+            f"or give --label-key"
         )
     nab = {p.name: sweep(prepared, p) for p in PROFILES}
     for report, scored in zip(reports, prepared):  # each series' share of the standard profile's false positives

@@ -121,7 +121,8 @@ def export_onnx(
     worst = max(parity.values())
     if not worst <= PARITY_TOLERANCE:
         raise ModelError(
-            f"export of {run.name}: onnxruntime differs from PyTorch by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); not written"
+            f"export of {run.name}: onnxruntime differs from PyTorch by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); "
+            f"not written"
         )
     copies = {"fp32": data}
     if fp16:
@@ -138,8 +139,10 @@ def export_onnx(
         )
         if precision != "fp32" and not max(checked.values()) <= TOLERANCE[precision]:
             raise ModelError(
-                f"export of {run.name}: the {precision} copy differs from PyTorch by {max(checked.values()):.2e} scaled units "
-                f"(limit {TOLERANCE[precision]}); this data needs float32, so drop --{'fp16' if precision == 'fp16' else 'quantize'}"
+                f"export of {run.name}: the {precision} copy differs from PyTorch by {max(checked.values()):.2e} "
+                f"scaled units "
+                f"(limit {TOLERANCE[precision]}); this data needs float32, so drop "
+                f"--{'fp16' if precision == 'fp16' else 'quantize'}"
             )
         speed = timing(blob, _timing_feeds(run)) if timed and run.model_config.spec.stateful else {}
         variants.append(Variant(precision, target, len(blob), checked, speed))

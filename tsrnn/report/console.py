@@ -53,7 +53,8 @@ def render_train(console: Console, summary: dict[str, Any]) -> None:
                 if summary.get("inputs") and summary.get("model") == "forecaster" and summary.get("mode") == "stateful"
                 else {}
             ),
-            "best validation loss": f"{summary['best_val_loss']:.4f} ({_LOSS_NAMES.get(summary.get('loss', 'mse'), summary.get('loss'))}, scaled units)",
+            "best validation loss": f"{summary['best_val_loss']:.4f} "
+            f"({_LOSS_NAMES.get(summary.get('loss', 'mse'), summary.get('loss'))}, scaled units)",
             "time": f"{summary['train_seconds']:.1f} s"
             + (
                 f" on {summary['threads']} torch thread{'s' if summary['threads'] > 1 else ''}"
@@ -81,7 +82,8 @@ def render_export(console: Console, doc: dict[str, Any]) -> None:
     parity = ", ".join(f"{shape}: {diff:.1e}" for shape, diff in doc["parity"].items())
     rows = {
         "file": f"{doc['path']} ({doc['bytes'] / 1024:.1f} KiB)",
-        "parity with PyTorch": f"max |diff| {parity} (scaled units, batch x time); {doc['parity_raw']:.1e} in data units",
+        "parity with PyTorch": f"max |diff| {parity} (scaled units, batch x time); {doc['parity_raw']:.1e} in data "
+        f"units",
         "checks": "onnx.checker passed; batch and time axes symbolic",
     }
     if doc["status"] != "complete":
@@ -138,8 +140,9 @@ def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -
             "scores": f"{sparkline(trace)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}"
             if max_score is not None
             else "-",
-            "anomalous rows": f"{summary['anomalous_rows']:,}; {len(summary['events'])} event(s), {summary['alerts']} new"
-            + f" (flagged rows within {summary['cooldown']} rows join an event); channels {', '.join(summary.get('channels', []))}",
+            "anomalous rows": f"{summary['anomalous_rows']:,}; {len(summary['events'])} event(s), {summary['alerts']} "
+            f"new" + f" (flagged rows within {summary['cooldown']} rows join an event); channels "
+            f"{', '.join(summary.get('channels', []))}",
             **({"state": summary["state"]} if summary["state"] else {}),
             **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
         },
@@ -201,7 +204,8 @@ def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
     probation = doc.get("windows_in_probation", 0)
     skipped = (
         {
-            "not scored": f"{probation} labelled window(s) start in a probationary period (the first 15 % of a series' rows, "
+            "not scored": f"{probation} labelled window(s) start in a probationary period (the first 15 % of a "
+            f"series' rows, "
             "at most 750), which NAB does not score"
         }
         if probation
@@ -213,7 +217,8 @@ def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
             f"evaluated {doc['files']} series: no labelled window after the probationary period",
             {
                 **skipped,
-                "note": "NAB does not score the first 15% of each file's rows (at most 750); score a file whose windows come later",
+                "note": "NAB does not score the first 15% of each file's rows (at most 750); score a file whose "
+                "windows come later",
                 "events (the detector's alerts)": f"{ev['alerts']} alert(s), all false positives",
                 **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
             },
@@ -224,10 +229,14 @@ def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
         f"evaluated {doc['files']} series, {doc['windows']} labelled window(s)",
         {
             "NAB standard": f"{nab['standard']['score']:.1f} (threshold {nab['standard']['threshold']:.4g}: "
-            f"{nab['standard']['windows_found']} windows found, {nab['standard']['false_positive_rows']} false-positive rows)",
-            "NAB reward low FP": f"{nab['reward_low_FP_rate']['score']:.1f} (threshold {nab['reward_low_FP_rate']['threshold']:.4g})",
-            "NAB reward low FN": f"{nab['reward_low_FN_rate']['score']:.1f} (threshold {nab['reward_low_FN_rate']['threshold']:.4g})",
-            "events (the detector's alerts)": f"precision {ev['precision']:.3f}, recall {ev['recall']:.3f}, F1 {ev['f1']:.3f} "
+            f"{nab['standard']['windows_found']} windows found, {nab['standard']['false_positive_rows']} "
+            f"false-positive rows)",
+            "NAB reward low FP": f"{nab['reward_low_FP_rate']['score']:.1f} (threshold "
+            f"{nab['reward_low_FP_rate']['threshold']:.4g})",
+            "NAB reward low FN": f"{nab['reward_low_FN_rate']['score']:.1f} (threshold "
+            f"{nab['reward_low_FN_rate']['threshold']:.4g})",
+            "events (the detector's alerts)": f"precision {ev['precision']:.3f}, recall {ev['recall']:.3f}, F1 "
+            f"{ev['f1']:.3f} "
             f"({ev['alerts']} alerts, {ev['windows_found']} of {doc['windows']} windows found)",
             "point-adjusted F1": "-"
             if doc["point_adjusted_f1"] is None
@@ -264,8 +273,14 @@ def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
 
 def _forecast(summary: dict[str, Any]) -> str:
     if summary.get("series", 1) == 1:
-        return f"MAE {summary['mae']:.4g}, RMSE {summary['rmse']:.4g}, MASE {summary['mase']:.3f} (MASE below 1: better than the last value)"
-    return f"median MASE {summary['mase']:.3f} over {summary['series']} series (each series' MAE and RMSE, in its own units, in --json)"
+        return (
+            f"MAE {summary['mae']:.4g}, RMSE {summary['rmse']:.4g}, MASE {summary['mase']:.3f}"
+            " (MASE below 1: better than the last value)"
+        )
+    return (
+        f"median MASE {summary['mase']:.3f} over {summary['series']} series"
+        " (each series' MAE and RMSE, in its own units, in --json)"
+    )
 
 
 def render_info(console: Console, doc: dict[str, Any]) -> None:

@@ -31,7 +31,9 @@ class Event:
     expected: list[float]  # the model's values at the peak, per column (NaN without a forecast)
     column: str  # the column furthest from normal at the peak, for the channel that fired
     channel: str = "forecast"  # forecast | novelty | range: what lifted the peak's score
-    ratio: float = 0.0  # how far: forecast, novelty: the channel's value / its running 99th percentile; range: the excess / the range's width
+    # how far: forecast, novelty: the channel's value / its running 99th percentile; range: the excess / the range's
+    # width
+    ratio: float = 0.0
     ongoing: bool = False  # still open at the end of the run (its cooldown has not passed)
     continued: bool = False  # began in an earlier run (reported then); not a new alert
     flagged: int = 0  # rows whose score reached the threshold (min_duration counts these)

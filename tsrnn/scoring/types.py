@@ -26,7 +26,9 @@ class DetectorSettings:
     )
     quantile: float = 0.99  # the running tail quantile that each channel is divided by
     memory: int = 10_000  # rows: the time constant of the running quantiles
-    cooldown: int = 24  # incidents within this many rows of an event's end join it (and score 0 in alert_score); trained models store their own
+    # incidents within this many rows of an event's end join it (and score 0 in alert_score); trained models store their
+    # own
+    cooldown: int = 24
     min_duration: int = 1  # flagged rows an event needs to be an alert
     warmup: int = 0  # rows from a fresh model state before its errors mean anything
     method: str = "fixed"  # thresholds.METHODS
@@ -72,7 +74,9 @@ class Inputs:
     scaled: np.ndarray  # (rows, features) by the model's scaler
     error: (
         np.ndarray | None
-    )  # (rows, features) or (rows, 1) joint: the forecast channel's values, NaN where the model has none yet; None: no forecast channel
+        # (rows, features) or (rows, 1) joint: the forecast channel's values, NaN where the model has none yet; None: no
+        # forecast channel
+    )
     expected: np.ndarray  # (rows, features) the model's values (NaN without)
     novelty: np.ndarray | None = (
         None  # (rows, 1): a novelty value computed elsewhere (an autoencoder's error); None: kNN here

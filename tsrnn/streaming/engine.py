@@ -274,7 +274,8 @@ class _Job:
             if "not found" in str(exc):
                 wanted = ", ".join(repr(c) for c in meta.value_columns)
                 raise InputError(
-                    f"{exc} (model {meta.run_name!r} was trained on time column {meta.time_column!r} and value columns {wanted}: give data with those columns, or train on this file)"
+                    f"{exc} (model {meta.run_name!r} was trained on time column {meta.time_column!r} and value "
+                    f"columns {wanted}: give data with those columns, or train on this file)"
                 ) from None
             raise
         frame, seen = drop_seen(frame, states)
@@ -384,7 +385,8 @@ class _Job:
             return []
         if abs(now - trained) > 0.1 * trained:
             return [
-                f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may mislead (retrain, or use --resample at train time)"
+                f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may "
+                f"mislead (retrain, or use --resample at train time)"
             ]
         return []
 

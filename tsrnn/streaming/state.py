@@ -18,7 +18,8 @@ from tsrnn.fsutil import atomic_write_bytes
 from tsrnn.streaming.sources import Cursor
 
 STATE_FORMAT = "tsrnn-watch-state"
-STATE_VERSION = 5  # 5: per-column scales and the open incident; a version-4 state is read (one scale for every column, no incident open)
+# 5: per-column scales and the open incident; a version-4 state is read (one scale for every column, no incident open)
+STATE_VERSION = 5
 READABLE_VERSIONS = (4, 5)
 
 
@@ -89,7 +90,8 @@ def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
         raise StateError(f"{path}: not a tsrnn watch state file; give another --state path")
     if doc.get("version") not in READABLE_VERSIONS:
         raise StateError(
-            f"{path}: state version {doc.get('version')!r} is not supported (this tsrnn writes {STATE_VERSION}); delete it to start over"
+            f"{path}: state version {doc.get('version')!r} is not supported (this tsrnn writes {STATE_VERSION}); "
+            f"delete it to start over"
         )
     if doc.get("model") != model_fingerprint:
         raise StateError(f"{path}: this state belongs to another model; use one state file per model and source")

@@ -48,14 +48,16 @@ def resolve_auto(
         score = dataclasses.replace(score, error="none")
     if score.error == "blend" and not season_rows(interval):
         raise InputError(
-            f"{source}: --error blend compares each row with the same time a day earlier, which needs rows at a regular interval "
+            f"{source}: --error blend compares each row with the same time a day earlier, which needs rows at a "
+            f"regular interval "
             f"of 4.3 s to 12 h (found {interval or 'none'}); use --resample, or another --error"
         )
     if score.novelty == "auto":
         score = dataclasses.replace(score, novelty="autoencoder" if spec.own_novelty else "knn")
     if score.novelty == "autoencoder" and not spec.own_novelty:
         raise TsrnnError(
-            "--novelty autoencoder: the novelty channel is an autoencoder's reconstruction error with --model autoencoder; "
+            "--novelty autoencoder: the novelty channel is an autoencoder's reconstruction error with --model "
+            "autoencoder; "
             "a forecaster's novelty channel is knn (or none)"
         )
     if score.novelty == "knn" and spec.own_novelty:

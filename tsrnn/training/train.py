@@ -69,7 +69,8 @@ def train(
     """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem).
 
     With `resume`, continue that run from its best checkpoint, with its own configuration: only
-    the stopping rules (RESUME_MAY_CHANGE) are taken from `config` (resume_config). `sources` records where each setting came from (flag, env, file).
+    the stopping rules (RESUME_MAY_CHANGE) are taken from `config` (resume_config). `sources` records
+    where each setting came from (flag, env, file).
     The run directory is complete after every improvement, so a killed training leaves the best
     model so far usable; Ctrl-C ends training early the same way.
     """
@@ -97,7 +98,8 @@ def train(
     schema = _schema(dataset)
     if resume is not None and schema["sha256"] != resume.schema["sha256"]:
         raise InputError(
-            f"{data}: this is not the data run {run_name!r} was trained on; resume with the same file, or train a new run"
+            f"{data}: this is not the data run {run_name!r} was trained on; resume with the same file, or train a new "
+            f"run"
         )
     scaler = resume.scaler if resume is not None else Scaler.fit(np.concatenate(split.train), cfg.scaler)
 
@@ -157,7 +159,8 @@ def resume_config(run: Run, config: TrainConfig | None, sources: dict[str, str] 
 PROBE_EPOCHS = 10  # --inputs auto: epochs each candidate trains before the better one goes on
 
 
-def _network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):  # noqa: ANN202
+# noqa: ANN202
+def _network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
     """A freshly initialised network (seeded) and its training task."""
     import torch
 
@@ -171,7 +174,8 @@ def _network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Sca
     return net, task
 
 
-def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):  # noqa: ANN201
+# noqa: ANN201
+def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
     """--inputs auto: train a level and a diff forecaster for PROBE_EPOCHS epochs each, from the
     same seed, and go on with the one whose validation loss is lower (a drifting series favours
     changes, a stationary one levels). Returns the chosen config, its network and task, the
@@ -202,7 +206,8 @@ def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler
     return (*tried[chosen], record, stopped)
 
 
-def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig, targets: tuple[int, ...]):  # noqa: ANN202
+# noqa: ANN202
+def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig, targets: tuple[int, ...]):
     from tsrnn.training.tasks import TASKS
 
     return TASKS[model_cfg.spec.name](split, scaler, cfg, model_cfg, targets)
@@ -292,7 +297,8 @@ class _Saver:
         ]
         if status == "interrupted":
             notes.append(
-                f"training was interrupted after epoch {history[-1].epoch}; the best weights so far are saved (continue with --resume)"
+                f"training was interrupted after epoch {history[-1].epoch}; the best weights so far are saved "
+                f"(continue with --resume)"
             )
         return {
             "name": self.base["name"],
