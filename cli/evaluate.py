@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .options import Json, human_console, print_json
+from .options import Json, Quiet, human_console, print_json
 
 NAME = "evaluate"
 HELP = (
@@ -37,13 +37,14 @@ def command(
         ),
     ] = None,
     json_out: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     from tsrnn.evaluation.evaluate import evaluate
 
     doc = evaluate(scores, labels, label_key=label_key, id_column=id_column).to_dict()
     if json_out:
         print_json(doc)
-    else:
+    elif not quiet:
         from tsrnn.report.console import render_evaluation
 
         render_evaluation(human_console(False, report=True), doc)

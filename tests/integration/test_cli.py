@@ -131,3 +131,72 @@ def test_export_out_may_be_a_directory(tmp_path: Path, history_csv: Path) -> Non
     (tmp_path / "models").mkdir()
     assert invoke("export", "d", "--runs-dir", tmp_path, "--out", tmp_path / "models", "--quiet").exit_code == 0
     assert (tmp_path / "models" / "d.onnx").is_file()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_quiet(command: str) -> None:
+    assert "--quiet" in invoke(command, "--help").output
+
+
+def test_a_usage_error_says_tsrnn_error_once() -> None:
+    """It printed `tsrnn: error: tsrnn: No such option`."""
+    result = invoke("--bogus")
+    assert_one_line_error(result, "No such option")
+    assert result.stderr.count("tsrnn:") == 1, result.stderr
+
+
+def test_shell_completion_is_offered() -> None:
+    assert "--install-completion" in invoke("--help").output
+
+
+def test_info_redirected_to_a_file_writes_the_report_there(forecaster_onnx: Path, tmp_path: Path) -> None:
+    """`tsrnn info m.onnx > f` left f empty: the report went to stderr whenever stdout was not a terminal."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "info.txt"
+    with out.open("w") as stdout:
+        code = subprocess.run(
+            [sys.executable, "-m", "tsrnn", "info", str(forecaster_onnx)],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    text = out.read_text()
+    assert code.returncode == 0 and code.stderr == "" and "value" in text and "error" in text
+    assert all(line == line.rstrip() for line in text.splitlines()) and "\x1b[" not in text  # no padding, no colour
+
+
+def test_verbose_logs_the_file_rows_provider_and_timings(forecaster_onnx: Path, history_csv: Path) -> None:
+    import subprocess
+    import sys
+
+    for args in (["--verbose", "watch", str(history_csv)], ["watch", str(history_csv), "--verbose"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "tsrnn", *args, "--model", str(forecaster_onnx), "--quiet", "--exit-zero"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        log = result.stderr
+        assert (
+            "running on CPUExecutionProvider" in log
+            and "reading from byte 0" in log
+            and "scored 2000 rows of 1 series" in log
+        ), log
+
+
+def test_watch_reads_its_settings_from_tsrnn_variables(
+    forecaster_onnx: Path, history_csv: Path, tmp_path: Path
+) -> None:
+    scores = tmp_path / "s.csv"
+    env = {"TSRNN_MODEL": str(forecaster_onnx), "TSRNN_SCORES_OUT": str(scores), "TSRNN_EXIT_ZERO": "1"}
+    result = runner.invoke(app, ["watch", str(history_csv), "--quiet"], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert scores.read_text().count("\n") == 2001
+    flag_wins = runner.invoke(
+        app, ["watch", str(history_csv), "--quiet", "--model", str(tmp_path / "missing.onnx")], env=env
+    )
+    assert flag_wins.exit_code == 2 and "missing.onnx" in flag_wins.stderr

@@ -30,7 +30,7 @@ def test_the_readme_python_example_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert re.match(r"\d{4}-\d\d-\d\d .* (forecast|novelty|range) 0\.\d+$", lines[0]), lines  # the demo's incident
-    assert 0 < float(lines[1]) <= 100  # its NAB score
+    assert "'mase'" in lines[1]  # the forecast's errors (the sample's window lies in NAB's probation period)
     assert "['value']" in lines[-1]
 
 
