@@ -47,6 +47,11 @@ def _opt(flag: str, text: str, default: Any) -> Any:
     return typer.Option(flag, help=f"{text} [default: {default}]", show_default=False)
 
 
+def setting(name: str, kind: type, text: str, default: Any) -> tuple[str, Any, None]:
+    """An option for a setting (tsrnn.settings): --name, of `kind`; None when not given (then env, file, default)."""
+    return (name, Annotated[kind | None, _opt("--" + name.replace("_", "-"), text, default)], None)
+
+
 PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option, default): the command's signature
     (
         "data",
@@ -55,53 +60,31 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         ],
         REQUIRED,
     ),
-    ("model", Annotated[str | None, _opt("--model", f"Model kind: {' | '.join(MODEL_KINDS)}.", _M.kind)], None),
-    ("cell", Annotated[str | None, _opt("--cell", f"Recurrent cell: {' | '.join(CELLS)}.", _M.cell)], None),
-    (
+    setting("model", str, f"Model kind: {' | '.join(MODEL_KINDS)}.", _M.kind),
+    setting("cell", str, f"Recurrent cell: {' | '.join(CELLS)}.", _M.cell),
+    setting(
         "nonlinearity",
-        Annotated[
-            str | None,
-            _opt(
-                "--nonlinearity",
-                "Plain RNN: tanh | relu (identity-initialised recurrent weights; best with --layers 1).",
-                _M.nonlinearity,
-            ),
-        ],
-        None,
+        str,
+        "Plain RNN: tanh | relu (identity-initialised recurrent weights; best with --layers 1).",
+        _M.nonlinearity,
     ),
-    ("hidden", Annotated[int | None, _opt("--hidden", "Hidden units per layer.", _M.hidden)], None),
-    ("layers", Annotated[int | None, _opt("--layers", "Stacked recurrent layers.", _M.layers)], None),
-    ("dropout", Annotated[float | None, _opt("--dropout", "Dropout between stacked layers.", _M.dropout)], None),
-    (
+    setting("hidden", int, "Hidden units per layer.", _M.hidden),
+    setting("layers", int, "Stacked recurrent layers.", _M.layers),
+    setting("dropout", float, "Dropout between stacked layers.", _M.dropout),
+    setting(
         "window",
-        Annotated[
-            int | None,
-            _opt(
-                "--window",
-                "Window of the autoencoder and windowed mode; warm-up rows of the stateful forecaster.",
-                _M.window,
-            ),
-        ],
-        None,
+        int,
+        "Window of the autoencoder and windowed mode; warm-up rows of the stateful forecaster.",
+        _M.window,
     ),
-    (
-        "horizon",
-        Annotated[int | None, _opt("--horizon", "Forecaster: rows predicted ahead from each row.", _M.horizon)],
-        None,
-    ),
-    ("mode", Annotated[str | None, _opt("--mode", f"Forecaster training: {' | '.join(MODES)}.", _M.mode)], None),
-    (
+    setting("horizon", int, "Forecaster: rows predicted ahead from each row.", _M.horizon),
+    setting("mode", str, f"Forecaster training: {' | '.join(MODES)}.", _M.mode),
+    setting(
         "inputs",
-        Annotated[
-            str | None,
-            _opt(
-                "--inputs",
-                "Stateful forecaster reads: level (values) | diff (changes; robust when levels drift) | auto "
-                "(whichever validates better; the run records the choice).",
-                _M.inputs,
-            ),
-        ],
-        None,
+        str,
+        "Stateful forecaster reads: level (values) | diff (changes; robust when levels drift) | auto "
+        "(whichever validates better; the run records the choice).",
+        _M.inputs,
     ),
     (
         "target",
@@ -124,177 +107,63 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         ],
         None,
     ),
-    (
+    setting(
         "time_features",
-        Annotated[
-            str | None,
-            _opt(
-                "--time-features",
-                "Stateful forecaster also reads the time of day and/or week: none | day | week | day+week.",
-                _M.time_features,
-            ),
-        ],
-        None,
+        str,
+        "Stateful forecaster also reads the time of day and/or week: none | day | week | day+week.",
+        _M.time_features,
     ),
-    ("epochs", Annotated[int | None, _opt("--epochs", "Most epochs; early stopping may end sooner.", _T.epochs)], None),
-    (
-        "patience",
-        Annotated[
-            int | None, _opt("--patience", "Epochs without a better validation loss before stopping.", _T.patience)
-        ],
-        None,
+    setting("epochs", int, "Most epochs; early stopping may end sooner.", _T.epochs),
+    setting("patience", int, "Epochs without a better validation loss before stopping.", _T.patience),
+    setting("lr", float, "Adam learning rate (halved when validation stalls).", _T.lr),
+    setting("clip_grad", float, "Global gradient-norm limit; 0 turns clipping off.", _T.clip_grad),
+    setting("batch", int, "Parallel streams (stateful) or windows per step.", "8 streams, 32 windows"),
+    setting("chunk", int, "Truncated-BPTT length of the stateful forecaster.", _T.chunk),
+    setting(
+        "loss", str, "Training loss: mse | mae (forecasts the median: lowest mean absolute error) | huber.", _T.loss
     ),
-    ("lr", Annotated[float | None, _opt("--lr", "Adam learning rate (halved when validation stalls).", _T.lr)], None),
-    (
-        "clip_grad",
-        Annotated[float | None, _opt("--clip-grad", "Global gradient-norm limit; 0 turns clipping off.", _T.clip_grad)],
-        None,
-    ),
-    (
-        "batch",
-        Annotated[
-            int | None, _opt("--batch", "Parallel streams (stateful) or windows per step.", "8 streams, 32 windows")
-        ],
-        None,
-    ),
-    (
-        "chunk",
-        Annotated[int | None, _opt("--chunk", "Truncated-BPTT length of the stateful forecaster.", _T.chunk)],
-        None,
-    ),
-    (
-        "loss",
-        Annotated[
-            str | None,
-            _opt(
-                "--loss",
-                "Training loss: mse | mae (forecasts the median: lowest mean absolute error) | huber.",
-                _T.loss,
-            ),
-        ],
-        None,
-    ),
-    (
-        "scaler",
-        Annotated[
-            str | None,
-            _opt("--scaler", f"Feature scaling, fitted on the training part: {' | '.join(SCALERS)}.", _T.scaler),
-        ],
-        None,
-    ),
-    (
-        "val_fraction",
-        Annotated[
-            float | None, _opt("--val-fraction", "Last part of each series kept for validation.", _T.val_fraction)
-        ],
-        None,
-    ),
-    (
+    setting("scaler", str, f"Feature scaling, fitted on the training part: {' | '.join(SCALERS)}.", _T.scaler),
+    setting("val_fraction", float, "Last part of each series kept for validation.", _T.val_fraction),
+    setting(
         "threads",
-        Annotated[
-            int | None,
-            _opt(
-                "--threads",
-                "Torch threads while training; 0: auto (1 for models under 256 hidden units: fastest on a shared "
-                "machine).",
-                "0 (auto)",
-            ),
-        ],
-        None,
+        int,
+        "Torch threads while training; 0: auto (1 for models under 256 hidden units: fastest on a shared machine).",
+        "0 (auto)",
     ),
-    (
-        "seed",
-        Annotated[
-            int | None, _opt("--seed", "Random seed: same data, seed and machine give the same weights.", _T.seed)
-        ],
-        None,
-    ),
-    (
+    setting("seed", int, "Random seed: same data, seed and machine give the same weights.", _T.seed),
+    setting(
         "threshold_method",
-        Annotated[
-            str | None,
-            _opt(
-                "--threshold-method",
-                f"How rows are flagged: {' | '.join(THRESHOLD_METHODS)} (stored in the model; watch can override).",
-                _S.threshold_method,
-            ),
-        ],
-        None,
+        str,
+        f"How rows are flagged: {' | '.join(THRESHOLD_METHODS)} (stored in the model; watch can override).",
+        _S.threshold_method,
     ),
-    (
-        "threshold",
-        Annotated[
-            float | None,
-            _opt("--threshold", "fixed: the score in (0, 1) that flags a row; the others start there.", _S.threshold),
-        ],
-        None,
+    setting("threshold", float, "fixed: the score in (0, 1) that flags a row; the others start there.", _S.threshold),
+    setting(
+        "level_quantile", float, "quantile: the quantile of validation scores that flags a row.", _S.level_quantile
     ),
-    (
-        "level_quantile",
-        Annotated[
-            float | None,
-            _opt(
-                "--level-quantile", "quantile: the quantile of validation scores that flags a row.", _S.level_quantile
-            ),
-        ],
-        None,
+    setting("risk", float, "pot: the false-alarm probability per row.", _S.risk),
+    setting(
+        "smooth", int, "Span (rows) of an exponentially weighted mean of the error before scoring; 0: none.", _S.smooth
     ),
-    ("risk", Annotated[float | None, _opt("--risk", "pot: the false-alarm probability per row.", _S.risk)], None),
-    (
-        "smooth",
-        Annotated[
-            int | None,
-            _opt(
-                "--smooth",
-                "Span (rows) of an exponentially weighted mean of the error before scoring; 0: none.",
-                _S.smooth,
-            ),
-        ],
-        None,
-    ),
-    (
-        "memory",
-        Annotated[int | None, _opt("--memory", "Rows over which watch's running error statistics adapt.", _S.memory)],
-        None,
-    ),
-    (
+    setting("memory", int, "Rows over which watch's running error statistics adapt.", _S.memory),
+    setting(
         "error",
-        Annotated[
-            str | None,
-            _opt(
-                "--error",
-                "Forecast channel, the forecaster's error per row: auto (blend with regular rows, else horizon if "
-                "--horizon > 1, else abs) | abs | squared | horizon (mean over the --horizon forecasts made for the "
-                "row) | both | blend (horizon and the same time a day earlier) | mahalanobis (residuals against their "
-                "validation covariance) | none (no forecast channel).",
-                _S.error,
-            ),
-        ],
-        None,
+        str,
+        "Forecast channel, the forecaster's error per row: auto (blend with regular rows, else horizon if "
+        "--horizon > 1, else abs) | abs | squared | horizon (mean over the --horizon forecasts made for the "
+        "row) | both | blend (horizon and the same time a day earlier) | mahalanobis (residuals against their "
+        "validation covariance) | none (no forecast channel).",
+        _S.error,
     ),
-    (
+    setting(
         "novelty",
-        Annotated[
-            str | None,
-            _opt(
-                "--novelty",
-                "Novelty channel: auto (knn; an autoencoder's reconstruction error with --model autoencoder) | knn "
-                "(distance of the last rows to the nearest earlier window) | autoencoder | none.",
-                _S.novelty,
-            ),
-        ],
-        None,
+        str,
+        "Novelty channel: auto (knn; an autoencoder's reconstruction error with --model autoencoder) | knn "
+        "(distance of the last rows to the nearest earlier window) | autoencoder | none.",
+        _S.novelty,
     ),
-    (
-        "novelty_window",
-        Annotated[int | None, _opt("--novelty-window", "knn: rows in a window.", _S.novelty_window)],
-        None,
-    ),
-    (
-        "novelty_memory",
-        Annotated[int | None, _opt("--novelty-memory", "knn: earlier windows compared with.", _S.novelty_memory)],
-        None,
-    ),
+    setting("novelty_window", int, "knn: rows in a window.", _S.novelty_window),
+    setting("novelty_memory", int, "knn: earlier windows compared with.", _S.novelty_memory),
     (
         "range_check",
         Annotated[
@@ -307,110 +176,49 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         ],
         None,
     ),
-    (
+    setting(
         "range_tolerance",
-        Annotated[
-            float | None,
-            _opt(
-                "--range-tolerance",
-                "Range channel: how far beyond the seen range, as a fraction of its width, a value must lie.",
-                _S.range_tolerance,
-            ),
-        ],
-        None,
+        float,
+        "Range channel: how far beyond the seen range, as a fraction of its width, a value must lie.",
+        _S.range_tolerance,
     ),
-    (
-        "range_floor",
-        Annotated[
-            float | None,
-            _opt("--range-floor", "Range channel: the score a value out of range lifts its row to.", _S.range_floor),
-        ],
-        None,
-    ),
-    (
+    setting("range_floor", float, "Range channel: the score a value out of range lifts its row to.", _S.range_floor),
+    setting(
         "cooldown",
-        Annotated[
-            int | None,
-            _opt(
-                "--cooldown",
-                "Incidents within this many rows of an event's end join it (one alert per incident).",
-                "0.133 x a series' training rows, 10 to a day of rows",
-            ),
-        ],
-        None,
+        int,
+        "Incidents within this many rows of an event's end join it (one alert per incident).",
+        "0.133 x a series' training rows, 10 to a day of rows",
     ),
-    (
+    setting(
         "release",
-        Annotated[
-            float | None,
-            _opt(
-                "--release",
-                "Incidents: a column is back to normal once its score has stayed below this for --hold rows.",
-                _S.release,
-            ),
-        ],
-        None,
+        float,
+        "Incidents: a column is back to normal once its score has stayed below this for --hold rows.",
+        _S.release,
     ),
-    (
+    setting(
         "hold",
-        Annotated[
-            int | None,
-            _opt(
-                "--hold",
-                "Incidents: rows a column must stay below --release to leave its incident.",
-                "twice --novelty-window",
-            ),
-        ],
-        None,
+        int,
+        "Incidents: rows a column must stay below --release to leave its incident.",
+        "twice --novelty-window",
     ),
-    (
+    setting(
         "accept_after",
-        Annotated[
-            int | None,
-            _opt(
-                "--accept-after",
-                "Incidents: rows after which one that goes on is the new normal (0: never).",
-                "a day of rows, at most --novelty-memory",
-            ),
-        ],
-        None,
+        int,
+        "Incidents: rows after which one that goes on is the new normal (0: never).",
+        "a day of rows, at most --novelty-memory",
     ),
-    (
+    setting(
         "freeze",
-        Annotated[
-            str | None,
-            _opt(
-                "--freeze",
-                "What an open incident keeps from learning: column (the columns that fired) | series (every column) | "
-                "none.",
-                _S.freeze,
-            ),
-        ],
-        None,
+        str,
+        "What an open incident keeps from learning: column (the columns that fired) | series (every column) | none.",
+        _S.freeze,
     ),
     ("time_column", DataOptions.TimeColumn, None),
     ("columns", DataOptions.Columns, None),
     ("id_column", DataOptions.IdColumn, None),
-    (
-        "duplicates",
-        Annotated[
-            str | None, _opt("--duplicates", "Rows with the same timestamp: last | mean | error.", _D.duplicates)
-        ],
-        None,
-    ),
-    (
-        "fill",
-        Annotated[str | None, _opt("--fill", "Missing values and short gaps: interpolate | ffill | none.", _D.fill)],
-        None,
-    ),
-    (
-        "fill_limit",
-        Annotated[
-            int | None,
-            _opt("--fill-limit", "Longest run of missing rows filled; longer gaps split the series.", _D.fill_limit),
-        ],
-        None,
-    ),
+    setting("duplicates", str, "Rows with the same timestamp: last | mean | error.", _D.duplicates),
+    setting("fill", str, "Missing values and short gaps: interpolate | ffill | none.", _D.fill),
+    setting("fill_limit", int, "Longest run of missing rows filled; longer gaps split the series.", _D.fill_limit),
     ("resample", DataOptions.Resample, None),
     (
         "config",
@@ -471,7 +279,7 @@ def command(**given: Any) -> None:
         if progress:
             progress.stop()
     if given["json_out"]:
-        print_json(result.summary)
+        print_json(result.to_dict())
     elif not given["quiet"]:
         from tsrnn.report.console import render_train
 

@@ -95,8 +95,8 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
         segments += found
     if not segments:
         raise InputError(
-            f"{frame.source}: no complete rows left after removing missing values; fill the data or use --fill "
-            f"interpolate"
+            f"{frame.source}: no complete rows left after removing missing values; fill the data "
+            "or use --fill interpolate"
         )
     return Dataset(
         frame.source,

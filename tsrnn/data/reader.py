@@ -165,8 +165,8 @@ def _sniff(
     if fmt == "":
         bad = next((v for v in sample[tcol] if v), "")
         raise InputError(
-            f"{name}: cannot parse timestamp {bad!r} in column {tcol!r}; use ISO 8601 (2024-01-31 13:05:00) or epoch "
-            f"seconds"
+            f"{name}: cannot parse timestamp {bad!r} in column {tcol!r}; use ISO 8601 (2024-01-31 13:05:00) "
+            "or epoch seconds"
         )
     candidates = columns or [c for c in header if c not in (tcol, id_column)]
     values = [c for c in candidates if columns or _looks_numeric(sample[c])]
@@ -221,7 +221,7 @@ def _looks_numeric(values: list[str]) -> bool:
 
 def _read_fast(name: str, data: bytes | None, layout: _Layout) -> pl.DataFrame | None:
     """Typed lazy read; None when the file needs the careful path (bad cells, spaces, ...)."""
-    schema = {c: pl.String for c in layout.header}
+    schema: dict[str, type[pl.DataType]] = {c: pl.String for c in layout.header}
     for c in layout.value_columns:
         schema[c] = pl.Float64
     wanted = [layout.time_column, *([layout.id_column] if layout.id_column else []), *layout.value_columns]
@@ -253,8 +253,8 @@ def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) 
         if "utf-8" in message.lower():
             _decode(name, data if data is not None else Path(name).read_bytes())
         raise InputError(
-            f"{name}: could not read as CSV ({message}); check that every row has the header's {len(layout.header)} "
-            f"columns"
+            f"{name}: could not read as CSV ({message}); check that every row has "
+            f"the header's {len(layout.header)} columns"
         ) from None
     out = {ROW: raw[ROW], layout.time_column: raw[layout.time_column].str.strip_chars()}
     if layout.id_column:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -44,5 +45,5 @@ class Scaler:
         return {"kind": self.kind, "mean": list(self.mean), "scale": list(self.scale)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Scaler:  # type: ignore[type-arg]
+    def from_dict(cls, data: dict[str, Any]) -> Scaler:
         return cls(tuple(data["mean"]), tuple(data["scale"]), data.get("kind", "standard"))

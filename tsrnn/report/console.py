@@ -48,11 +48,7 @@ def render_train(console: Console, summary: dict[str, Any]) -> None:
             ),
             "interval": f"{summary['interval_seconds']:g} s" if summary["interval_seconds"] else "unknown",
             "epochs": f"{summary['epochs_run']} run, best {summary['best_epoch']}",
-            **(
-                {"inputs": _choice(summary)}
-                if summary.get("inputs") and summary.get("model") == "forecaster" and summary.get("mode") == "stateful"
-                else {}
-            ),
+            **({"inputs": _choice(summary)} if summary.get("inputs") else {}),  # stateful forecasters only
             "best validation loss": f"{summary['best_val_loss']:.4f} "
             f"({_LOSS_NAMES.get(summary.get('loss', 'mse'), summary.get('loss'))}, scaled units)",
             "time": f"{summary['train_seconds']:.1f} s"

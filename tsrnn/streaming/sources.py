@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tsrnn.errors import InputError, StateError
 
@@ -50,8 +50,8 @@ class Cursor:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Cursor:
-        return cls(int(data["offset"]), int(data["lines"]), str(data["head_sha256"]), bool(data["unterminated"]))  # type: ignore[arg-type]
+    def from_dict(cls, data: dict[str, Any]) -> Cursor:
+        return cls(int(data["offset"]), int(data["lines"]), str(data["head_sha256"]), bool(data["unterminated"]))
 
 
 class Chunk:
@@ -115,6 +115,7 @@ def read_new(source: str, cursor: Cursor | None) -> Chunk:
     try:
         head = f.read(HEAD_BYTES)
         end = os.fstat(f.fileno()).st_size  # rows appended while this run reads wait for the next run
+        skipped: dict[str, int]
         if cursor is None:
             f.seek(0)
             header = f.readline()

@@ -36,6 +36,7 @@ from tsrnn.scoring.calibration import (
 )
 from tsrnn.training.auto import auto_threads, resolve_auto, torch_threads
 from tsrnn.training.batching import Split
+from tsrnn.training.inputs import choose_inputs, network
 from tsrnn.training.runs import Run, save_run
 
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ class TrainResult:
 
     run: Run
     summary: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document `tsrnn train --json` prints (the run's summary)."""
+        return self.summary
 
 
 def train(
@@ -75,73 +80,91 @@ def train(
     model so far usable; Ctrl-C ends training early the same way.
     """
     torch = require("torch", "train", "training")
-    from tsrnn.training.loop import FitResult, fit
-
-    score = score or ScoreConfig()
     if resume is not None:
         model_cfg, dcfg, cfg = resume.model_config, resume.data_config, resume_config(resume, config, sources)
         score = from_dict(ScoreConfig, resume.info.get("score", {}))
         run_name, runs_dir = resume.name, resume.path.parent
     else:
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
-        run_name = _run_name(name, data)
+        score, run_name = score or ScoreConfig(), _run_name(name, data)
     dataset = read_dataset(str(data), dcfg, keep_text=False)
-    log.info(
-        "%s: %d rows of %d series, columns %s",
-        data,
-        dataset.rows,
-        len(dataset.series()),
-        ", ".join(dataset.value_columns),
-    )
+    log.info("%s: %d rows of %d series, columns %s", data, dataset.rows, len(dataset.series()), dataset.value_columns)
     model_cfg, score = resolve_auto(model_cfg, score, dataset, str(data))
     split = _split(dataset, model_cfg, cfg)
     schema = _schema(dataset)
     if resume is not None and schema["sha256"] != resume.schema["sha256"]:
         raise InputError(
-            f"{data}: this is not the data run {run_name!r} was trained on; resume with the same file, or train a new "
-            f"run"
+            f"{data}: this is not the data run {run_name!r} was trained on; "
+            "resume with the same file, or train a new run"
         )
     scaler = resume.scaler if resume is not None else Scaler.fit(np.concatenate(split.train), cfg.scaler)
-
+    base = {
+        "name": run_name,
+        "tsrnn_version": __version__,
+        "data": to_dict(dcfg),
+        "train": to_dict(cfg),
+        "score": to_dict(score),
+        "sources": sources or {},
+        "schema": schema,
+        "scaler": scaler.to_dict(),
+    }
     threads = cfg.threads or auto_threads(model_cfg)
     with torch_threads(torch, threads):
-        started = time.perf_counter()
-        choices: dict[str, Any] = dict(resume.info["summary"].get("choices", {})) if resume is not None else {}
-        if model_cfg.inputs == "auto":
-            model_cfg, net, task, checkpoint, choices["inputs"], stopped = choose_inputs(
-                model_cfg, cfg, split, scaler, list(dataset.value_columns)
-            )
-        else:
-            net, task = _network(model_cfg, cfg, split, scaler, list(dataset.value_columns))
-            checkpoint, stopped = resume.load_checkpoint(net) if resume is not None else None, False
-        base = {
-            "name": run_name,
-            "tsrnn_version": __version__,
-            "data": to_dict(dcfg),
-            "model": to_dict(model_cfg),
-            "train": to_dict(cfg),
-            "score": to_dict(score),
-            "sources": sources or {},
-            "schema": schema,
-            "scaler": scaler.to_dict(),
-        }
-        saver = _Saver(
-            Path(runs_dir) / run_name, base, net, task, model_cfg, dataset, split, score, scaler, threads, choices
+        run = _fit(
+            Path(runs_dir) / run_name, base, model_cfg, cfg, dataset, split, score, scaler, threads, resume, on_epoch
         )
-        saver.checkpoint = (
-            checkpoint if resume is None else None
-        )  # the chosen candidate's best, until training beats it
-        result = (
-            FitResult(list(checkpoint.history), True)
-            if stopped
-            else fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
+    return TrainResult(run, run.info["summary"])
+
+
+def _fit(
+    path: Path,
+    base: dict[str, Any],
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    dataset: Dataset,
+    split: Split,
+    score: ScoreConfig,
+    scaler: Scaler,
+    threads: int,
+    resume: Run | None,
+    on_epoch: Callable[[EpochStats], None] | None,
+) -> Run:
+    """Build (or choose, with --inputs auto) the network, fit it, and save the run directory."""
+    from tsrnn.training.loop import FitResult, fit
+
+    started = time.perf_counter()
+    choices: dict[str, Any] = dict(resume.info["summary"].get("choices", {})) if resume is not None else {}
+    columns = list(dataset.value_columns)
+    if model_cfg.inputs == "auto":
+        model_cfg, net, task, checkpoint, choices["inputs"], stopped = choose_inputs(
+            model_cfg, cfg, split, scaler, columns
         )
-        seconds = (
-            time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
-        )
-        run = saver.save(result.history, "interrupted" if result.interrupted else "complete", seconds)
-        log.info("%s: %d epochs in %.1f s on %d torch threads", run.path, len(result.history), seconds, threads)
-        return TrainResult(run, run.info["summary"])
+    else:
+        net, task = network(model_cfg, cfg, split, scaler, columns)
+        checkpoint, stopped = resume.load_checkpoint(net) if resume is not None else None, False
+    saver = _Saver(
+        path,
+        {**base, "model": to_dict(model_cfg)},
+        net,
+        task,
+        model_cfg,
+        dataset,
+        split,
+        score,
+        scaler,
+        threads,
+        choices,
+    )
+    saver.checkpoint = checkpoint if resume is None else None  # the chosen candidate's best, until training beats it
+    result = (
+        FitResult(list(checkpoint.history), True)
+        if stopped
+        else fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
+    )
+    seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
+    run = saver.save(result.history, "interrupted" if result.interrupted else "complete", seconds)
+    log.info("%s: %d epochs in %.1f s on %d torch threads", run.path, len(result.history), seconds, threads)
+    return run
 
 
 RESUME_MAY_CHANGE = ("epochs", "patience")  # when training stops; every other setting of a resumed run is its own
@@ -154,73 +177,6 @@ def resume_config(run: Run, config: TrainConfig | None, sources: dict[str, str] 
         return run.train_config
     given = {k: getattr(config, k) for k in RESUME_MAY_CHANGE if sources is None or k in sources}
     return dataclasses.replace(run.train_config, **given)
-
-
-PROBE_EPOCHS = 10  # --inputs auto: epochs each candidate trains before the better one goes on
-
-
-# noqa: ANN202
-def _network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
-    """A freshly initialised network (seeded) and its training task."""
-    import torch
-
-    from tsrnn.models import build_model, target_indices
-
-    torch.manual_seed(cfg.seed)
-    net = build_model(model_cfg, columns)
-    task = _task(model_cfg, split, scaler, cfg, target_indices(model_cfg, columns))
-    if model_cfg.inputs == "diff":
-        net.diff_scale.copy_(torch.from_numpy(_change_spread(split, scaler)))
-    return net, task
-
-
-# noqa: ANN201
-def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
-    """--inputs auto: train a level and a diff forecaster for PROBE_EPOCHS epochs each, from the
-    same seed, and go on with the one whose validation loss is lower (a drifting series favours
-    changes, a stationary one levels). Returns the chosen config, its network and task, the
-    checkpoint to continue from, and the record of the choice (kept in run.json's summary)."""
-    from tsrnn.training.loop import fit
-
-    probe = dataclasses.replace(cfg, epochs=min(PROBE_EPOCHS, cfg.epochs))
-    tried = {}
-    for inputs in ("level", "diff"):
-        candidate = dataclasses.replace(model_cfg, inputs=inputs)
-        net, task = _network(candidate, cfg, split, scaler, columns)
-        best: list[Any] = []
-        stopped = fit(net, task, probe, None, best.append).interrupted
-        if best:
-            tried[inputs] = (candidate, net, task, best[-1])
-        if stopped:  # Ctrl-C while choosing: the better candidate so far is kept, and training ends
-            break
-    if not tried:
-        raise KeyboardInterrupt
-    chosen = min(tried, key=lambda k: tried[k][3].best_loss)
-    record = {
-        "chosen": chosen,
-        "by": f"validation loss after {probe.epochs} epochs each",
-        "validation_loss": {k: round(float(v[3].best_loss), 6) for k, v in tried.items()},
-    }
-    if stopped:
-        record["by"] += " (interrupted while choosing)"
-    return (*tried[chosen], record, stopped)
-
-
-# noqa: ANN202
-def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig, targets: tuple[int, ...]):
-    from tsrnn.training.tasks import TASKS
-
-    return TASKS[model_cfg.spec.name](split, scaler, cfg, model_cfg, targets)
-
-
-def _change_spread(split: Split, scaler: Scaler) -> np.ndarray:
-    """Per column, the standard deviation of row-to-row changes (scaled) within training segments;
-    a column that never changes gets 1, so its first change reads as a large input."""
-    changes = [np.diff(scaler.transform(p), axis=0) for p in split.train if len(p) > 1]
-    if not changes:
-        return np.ones(len(scaler.mean), np.float32)
-    spread = np.concatenate(changes).std(axis=0)
-    return np.where(spread > 1e-6, spread, 1.0).astype(np.float32)
 
 
 def warmup_rows(model_cfg: ModelConfig) -> int:
@@ -319,7 +275,7 @@ class _Saver:
             "batch": getattr(self.task, "batch", None) or self.base["train"].get("batch") or WINDOW_BATCH,
             "train_seconds": round(seconds, 3),
             "threads": self.threads,
-            "inputs": self.model_cfg.inputs,
+            "inputs": self.model_cfg.inputs if self.model_cfg.spec.stateful else None,  # the others read levels only
             "choices": self.choices,
             "target": self.model_cfg.target,
             "columns": len(self.dataset.value_columns),
