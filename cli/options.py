@@ -13,7 +13,9 @@ import typer
 from rich.console import Console
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of the report.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or report (errors are still printed; --json still prints).")]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress or report (errors are still printed; --json still prints).")
+]
 RunsDir = Annotated[str, typer.Option("--runs-dir", help="Directory that holds run directories.")]
 
 

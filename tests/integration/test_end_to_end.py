@@ -71,4 +71,6 @@ def test_installed_console_script_runs(project: Path) -> None:
     result = subprocess.run(
         [script, "info", "exports/history.onnx"], cwd=project, capture_output=True, text=True, timeout=60
     )
-    assert result.returncode == 0 and "value_columns" in result.stderr  # a report, and stdout is a pipe
+    assert (
+        result.returncode == 0 and "value_columns" in result.stdout
+    )  # the report is the product: stdout, even to a pipe

@@ -135,4 +135,4 @@ def test_info_shows_the_metadata(forecaster_onnx: Path) -> None:
         "next_out",
         "['batch', 'time', 1]",
     ):
-        assert text in result.stderr, text
+        assert text in result.stdout, text
