@@ -175,26 +175,28 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
             done = o + 1
             states.append(state)
         state = [torch.cat([s[i] for s in states], dim=1) for i in range(len(states[0]))]
-        out, last = [direct], scaled[origins]
         interval = np.timedelta64(int(round(run.schema["interval_seconds"] * 1e6)), "us")
-        while sum(p.shape[1] for p in out) < steps:
-            rows = out[-1]  # (origins, k, features): fed back with their own times
-            done = sum(p.shape[1] for p in out)
-            before = np.concatenate([last[:, None], rows[:, :-1]], axis=1)
-            future = times[origins][:, None] + (np.arange(done - rows.shape[1] + 1, done + 1) * interval)[None, :]
-            ftf = (
-                torch.from_numpy(
-                    time_features(future.ravel(), cfg.time_features).reshape(len(origins), rows.shape[1], -1)
-                )
-                if tf is not None
-                else None
+        out = _fed_back(model, cfg, state, direct, scaled[origins], times[origins], interval, steps, torch)
+        return out * scale + mean
+
+
+def _fed_back(model, cfg, state, direct, last, starts, interval, steps: int, torch) -> np.ndarray:  # noqa: ANN001
+    """Beyond the horizon: each origin's last predictions are fed back as rows (with their own times),
+    all origins in one batch, until `steps` rows are forecast; (origins, steps, targets), scaled."""
+    from tsrnn.data.timefeatures import time_features
+
+    out = [direct]
+    while (done := sum(p.shape[1] for p in out)) < steps:
+        rows = out[-1]  # (origins, k, features)
+        before = np.concatenate([last[:, None], rows[:, :-1]], axis=1)
+        tf = None
+        if cfg.time_features != "none":
+            future = starts[:, None] + (np.arange(done - rows.shape[1] + 1, done + 1) * interval)[None, :]
+            tf = torch.from_numpy(
+                time_features(future.ravel(), cfg.time_features).reshape(len(starts), rows.shape[1], -1)
             )
-            pred, *state = model(
-                torch.from_numpy(rows.astype(np.float32)),
-                *state,
-                diff=torch.from_numpy((rows - before).astype(np.float32)) if cfg.inputs == "diff" else None,
-                tf=ftf,
-            )
-            last = rows[:, -1]
-            out.append(pred[:, -1].numpy()[:, : steps - done])
-        return np.concatenate(out, axis=1) * scale + mean
+        diff = torch.from_numpy((rows - before).astype(np.float32)) if cfg.inputs == "diff" else None
+        pred, *state = model(torch.from_numpy(rows.astype(np.float32)), *state, diff=diff, tf=tf)
+        last = rows[:, -1]
+        out.append(pred[:, -1].numpy()[:, : steps - done])
+    return np.concatenate(out, axis=1)

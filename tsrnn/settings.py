@@ -49,12 +49,13 @@ def resolve(flags: dict[str, Any], env: dict[str, str], toml_path: str | None = 
                 raise TsrnnError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
             values[key] = value
             sources[key] = f"env TSRNN_{key.upper()}" if origin == "env" else origin
-    built = {}
+    built: dict[type, Any] = {}  # config class → its instance
     for cls in (DataConfig, ModelConfig, TrainConfig, ScoreConfig):
         mine = {SETTINGS[k][1]: v for k, v in values.items() if SETTINGS[k][0] is cls}
         if cls is DataConfig and isinstance(mine.get("columns"), str):
             mine["columns"] = tuple(c.strip() for c in mine["columns"].split(",") if c.strip())
-        built[cls] = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in mine.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in mine.items()}
+        built[cls] = cls(**kwargs)
     return Resolved(built[DataConfig], built[ModelConfig], built[TrainConfig], sources, built[ScoreConfig])
 
 

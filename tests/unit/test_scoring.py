@@ -9,7 +9,7 @@ import pytest
 
 from tsrnn.data.scaling import Scaler
 from tsrnn.encoding import pack, pack_sparse, unpack, unpack_sparse
-from tsrnn.scoring.calibration import auto_cooldown, calibrate
+from tsrnn.scoring.calibration import calibrate
 from tsrnn.scoring.channels import Novelty, Range
 from tsrnn.scoring.detector import SeriesDetector
 from tsrnn.scoring.normalizer import (
@@ -21,6 +21,7 @@ from tsrnn.scoring.normalizer import (
     histogram,
 )
 from tsrnn.scoring.types import DetectorSettings, Inputs
+from tsrnn.training.auto import auto_cooldown
 
 
 def test_scaler_round_trip_and_constant_feature() -> None:

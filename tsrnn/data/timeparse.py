@@ -6,6 +6,8 @@ offset are converted to UTC and kept naive, so every series compares on one cloc
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 # Whole-second forms come first: polars parses them about 4x faster than the `%.f` forms.
@@ -57,7 +59,7 @@ def parse_times(text: pl.Series, fmt: str | None) -> pl.Series:
     if fmt is None:
         text = text.str.strip_chars()
         numbers = text.cast(pl.Float64, strict=False)
-        peak = numbers.abs().max()
+        peak = cast("float | None", numbers.abs().max())  # a Float64 column's max
         scale = 1_000 if peak is not None and float(peak) > EPOCH_MS_ABOVE else 1_000_000  # → microseconds
         return (numbers * scale).round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us"))
     parsed = _strptime(text, fmt)

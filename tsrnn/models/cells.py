@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from tsrnn.config import ModelConfig
 from tsrnn.kinds import CELL_STATES
 
-CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+# constructors: LSTM, GRU and RNN take (input_size, hidden_size, num_layers, ...), not RNNBase's (mode, ...)
+CELLS: dict[str, Callable[..., nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
 def make_rnn(cfg: ModelConfig, inputs: int, hidden: int | None = None, *, bidirectional: bool = False) -> nn.RNNBase:

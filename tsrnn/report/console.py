@@ -107,78 +107,61 @@ def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -
     status = (
         "[bold red]ANOMALY[/]"
         if summary["alerts"]
-        else ("[bold yellow]ongoing[/]" if summary["events"] else "[bold green]ok[/]")
+        else "[bold yellow]ongoing[/]"
+        if summary["events"]
+        else "[bold green]ok[/]"
     )
-    max_score = summary["max_score"]
-    key_values(
-        console,
-        f"tsrnn watch: {escape(summary['source'])}  {status}",
-        {
-            "model": f"{summary['model']} ({summary['kind']}, run {summary['run']})",
-            "provider": summary["provider"]
-            + (
-                ""
-                if summary["provider"].lower().startswith(summary["requested_provider"])
-                else f" (asked for {summary['requested_provider']})"
-            ),
-            "rows": f"{summary['rows_scored']:,} scored"
-            + (f" in {summary['series']:,} series" if summary["series"] > 1 else "")
-            + (
-                f" ({summary['warmup_rows']:,} warm-up rows with score 0: no channel had a value yet)"
-                if summary["warmup_rows"]
-                else ""
-            ),
-            "time range": f"{summary['first_time']} → {summary['last_time']}"
-            if summary["first_time"]
-            else "no new rows",
-            "rows dropped": _dropped(summary["rows_dropped"]),
-            **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
-            "scores": f"{sparkline(trace)}  max {max_score:.3f}, threshold {summary['threshold']:.3f}"
-            if max_score is not None
-            else "-",
-            "anomalous rows": f"{summary['anomalous_rows']:,}; {len(summary['events'])} event(s), {summary['alerts']} "
-            f"new" + f" (flagged rows within {summary['cooldown']} rows join an event); channels "
-            f"{', '.join(summary.get('channels', []))}",
-            **({"state": summary["state"]} if summary["state"] else {}),
-            **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
-        },
-    )
+    key_values(console, f"tsrnn watch: {escape(summary['source'])}  {status}", _watch_fields(summary, trace))
     if summary["events"]:
-        table = Table(
-            title="events (why: the channel that fired at the peak, and by how much)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
+        console.print(_events_table(summary))
+
+
+def _watch_fields(summary: dict[str, Any], trace: np.ndarray) -> dict[str, str]:
+    provider, asked = summary["provider"], summary["requested_provider"]
+    rows = f"{summary['rows_scored']:,} scored" + (f" in {summary['series']:,} series" if summary["series"] > 1 else "")
+    if summary["warmup_rows"]:
+        rows += f" ({summary['warmup_rows']:,} warm-up rows with score 0: no channel had a value yet)"
+    top = summary["max_score"]
+    scores = f"{sparkline(trace)}  max {top:.3f}, threshold {summary['threshold']:.3f}" if top is not None else "-"
+    anomalous = (
+        f"{summary['anomalous_rows']:,}; {len(summary['events'])} event(s), {summary['alerts']} new"
+        f" (flagged rows within {summary['cooldown']} rows join an event);"
+        f" channels {', '.join(summary.get('channels', []))}"
+    )
+    return {
+        "model": f"{summary['model']} ({summary['kind']}, run {summary['run']})",
+        "provider": provider + ("" if provider.lower().startswith(asked) else f" (asked for {asked})"),
+        "rows": rows,
+        "time range": f"{summary['first_time']} → {summary['last_time']}" if summary["first_time"] else "no new rows",
+        "rows dropped": _dropped(summary["rows_dropped"]),
+        **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
+        "scores": scores,
+        "anomalous rows": anomalous,
+        **({"state": summary["state"]} if summary["state"] else {}),
+        **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
+    }
+
+
+def _events_table(summary: dict[str, Any]) -> Table:
+    table = Table(
+        title="events (why: the channel that fired at the peak, and by how much)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    many = summary["series"] > 1
+    for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "why", "observed (expected)", "status"):
+        table.add_column(
+            col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end", "why")
         )
-        many = summary["series"] > 1
-        for col in (("series",) if many else ()) + (
-            "start",
-            "end",
-            "rows",
-            "peak",
-            "why",
-            "observed (expected)",
-            "status",
-        ):
-            table.add_column(
-                col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end", "why")
-            )
-        columns = summary["columns"]
-        for e in summary["events"]:
-            i = columns.index(e["column"]) if e["column"] in columns else 0
-            where = f"{escape(e['column'])} " if len(columns) > 1 else ""
-            off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
-            status = ("began earlier, " if e["continued"] else "new, ") + ("ongoing" if e["ongoing"] else "ended")
-            cells = ([escape(e["series"])] if many else []) + [
-                escape(e["start"]),
-                escape(e["end"]),
-                str(e["rows"]),
-                f"{e['peak_score']:.3f}",
-                _why(e),
-                off,
-                status,
-            ]
-            table.add_row(*cells)
-        console.print(table)
+    columns = summary["columns"]
+    for e in summary["events"]:
+        i = columns.index(e["column"]) if e["column"] in columns else 0
+        where = f"{escape(e['column'])} " if len(columns) > 1 else ""
+        off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
+        status = ("began earlier, " if e["continued"] else "new, ") + ("ongoing" if e["ongoing"] else "ended")
+        cells = [escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", _why(e), off, status]
+        table.add_row(*([escape(e["series"])] if many else []), *cells)
+    return table
 
 
 SCOREBOARD = (
@@ -196,75 +179,70 @@ SCOREBOARD_CAVEAT = (
 
 
 def render_evaluation(console: Console, doc: dict[str, Any]) -> None:
-    nab, ev = doc["nab"], doc["events"]
-    probation = doc.get("windows_in_probation", 0)
-    skipped = (
-        {
-            "not scored": f"{probation} labelled window(s) start in a probationary period (the first 15 % of a "
-            f"series' rows, "
-            "at most 750), which NAB does not score"
-        }
-        if probation
-        else {}
-    )
+    ev, probation = doc["events"], doc.get("windows_in_probation", 0)
+    skipped = {}
+    if probation:
+        skipped["not scored"] = (
+            f"{probation} labelled window(s) start in a probationary period (the first 15 % of a series' rows,"
+            " at most 750), which NAB does not score"
+        )
+    forecast = {"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}
     if doc["windows"] == 0:
+        note = (
+            "NAB does not score the first 15% of each file's rows (at most 750); score a file whose windows come later"
+        )
+        alerts = f"{ev['alerts']} alert(s), all false positives"
+        fields = {**skipped, "note": note, "events (the detector's alerts)": alerts, **forecast}
         key_values(
-            console,
-            f"evaluated {doc['files']} series: no labelled window after the probationary period",
-            {
-                **skipped,
-                "note": "NAB does not score the first 15% of each file's rows (at most 750); score a file whose "
-                "windows come later",
-                "events (the detector's alerts)": f"{ev['alerts']} alert(s), all false positives",
-                **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
-            },
+            console, f"evaluated {doc['files']} series: no labelled window after the probationary period", fields
         )
         return
+    title = f"evaluated {doc['files']} series, {doc['windows']} labelled window(s)"
     key_values(
-        console,
-        f"evaluated {doc['files']} series, {doc['windows']} labelled window(s)",
-        {
-            "NAB standard": f"{nab['standard']['score']:.1f} (threshold {nab['standard']['threshold']:.4g}: "
-            f"{nab['standard']['windows_found']} windows found, {nab['standard']['false_positive_rows']} "
-            f"false-positive rows)",
-            "NAB reward low FP": f"{nab['reward_low_FP_rate']['score']:.1f} (threshold "
-            f"{nab['reward_low_FP_rate']['threshold']:.4g})",
-            "NAB reward low FN": f"{nab['reward_low_FN_rate']['score']:.1f} (threshold "
-            f"{nab['reward_low_FN_rate']['threshold']:.4g})",
-            "events (the detector's alerts)": f"precision {ev['precision']:.3f}, recall {ev['recall']:.3f}, F1 "
-            f"{ev['f1']:.3f} "
-            f"({ev['alerts']} alerts, {ev['windows_found']} of {doc['windows']} windows found)",
-            "point-adjusted F1": "-"
-            if doc["point_adjusted_f1"] is None
-            else f"{doc['point_adjusted_f1']:.3f} (mean over series with windows)",
-            **skipped,
-            **({"forecast": _forecast(doc["forecast"])} if doc["forecast"] else {}),
-            **(
-                {"unmatched": f"{len(doc['unmatched'])} series with no labels: {', '.join(doc['unmatched'][:5])}"}
-                if doc["unmatched"]
-                else {}
-            ),
-            "published": f"{', '.join(f'{n} {v:.1f}' for n, v in SCOREBOARD)} ({SCOREBOARD_CAVEAT})",
-        },
+        console, title, {**_nab_fields(doc), **skipped, **forecast, **_unmatched(doc), "published": _published()}
     )
     if len(doc["per_file"]) > 1:
-        table = Table(title="per series", title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("series", "rows", "windows", "found", "alerts", "false alerts", "PA-F1", "MASE"):
-            table.add_column(col, justify="left" if col == "series" else "right")
-        for f in doc["per_file"]:
-            mase = f.get("forecast", {}).get("mase")
-            table.add_row(
-                escape(f["file"]),
-                f"{f['rows']:,}",
-                str(f["windows"])
-                + (f" (+{f['windows_in_probation']} in probation)" if f.get("windows_in_probation") else ""),
-                str(f["windows_found"]),
-                str(f["alerts"]),
-                str(f["false_alerts"]),
-                f"{f['point_adjusted_f1']:.2f}" if f["windows"] else "-",
-                f"{mase:.3f}" if mase is not None else "-",
-            )
-        console.print(table)
+        console.print(_per_file_table(doc))
+
+
+def _nab_fields(doc: dict[str, Any]) -> dict[str, str]:
+    nab, ev = doc["nab"], doc["events"]
+    std, low_fp, low_fn = nab["standard"], nab["reward_low_FP_rate"], nab["reward_low_FN_rate"]
+    pa = doc["point_adjusted_f1"]
+    return {
+        "NAB standard": f"{std['score']:.1f} (threshold {std['threshold']:.4g}: {std['windows_found']} windows found,"
+        f" {std['false_positive_rows']} false-positive rows)",
+        "NAB reward low FP": f"{low_fp['score']:.1f} (threshold {low_fp['threshold']:.4g})",
+        "NAB reward low FN": f"{low_fn['score']:.1f} (threshold {low_fn['threshold']:.4g})",
+        "events (the detector's alerts)": f"precision {ev['precision']:.3f}, recall {ev['recall']:.3f},"
+        f" F1 {ev['f1']:.3f} ({ev['alerts']} alerts, {ev['windows_found']} of {doc['windows']} windows found)",
+        "point-adjusted F1": "-" if pa is None else f"{pa:.3f} (mean over series with windows)",
+    }
+
+
+def _unmatched(doc: dict[str, Any]) -> dict[str, str]:
+    if not doc["unmatched"]:
+        return {}
+    return {"unmatched": f"{len(doc['unmatched'])} series with no labels: {', '.join(doc['unmatched'][:5])}"}
+
+
+def _published() -> str:
+    return f"{', '.join(f'{n} {v:.1f}' for n, v in SCOREBOARD)} ({SCOREBOARD_CAVEAT})"
+
+
+def _per_file_table(doc: dict[str, Any]) -> Table:
+    table = Table(title="per series", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("series", "rows", "windows", "found", "alerts", "false alerts", "PA-F1", "MASE"):
+        table.add_column(col, justify="left" if col == "series" else "right")
+    for f in doc["per_file"]:
+        mase = f.get("forecast", {}).get("mase")
+        windows = str(f["windows"]) + (
+            f" (+{f['windows_in_probation']} in probation)" if f.get("windows_in_probation") else ""
+        )
+        pa = f"{f['point_adjusted_f1']:.2f}" if f["windows"] else "-"
+        cells = [f"{f['rows']:,}", windows, str(f["windows_found"]), str(f["alerts"]), str(f["false_alerts"]), pa]
+        table.add_row(escape(f["file"]), *cells, f"{mase:.3f}" if mase is not None else "-")
+    return table
 
 
 def _forecast(summary: dict[str, Any]) -> str:

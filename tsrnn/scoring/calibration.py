@@ -37,10 +37,6 @@ from tsrnn.scoring.normalizer import (
 from tsrnn.scoring.thresholds import METHODS
 from tsrnn.scoring.types import DEFAULT_THRESHOLD, DetectorSettings
 
-COOLDOWN_SHARE = 0.133  # of a series' training rows (measured on NAB: benchmarks/nab.py)
-COOLDOWN_MIN, COOLDOWN_MAX = 10, 1000
-ACCEPT_MIN = 10  # rows
-
 
 @dataclass(frozen=True)
 class Calibration:
@@ -227,21 +223,6 @@ def _sparse(hist: np.ndarray) -> dict[str, float]:
     return {str(int(i)): float(hist[i]) for i in np.flatnonzero(hist)}
 
 
-def auto_accept(interval_seconds: float | None, novelty_memory: int) -> int:
-    """An incident that lasts a day of rows is the new normal, or sooner, once it has lasted as
-    long as the novelty memory (which then holds no normal row of its columns to compare with)."""
-    day = int(round(86_400 / interval_seconds)) if interval_seconds and interval_seconds > 0 else novelty_memory
-    return max(ACCEPT_MIN, min(day, novelty_memory))
-
-
-def auto_cooldown(rows_per_series: float, interval_seconds: float | None) -> int:
-    """0.133 x a series' training rows, at least 10, at most a day of rows (1,000 at most)."""
-    top = COOLDOWN_MAX
-    if interval_seconds and interval_seconds > 0:
-        top = min(top, max(COOLDOWN_MIN, int(round(86_400 / interval_seconds))))
-    return int(min(max(round(COOLDOWN_SHARE * rows_per_series), COOLDOWN_MIN), top))
-
-
 @dataclass
 class History:
     """What calibration reads of the training data besides the model's errors."""
@@ -296,42 +277,49 @@ def calibrate(
     if score.range_check:
         channels.append("range")
     ratio_hist = _ratio_hist(val_errors, error_hists, history, novelty_hists, quantile) if channels else np.zeros(BINS)
+    inverse_cov = spec.inverse_cov.tolist() if spec is not None and spec.inverse_cov is not None else None
+    rows = int(round(np.median([len(x) for x in history.series]))) if history is not None and history.series else 0
     return Calibration(
+        **_settings(score),
         error_scale=scale,
-        threshold=score.threshold,
         warmup=warmup,
         quantile=quantile,
-        memory=score.memory,
         error_hist=_sparse(error_hist),
         error_hists=[_sparse(h) for h in error_hists],
-        method=score.threshold_method,
-        level_quantile=score.level_quantile,
-        risk=score.risk,
-        smooth=score.smooth,
-        error=score.error,
         error_norms=[float(v) for v in spec.norms] if spec else [1.0, 1.0],
-        inverse_cov=spec.inverse_cov.tolist() if spec is not None and spec.inverse_cov is not None else None,
+        inverse_cov=inverse_cov,
         channels=[c for c in CHANNELS if c in channels],
         novelty=novelty if "novelty" in channels else "none",
-        novelty_window=window,
-        novelty_memory=memory,
         novelty_hist=_sparse(novelty_hist),
         novelty_hists=[_sparse(h) for h in novelty_hists],
         novelty_seed=seed_rows,
         novelty_seed_times=seed_times,
-        range_tolerance=score.range_tolerance,
-        range_floor=score.range_floor,
         range_seed=range_seed,
         ratio_hist=_sparse(ratio_hist),
-        cooldown=int(score.cooldown) if score.cooldown is not None else Calibration.cooldown,
-        history_rows=int(round(np.median([len(x) for x in history.series])))
-        if history is not None and history.series
-        else 0,
-        release=score.release,
-        hold=int(score.hold) if score.hold is not None else 2 * window,
-        accept_after=int(score.accept_after) if score.accept_after is not None else Calibration.accept_after,
-        freeze=score.freeze,
+        history_rows=rows,
     )
+
+
+def _settings(score: Any) -> dict[str, Any]:
+    """The detector settings a ScoreConfig fixes for watch (None: the detector's own default)."""
+    return {
+        "threshold": score.threshold,
+        "memory": score.memory,
+        "method": score.threshold_method,
+        "level_quantile": score.level_quantile,
+        "risk": score.risk,
+        "smooth": score.smooth,
+        "error": score.error,
+        "novelty_window": score.novelty_window,
+        "novelty_memory": score.novelty_memory,
+        "range_tolerance": score.range_tolerance,
+        "range_floor": score.range_floor,
+        "cooldown": int(score.cooldown) if score.cooldown is not None else Calibration.cooldown,
+        "release": score.release,
+        "hold": int(score.hold) if score.hold is not None else 2 * score.novelty_window,
+        "accept_after": int(score.accept_after) if score.accept_after is not None else Calibration.accept_after,
+        "freeze": score.freeze,
+    }
 
 
 def _history_priors(history: History | None, novelty: str, window: int, memory: int) -> tuple[Any, ...]:

@@ -114,6 +114,7 @@ class Novelty:
     def accept(self, rows: int, columns: np.ndarray) -> None:
         """An incident that lasted is the new normal: the last `rows` rows become usable in `columns`."""
         if rows > 0:
+            assert self.usable is not None  # set in __post_init__
             self.usable[-rows:, columns] = True
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +126,7 @@ class Novelty:
             "seen": self.seen,
             "warmup": self.warmup,
         }
+        assert self.usable is not None  # set in __post_init__
         if not self.usable.all():
             out["unusable"] = pack(np.flatnonzero(~self.usable.ravel()).astype(np.int64), "<i8")
         return out

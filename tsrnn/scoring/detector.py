@@ -25,7 +25,6 @@ goes on across gaps where the model's state restarts.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +32,7 @@ import numpy as np
 
 from tsrnn.scoring.channels import CHANNELS, RATIO_CHANNELS, Novelty, Range
 from tsrnn.scoring.events import Event, OpenEvent, Peak, group
-from tsrnn.scoring.normalizer import BINS, BLOCK, RunningScale, value_bins
+from tsrnn.scoring.normalizer import BINS, BLOCK, RunningScale, ewma, value_bins
 from tsrnn.scoring.thresholds import METHODS, ThresholdState
 from tsrnn.scoring.types import Detected, DetectorSettings, Incident, Inputs
 
@@ -111,56 +110,38 @@ class SeriesDetector:
             fired[i:b] = part.fired[:used]
             flagged[i:b] = part.fired[:used].any(axis=1)
             valid[i:b] = part.ok[:used] | np.isfinite(part.excess[:used]).any(axis=1)
-            for c, r in part.ratios.items():
-                top_ratio = r[:used].max(axis=1)
-                channel_scores[c][i:b] = top_ratio / (1.0 + top_ratio)
-            if "range" in channel_scores:
-                channel_scores["range"][i:b] = np.where(
-                    (np.nan_to_num(part.excess[:used]) > 0).any(axis=1), s.range_floor, 0.0
-                )
+            _channel_scores(channel_scores, part, i, b, s.range_floor)
             marked = np.flatnonzero(anomaly[i:b])  # peaks are only asked for an event's rows
             top[i + marked] = self._attribute(part, marked, rows.values[i:b], rows.expected[i:b], scale)
             if s.smooth > 1:  # the smoothing's carry after the last row used
                 seen = np.flatnonzero(part.ok[:used])
                 self.smoothed = float(part.fused[seen[-1]]) if seen.size else self.smoothed
             if (offset + b) % BLOCK == 0:
-                for scales in self.scales.values():
-                    for sc in scales:
-                        sc.refresh(s.decay, s.quantile)
-                METHODS[s.method].refresh(self.threshold, s)
+                self._refresh()
             i = b
 
         def peak_of(k: int) -> Peak:
             channel, col, ratio = CHANNELS[int(top[k, 0])], int(top[k, 1]), float(top[k, 2])
-            return Peak(
-                float(scores[k]),
-                rows.time_text[k],
-                [float(v) for v in rows.values[k]],
-                [float(v) for v in rows.expected[k]],
-                columns[col] if columns else str(col),
-                channel,
-                ratio,
-            )
+            observed, expected = [float(v) for v in rows.values[k]], [float(v) for v in rows.expected[k]]
+            name = columns[col] if columns else str(col)
+            return Peak(float(scores[k]), rows.time_text[k], observed, expected, name, channel, ratio)
 
         self.event, events, suppressed, alert = group(
-            self.event,
-            anomaly,
-            flagged,
-            scores,
-            offset=offset,
-            cooldown=s.cooldown,
-            min_duration=s.min_duration,
-            series=series,
-            time_text=rows.time_text,
-            peak_of=peak_of,
-            fired=fired,
-            columns=columns,
+            self.event, anomaly, flagged, scores, offset=offset, cooldown=s.cooldown, min_duration=s.min_duration,
+            series=series, time_text=rows.time_text, peak_of=peak_of, fired=fired, columns=columns,
             times_us=rows.times_us,
-        )
+        )  # fmt: skip
         self.rows += n
         return Detected(
             scores, np.where(suppressed, 0.0, scores), flagged, anomaly, alert, ~valid, channel_scores, events
         )
+
+    def _refresh(self) -> None:
+        """At the end of a block: the running quantiles and the threshold take in what the block taught."""
+        for scales in self.scales.values():
+            for sc in scales:
+                sc.refresh(self.settings.decay, self.settings.quantile)
+        METHODS[self.settings.method].refresh(self.threshold, self.settings)
 
     # -- the stages, in order -----------------------------------------------------------------
 
@@ -203,7 +184,7 @@ class SeriesDetector:
         fused = r_col.max(axis=1, initial=0.0)
         level = self.threshold.level
         if s.smooth > 1:  # the smoothed fused ratio flags; the columns at the row's largest ratio fire
-            fused = self._ewma(fused, ok, 2.0 / (s.smooth + 1.0))
+            fused = ewma(fused, ok, 2.0 / (s.smooth + 1.0), self.smoothed)
             fired = ((fused >= level) & ok)[:, None] & (r_col >= r_col.max(axis=1, keepdims=True, initial=0.0))
             column_scores = np.repeat((fused / (1.0 + fused))[:, None], features, axis=1)
         else:
@@ -264,6 +245,9 @@ class SeriesDetector:
         whole = learned.all(axis=1)  # rows every column learns: a joint channel's
         if inc is not None and not whole.all():
             held = np.where(learned, np.nan, rows.values[a:b])
+            assert (
+                inc.held is not None and inc.low is not None and inc.high is not None
+            )  # set by Incident.open/from_dict
             inc.held += (~learned).sum(axis=0)
             inc.low, inc.high = (
                 np.fmin(inc.low, np.fmin.reduce(held, axis=0)),
@@ -289,14 +273,15 @@ class SeriesDetector:
         inc = self.incident
         if inc is None:
             return
+        assert inc.held is not None and inc.low is not None and inc.high is not None  # set by Incident.open/from_dict
         free = self._usable_during(inc.active)
         done = free & (inc.held > 0)
         if done.any():
             if self.range is not None:
                 self.range.widen(np.where(done, np.vstack([inc.low, inc.high]), np.nan))
             if self.novelty is not None:
-                for k in np.flatnonzero(done):
-                    self.novelty.accept(int(min(inc.held[k], self.novelty.ring.shape[0])), np.array([k]))
+                for col in np.flatnonzero(done):
+                    self.novelty.accept(int(min(inc.held[col], self.novelty.ring.shape[0])), np.array([col]))
             inc.held[done] = 0
             inc.low[done], inc.high[done] = np.inf, -np.inf
         for c, pending in inc.pending.items():
@@ -340,25 +325,6 @@ class SeriesDetector:
         out[lifted, 0] = _RANGE
         out[lifted, 1] = excess.argmax(axis=1)[lifted]
         out[lifted, 2] = excess.max(axis=1)[lifted]
-        return out
-
-    def _ewma(self, r: np.ndarray, ok: np.ndarray, alpha: float) -> np.ndarray:
-        """Exponentially weighted mean of the ratio over valid rows, from the carry before them
-        (row by row in closed form: y_k = (1-a)^(k+1) y_-1 + a * sum_j (1-a)^(k-j) x_j)."""
-        out = np.zeros_like(r)
-        x = r[ok]
-        if x.size == 0:
-            return out
-        keep = 1.0 - alpha
-        step = max(1, int(6 * math.log(10) / -math.log(keep)))  # keep**-step stays below 1e6: no loss of precision
-        prev = self.smoothed if self.smoothed is not None else float(x[0])
-        y = np.empty_like(x)
-        for a in range(0, x.size, step):
-            part = x[a : a + step]
-            powers = keep ** np.arange(part.size)
-            y[a : a + step] = keep * powers * prev + alpha * np.cumsum(part / powers) * powers
-            prev = float(y[a + part.size - 1])
-        out[ok] = y
         return out
 
     def carry_over(self) -> None:
@@ -411,3 +377,12 @@ def _columns(values: np.ndarray) -> np.ndarray:
     """A channel's values as (rows, columns): a one-dimensional array is one joint column."""
     values = np.asarray(values, np.float64)
     return values[:, None] if values.ndim == 1 else values
+
+
+def _channel_scores(out: dict[str, np.ndarray], part: _Part, a: int, b: int, range_floor: float) -> None:
+    """Each channel's score of rows [a, b): its largest column's r / (1 + r); range: the floor where it fired."""
+    for c, r in part.ratios.items():
+        top = r[: b - a].max(axis=1)
+        out[c][a:b] = top / (1.0 + top)
+    if "range" in out:
+        out["range"][a:b] = np.where((np.nan_to_num(part.excess[: b - a]) > 0).any(axis=1), range_floor, 0.0)

@@ -94,3 +94,23 @@ class RunningScale:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunningScale:
         return cls(unpack_sparse(data["hist"], BINS), unpack_sparse(data["pending"], BINS), float(data["scale"]))
+
+
+def ewma(r: np.ndarray, ok: np.ndarray, alpha: float, carry: float | None) -> np.ndarray:
+    """Exponentially weighted mean of the ratio over valid rows, from the carry before them
+    (row by row in closed form: y_k = (1-a)^(k+1) y_-1 + a * sum_j (1-a)^(k-j) x_j)."""
+    out = np.zeros_like(r)
+    x = r[ok]
+    if x.size == 0:
+        return out
+    keep = 1.0 - alpha
+    step = max(1, int(6 * math.log(10) / -math.log(keep)))  # keep**-step stays below 1e6: no loss of precision
+    prev = carry if carry is not None else float(x[0])
+    y = np.empty_like(x)
+    for a in range(0, x.size, step):
+        part = x[a : a + step]
+        powers = keep ** np.arange(part.size)
+        y[a : a + step] = keep * powers * prev + alpha * np.cumsum(part / powers) * powers
+        prev = float(y[a + part.size - 1])
+    out[ok] = y
+    return out

@@ -111,6 +111,7 @@ class Incident:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        assert self.held is not None and self.low is not None and self.high is not None  # set by open/from_dict
         return {
             "active": np.flatnonzero(self.active).tolist(),
             "quiet": self.quiet.tolist(),

@@ -24,14 +24,15 @@ from tsrnn.data.clean import Dataset, clean
 from tsrnn.data.reader import read_frame
 from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata, session_metadata
-from tsrnn.runtime.inferencer import arrays_from_json, arrays_to_json, runner_for
+from tsrnn.runtime.inferencer import runner_for
 from tsrnn.runtime.providers import GpuOptions
 from tsrnn.scoring.detector import SeriesDetector
 from tsrnn.scoring.events import Event
-from tsrnn.scoring.types import DetectorSettings, Inputs
-from tsrnn.streaming.output import ScoresWriter, scores_frame
+from tsrnn.scoring.types import DetectorSettings
+from tsrnn.streaming.output import ScoresWriter
 from tsrnn.streaming.result import Tally, WatchResult
-from tsrnn.streaming.resume import SEEN, carry_last_rows, continues, drop_seen
+from tsrnn.streaming.resume import SEEN, carry_last_rows, drop_seen
+from tsrnn.streaming.segments import Prepared, advanced, plan, scores_rows
 from tsrnn.streaming.sources import SourceChanged, read_new, source_files
 from tsrnn.streaming.state import (
     SeriesState,
@@ -143,9 +144,8 @@ class _Job:
                 f"use some of {', '.join(calibration.channels)}, or train with it"
             )
         self.own_novelty = calibration.novelty == "autoencoder"  # the model's error is the novelty channel
-        self.all_scored = len(meta.scored) == meta.features
-        self.mean = np.asarray(meta.scaler["mean"])[meta.scored]  # of the scored columns
-        self.scale = np.asarray(meta.scaler["scale"])[meta.scored]
+        self.prepared = Prepared.of(meta, self.own_novelty)
+        self.scale = self.prepared.scale
         self.channel_scores = channel_scores
         self.layouts: dict[tuple, Any] = {}  # each file's CSV layout, worked out from its first slice
         self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
@@ -178,20 +178,9 @@ class _Job:
         started = time.perf_counter()
         p = _Pass(dict(saved.series) if saved else {}, on_event)
         key = None if scores_out is None or str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
-        writer = (
-            ScoresWriter(
-                scores_out,
-                self.meta,
-                committed=saved.outputs.get(key, 0) if key else None,
-                channels=list(self.settings.channels) if self.channel_scores else None,
-            )
-            if scores_out is not None
-            else None
-        )
+        writer = self._writer(scores_out, saved.outputs.get(key, 0) if saved and key else None)
         try:
-            for name in source_files(
-                self.source
-            ):  # keyed by absolute path; messages name a single file as the user did
+            for name in source_files(self.source):  # by absolute path; messages name a single file as the user did
                 self._file(name, saved, p, writer)
             for sid, det in p.detectors.items():  # incidents still open: reported now, and kept in the state
                 p.states[sid].detector = det.to_dict()
@@ -208,27 +197,26 @@ class _Job:
         if saved is not None:
             saved.cursors.update(p.cursors)
             saved.series = p.states
-        provider = self.session.get_providers()[0]
+        provider, t = self.session.get_providers()[0], p.tally
+        took = time.perf_counter() - started
         log.info(
             "scored %d rows of %d series in %.3f s on %s; %d events",
-            p.tally.rows,
-            len(p.tally.series),
-            time.perf_counter() - started,
+            t.rows,
+            len(t.series),
+            took,
             provider,
-            len(p.tally.events),
+            len(t.events),
         )
         return WatchResult(
-            self.source,
-            self.model,
-            provider,
-            self.provider,
-            self.meta,
-            self.settings,
-            p.tally,
-            p.dropped,
-            p.filled,
-            p.notes,
+            self.source, self.model, provider, self.provider, self.meta, self.settings, t, p.dropped, p.filled, p.notes
         )
+
+    def _writer(self, scores_out: str | Path | None, committed: int | None) -> ScoresWriter | None:
+        """The scores file's writer: a new file, or appended to after `committed` bytes (with a state)."""
+        if scores_out is None:
+            return None
+        channels = list(self.settings.channels) if self.channel_scores else None
+        return ScoresWriter(scores_out, self.meta, committed=committed, channels=channels)
 
     def _file(self, name: str, saved: WatchState | None, p: _Pass, writer: ScoresWriter | None) -> None:
         """The new rows of one file, slice by slice."""
@@ -286,76 +274,28 @@ class _Job:
         return clean(carry_last_rows(frame, states), cfg, interval=meta.interval)
 
     def _score(self, dataset: Dataset, p: _Pass, writer: ScoresWriter | None) -> None:
-        states, tally = p.states, p.tally
-        jobs = []  # (segment, carried arrays, rows the model has seen)
-        for seg in dataset.segments:
-            st = states.get(seg.series)
-            if seg.carried and st is not None:  # continues the saved state
-                seg = continues(seg)
-                if seg.rows == 0:
-                    continue
-                jobs.append((seg, arrays_from_json(st.arrays), st.rows_seen))
-            else:  # a new series, or after a gap too long to fill: the model starts again, the detector goes on
-                jobs.append((seg, self.runner.initial(), 0))
+        """Run the new segments through the graph (series with as many new rows in one call), then
+        each through its series' detector, in time order; write their rows."""
+        jobs = plan(dataset.segments, p.states, self.runner)
         outputs = self.runner.run_many(
             [(seg.values, arrays) for seg, arrays, _ in jobs], [seg.times for seg, _, _ in jobs]
         )
         frames = []
-        for (seg, _, seen), (expected, error, arrays) in zip(jobs, outputs):  # segments of a series in time order
+        for (seg, _, seen), (expected, error, arrays) in zip(jobs, outputs):
             det = self._detector(
-                seg.series, states, p.detectors, int(seg.times[0].astype("datetime64[us]").astype(np.int64))
+                seg.series, p.states, p.detectors, int(seg.times[0].astype("datetime64[us]").astype(np.int64))
             )
-            text = seg.text or [""] * seg.rows
-            error = np.asarray(error, np.float64)
-            error = error[:, None] if error.ndim == 1 else error  # (rows, columns), or one joint column
-            warm = seen + np.arange(seg.rows) < self.settings.warmup
-            if warm.any():
-                error = np.where(warm[:, None], np.nan, error)
-            values = (
-                seg.values if self.all_scored else seg.values[:, self.meta.scored]
-            )  # --target: that column alone is scored
-            rows = Inputs(
-                values=values,
-                scaled=(values - self.mean) / self.scale,
-                expected=expected,
-                time_text=text,
-                error=None if self.own_novelty else error,
-                novelty=error if self.own_novelty else None,  # an autoencoder's error is novelty
-                times_us=seg.times.astype("datetime64[us]").astype(np.int64),
-            )
+            rows = self.prepared.inputs(seg, seen, expected, error, self.settings.warmup)
             found = det.score(rows, series=seg.series, columns=self.meta.scored_columns, scale=self.scale)
-            old = states.get(seg.series)
-            states[seg.series] = SeriesState(
-                seen + seg.rows,
-                int(seg.times[-1].astype(np.int64)),
-                arrays_to_json(arrays),
-                [float(v) for v in seg.values[-1]],
-                old.detector if old else None,
-            )
+            p.states[seg.series] = advanced(p.states.get(seg.series), seg, seen, arrays)
             for event in found.events:
                 p.found(event)
             keep = seg.observed  # rows filled into gaps carry the state along but are not reported
-            kept = text if keep.all() else [t for t, k in zip(text, keep) if k]
-            tally.add(seg.series, seg.times[keep], kept, found.scores[keep], found.anomaly[keep], found.warmup[keep])
+            kept = rows.time_text if keep.all() else [t for t, k in zip(rows.time_text, keep) if k]
+            p.tally.add(seg.series, seg.times[keep], kept, found.scores[keep], found.anomaly[keep], found.warmup[keep])
             if writer is not None:
-                channels = None
-                if self.channel_scores:
-                    zero = np.zeros(seg.rows)
-                    channels = {c: found.channel_scores.get(c, zero)[keep] for c in self.settings.channels}
-                frames.append(
-                    scores_frame(
-                        self.meta,
-                        [seg.series] * len(kept),
-                        kept,
-                        values[keep],
-                        expected[keep],
-                        found.scores[keep],
-                        found.alert_scores[keep],
-                        found.anomaly[keep],
-                        found.alert[keep],
-                        channels,
-                    )
-                )
+                channels = list(self.settings.channels) if self.channel_scores else None
+                frames.append(scores_rows(self.meta, seg, rows, found, keep, kept, channels))
         if writer is not None and frames:
             writer.write(pl.concat(frames) if len(frames) > 1 else frames[0])
 

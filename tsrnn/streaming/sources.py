@@ -99,6 +99,22 @@ class Chunk:
         return [row for data, _ in self.slices(size) for row in data.splitlines()[1:]]
 
 
+def _check_unchanged(source: str, cursor: Cursor, head: bytes, end: int) -> None:
+    """Refuse a file that is shorter than at the cursor, or whose start changed: it was replaced."""
+    if end < cursor.offset:
+        raise SourceChanged(
+            f"{source}: the file is shorter ({end} bytes) than when it was last read ({cursor.offset}): "
+            "it was truncated or replaced; delete the --state file to score it from the start",
+            source,
+        )
+    if hashlib.sha256(head[: min(cursor.offset, HEAD_BYTES)]).hexdigest() != cursor.head_sha256:
+        raise SourceChanged(
+            f"{source}: the start of the file changed since it was last read: it was replaced; "
+            "delete the --state file to score the new file from the start",
+            source,
+        )
+
+
 def read_new(source: str, cursor: Cursor | None) -> Chunk:
     """The rows of `source` after `cursor` (everything when cursor is None); stdin has no cursor."""
     if source == "-":
@@ -121,18 +137,7 @@ def read_new(source: str, cursor: Cursor | None) -> Chunk:
             header = f.readline()
             start, lines, skipped = len(header), header.count(b"\n"), {}
         else:
-            if end < cursor.offset:
-                raise SourceChanged(
-                    f"{source}: the file is shorter ({end} bytes) than when it was last read ({cursor.offset}): "
-                    "it was truncated or replaced; delete the --state file to score it from the start",
-                    source,
-                )
-            if hashlib.sha256(head[: min(cursor.offset, HEAD_BYTES)]).hexdigest() != cursor.head_sha256:
-                raise SourceChanged(
-                    f"{source}: the start of the file changed since it was last read: it was replaced; "
-                    "delete the --state file to score the new file from the start",
-                    source,
-                )
+            _check_unchanged(source, cursor, head, end)
             header = head.split(b"\n", 1)[0] + b"\n"
             start, lines, skipped = _finish_scored_line(f, cursor, end)
     except BaseException:

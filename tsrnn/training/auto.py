@@ -11,7 +11,10 @@ from contextlib import contextmanager
 from tsrnn.config import ModelConfig, ScoreConfig
 from tsrnn.data.clean import Dataset
 from tsrnn.errors import InputError, TsrnnError
-from tsrnn.scoring.calibration import auto_accept, auto_cooldown
+
+COOLDOWN_SHARE = 0.133  # of a series' training rows (measured on NAB: benchmarks/nab.py)
+COOLDOWN_MIN, COOLDOWN_MAX = 10, 1000
+ACCEPT_MIN = 10  # rows
 
 
 def resolve_auto(
@@ -99,3 +102,18 @@ def torch_threads(torch, threads: int) -> Iterator[None]:  # noqa: ANN001
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def auto_accept(interval_seconds: float | None, novelty_memory: int) -> int:
+    """An incident that lasts a day of rows is the new normal, or sooner, once it has lasted as
+    long as the novelty memory (which then holds no normal row of its columns to compare with)."""
+    day = int(round(86_400 / interval_seconds)) if interval_seconds and interval_seconds > 0 else novelty_memory
+    return max(ACCEPT_MIN, min(day, novelty_memory))
+
+
+def auto_cooldown(rows_per_series: float, interval_seconds: float | None) -> int:
+    """0.133 x a series' training rows, at least 10, at most a day of rows (1,000 at most)."""
+    top = COOLDOWN_MAX
+    if interval_seconds and interval_seconds > 0:
+        top = min(top, max(COOLDOWN_MIN, int(round(86_400 / interval_seconds))))
+    return int(min(max(round(COOLDOWN_SHARE * rows_per_series), COOLDOWN_MIN), top))

@@ -82,29 +82,19 @@ def fit(
     interrupted = False
     try:
         for epoch in range(len(history) + 1, cfg.epochs + 1):
-            started = time.perf_counter()
-            model.train()
-            train_loss, grad_norm = task.train_epoch(model, opt, cfg, rng)
-            model.eval()
-            with torch.no_grad():
-                val_loss = task.val_loss(model)
-            schedule.step(val_loss)
-            stats = EpochStats(epoch, train_loss, val_loss, grad_norm, opt.lr, time.perf_counter() - started)
+            stats = _epoch(epoch, model, task, cfg, opt, rng)
+            schedule.step(stats.val_loss)
             history.append(stats)
-            improved = val_loss < best_loss
-            if improved:
-                best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
+            if stats.val_loss < best_loss:
+                best_loss, best_state, stale = stats.val_loss, copy.deepcopy(model.state_dict()), 0
                 if on_best:
-                    on_best(
-                        Checkpoint(
-                            list(history),
-                            best_loss,
-                            copy.deepcopy(opt.state_dict()),
-                            schedule.state_dict(),
-                            rng.bit_generator.state,
-                            torch.get_rng_state(),
-                        )
+                    state = (
+                        copy.deepcopy(opt.state_dict()),
+                        schedule.state_dict(),
+                        rng.bit_generator.state,
+                        torch.get_rng_state(),
                     )
+                    on_best(Checkpoint(list(history), best_loss, *state))
             else:
                 stale += 1
             if on_epoch:
@@ -116,3 +106,16 @@ def fit(
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(history, interrupted)
+
+
+def _epoch(
+    epoch: int, model: nn.Module, task: Task, cfg: TrainConfig, opt: Adam, rng: np.random.Generator
+) -> EpochStats:
+    """One pass over the training data, then the validation loss."""
+    started = time.perf_counter()
+    model.train()
+    train_loss, grad_norm = task.train_epoch(model, opt, cfg, rng)  # type: ignore[arg-type]
+    model.eval()
+    with torch.no_grad():
+        val_loss = task.val_loss(model)  # type: ignore[arg-type]
+    return EpochStats(epoch, train_loss, val_loss, grad_norm, opt.lr, time.perf_counter() - started)
