@@ -104,10 +104,10 @@ def run(
         started = time.perf_counter()
         watch(data / name, onnx, scores_out=scores / name, cooldown=cooldown, score=score)
         watched += time.perf_counter() - started
-    doc = evaluate(scores, labels)
+    doc = evaluate(scores, labels).to_dict()
     doc["categories"] = {}
     for category in sorted({f.split("/")[0] for f in files}):
-        part = evaluate(scores / category, labels)
+        part = evaluate(scores / category, labels).to_dict()
         doc["categories"][category] = {
             "score": part["nab"]["standard"]["score"],
             "windows": part["windows"],

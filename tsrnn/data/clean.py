@@ -63,6 +63,7 @@ class Dataset:
 
 def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Dataset:
     """Split a frame into clean segments; `interval` (seconds) is inferred when not given."""
+    filled: dict[str, int]
     dropped, filled = dict(frame.dropped), {}
     notes = list(frame.notes)
     parts = frame.data.partition_by(ID, maintain_order=True) if frame.id_column else [frame.data]
