@@ -27,7 +27,11 @@ demo: $(STAMP)
 	code=$$?; echo "tsrnn watch exited $$code (1: anomalies found); per-row scores in $(DEMO_RUNS)/cpu_recent_scores.csv"; \
 	test $$code -eq 1
 
+# Lint, format and types first (seconds), then the suite.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 clean:

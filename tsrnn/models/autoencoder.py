@@ -34,6 +34,9 @@ class StreamingAutoencoder(nn.Module):
     The error is the mean absolute error over features in scaled units, per step of the window.
     """
 
+    mean: torch.Tensor  # buffers (register_buffer below)
+    scale: torch.Tensor
+
     def __init__(self, model: Autoencoder, mean: list[float], scale: list[float]) -> None:
         super().__init__()
         self.model = model

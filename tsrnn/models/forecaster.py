@@ -18,6 +18,8 @@ class Forecaster(nn.Module):
     forecasts the `targets` (every column unless trained with --target).
     """
 
+    diff_scale: torch.Tensor  # a buffer (register_buffer below)
+
     def __init__(self, features: int, cfg: ModelConfig, targets: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.cfg = cfg
@@ -56,6 +58,7 @@ class Forecaster(nn.Module):
         else:
             inputs = x
         if self.time_inputs:
+            assert tf is not None, "a model with time features reads them from tf"
             inputs = torch.cat([inputs, tf], dim=-1)
         y, state = run_rnn(self.rnn, inputs, state)  # y: (batch, time, hidden)
         b, t, _ = y.shape
@@ -75,6 +78,9 @@ class StreamingForecaster(nn.Module):
     (batch, time, horizon, targets) raw, the rows after each row; the new state; next; [prev].
     The targets are every value column unless the model was trained with --target.
     """
+
+    mean: torch.Tensor  # buffers (register_buffer below)
+    scale: torch.Tensor
 
     def __init__(self, model: Forecaster, mean: list[float], scale: list[float]) -> None:
         super().__init__()
@@ -117,6 +123,9 @@ class WindowedForecaster(nn.Module):
 
     The baseline most libraries use: every prediction re-runs a whole window from a zero state.
     """
+
+    mean: torch.Tensor  # buffers (register_buffer below)
+    scale: torch.Tensor
 
     def __init__(self, model: Forecaster, mean: list[float], scale: list[float]) -> None:
         super().__init__()
