@@ -6,7 +6,17 @@ STAMP := $(VENV)/.installed
 DEMO_RUNS := runs
 DEMO_MODEL := exports/cpu_history.onnx
 
-.PHONY: demo test install clean
+# test-lowest: the declared floors (requirements-lowest.txt) in a venv of their own, inside .venv/ so
+# git ignores it and `make clean` removes it. Besides the unit tests it runs the two integration files
+# that reach what the floors were set by: polars' join(maintain_order=) (watch --state on stdin) and
+# typer.TyperException (bad usage); they train small models on the CPU (about 2 min more).
+LOWEST_VENV ?= $(VENV)/lowest
+LOWEST_BIN := $(LOWEST_VENV)/bin
+LOWEST_STAMP := $(LOWEST_VENV)/.installed
+LOWEST_TESTS ?= tests/unit tests/integration/test_cli.py tests/integration/test_watch.py
+UV ?= uv
+
+.PHONY: demo test install clean test-lowest lock
 
 # Creates the virtual environment if missing and installs tsrnn with its training and test
 # extras; torch is pinned in constraints.txt to the CPU build this machine type provides.
@@ -33,6 +43,34 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+$(LOWEST_STAMP): pyproject.toml constraints.txt requirements-lowest.txt
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_BIN)/python -m pip install --quiet --upgrade pip
+	grep '^torch==' constraints.txt > $(LOWEST_VENV)/torch-pin.txt
+	$(LOWEST_BIN)/python -m pip install --quiet -c requirements-lowest.txt -c $(LOWEST_VENV)/torch-pin.txt -e '.[train,dev]'
+	$(LOWEST_BIN)/python -m pip check
+	touch $(LOWEST_STAMP)
+
+test-lowest: $(LOWEST_STAMP)
+	$(LOWEST_BIN)/python -m pytest $(LOWEST_TESTS)
+
+# Refreshes constraints.txt from pyproject.toml (extras train, dev and bench) with uv's resolver, on
+# PyPI plus /opt/wheels (the CPU torch); the torch line is passed back in as it stands, so move torch
+# by editing that line. Versions already pinned are kept while they still fit: LOCK_ARGS=--upgrade
+# moves everything to the newest, LOCK_ARGS='--upgrade-package NAME' one package. Needs uv
+# (`python3 -m pip install uv`, or UV=/path/to/uv). The lines above the marker are kept.
+LOCK_MARKER := ^\# ---- make lock writes below this line
+lock:
+	@command -v $(UV) >/dev/null || { echo "make lock needs uv: $(PYTHON) -m pip install uv (or make lock UV=/path/to/uv)"; exit 2; }
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	sed '/$(LOCK_MARKER)/q' constraints.txt > $$tmp/head.txt && \
+	grep -q '$(LOCK_MARKER)' $$tmp/head.txt && \
+	cp constraints.txt $$tmp/lock.txt && \
+	grep '^torch==' constraints.txt | $(UV) pip compile pyproject.toml --extra train --extra dev --extra bench \
+		--python-version 3.11 --find-links /opt/wheels -c - --no-header --quiet $(LOCK_ARGS) -o $$tmp/lock.txt && \
+	cat $$tmp/head.txt $$tmp/lock.txt > constraints.txt
 
 clean:
 	rm -rf $(VENV) runs exports/*.onnx .pytest_cache

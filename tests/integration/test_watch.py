@@ -338,3 +338,32 @@ def test_json_output_has_no_nan(tmp_path: Path) -> None:
         to_json({"expected": [float("nan")], "ratio": float("inf"), "ok": 1.5})
         == '{"expected": [null], "ratio": null, "ok": 1.5}'
     )
+
+
+def test_increments_of_a_resampled_model_score_like_one_run(tmp_path: Path, history_csv: Path) -> None:
+    """The last scored row is carried into the next run by an explicit mark, not by a marker in the
+    timestamp text, which --resample replaced (each run then restarted the model and wrote that row again)."""
+    from tsrnn.config import DataConfig, ModelConfig, TrainConfig
+    from tsrnn.export.onnx import export_onnx
+    from tsrnn.training.train import train
+
+    run = train(history_csv, model=ModelConfig(inputs="level"), config=TrainConfig(epochs=3), name="rs",
+                data_config=DataConfig(resample="10m"), runs_dir=tmp_path / "runs")  # fmt: skip
+    onnx = export_onnx(run.run, tmp_path / "rs.onnx").path
+    rows = lines_of(cycle(400, start_row=2000, seed=9), 2000)  # 5-minute rows: two per 10-minute bucket
+    whole = tmp_path / "whole.csv"
+    whole.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    watch(whole, onnx, scores_out=tmp_path / "once.csv")
+    once = pl.read_csv(tmp_path / "once.csv")
+    growing = tmp_path / "growing.csv"
+    growing.write_text("timestamp,value\n")
+    parts = []
+    for i, (a, b) in enumerate(zip([0, 2, 40, 100, 250], [2, 40, 100, 250, 400])):  # whole buckets per run
+        with growing.open("a") as f:
+            f.write("\n".join(rows[a:b]) + "\n")
+        watch(growing, onnx, state=tmp_path / "s.state", scores_out=tmp_path / f"p{i}.csv")
+        parts.append(pl.read_csv(tmp_path / f"p{i}.csv", schema_overrides={"expected": pl.Float64}))
+    joined = pl.concat(parts)
+    assert joined["timestamp"].to_list() == once["timestamp"].to_list()  # no bucket written twice
+    assert np.allclose(joined["score"].to_numpy(), once["score"].to_numpy(), atol=1e-5)
+    assert np.allclose(joined["expected"].to_numpy()[1:], once["expected"].to_numpy()[1:], atol=1e-4, equal_nan=True)

@@ -198,7 +198,11 @@ class WindowedForecasterRunner(_WindowRunner):
 
 def runner_for(session: ort.InferenceSession, meta: ModelMetadata) -> ForecasterRunner | _WindowRunner:
     """The runner for a model: its kind (tsrnn.kinds) decides how rows meet the graph."""
-    runners = {"stateful": ForecasterRunner, "windowed": WindowedForecasterRunner, "autoencoder": AutoencoderRunner}
+    runners: dict[str, type[ForecasterRunner | _WindowRunner]] = {
+        "stateful": ForecasterRunner,
+        "windowed": WindowedForecasterRunner,
+        "autoencoder": AutoencoderRunner,
+    }
     return runners[meta.spec.name](session, meta)
 
 

@@ -180,6 +180,7 @@ class Calibration:
                 first_time_us is None or "end_us" not in seed or first_time_us > int(seed["end_us"])
             )
             if after:  # the rows to score come after the history: they start from its range
+                assert seed is not None  # `after` implies it
                 value_range = Range(
                     np.asarray(seed["low"], np.float64), np.asarray(seed["high"], np.float64), int(seed["rows"])
                 )
@@ -325,6 +326,7 @@ def _settings(score: Any) -> dict[str, Any]:
 def _history_priors(history: History | None, novelty: str, window: int, memory: int) -> tuple[Any, ...]:
     """From the training series: the novelty channel's histograms (all columns, and each), and
     for a single series the seeds of its novelty memory (rows, times) and of its range."""
+    novelty_hists: list[np.ndarray]
     novelty_hist, novelty_hists = np.zeros(BINS), []
     seed_rows, seed_times, range_seed = None, None, None
     if history is None:

@@ -10,7 +10,7 @@ takes that row off again before scoring.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -54,7 +54,7 @@ def carry_last_rows(frame: Frame, states: dict[str, SeriesState]) -> Frame:
     if TEXT in frame.data.columns:
         cols[TEXT] = [""] * len(rows)
     for i, col in enumerate(frame.value_columns):
-        cols[col] = [float(st.last_values[i]) for _, st in rows]
+        cols[col] = [float(cast("list[float]", st.last_values)[i]) for _, st in rows]  # not None: filtered above
     head = pl.DataFrame(cols, schema=frame.data.schema)
     keys = [ID, TIME] if frame.id_column else [TIME]
     data = pl.concat([head, frame.data]).sort(keys, maintain_order=True)

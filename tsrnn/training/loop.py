@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,9 +41,9 @@ class Checkpoint:
 
     history: list[EpochStats]
     best_loss: float
-    optimizer: dict  # type: ignore[type-arg]
-    scheduler: dict  # type: ignore[type-arg]
-    rng: dict  # type: ignore[type-arg]  # numpy bit-generator state, JSON-ready
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    rng: Mapping[str, Any]  # numpy bit-generator state, JSON-ready
     torch_rng: torch.Tensor
 
 

@@ -3,6 +3,9 @@ losses, and the validation errors the detector is calibrated on, computed as the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
 import numpy as np
 import torch
 from torch import nn
@@ -26,6 +29,8 @@ from tsrnn.training.optim import Adam
 MAX_WINDOWS_PER_EPOCH = 8192  # autoencoder: a random sample of windows per epoch keeps epochs short
 MAX_VAL_WINDOWS = 4096
 MIN_STEPS = 8  # stateful forecaster: optimiser steps per epoch that even a short history gets
+
+M = TypeVar("M", bound=nn.Module)  # the model a window task trains
 
 
 def _diffs(values: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -72,12 +77,12 @@ class ForecasterTask:
         val, lengths = pad_stack([scaler.transform(p) for p in split.val])
         self.val = torch.from_numpy(val)
         self.val_diff = torch.from_numpy(_diffs(val, axis=1)) if diff else None
-        targets, valid = horizon_targets(val, horizon)
+        future, valid = horizon_targets(val, horizon)
         steps = np.arange(val.shape[1])
         # an input row counts when its target rows are validation rows, past context and warm-up
         first = np.maximum(np.array(split.context), warmup)[:, None]
         scored = (steps[None, :] + 1 >= first) & (steps[None, :] + 1 < lengths[:, None])
-        self.val_targets = torch.from_numpy(targets[..., self.targets].astype(np.float32))
+        self.val_targets = torch.from_numpy(future[..., self.targets].astype(np.float32))
         self.val_mask = torch.from_numpy(
             (
                 scored[:, :, None] & valid & (steps[None, :, None] + np.arange(1, horizon + 1) < lengths[:, None, None])
@@ -100,7 +105,7 @@ class ForecasterTask:
         for start in range(0, len(order), self.batch):
             pick = order[start : start + self.batch]
             x, y, m = (torch.from_numpy(a[pick]) for a in (x_all, y_all, m_all))
-            state = model.zero_state(len(pick))
+            state: Sequence[torch.Tensor] = model.zero_state(len(pick))
             for t in range(0, self.length, cfg.chunk):
                 mask = m[:, t : t + cfg.chunk]
                 if not mask.any():
@@ -176,17 +181,17 @@ class ForecasterTask:
         return errors(spec), spec
 
 
-class _WindowTask:
+class _WindowTask(Generic[M]):
     """Window models score one error kind, the graph's own."""
 
-    def val_errors(self, model: nn.Module) -> np.ndarray:
+    def val_errors(self, model: M) -> np.ndarray:
         raise NotImplementedError
 
-    def calibration_errors(self, model: nn.Module, kind: str, season: int = 0) -> tuple[np.ndarray, ErrorSpec]:
+    def calibration_errors(self, model: M, kind: str, season: int = 0) -> tuple[np.ndarray, ErrorSpec]:
         return self.val_errors(model), ErrorSpec()
 
 
-class WindowedTask(_WindowTask):
+class WindowedTask(_WindowTask[Forecaster]):
     """The baseline: fixed windows of `window` rows from a zero state, each predicting what follows."""
 
     def __init__(
@@ -253,7 +258,7 @@ class WindowedTask(_WindowTask):
         return np.concatenate(out).astype(np.float64)
 
 
-class AutoencoderTask(_WindowTask):
+class AutoencoderTask(_WindowTask[Autoencoder]):
     """Reconstruct windows inside segments; a row's error is the last step of the window ending at it."""
 
     def __init__(
