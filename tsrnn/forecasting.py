@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import polars as pl
@@ -12,6 +14,11 @@ from tsrnn.data.clean import Segment, read_dataset
 from tsrnn.errors import InputError, ModelError
 from tsrnn.extras import require
 from tsrnn.training.runs import Run, load_run
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from tsrnn.models.forecaster import Forecaster
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ def forecast(run: Run | str | Path, data: str | Path, steps: int) -> Forecast:
         raise InputError(
             f"{data}: value columns {dataset.value_columns} differ from the run's {run.schema['value_columns']}"
         )
-    model = run.load_model()
+    model = cast("Forecaster", run.load_model())  # cfg.spec.forecasts, checked above
     scaler = run.scaler
     columns = [dataset.value_columns[i] for i in model.targets]
     mean, scale = np.asarray(scaler.mean)[model.targets], np.asarray(scaler.scale)[model.targets]
@@ -152,7 +159,7 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
     if origins.size == 0 or origins.min() < 0 or origins.max() >= len(values) or np.any(np.diff(origins) <= 0):
         raise InputError("origins must be increasing rows of the series")
     _check_steps(run, steps)
-    model, scaler = run.load_model(), run.scaler
+    model, scaler = cast("Forecaster", run.load_model()), run.scaler  # stateful: a forecaster
     mean, scale = np.asarray(scaler.mean)[model.targets], np.asarray(scaler.scale)[model.targets]
     scaled = scaler.transform(values).astype(np.float32)
     diff = np.diff(scaled, axis=0, prepend=scaled[:1])
@@ -169,6 +176,7 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
         direct = pred[0].numpy()[origins, : min(steps, cfg.horizon)]  # (origins, ≤ horizon, targets)
         if steps <= cfg.horizon:
             return direct * scale + mean
+        state: Sequence[Tensor]
         states, state, done = [], model.zero_state(1), 0
         for o in origins:  # the state after each origin row (origins increase: one pass)
             _, *state = piece(done, o + 1, state)

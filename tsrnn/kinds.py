@@ -25,10 +25,18 @@ Axes = dict[str, dict[int, str]]
 class Shape(Protocol):
     """What a kind reads from a model configuration (ModelConfig, or an exported model's metadata)."""
 
-    cell: str
-    window: int
-    inputs: str
-    time_features: str
+    # read-only: ModelConfig and ModelMetadata are frozen dataclasses
+    @property
+    def cell(self) -> str: ...
+
+    @property
+    def window(self) -> int: ...
+
+    @property
+    def inputs(self) -> str: ...
+
+    @property
+    def time_features(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ class ModelMetadata:
     inputs: str  # level | diff: a diff model also carries prev, the last row it saw
     state_shape: list[int]  # (layers, hidden) of each carried state; [] when nothing is carried
     state_names: list[str]  # the graph's state inputs: ["h", "c"] (LSTM), ["h"] (GRU, RNN), []
-    scaler: dict[str, list[float]]  # mean and scale per feature (also inside the graph)
+    scaler: dict[str, Any]  # Scaler.to_dict(): kind, and mean and scale per feature (also inside the graph)
     calibration: dict[str, Any]
     training_data: dict[str, Any]  # rows, time range, sha256 of what the model was trained on
     created: str

@@ -132,20 +132,20 @@ def export_onnx(
     variants = []
     for precision, blob in copies.items():
         target = path if precision == "fp32" else path.with_suffix(f".{precision}.onnx")
-        checked = (
+        copy_parity = (
             parity
             if precision == "fp32"
             else {f"{b}x{t}": _parity(module, blob, run, b, t)[0] for b, t in PARITY_SHAPES}
         )
-        if precision != "fp32" and not max(checked.values()) <= TOLERANCE[precision]:
+        if precision != "fp32" and not max(copy_parity.values()) <= TOLERANCE[precision]:
             raise ModelError(
-                f"export of {run.name}: the {precision} copy differs from PyTorch by {max(checked.values()):.2e} "
+                f"export of {run.name}: the {precision} copy differs from PyTorch by {max(copy_parity.values()):.2e} "
                 f"scaled units "
                 f"(limit {TOLERANCE[precision]}); this data needs float32, so drop "
                 f"--{'fp16' if precision == 'fp16' else 'quantize'}"
             )
         speed = timing(blob, _timing_feeds(run)) if timed and run.model_config.spec.stateful else {}
-        variants.append(Variant(precision, target, len(blob), checked, speed))
+        variants.append(Variant(precision, target, len(blob), copy_parity, speed))
     for variant, blob in zip(variants, copies.values()):
         atomic_write_bytes(variant.path, blob)
     return ExportResult(path, len(data), parity, parity_raw, metadata, variants, run.info.get("status", "complete"))
@@ -224,7 +224,7 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
         0.1 * torch.randn(cfg.layers, batch, cfg.hidden, generator=gen) for _ in cfg.spec.state_names(cfg.cell)
     )
     targets = list(target_indices(cfg, list(run.schema["value_columns"])))
-    rows = (
+    rows: tuple[torch.Tensor, ...] = (
         mean[targets] + scale[targets] * torch.randn(batch, len(targets), generator=gen),
     )  # next: a forecast of the targets
     if "prev" in cfg.spec.carried_rows(cfg.inputs):

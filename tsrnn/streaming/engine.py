@@ -88,6 +88,7 @@ def watch(
     with job.state(state, wait=wait) as saved:
         result = job.run(saved, scores_out, on_event)
         if state is not None:
+            assert saved is not None  # a state path always gives a state (job.state)
             job.commit(state, saved)
             result.state = str(state)
     return result
@@ -193,6 +194,7 @@ class _Job:
                 writer.abort()
             raise
         if key and size is not None:
+            assert saved is not None  # `key` is None without a saved state
             saved.outputs[key] = size
         if saved is not None:
             saved.cursors.update(p.cursors)

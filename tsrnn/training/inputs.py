@@ -4,7 +4,7 @@ between level and diff inputs by a short probe of each."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,7 +26,7 @@ def network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scal
     net = build_model(model_cfg, columns)
     task = _task(model_cfg, split, scaler, cfg, target_indices(model_cfg, columns))
     if model_cfg.inputs == "diff":
-        net.diff_scale.copy_(torch.from_numpy(_change_spread(split, scaler)))
+        cast("torch.Tensor", net.diff_scale).copy_(torch.from_numpy(_change_spread(split, scaler)))  # a buffer
     return net, task
 
 
@@ -52,7 +52,7 @@ def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler
     if not tried:
         raise KeyboardInterrupt
     chosen = min(tried, key=lambda k: tried[k][3].best_loss)
-    record = {
+    record: dict[str, Any] = {
         "chosen": chosen,
         "by": f"validation loss after {probe.epochs} epochs each",
         "validation_loss": {k: round(float(v[3].best_loss), 6) for k, v in tried.items()},
