@@ -152,3 +152,12 @@ def test_blank_lines_and_missing_final_newline(tmp_path: Path) -> None:
 def test_constant_series_reads(tmp_path: Path) -> None:
     seg = only(read(tmp_path, minutes([7] * 10)))
     assert np.all(seg.values == 7.0) and seg.rows == 10
+
+
+def test_a_file_of_one_cut_character_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """b"\\xc2" decoded to "" as a character cut by the sample's end, then the header lookup raised IndexError
+    (found by the property test with the declared minimum versions)."""
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"\xc2")
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_dataset(str(path), DataConfig())

@@ -182,7 +182,7 @@ def _decode(name: str, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start >= len(data) - 4 and exc.reason == "unexpected end of data":
+        if exc.start > 0 and exc.start >= len(data) - 4 and exc.reason == "unexpected end of data":
             return data[: exc.start].decode("utf-8")  # a character cut by the sample's end
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(
