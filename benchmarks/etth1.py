@@ -82,7 +82,7 @@ def ridge_reference(series: np.ndarray, lead: int, lags: int = 96, ridge: float 
     return design(test)[0] @ w + series[test - lead]
 
 
-def step_states(net, scaled: np.ndarray, origins: np.ndarray):  # noqa: ANN001, ANN201
+def step_states(net, scaled: np.ndarray, origins: np.ndarray):
     """Run over the series one chunk at a time; the state and forecasts at each origin row."""
     x = torch.from_numpy(scaled[None, :, None].astype(np.float32))
     with torch.no_grad():
@@ -98,7 +98,7 @@ def step_states(net, scaled: np.ndarray, origins: np.ndarray):  # noqa: ANN001, 
     return pred[0, :, :, 0].numpy(), stacked
 
 
-def rollout(net, last: np.ndarray, state, steps: int) -> np.ndarray:  # noqa: ANN001
+def rollout(net, last: np.ndarray, state, steps: int) -> np.ndarray:
     """Feed a horizon-1 model its own predictions: (origins,) last values → (origins, steps)."""
     out = []
     with torch.no_grad():

@@ -131,7 +131,7 @@ class Darts:
             "enable_checkpointing": False,
         }
 
-    def _series(self, values: np.ndarray):  # noqa: ANN202
+    def _series(self, values: np.ndarray):
         return self.TimeSeries.from_values(values.astype(np.float32))
 
     def forecasts(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from tsrnn.errors import TsrnnError
 from tsrnn.export import FORMATS
 
 from .options import Json, Quiet, RunsDir, human_console, print_json
@@ -43,6 +44,8 @@ def command(
     from tsrnn.export import export
     from tsrnn.training.runs import resolve_run
 
+    if onnx and format != "onnx":
+        raise TsrnnError(f"--onnx and --format {format} ask for two formats; give one")
     doc = export(resolve_run(run, runs_dir), out, format=format, opset=opset, fp16=fp16, quantize=quantize).to_dict()
     if json_out:
         print_json(doc)

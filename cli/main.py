@@ -33,8 +33,8 @@ class _Group(TyperGroup):
         **extra: Any,
     ) -> Any:
         args = list(sys.argv[1:] if args is None else args)
-        if "--verbose" in args[1:] and "--" not in args:  # also after the command: `tsrnn watch ... --verbose`
-            args = ["--verbose", *[a for a in args if a != "--verbose"]]
+        if {"--verbose", "-v"} & set(args[1:]) and "--" not in args:  # also after the command: `tsrnn watch ... -v`
+            args = ["--verbose", *[a for a in args if a not in ("--verbose", "-v")]]
         try:
             code = super().main(args, "tsrnn", complete_var, standalone_mode=False, **extra)
         except TsrnnError as exc:

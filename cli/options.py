@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import math
@@ -111,16 +112,22 @@ def with_parameters(
     TSRNN_SCORES_OUT; the argument: TSRNN_SOURCE); a flag given wins."""
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        if env:
-            for name, annotated, _ in parameters:
-                for info in getattr(annotated, "__metadata__", ()):
-                    flag = next((d for d in getattr(info, "param_decls", None) or () if d.startswith("--")), None)
-                    if getattr(info, "envvar", "absent") is None:
-                        info.envvar = "TSRNN_" + (flag[2:] if flag else name).upper().replace("-", "_")
-        params = [
-            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t, default=d) for n, t, d in parameters
-        ]
+        table = [(n, _with_envvar(n, t) if env else t, d) for n, t, d in parameters]
+        params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t, default=d) for n, t, d in table]
         command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
         return command
 
     return decorate
+
+
+def _with_envvar(name: str, annotated: Any) -> Any:
+    """The same Annotated type with a copy of its typer option that also reads TSRNN_<FLAG> (the
+    shared options, --json and --quiet, are copied, so other commands do not read the variable)."""
+    infos = getattr(annotated, "__metadata__", ())
+    if not infos or getattr(infos[0], "envvar", "absent") is not None:
+        return annotated
+    info = copy.copy(infos[0])
+    decls = [info.default, *info.param_decls] if isinstance(info.default, str) else list(info.param_decls or ())
+    flag = next((d for d in decls if d.startswith("--")), "--" + name)
+    info.envvar = "TSRNN_" + flag[2:].upper().replace("-", "_")
+    return Annotated[annotated.__origin__, info]

@@ -11,10 +11,13 @@ import typer
 
 from tsrnn.config import (
     CELLS,
+    DUPLICATES,
+    FILLS,
     MODEL_KINDS,
     MODES,
     SCALERS,
     THRESHOLD_METHODS,
+    TIME_FEATURES,
     DataConfig,
     ModelConfig,
     ScoreConfig,
@@ -110,7 +113,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
     setting(
         "time_features",
         str,
-        "Stateful forecaster also reads the time of day and/or week: none | day | week | day+week.",
+        f"Stateful forecaster also reads the time of day and/or week: {' | '.join(TIME_FEATURES)}.",
         _M.time_features,
     ),
     setting("epochs", int, "Most epochs; early stopping may end sooner.", _T.epochs),
@@ -216,8 +219,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
     ("time_column", DataOptions.TimeColumn, None),
     ("columns", DataOptions.Columns, None),
     ("id_column", DataOptions.IdColumn, None),
-    setting("duplicates", str, "Rows with the same timestamp: last | mean | error.", _D.duplicates),
-    setting("fill", str, "Missing values and short gaps: interpolate | ffill | none.", _D.fill),
+    setting("duplicates", str, f"Rows with the same timestamp: {' | '.join(DUPLICATES)}.", _D.duplicates),
+    setting("fill", str, f"Missing values and short gaps: {' | '.join(FILLS)}.", _D.fill),
     setting("fill_limit", int, "Longest run of missing rows filled; longer gaps split the series.", _D.fill_limit),
     ("resample", DataOptions.Resample, None),
     (
@@ -295,7 +298,7 @@ def _interrupt(signum: int, frame: object) -> None:
 class _Progress:
     """A Rich progress bar fed by the training loop's per-epoch callback."""
 
-    def __init__(self, console, epochs: int) -> None:  # noqa: ANN001
+    def __init__(self, console, epochs: int) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -319,7 +322,7 @@ class _Progress:
         self.task = self.bar.add_task("train", total=epochs, losses="")
         self.bar.start()
 
-    def update(self, stats) -> None:  # noqa: ANN001 (EpochStats)
+    def update(self, stats) -> None:  # EpochStats
         self.bar.update(
             self.task, completed=stats.epoch, losses=f"train {stats.train_loss:.4f} val {stats.val_loss:.4f}"
         )

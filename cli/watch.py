@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from tsrnn.errors import TsrnnError
+from tsrnn.runtime.providers import PROVIDERS
+from tsrnn.scoring import CHANNELS, THRESHOLD_METHODS
 
 from .options import (
     REQUIRED,
@@ -57,7 +59,9 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
     ),
     (
         "provider",
-        Annotated[str, typer.Option("--provider", help="Execution provider: auto | cpu | cuda | tensorrt.")],
+        Annotated[
+            str, typer.Option("--provider", help=f"Execution provider: auto | {' | '.join(reversed(PROVIDERS))}.")
+        ],
         "cpu",
     ),
     (
@@ -93,7 +97,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         Annotated[
             str | None,
             typer.Option(
-                "--threshold-method", help="Override the model's: fixed | quantile | pot | dynamic.", show_default=False
+                "--threshold-method", help=f"Override the model's: {' | '.join(THRESHOLD_METHODS)}.", show_default=False
             ),
         ],
         None,
@@ -140,7 +144,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             str | None,
             typer.Option(
                 "--channels",
-                help="Fuse only these of the model's channels: forecast,novelty,range.",
+                help=f"Fuse only these of the model's channels: {','.join(CHANNELS)}.",
                 show_default=False,
             ),
         ],
@@ -259,7 +263,7 @@ def command(**given: Any) -> None:
         raise typer.Exit(1)
 
 
-def _print_event(event) -> None:  # noqa: ANN001
+def _print_event(event) -> None:
     """--ndjson: a line when an event is found (an incident still open at the end is printed then,
     with "ongoing": true) and when an event reported by an earlier run ends; not again while it goes on."""
     if event.continued and event.ongoing:
@@ -277,7 +281,7 @@ def _follow(o: SimpleNamespace, options: dict[str, Any]) -> None:
 
     console = human_console(o.json_out or o.ndjson)
 
-    def on_pass(result) -> None:  # noqa: ANN001
+    def on_pass(result) -> None:
         events = [e.to_dict() for e in result.events]
         if o.ndjson:
             for event in result.events:
@@ -323,7 +327,8 @@ def _follow(o: SimpleNamespace, options: dict[str, Any]) -> None:
         for note in summary.notes:
             console.print(f"note: {note}", highlight=False)
         console.print(
-            f"followed {o.source}: {summary.passes} passes, {summary.rows:,} rows scored, {summary.events} event(s)",
+            f"followed {o.source}: {summary.passes} passes, {summary.rows:,} rows scored,"
+            f" {len(summary.alerts)} event(s)",
             highlight=False,
         )
     if summary.alerts and not o.exit_zero:

@@ -75,12 +75,12 @@ def forecast(run: Run | str | Path, data: str | Path, steps: int) -> Forecast:
     return Forecast(pl.concat(frames), len(frames), steps)
 
 
-def _roll(model, cfg, scaled: np.ndarray, steps: int, torch, times: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def _roll(model, cfg, scaled: np.ndarray, steps: int, torch, times: np.ndarray) -> np.ndarray:
     """(steps, features) scaled predictions after the rows of `scaled`; `times`: the rows' times,
     then the forecast rows' (a model that reads the time of day or week gets them from these)."""
     from tsrnn.data.timefeatures import time_features
 
-    def tf(a: int, b: int):  # noqa: ANN202
+    def tf(a: int, b: int):
         if cfg.time_features == "none":
             return None
         return torch.from_numpy(time_features(times[a:b], cfg.time_features)[None])
@@ -165,7 +165,7 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
     diff = np.diff(scaled, axis=0, prepend=scaled[:1])
     tf = time_features(times, cfg.time_features) if cfg.time_features != "none" else None
 
-    def piece(a: int, b: int, state):  # noqa: ANN001, ANN202
+    def piece(a: int, b: int, state):
         t = lambda arr: None if arr is None else torch.from_numpy(np.ascontiguousarray(arr[a:b][None]))  # noqa: E731
         return model(
             torch.from_numpy(scaled[a:b][None]), *state, diff=t(diff) if cfg.inputs == "diff" else None, tf=t(tf)
@@ -188,7 +188,7 @@ def rolling_forecasts(run: Run, values: np.ndarray, times: np.ndarray, origins: 
         return out * scale + mean
 
 
-def _fed_back(model, cfg, state, direct, last, starts, interval, steps: int, torch) -> np.ndarray:  # noqa: ANN001
+def _fed_back(model, cfg, state, direct, last, starts, interval, steps: int, torch) -> np.ndarray:
     """Beyond the horizon: each origin's last predictions are fed back as rows (with their own times),
     all origins in one batch, until `steps` rows are forecast; (origins, steps, targets), scaled."""
     from tsrnn.data.timefeatures import time_features

@@ -4,7 +4,8 @@ A kind is what `--model` and `--mode` choose together: the stateful forecaster (
 truncated BPTT, exported with its recurrent state as graph input and output), the windowed
 forecaster and the autoencoder (both re-run a window of raw rows for each new row). Training,
 export, the runtime and forecasting look a kind up here and key their own tables (task classes,
-export wrappers, runners) by its name, so a new kind is one entry here and one per table.
+export wrappers, runners) by its name: a new kind is one entry here and one per table, plus
+whatever its flags (stateful, forecasts, own_novelty) do not already describe.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def kind_of(model: str, mode: str) -> Kind:
     """The kind of a model from its --model and --mode (an autoencoder ignores the mode)."""
     if model == "autoencoder":
         return KINDS["autoencoder"]
-    if model != "forecaster" or mode not in KINDS:
+    if model != "forecaster" or mode not in MODES:
         from tsrnn.errors import ModelError
 
         raise ModelError(f"unknown model kind {model!r} with mode {mode!r}; this tsrnn knows {', '.join(KINDS)}")

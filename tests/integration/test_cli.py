@@ -15,11 +15,11 @@ runner = CliRunner()
 COMMANDS = sorted(c.name for c in app.registered_commands)
 
 
-def invoke(*args: str):  # noqa: ANN201
+def invoke(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def assert_one_line_error(result, *fragments: str) -> None:  # noqa: ANN001
+def assert_one_line_error(result, *fragments: str) -> None:
     assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tsrnn: error: "), result.stderr
@@ -196,6 +196,9 @@ def test_watch_reads_its_settings_from_tsrnn_variables(
     result = runner.invoke(app, ["watch", str(history_csv), "--quiet"], env=env)
     assert result.exit_code == 0, result.stderr
     assert scores.read_text().count("\n") == 2001
+    from tsrnn_cli.options import Json, Quiet
+
+    assert Json.__metadata__[0].envvar is None and Quiet.__metadata__[0].envvar is None  # not read by other commands
     flag_wins = runner.invoke(
         app, ["watch", str(history_csv), "--quiet", "--model", str(tmp_path / "missing.onnx")], env=env
     )

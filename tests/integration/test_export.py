@@ -18,7 +18,7 @@ def session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def zero_state(meta, batch: int) -> dict[str, np.ndarray]:  # noqa: ANN001
+def zero_state(meta, batch: int) -> dict[str, np.ndarray]:
     layers, hidden = meta.state_shape
     return {
         "h": np.zeros((layers, batch, hidden), np.float32),
@@ -27,7 +27,7 @@ def zero_state(meta, batch: int) -> dict[str, np.ndarray]:  # noqa: ANN001
     }
 
 
-def with_tf(meta, x: np.ndarray, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def with_tf(meta, x: np.ndarray, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The graph's inputs for rows x (batch, time, features): the default model also reads the time
     of day (`tf`, sin and cos of the phase), here of rows 5 minutes apart."""
     from tsrnn.data.timefeatures import time_features

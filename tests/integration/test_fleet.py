@@ -79,7 +79,7 @@ def test_one_new_row_per_series_is_one_batched_call(tmp_path: Path, fleet_model:
     real_run = runner.session.run
 
     class Counting:
-        def run(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def run(self, *args, **kwargs):
             calls.append(args[1]["x"].shape)
             return real_run(*args, **kwargs)
 

@@ -33,7 +33,7 @@ def _noisy_cycle(path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("make", "expected"), [(_random_walk, "diff"), (_noisy_cycle, "level")])
-def test_inputs_auto_picks_by_validation_and_records_the_choice(tmp_path: Path, make, expected: str) -> None:  # noqa: ANN001
+def test_inputs_auto_picks_by_validation_and_records_the_choice(tmp_path: Path, make, expected: str) -> None:
     data = make(tmp_path / "series.csv")
     result = runner_json(["train", str(data), "--runs-dir", str(tmp_path), "--epochs", "12", "--json", "--quiet"])
     choice = result["choices"]["inputs"]

@@ -171,7 +171,7 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path, small_csv: Path, env: 
 
 
 def test_ctrl_c_keeps_the_best_weights_and_resume_continues(tmp_path: Path, small_csv: Path) -> None:
-    def stop_at_3(stats) -> None:  # noqa: ANN001
+    def stop_at_3(stats) -> None:
         if stats.epoch == 3:
             raise KeyboardInterrupt
 

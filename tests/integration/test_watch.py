@@ -363,6 +363,13 @@ def test_increments_of_a_resampled_model_score_like_one_run(tmp_path: Path, hist
             f.write("\n".join(rows[a:b]) + "\n")
         watch(growing, onnx, state=tmp_path / "s.state", scores_out=tmp_path / f"p{i}.csv")
         parts.append(pl.read_csv(tmp_path / f"p{i}.csv", schema_overrides={"expected": pl.Float64}))
+    with growing.open("a") as f:  # half a bucket: scored as it stands; its other half, when it comes, is counted
+        f.write(lines_of(cycle(1, start_row=2400, seed=9), 2400)[0] + "\n")
+    assert watch(growing, onnx, state=tmp_path / "s.state").rows == 1
+    with growing.open("a") as f:
+        f.write(lines_of(cycle(2, start_row=2400, seed=9), 2400)[1] + "\n")
+    late = watch(growing, onnx, state=tmp_path / "s.state")
+    assert late.rows == 0 and late.dropped == {"arrived after its --resample bucket was scored": 1}
     joined = pl.concat(parts)
     assert joined["timestamp"].to_list() == once["timestamp"].to_list()  # no bucket written twice
     assert np.allclose(joined["score"].to_numpy(), once["score"].to_numpy(), atol=1e-5)

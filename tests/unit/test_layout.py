@@ -7,6 +7,7 @@ import ast
 import re
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -40,16 +41,17 @@ def test_the_stateful_graph_carries_the_cells_state(cell: str, states: list[str]
     assert ModelConfig(kind="autoencoder").spec.warmup_rows(32) == 31 and cfg.spec.warmup_rows(32) == 32
 
 
-def test_resume_keeps_the_runs_settings_but_its_stopping_rules() -> None:
+def test_resume_keeps_the_runs_settings_but_the_epoch_limit() -> None:
     from tsrnn.training.train import resume_config
 
-    run = SimpleNamespace(train_config=TrainConfig(lr=0.01, epochs=10, patience=4))
-    python = resume_config(run, TrainConfig(epochs=100, lr=1.0))  # type: ignore[arg-type]
-    assert (python.lr, python.epochs, python.patience) == (0.01, 100, 8)
-    # type: ignore[arg-type]
+    run: Any = SimpleNamespace(
+        train_config=TrainConfig(lr=0.01, epochs=10, patience=4)
+    )  # what resume_config reads of a Run
+    python = resume_config(run, TrainConfig(epochs=100, lr=1.0))
+    assert (python.lr, python.epochs, python.patience) == (0.01, 100, 4)  # it replaced every setting before
     cli = resume_config(run, TrainConfig(epochs=100, lr=1.0), {"epochs": "flag", "lr": "flag"})
     assert (cli.lr, cli.epochs, cli.patience) == (0.01, 100, 4)
-    assert resume_config(run, None) == run.train_config  # type: ignore[arg-type]
+    assert resume_config(run, None) == run.train_config
 
 
 def _imports(path: Path) -> set[str]:

@@ -27,7 +27,7 @@ def window(first: int, last: int) -> tuple[np.datetime64, np.datetime64]:
     return times(last + 1)[first], times(last + 1)[last]
 
 
-def run(scores: np.ndarray, windows: list, profile=STANDARD):  # noqa: ANN001, ANN201
+def run(scores: np.ndarray, windows: list, profile=STANDARD):
     return sweep([prepare("f.csv", times(scores.size), scores, windows)], profile)
 
 
@@ -105,7 +105,7 @@ def test_only_the_earliest_detection_in_a_window_counts() -> None:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_normalisation_spans_null_and_perfect(profile) -> None:  # noqa: ANN001
+def test_normalisation_spans_null_and_perfect(profile) -> None:
     s = np.zeros(2000)
     wins = [window(500, 520), window(1500, 1530)]
     res = run(s, wins, profile)

@@ -23,7 +23,7 @@ def minutes(values: list[object], start: int = 0, header: str = "timestamp,value
     return header + "\n" + "\n".join(rows) + "\n"
 
 
-def only(ds):  # noqa: ANN001, ANN201
+def only(ds):
     assert len(ds.segments) == 1, [s.rows for s in ds.segments]
     return ds.segments[0]
 

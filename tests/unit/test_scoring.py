@@ -85,7 +85,7 @@ def _detector(
     return SeriesDetector.start(settings, {"forecast": prior, "novelty": prior}, prior, novelty, value_range)
 
 
-def _score(det: SeriesDetector, error: np.ndarray | None, values: np.ndarray | None = None, offset: int = 0):  # noqa: ANN202
+def _score(det: SeriesDetector, error: np.ndarray | None, values: np.ndarray | None = None, offset: int = 0):
     n = error.shape[0] if error is not None else values.shape[0]  # type: ignore[union-attr]
     if values is None:
         values = np.arange(offset, offset + n, dtype=float)[:, None]

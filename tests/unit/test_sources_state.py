@@ -19,7 +19,7 @@ from tsrnn.streaming.state import (
 HEADER = b"timestamp,value\n"
 
 
-def rows(chunk) -> list[bytes]:  # noqa: ANN001
+def rows(chunk) -> list[bytes]:
     return chunk.lines()
 
 

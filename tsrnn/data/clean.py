@@ -68,7 +68,9 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
     notes = list(frame.notes)
     parts = frame.data.partition_by(ID, maintain_order=True) if frame.id_column else [frame.data]
     series = []
-    for part in parts:
+    parts.reverse()  # taken from the end, each part is let go as soon as it is read (pop(0) was quadratic)
+    while parts:
+        part = parts.pop()
         sid = str(part[ID][0]) if frame.id_column else ""
         times = part[TIME].to_numpy().astype("datetime64[us]")
         values = (
@@ -82,7 +84,6 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
         if cfg.resample:
             times, values, text = _resample(times, values, parse_interval(cfg.resample), filled)
         series.append((sid, times, values, text))
-    del parts
     seen = _infer_interval([t for _, t, _, _ in series])
     if cfg.resample:
         interval = parse_interval(cfg.resample)
@@ -122,7 +123,7 @@ def _duplicates(
     policy: str,
     dropped: dict[str, int],
     sid: str,
-):  # noqa: ANN202
+):
     if times.size < 2:
         return times, values, text
     same = np.concatenate(([False], times[1:] == times[:-1]))  # rows repeating the previous timestamp
@@ -155,7 +156,7 @@ def _duplicates(
     return times[last], merged, [text[i] for i in last] if text is not None else None
 
 
-def _resample(times: np.ndarray, values: np.ndarray, step: float, filled: dict[str, int]):  # noqa: ANN202
+def _resample(times: np.ndarray, values: np.ndarray, step: float, filled: dict[str, int]):
     """Mean per bucket of `step` seconds, labelled by the bucket's start; empty buckets become gaps."""
     step_us = int(step * 1e6)
     t = times.astype(np.int64)

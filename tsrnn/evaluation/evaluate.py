@@ -175,7 +175,7 @@ class Evaluation:
     unmatched: list[str]  # scores files or series no label key matched
 
     def score(self, profile: str = "standard") -> float:
-        """NAB's normalised score (0 to 100) under a profile: standard, reward_low_fp or reward_low_fn."""
+        """NAB's normalised score (0 to 100) under a profile: standard, reward_low_FP_rate or reward_low_FN_rate."""
         return float(self.nab[profile].normalized)
 
     def to_dict(self) -> dict[str, Any]:

@@ -87,7 +87,7 @@ class ModelMetadata:
     @classmethod
     def from_props(cls, props: dict[str, str], source: str) -> ModelMetadata:
         if props.get("format") != FORMAT or "kind" not in props:
-            raise ModelError(f"{source}: not a tsrnn model (no tsrnn metadata); export one with `tsrnn export --onnx`")
+            raise ModelError(f"{source}: not a tsrnn model (no tsrnn metadata); export one with `tsrnn export RUN`")
         values: dict[str, Any] = {}
         try:
             for f in fields(cls):

@@ -151,7 +151,7 @@ def export_onnx(
     return ExportResult(path, len(data), parity, parity_raw, metadata, variants, run.info.get("status", "complete"))
 
 
-def _graph(run: Run, module, opset: int, torch, onnx) -> tuple[bytes, ModelMetadata]:  # noqa: ANN001
+def _graph(run: Run, module, opset: int, torch, onnx) -> tuple[bytes, ModelMetadata]:
     """The checked ONNX graph of the streaming module, with the metadata inside."""
     inputs, outputs, axes = graph_spec(run.model_config)
     example = _example_inputs(run, batch=2, time=5)
@@ -237,7 +237,7 @@ def _example_inputs(run: Run, batch: int, time: int, seed: int = 0) -> tuple:
     return (x, *tf, *states, *rows)
 
 
-def _name_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001 (onnx.ModelProto)
+def _name_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # onnx.ModelProto
     """Give every declared dynamic axis its intended name (the exporter invents some for outputs)."""
     for value in list(proto.graph.input) + list(proto.graph.output):
         dims = value.type.tensor_type.shape.dim
@@ -246,7 +246,7 @@ def _name_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001 
             dims[index].dim_param = name
 
 
-def _check_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001
+def _check_axes(proto, axes: dict[str, dict[int, str]]) -> None:
     """Fail unless every axis meant to be dynamic is symbolic in the graph."""
     for value in list(proto.graph.input) + list(proto.graph.output):
         dims = value.type.tensor_type.shape.dim
@@ -255,7 +255,7 @@ def _check_axes(proto, axes: dict[str, dict[int, str]]) -> None:  # noqa: ANN001
                 raise ModelError(f"export: axis {index} of {value.name!r} is not symbolic {name!r}; not written")
 
 
-def _parity(module, data: bytes, run: Run, batch: int, time: int) -> tuple[float, float]:  # noqa: ANN001
+def _parity(module, data: bytes, run: Run, batch: int, time: int) -> tuple[float, float]:
     """(max |onnxruntime - torch| over every output in scaled units, the same in data units).
 
     The limit applies to scaled units: float32 resolves about 1e-7 of a value, so a fixed limit

@@ -48,7 +48,7 @@ def render_train(console: Console, summary: dict[str, Any]) -> None:
             ),
             "interval": f"{summary['interval_seconds']:g} s" if summary["interval_seconds"] else "unknown",
             "epochs": f"{summary['epochs_run']} run, best {summary['best_epoch']}",
-            **({"inputs": _choice(summary)} if summary.get("inputs") else {}),  # stateful forecasters only
+            **({"inputs": _choice(summary)} if summary.get("inputs") and _stateful(summary) else {}),
             "best validation loss": f"{summary['best_val_loss']:.4f} "
             f"({_LOSS_NAMES.get(summary.get('loss', 'mse'), summary.get('loss'))}, scaled units)",
             "time": f"{summary['train_seconds']:.1f} s"
@@ -63,6 +63,13 @@ def render_train(console: Console, summary: dict[str, Any]) -> None:
             **({"note": "; ".join(summary["notes"])} if summary["notes"] else {}),
         },
     )
+
+
+def _stateful(summary: dict[str, Any]) -> bool:
+    """A run summary of a stateful forecaster (the one kind that reads changes or levels by choice)."""
+    from tsrnn.kinds import kind_of
+
+    return kind_of(summary.get("model", "forecaster"), summary.get("mode", "stateful")).stateful
 
 
 def _choice(summary: dict[str, Any]) -> str:

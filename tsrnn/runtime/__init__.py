@@ -1,1 +1,1 @@
-"""onnxruntime sessions and provider choice: no torch, no onnx."""
+"""onnxruntime only (no torch, no onnx): sessions, provider choice, and the inferencer that runs the graph."""

@@ -30,7 +30,7 @@ def open_session(
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"{path}: no such model file; export one with `tsrnn export --onnx`")
+        raise ModelError(f"{path}: no such model file; export one with `tsrnn export RUN`")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -1,1 +1,2 @@
-"""Streaming detection (the engine behind `tsrnn watch`): sources, state, runners. Never imports torch."""
+"""Streaming detection (the engine behind `tsrnn watch`): sources, resuming, state, the loop,
+results. Never imports torch."""

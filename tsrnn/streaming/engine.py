@@ -22,6 +22,7 @@ import polars as pl
 
 from tsrnn.data.clean import Dataset, clean
 from tsrnn.data.reader import read_frame
+from tsrnn.data.timeparse import parse_interval
 from tsrnn.errors import InputError
 from tsrnn.export.metadata import ModelMetadata, session_metadata
 from tsrnn.runtime.inferencer import runner_for
@@ -130,7 +131,7 @@ class _Job:
         meta: ModelMetadata,
         provider: str,
         cooldown: int | None,
-        min_duration: int,  # noqa: ANN001
+        min_duration: int,
         score: dict[str, Any] | None = None,
         channel_scores: bool = False,
     ) -> None:
@@ -268,9 +269,9 @@ class _Job:
                     f"columns {wanted}: give data with those columns, or train on this file)"
                 ) from None
             raise
-        frame, seen = drop_seen(frame, states)
-        if seen:
-            dropped[SEEN] = dropped.get(SEEN, 0) + seen
+        bucket_us = int(parse_interval(cfg.resample) * 1e6) if cfg.resample else 0
+        frame, seen = drop_seen(frame, states, bucket_us)
+        _add(dropped, seen)
         if frame.data.height == 0:
             return None
         return clean(carry_last_rows(frame, states), cfg, interval=meta.interval)

@@ -151,10 +151,6 @@ class FollowResult:
     restarts: int = 0  # times the file was rotated or truncated and read again from its start
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def events(self) -> int:
-        return len(self.alerts)
-
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (the document `watch --follow --json` prints)."""
         return {

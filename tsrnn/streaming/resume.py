@@ -19,20 +19,27 @@ from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame
 from tsrnn.streaming.state import SeriesState
 
 SEEN = "timestamp not after the last scored row"
+LATE = "arrived after its --resample bucket was scored"
 
 
-def drop_seen(frame: Frame, states: dict[str, SeriesState]) -> tuple[Frame, int]:
-    """The frame without rows at or before their series' last scored timestamp, and how many went."""
+def drop_seen(frame: Frame, states: dict[str, SeriesState], bucket_us: int = 0) -> tuple[Frame, dict[str, int]]:
+    """The frame without rows at or before their series' last scored timestamp, and how many went.
+
+    With --resample (`bucket_us`: its interval), a row inside the last scored bucket arrived after
+    that bucket was scored: it is counted apart (LATE), not averaged into the row carried over."""
     last = {sid: st.last_time_us for sid, st in states.items() if st.last_time_us is not None}
     if not last:
-        return frame, 0
+        return frame, {}
     key = pl.col(ID) if frame.id_column else pl.lit("")
     table = pl.DataFrame(
         {"__sid": list(last), "__last": list(last.values())}, schema={"__sid": pl.String, "__last": pl.Int64}
     )
     data = frame.data.with_columns(key.alias("__sid")).join(table, on="__sid", how="left", maintain_order="left")
-    fresh = data["__last"].is_null() | (data[TIME].cast(pl.Int64) > data["__last"])
-    return replace(frame, data=data.filter(fresh).drop("__sid", "__last")), int((~fresh).sum())
+    t, last_time = data[TIME].cast(pl.Int64), data["__last"]
+    fresh = last_time.is_null() | (t >= last_time + max(bucket_us, 1))
+    late = int((~fresh & (t > last_time)).sum())
+    counts = {SEEN: int((~fresh).sum()) - late, LATE: late}
+    return replace(frame, data=data.filter(fresh).drop("__sid", "__last")), {k: n for k, n in counts.items() if n}
 
 
 def carry_last_rows(frame: Frame, states: dict[str, SeriesState]) -> Frame:

@@ -94,7 +94,7 @@ AUTO_THREADS_HIDDEN = 256
 
 
 @contextmanager
-def torch_threads(torch, threads: int) -> Iterator[None]:  # noqa: ANN001
+def torch_threads(torch, threads: int) -> Iterator[None]:
     """Train on `threads` intra-op threads, and give the caller's setting back afterwards."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -15,7 +15,6 @@ from tsrnn.training.batching import Split
 PROBE_EPOCHS = 10  # --inputs auto: epochs each candidate trains before the better one goes on
 
 
-# noqa: ANN202
 def network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
     """A freshly initialised network (seeded) and its training task."""
     import torch
@@ -30,7 +29,6 @@ def network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scal
     return net, task
 
 
-# noqa: ANN201
 def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
     """--inputs auto: train a level and a diff forecaster for PROBE_EPOCHS epochs each, from the
     same seed, and go on with the one whose validation loss is lower (a drifting series favours
@@ -60,9 +58,6 @@ def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler
     if stopped:
         record["by"] += " (interrupted while choosing)"
     return (*tried[chosen], record, stopped)
-
-
-# noqa: ANN202
 
 
 def _task(model_cfg: ModelConfig, split: Split, scaler: Scaler, cfg: TrainConfig, targets: tuple[int, ...]):

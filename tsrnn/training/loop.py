@@ -82,8 +82,10 @@ def fit(
     interrupted = False
     try:
         for epoch in range(len(history) + 1, cfg.epochs + 1):
-            stats = _epoch(epoch, model, task, cfg, opt, rng)
-            schedule.step(stats.val_loss)
+            started = time.perf_counter()
+            train_loss, val_loss, grad_norm = _epoch(model, task, cfg, opt, rng)
+            schedule.step(val_loss)  # the rate recorded is the one after the step, for the next epoch
+            stats = EpochStats(epoch, train_loss, val_loss, grad_norm, opt.lr, time.perf_counter() - started)
             history.append(stats)
             if stats.val_loss < best_loss:
                 best_loss, best_state, stale = stats.val_loss, copy.deepcopy(model.state_dict()), 0
@@ -109,13 +111,12 @@ def fit(
 
 
 def _epoch(
-    epoch: int, model: nn.Module, task: Task, cfg: TrainConfig, opt: Adam, rng: np.random.Generator
-) -> EpochStats:
-    """One pass over the training data, then the validation loss."""
-    started = time.perf_counter()
+    model: nn.Module, task: Task, cfg: TrainConfig, opt: Adam, rng: np.random.Generator
+) -> tuple[float, float, float]:
+    """One pass over the training data, then the validation loss: (train loss, validation loss, gradient norm)."""
     model.train()
     train_loss, grad_norm = task.train_epoch(model, opt, cfg, rng)  # type: ignore[arg-type]
     model.eval()
     with torch.no_grad():
         val_loss = task.val_loss(model)  # type: ignore[arg-type]
-    return EpochStats(epoch, train_loss, val_loss, grad_norm, opt.lr, time.perf_counter() - started)
+    return train_loss, val_loss, grad_norm

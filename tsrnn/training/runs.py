@@ -61,7 +61,7 @@ class Run:
     def schema(self) -> dict[str, Any]:
         return dict(self.info["schema"])
 
-    def load_checkpoint(self, model: torch.nn.Module):  # noqa: ANN201 (loop.Checkpoint)
+    def load_checkpoint(self, model: torch.nn.Module):  # loop.Checkpoint
         """Load the best weights into `model` and return the trainer state saved with them."""
         import torch
 

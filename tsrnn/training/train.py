@@ -74,7 +74,7 @@ def train(
     """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem).
 
     With `resume`, continue that run from its best checkpoint, with its own configuration: only
-    the stopping rules (RESUME_MAY_CHANGE) are taken from `config` (resume_config). `sources` records
+    the epoch limit (RESUME_MAY_CHANGE) is taken from `config` (resume_config). `sources` records
     where each setting came from (flag, env, file).
     The run directory is complete after every improvement, so a killed training leaves the best
     model so far usable; Ctrl-C ends training early the same way.
@@ -167,21 +167,17 @@ def _fit(
     return run
 
 
-RESUME_MAY_CHANGE = ("epochs", "patience")  # when training stops; every other setting of a resumed run is its own
+RESUME_MAY_CHANGE = ("epochs",)  # the epoch limit; every other setting of a resumed run is its own
 
 
 def resume_config(run: Run, config: TrainConfig | None, sources: dict[str, str] | None = None) -> TrainConfig:
-    """The training settings of a resumed run, the rules in one place: its own, except the
-    stopping rules in `config` (from the command line: those that were given, per `sources`)."""
+    """The training settings of a resumed run, the rules in one place: its own, except the epoch
+    limit in `config` (from the command line: when it was given, per `sources`). The Python API
+    and the command line follow the same rule."""
     if config is None:
         return run.train_config
     given = {k: getattr(config, k) for k in RESUME_MAY_CHANGE if sources is None or k in sources}
     return dataclasses.replace(run.train_config, **given)
-
-
-def warmup_rows(model_cfg: ModelConfig) -> int:
-    """Rows from a fresh start before a model's errors mean anything (tsrnn.kinds)."""
-    return model_cfg.spec.warmup_rows(model_cfg.window)
 
 
 class _Saver:
@@ -196,7 +192,7 @@ class _Saver:
         model_cfg: ModelConfig,
         dataset: Dataset,
         split: Split,
-        score: ScoreConfig,  # noqa: ANN001
+        score: ScoreConfig,
         scaler: Scaler,
         threads: int,
         choices: dict[str, Any],
@@ -210,11 +206,11 @@ class _Saver:
         self.checkpoint = None
         self.history = _history(dataset, scaler, score, getattr(task, "targets", None))  # the model does not change it
 
-    def on_best(self, checkpoint) -> None:  # noqa: ANN001 (loop.Checkpoint)
+    def on_best(self, checkpoint) -> None:  # loop.Checkpoint
         self.checkpoint = checkpoint
         self.save(checkpoint.history, "training", sum(s.seconds for s in checkpoint.history))
 
-    def save(self, history: list, status: str, seconds: float) -> Run:  # noqa: ANN001
+    def save(self, history: list, status: str, seconds: float) -> Run:
         import torch
 
         with torch.no_grad():
@@ -227,7 +223,7 @@ class _Saver:
         )
         calibration = calibrate(
             None if autoencoder else errors,
-            warmup_rows(self.model_cfg),
+            self.model_cfg.spec.warmup_rows(self.model_cfg.window),
             score=self.score,
             spec=spec,
             history=self.history,
@@ -244,7 +240,7 @@ class _Saver:
         }
         return save_run(self.path, info, self.net, self.checkpoint)
 
-    def _summary(self, history: list, best, calibration, status: str, seconds: float) -> dict[str, Any]:  # noqa: ANN001
+    def _summary(self, history: list, best, calibration, status: str, seconds: float) -> dict[str, Any]:
         train_rows = np.concatenate(self.split.train)
         notes = list(self.dataset.notes) + [
             f"column {c!r} is constant in the training data: any change in it will score as anomalous"
@@ -275,7 +271,7 @@ class _Saver:
             "batch": getattr(self.task, "batch", None) or self.base["train"].get("batch") or WINDOW_BATCH,
             "train_seconds": round(seconds, 3),
             "threads": self.threads,
-            "inputs": self.model_cfg.inputs if self.model_cfg.spec.stateful else None,  # the others read levels only
+            "inputs": self.model_cfg.inputs,
             "choices": self.choices,
             "target": self.model_cfg.target,
             "columns": len(self.dataset.value_columns),
