@@ -305,19 +305,9 @@ def _follow(o: SimpleNamespace, options: dict[str, Any]) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    where = dict(state=o.state, scores_out=o.scores_out, interval=o.interval, seconds=o.follow_for, wait=o.wait)
     try:
-        summary = follow(
-            o.source,
-            o.model,
-            state=o.state,
-            scores_out=o.scores_out,
-            interval=o.interval,
-            seconds=o.follow_for,
-            wait=o.wait,
-            on_pass=on_pass,
-            stop=stopping,
-            **options,
-        )
+        summary = follow(o.source, o.model, on_pass=on_pass, stop=stopping, **where, **options)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
