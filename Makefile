@@ -23,7 +23,7 @@ UV ?= uv
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train,dev,plot]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,6 +36,8 @@ demo: $(STAMP)
 	$(BIN)/tsrnn watch sample_data/cpu_recent.csv --model $(DEMO_MODEL) --scores-out $(DEMO_RUNS)/cpu_recent_scores.csv; \
 	code=$$?; echo "tsrnn watch exited $$code (1: anomalies found); per-row scores in $(DEMO_RUNS)/cpu_recent_scores.csv"; \
 	test $$code -eq 1
+	$(BIN)/tsrnn report $(DEMO_RUNS)/cpu_recent_scores.csv --model $(DEMO_MODEL) --labels sample_data/cpu_labels.json \
+		--label-key cpu_recent.csv --out $(DEMO_RUNS)/cpu_recent_report.png --html $(DEMO_RUNS)/cpu_recent_report.html
 
 # Lint, format and types first (seconds), then the suite.
 test: $(STAMP)
@@ -68,7 +70,7 @@ lock:
 	sed '/$(LOCK_MARKER)/q' constraints.txt > $$tmp/head.txt && \
 	grep -q '$(LOCK_MARKER)' $$tmp/head.txt && \
 	cp constraints.txt $$tmp/lock.txt && \
-	grep '^torch==' constraints.txt | $(UV) pip compile pyproject.toml --extra train --extra dev --extra bench \
+	grep '^torch==' constraints.txt | $(UV) pip compile pyproject.toml --extra train --extra dev --extra plot --extra bench \
 		--python-version 3.11 --find-links /opt/wheels -c - --no-header --quiet $(LOCK_ARGS) -o $$tmp/lock.txt && \
 	cat $$tmp/head.txt $$tmp/lock.txt > constraints.txt
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
+
+from tsrnn.errors import TsrnnError
 
 from .options import Json, Quiet, human_console, print_json
 
@@ -36,15 +39,40 @@ def command(
             "--id-column", help="Long format: the column naming each series (found by itself when its values are text)."
         ),
     ] = None,
+    plot: Annotated[
+        str | None, typer.Option("--plot", help="Draw the scores file with its labels: .png or .svg.")
+    ] = None,
+    html: Annotated[str | None, typer.Option("--html", help="One self-contained HTML report with the plot.")] = None,
     json_out: Json = False,
     quiet: Quiet = False,
 ) -> None:
+    from pathlib import Path
+
     from tsrnn.evaluation.evaluate import evaluate
 
+    if (plot or html) and not Path(scores).is_file():
+        raise TsrnnError(f"--plot and --html draw one scores file; {scores} is not one (draw each with tsrnn report)")
+    if plot or html:
+        from tsrnn.extras import require
+
+        require("matplotlib", "plot", "--plot and --html")
     doc = evaluate(scores, labels, label_key=label_key, id_column=id_column).to_dict()
+    if plot or html:
+        _pictures(scores, labels, label_key, plot, html, doc)
     if json_out:
         print_json(doc)
     elif not quiet:
         from tsrnn.report.console import render_evaluation
 
         render_evaluation(human_console(False, report=True), doc)
+
+
+def _pictures(scores: str, labels: str, label_key: str | None, plot: str | None, html: str | None, doc: dict) -> None:
+    from rich.console import Console
+
+    from tsrnn.report.console import render_evaluation
+    from tsrnn.report.figures import report
+
+    record = Console(record=True, width=120, file=open(os.devnull, "w"), no_color=True)
+    render_evaluation(record, doc)
+    report(scores, plot, labels=labels, label_key=label_key, html=html, console_text=record.export_text())

@@ -24,6 +24,16 @@ def command(
     ],
     steps: Annotated[int, typer.Option("--steps", help="Rows to forecast after the last row of each series.")] = 24,
     out: Annotated[str, typer.Option("--out", help="Output CSV ('-' for stdout).")] = "-",
+    holdout: Annotated[
+        int,
+        typer.Option(
+            "--holdout", help="Keep the last N rows out of the model's input: the forecast starts before them."
+        ),
+    ] = 0,
+    plot: Annotated[
+        str | None,
+        typer.Option("--plot", help="Draw the recent history, the forecast and the held-out rows: .png or .svg."),
+    ] = None,
     runs_dir: RunsDir = "runs",
     quiet: Quiet = False,
 ) -> None:
@@ -31,7 +41,18 @@ def command(
     from tsrnn.fsutil import atomic_write_bytes
     from tsrnn.training.runs import resolve_run
 
-    result = forecast(resolve_run(run, Path(runs_dir)), data, steps)
+    if plot:
+        from tsrnn.extras import require
+
+        require("matplotlib", "plot", "--plot")
+    resolved = resolve_run(run, Path(runs_dir))
+    result = forecast(resolved, data, steps, holdout=holdout)
+    if plot:
+        from tsrnn.report.figures import forecast_picture
+
+        forecast_picture(
+            result, plot, title=f"tsrnn forecast: run {resolved.name}, {steps} rows after {Path(data).name}"
+        )
     text = result.frame.write_csv().encode()
     if out == "-":
         typer.echo(text.decode(), nl=False)

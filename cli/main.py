@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from tsrnn import __version__
 from tsrnn.errors import TsrnnError
 
-COMMANDS = ("train", "export", "watch", "evaluate", "forecast", "info")  # one module each, in help order
+COMMANDS = ("train", "export", "watch", "evaluate", "report", "forecast", "info")  # one module each, in help order
 
 
 class _Group(TyperGroup):

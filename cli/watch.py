@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -161,6 +162,8 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         ],
         False,
     ),
+    ("plot", Annotated[str | None, typer.Option("--plot", help="Draw the --scores-out file: .png or .svg.")], None),
+    ("html", Annotated[str | None, typer.Option("--html", help="One self-contained HTML report with the plot.")], None),
     (
         "wait",
         Annotated[
@@ -218,6 +221,8 @@ def command(**given: Any) -> None:
     ]
     if len(stdout_users) > 1:
         raise TsrnnError(f"{' and '.join(stdout_users)} would both write to stdout; choose one")
+    if o.plot or o.html:
+        _check_pictures(o)
     from tsrnn.runtime.providers import GpuOptions
 
     chosen = tuple(c.strip() for c in o.channels.split(",") if c.strip()) if o.channels is not None else None
@@ -259,6 +264,8 @@ def command(**given: Any) -> None:
         from tsrnn.report.console import render_watch
 
         render_watch(human_console(bool(stdout_users)), result.to_dict(), result.tally.trace)
+    if o.plot or o.html:
+        _pictures(o, result)
     if result.alerts and not o.exit_zero:
         raise typer.Exit(1)
 
@@ -323,3 +330,27 @@ def _follow(o: SimpleNamespace, options: dict[str, Any]) -> None:
         )
     if summary.alerts and not o.exit_zero:
         raise typer.Exit(1)
+
+
+def _check_pictures(o: SimpleNamespace) -> None:
+    """Before anything is scored: pictures need the plot extra and a scores file to draw."""
+    from tsrnn.extras import require
+
+    if o.scores_out is None or o.scores_out == "-" or o.follow:
+        raise TsrnnError("--plot and --html draw the scores file: give --scores-out FILE.csv too (not with --follow)")
+    require("matplotlib", "plot", "--plot and --html")
+
+
+def _pictures(o: SimpleNamespace, result: Any) -> None:
+    """The scores file drawn (with --state: every run's rows in it), and the HTML report around it."""
+    from rich.console import Console
+
+    from tsrnn.report.console import render_watch
+    from tsrnn.report.figures import report
+
+    text = ""
+    if o.html:
+        record = Console(record=True, width=120, file=open(os.devnull, "w"), no_color=True)
+        render_watch(record, result.to_dict(), result.tally.trace)
+        text = record.export_text()
+    report(o.scores_out, o.plot, html=o.html, threshold=result.settings.threshold, model=o.model, console_text=text)

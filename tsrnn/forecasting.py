@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -28,10 +28,16 @@ class Forecast:
     frame: pl.DataFrame  # timestamp, [id column], step, one column per value column
     series: int
     steps: int
+    # per series, for pictures: (times, values of the forecast columns) of the rows before the forecast,
+    # and of the rows held out (--holdout: the actual values the forecast can be set against)
+    recent: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    actual: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
 
 
-def forecast(run: Run | str | Path, data: str | Path, steps: int) -> Forecast:
-    """Forecast `steps` rows after the last row of every series in `data`.
+def forecast(run: Run | str | Path, data: str | Path, steps: int, *, holdout: int = 0) -> Forecast:
+    """Forecast `steps` rows after the last row of every series in `data` (`holdout`: after the
+    row `holdout` rows before the end; the rows held out are the actual values beside it).
 
     The model reads each series' last segment from a zero state, then predicts `horizon` rows at
     a time; beyond its horizon it feeds its own predictions back (recursive forecasting). A model
@@ -59,20 +65,27 @@ def forecast(run: Run | str | Path, data: str | Path, steps: int) -> Forecast:
     scaler = run.scaler
     columns = [dataset.value_columns[i] for i in model.targets]
     mean, scale = np.asarray(scaler.mean)[model.targets], np.asarray(scaler.scale)[model.targets]
-    frames = []
+    if holdout < 0:
+        raise InputError(f"--holdout must be 0 or more rows, got {holdout}")
+    frames, recent, actual = [], {}, {}
     with torch.no_grad():
         for sid, segments in dataset.series().items():
             last = segments[-1]
-            if last.rows < (2 if cfg.spec.stateful else cfg.window):
+            if last.rows - holdout < (2 if cfg.spec.stateful else cfg.window):
                 raise InputError(
-                    f"{data}: series {sid or '(all)'} ends with only {last.rows} rows after a gap; give more history"
+                    f"{data}: series {sid or '(all)'} ends with only {last.rows} rows after a gap"
+                    f"{f', {holdout} of them held out' if holdout else ''}; give more history"
                 )
+            if holdout:
+                actual[sid] = (last.times[-holdout:], last.values[-holdout:][:, model.targets])
+                last = Segment(sid, last.times[:-holdout], last.values[:-holdout], last.observed[:-holdout], None)
+            recent[sid] = (last.times[-4 * steps :], last.values[-4 * steps :][:, model.targets])
             future = last.times[-1] + (np.arange(1, steps + 1) * interval * 1e6).astype("timedelta64[us]")
             predicted = _roll(
                 model, cfg, scaler.transform(last.values), steps, torch, np.concatenate([last.times, future])
             )
             frames.append(_frame(dataset.id_column, sid, last, predicted * scale + mean, interval, columns))
-    return Forecast(pl.concat(frames), len(frames), steps)
+    return Forecast(pl.concat(frames), len(frames), steps, recent, actual, columns)
 
 
 def _roll(model, cfg, scaled: np.ndarray, steps: int, torch, times: np.ndarray) -> np.ndarray:
