@@ -128,3 +128,58 @@ def test_a_plot_without_matplotlib_names_the_extra(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "pip install 'tsrnn[plot]'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r.png").exists()
+
+
+def test_watch_plot_and_html_draw_its_scores_file(tmp_path: Path, forecaster_onnx: Path) -> None:
+    from tests.helpers import cycle, inject_spike, write_csv
+
+    data = write_csv(
+        tmp_path / "new.csv", inject_spike(cycle(500, start_row=2000, seed=4), 300, 8.0, length=3), start_row=2000
+    )
+    args = [
+        "watch",
+        str(data),
+        "--model",
+        str(forecaster_onnx),
+        "--scores-out",
+        str(tmp_path / "s.csv"),
+        "--channel-scores",
+    ]
+    result = runner.invoke(
+        app, [*args, "--plot", str(tmp_path / "w.svg"), "--html", str(tmp_path / "w.html"), "--quiet"]
+    )
+    assert result.exit_code == 1, result.stderr  # the spike
+    found = ids(tmp_path / "w.svg")
+    assert {"panel-value-value", "panel-score", "event-0", "panel-event-0"} <= set(found)
+    page = (tmp_path / "w.html").read_text()
+    assert "ANOMALY" in page and "<svg" in page and external_urls(page) == []  # the terminal report and the picture
+    refused = runner.invoke(
+        app, ["watch", str(data), "--model", str(forecaster_onnx), "--plot", str(tmp_path / "x.png")]
+    )
+    assert refused.exit_code == 2 and "--scores-out" in refused.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_plot_draws_the_labels(tmp_path: Path) -> None:
+    data = scores_csv(tmp_path / "s.csv")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"s.csv": [["2024-01-01 16:00:00", "2024-01-01 20:00:00"]]}))
+    result = runner.invoke(app, ["evaluate", str(data), "--labels", str(labels), "--plot", str(tmp_path / "e.svg")])
+    assert result.exit_code == 0, result.stderr
+    assert {"label-0", "event-0", "panel-score"} <= set(ids(tmp_path / "e.svg"))
+
+
+def test_forecast_plot_sets_the_forecast_beside_the_rows_held_out(
+    tmp_path: Path, forecaster_onnx: Path, history_csv: Path
+) -> None:
+    run_dir = forecaster_onnx.parent.parent / "runs" / "fc"
+    args = ["forecast", str(run_dir), str(history_csv), "--steps", "10", "--holdout", "10"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "f.csv"), "--plot", str(tmp_path / "f.svg")])
+    assert result.exit_code == 0, result.stderr
+    svg = (tmp_path / "f.svg").read_text()
+    found = set(re.findall(r'id="([^"]+)"', svg))
+    assert {"panel-forecast-value", "history", "forecast", "actual"} <= found
+    import polars as pl
+
+    forecast = pl.read_csv(tmp_path / "f.csv")
+    history = pl.read_csv(history_csv)
+    assert forecast["timestamp"].to_list() == history["timestamp"].tail(10).to_list()  # the held-out rows' times

@@ -202,12 +202,26 @@ def forecast_figure(
     )
     for ax, col in zip(axes[:, 0], columns):
         ax.set_gid(f"panel-forecast-{col}")
-        ax.plot(history["times"], history["values"][col], color=OBSERVED, label="history")
+        ax.plot(history["times"], history["values"][col], color=OBSERVED, label="history", gid="history")
         ax.plot(
-            forecast["times"], forecast["values"][col], color=EXPECTED, linestyle="--", marker=".", label="forecast"
+            forecast["times"],
+            forecast["values"][col],
+            color=EXPECTED,
+            linestyle="--",
+            marker=".",
+            label="forecast",
+            gid="forecast",
         )
         if actual is not None:
-            ax.plot(actual["times"], actual["values"][col], color=EVENT, linestyle=":", marker="x", label="actual")
+            ax.plot(
+                actual["times"],
+                actual["values"][col],
+                color=EVENT,
+                linestyle=":",
+                marker="x",
+                label="actual",
+                gid="actual",
+            )
         ax.axvline(forecast["times"][0], color=LABEL, linewidth=0.8)
         ax.set_ylabel(col)
         _legend(ax)
