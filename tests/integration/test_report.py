@@ -183,3 +183,24 @@ def test_forecast_plot_sets_the_forecast_beside_the_rows_held_out(
     forecast = pl.read_csv(tmp_path / "f.csv")
     history = pl.read_csv(history_csv)
     assert forecast["timestamp"].to_list() == history["timestamp"].tail(10).to_list()  # the held-out rows' times
+
+
+def test_events_carry_the_scores_around_their_peak_for_the_terminal(tmp_path: Path, forecaster_onnx: Path) -> None:
+    from tests.helpers import cycle, inject_spike, write_csv
+    from tsrnn.report.console import render_watch
+    from tsrnn.streaming.engine import watch
+
+    data = write_csv(
+        tmp_path / "new.csv", inject_spike(cycle(500, start_row=2000, seed=4), 300, 8.0, length=3), start_row=2000
+    )
+    result = watch(data, forecaster_onnx)
+    event = result.alerts[0]
+    assert 2 <= len(event.around) <= 15 and max(event.around) == pytest.approx(event.peak_score, abs=1e-3)
+    from rich.console import Console
+
+    console = Console(record=True, width=160, file=open("/dev/null", "w"))
+    render_watch(console, result.to_dict(), result.tally.trace)
+    text = console.export_text()
+    from tsrnn.report.console import sparkline
+
+    assert "around" in text and sparkline(np.asarray(event.around), width=15) in text

@@ -156,9 +156,12 @@ def _events_table(summary: dict[str, Any]) -> Table:
         box=box.SIMPLE_HEAD,
     )
     many = summary["series"] > 1
-    for col in (("series",) if many else ()) + ("start", "end", "rows", "peak", "why", "observed (expected)", "status"):
+    heads = ("start", "end", "rows", "peak", "around", "why", "observed (expected)", "status")
+    for col in (("series",) if many else ()) + heads:
         table.add_column(
-            col, justify="right" if col in ("rows", "peak") else "left", no_wrap=col in ("start", "end", "why")
+            col,
+            justify="right" if col in ("rows", "peak") else "left",
+            no_wrap=col in ("start", "end", "why", "around"),
         )
     columns = summary["columns"]
     for e in summary["events"]:
@@ -166,7 +169,17 @@ def _events_table(summary: dict[str, Any]) -> Table:
         where = f"{escape(e['column'])} " if len(columns) > 1 else ""
         off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
         status = ("began earlier, " if e["continued"] else "new, ") + ("ongoing" if e["ongoing"] else "ended")
-        cells = [escape(e["start"]), escape(e["end"]), str(e["rows"]), f"{e['peak_score']:.3f}", _why(e), off, status]
+        around = sparkline(np.asarray(e.get("around") or [], np.float64), width=15) or "-"
+        cells = [
+            escape(e["start"]),
+            escape(e["end"]),
+            str(e["rows"]),
+            f"{e['peak_score']:.3f}",
+            around,
+            _why(e),
+            off,
+            status,
+        ]
         table.add_row(*([escape(e["series"])] if many else []), *cells)
     return table
 

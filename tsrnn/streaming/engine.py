@@ -33,7 +33,7 @@ from tsrnn.scoring.types import DetectorSettings
 from tsrnn.streaming.output import ScoresWriter
 from tsrnn.streaming.result import Tally, WatchResult
 from tsrnn.streaming.resume import SEEN, carry_last_rows, drop_seen
-from tsrnn.streaming.segments import Prepared, advanced, plan, scores_rows
+from tsrnn.streaming.segments import Prepared, advanced, plan, scores_rows, with_context
 from tsrnn.streaming.sources import SourceChanged, read_new, source_files
 from tsrnn.streaming.state import (
     SeriesState,
@@ -188,7 +188,7 @@ class _Job:
                 p.states[sid].detector = det.to_dict()
                 event = det.open_event(self.meta.scored_columns)
                 if event is not None and event.series in p.tally.series:
-                    p.found(event)
+                    p.found(with_context(event, *p.recent.get(sid, ([], np.zeros(0)))))
             size = writer.close() if writer else None
         except BaseException:
             if writer:
@@ -292,7 +292,8 @@ class _Job:
             found = det.score(rows, series=seg.series, columns=self.meta.scored_columns, scale=self.scale)
             p.states[seg.series] = advanced(p.states.get(seg.series), seg, seen, arrays)
             for event in found.events:
-                p.found(event)
+                p.found(with_context(event, rows.time_text, found.scores))
+            p.recent[seg.series] = (rows.time_text, found.scores)  # for an event still open at the end
             keep = seg.observed  # rows filled into gaps carry the state along but are not reported
             kept = rows.time_text if keep.all() else [t for t, k in zip(rows.time_text, keep) if k]
             p.tally.add(seg.series, seg.times[keep], kept, found.scores[keep], found.anomaly[keep], found.warmup[keep])
@@ -348,6 +349,7 @@ class _Pass:
     filled: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     cursors: dict[str, Any] = field(default_factory=dict)
+    recent: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)  # each series' last rows scored
 
     def found(self, event: Event) -> None:
         self.tally.events.append(event)

@@ -3,7 +3,7 @@ reads for its rows, and the rows of the scores file."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,7 @@ import polars as pl
 from tsrnn.data.clean import Segment
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.runtime.inferencer import arrays_from_json, arrays_to_json
+from tsrnn.scoring.events import Event
 from tsrnn.scoring.types import Detected, Inputs
 from tsrnn.streaming.output import scores_frame
 from tsrnn.streaming.resume import continues
@@ -102,3 +103,13 @@ def scores_rows(
         found.alert[keep],
         per_channel,
     )
+
+
+def with_context(event: Event, time_text: list[str], scores: np.ndarray, rows: int = 7) -> Event:
+    """The event with the scores of up to `rows` rows each side of its peak (those scored in the
+    same stretch of rows: the terminal report draws them)."""
+    try:
+        k = time_text.index(event.peak_time)
+    except ValueError:  # the peak was in an earlier stretch
+        return event
+    return replace(event, around=[round(float(v), 4) for v in scores[max(0, k - rows) : k + rows + 1]])
