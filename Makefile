@@ -33,7 +33,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tsrnn train sample_data/cpu_history.csv --runs-dir $(DEMO_RUNS) --seed 0
 	$(BIN)/tsrnn export cpu_history --onnx --runs-dir $(DEMO_RUNS) --out $(DEMO_MODEL)
-	$(BIN)/tsrnn watch sample_data/cpu_recent.csv --model $(DEMO_MODEL) --scores-out $(DEMO_RUNS)/cpu_recent_scores.csv; \
+	$(BIN)/tsrnn watch sample_data/cpu_recent.csv --model $(DEMO_MODEL) --scores-out $(DEMO_RUNS)/cpu_recent_scores.csv --channel-scores; \
 	code=$$?; echo "tsrnn watch exited $$code (1: anomalies found); per-row scores in $(DEMO_RUNS)/cpu_recent_scores.csv"; \
 	test $$code -eq 1
 	$(BIN)/tsrnn report $(DEMO_RUNS)/cpu_recent_scores.csv --model $(DEMO_MODEL) --labels sample_data/cpu_labels.json \

@@ -195,7 +195,7 @@ def test_events_carry_the_scores_around_their_peak_for_the_terminal(tmp_path: Pa
     )
     result = watch(data, forecaster_onnx)
     event = result.alerts[0]
-    assert 2 <= len(event.around) <= 15 and max(event.around) == pytest.approx(event.peak_score, abs=1e-3)
+    assert 2 <= len(event.around) <= 11 and max(event.around) == pytest.approx(event.peak_score, abs=1e-3)
     from rich.console import Console
 
     console = Console(record=True, width=160, file=open("/dev/null", "w"))
@@ -203,4 +203,4 @@ def test_events_carry_the_scores_around_their_peak_for_the_terminal(tmp_path: Pa
     text = console.export_text()
     from tsrnn.report.console import sparkline
 
-    assert "around" in text and sparkline(np.asarray(event.around), width=15) in text
+    assert "around" in text and sparkline(np.asarray(event.around), width=11) in text

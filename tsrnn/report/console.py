@@ -156,7 +156,7 @@ def _events_table(summary: dict[str, Any]) -> Table:
         box=box.SIMPLE_HEAD,
     )
     many = summary["series"] > 1
-    heads = ("start", "end", "rows", "peak", "around", "why", "observed (expected)", "status")
+    heads = ("start", "end", "rows", "peak", "around", "why", "value (exp.)", "status")
     for col in (("series",) if many else ()) + heads:
         table.add_column(
             col,
@@ -169,7 +169,7 @@ def _events_table(summary: dict[str, Any]) -> Table:
         where = f"{escape(e['column'])} " if len(columns) > 1 else ""
         off = f"{where}{e['observed'][i]:.4g} ({e['expected'][i]:.4g})"
         status = ("began earlier, " if e["continued"] else "new, ") + ("ongoing" if e["ongoing"] else "ended")
-        around = sparkline(np.asarray(e.get("around") or [], np.float64), width=15) or "-"
+        around = sparkline(np.asarray(e.get("around") or [], np.float64), width=11) or "-"
         cells = [
             escape(e["start"]),
             escape(e["end"]),

@@ -110,14 +110,14 @@ def report(
         raise InputError(f"--events must be 0 or more, got {events}")
     path = Path(target)
     if path.is_file() and path.suffix.lower() != ".json":
-        name = ""
+        name, join = "", 0
         if model is not None:
             from tsrnn.export.metadata import read_metadata
 
             meta = read_metadata(model)
             threshold = meta.scorer_calibration.threshold if threshold is None else threshold
-            name = f" (model {meta.run_name})"
-        return _scores_report(path, out, labels, label_key, threshold, series, events, html, name, console_text)
+            name, join = f" (model {meta.run_name})", meta.scorer_calibration.cooldown
+        return _scores_report(path, out, labels, label_key, threshold, series, events, html, name, console_text, join)
     return _training_report(str(target), out, runs_dir, html)
 
 
@@ -132,13 +132,14 @@ def _scores_report(
     html: str | Path | None,
     model_name: str = "",
     console_text: str = "",
+    join: int = 0,
 ) -> ReportResult:
     scored, names = load_scored(path, series)
     windows = label_spans(labels, label_key or path.name) if labels else []
     figure = out if out is not None else Path(str(html) + ".svg")
     from tsrnn.report.plots import events_of
 
-    found = events_of(scored)
+    found = events_of(scored, join)
     title = f"tsrnn scores: {path.name}{' / ' + scored.name if len(names) > 1 else ''}{model_name}"
     written = [
         scores_figure(scored, figure, threshold=threshold, title=title, labels=windows, events=found, zoom=events)

@@ -71,13 +71,20 @@ def minmax_downsample(
     return times[picked], values[picked]
 
 
-def events_of(series: ScoredSeries) -> list[Span]:
-    """Runs of anomalous rows, each named by the channel with the highest score at its peak (when
-    the file has per-channel scores) and the peak score."""
+def events_of(series: ScoredSeries, join: int = 0) -> list[Span]:
+    """Runs of anomalous rows, those at most `join` rows apart (the model's cooldown) as one event,
+    each named by the channel with the highest score at its peak (when the file has per-channel
+    scores) and the peak score."""
     flags = series.anomaly.astype(np.int8)
     edges = np.diff(np.concatenate([[0], flags, [0]]))
+    runs: list[list[int]] = []
+    for first, stop in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()):
+        if runs and first - runs[-1][1] <= join:
+            runs[-1][1] = stop
+        else:
+            runs.append([first, stop])
     spans = []
-    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+    for a, b in runs:
         peak = a + int(np.argmax(series.score[a:b]))
         channel = max(series.channels, key=lambda c: series.channels[c][peak]) if series.channels else "score"
         spans.append(Span(series.times[a], series.times[b - 1], f"{channel} {series.score[peak]:.2f}"))

@@ -39,7 +39,7 @@ class Event:
     flagged: int = 0  # rows whose score reached the threshold (min_duration counts these)
     columns: list[str] = field(default_factory=list)  # every column that fired in the event, in the model's order
     seconds: float | None = None  # from start to end (None when the rows' times are not known)
-    around: list[float] = field(default_factory=list)  # the scores of up to 7 rows each side of the peak, as scored
+    around: list[float] = field(default_factory=list)  # the scores of up to 5 rows each side of the peak, as scored
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -105,7 +105,7 @@ def scores_rows(
     )
 
 
-def with_context(event: Event, time_text: list[str], scores: np.ndarray, rows: int = 7) -> Event:
+def with_context(event: Event, time_text: list[str], scores: np.ndarray, rows: int = 5) -> Event:
     """The event with the scores of up to `rows` rows each side of its peak (those scored in the
     same stretch of rows: the terminal report draws them)."""
     try:
