@@ -22,7 +22,9 @@ EXAMPLE = (
 
 def command(
     target: Annotated[str, typer.Argument(metavar="SCORES|RUN", help="A scores CSV, or a run (name or directory).")],
-    out: Annotated[str | None, typer.Option("--out", help="Picture to write: .png or .svg.")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="What to write: .png, .svg, or .html (one self-contained file).")
+    ] = None,
     html: Annotated[str | None, typer.Option("--html", help="Also (or instead) one self-contained HTML file.")] = None,
     labels: Annotated[str | None, typer.Option("--labels", help="Labelled windows (NAB's JSON) to draw.")] = None,
     label_key: Annotated[str | None, typer.Option("--label-key", help="The labels' key for this file.")] = None,

@@ -106,6 +106,10 @@ def test_html_is_one_self_contained_file(tmp_path: Path) -> None:
     assert {"html", "table", "svg"} <= set(parser.tags) and "script" not in parser.tags
     assert external_urls(text) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "s.csv"]  # no picture left beside it
+    assert (
+        runner.invoke(app, ["report", str(data), "--out", str(tmp_path / "o.html")]).exit_code == 0
+    )  # --out FILE.html
+    assert "<svg" in (tmp_path / "o.html").read_text()
 
 
 def test_training_curves_mark_the_kept_epoch(tmp_path: Path, forecaster_onnx: Path) -> None:

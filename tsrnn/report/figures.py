@@ -104,8 +104,12 @@ def report(
     """Draw a scores CSV (from `watch --scores-out`) or a run's training curves (a run directory or
     name) to `out` (.png or .svg), and/or a self-contained HTML report to `html`. `model` (the
     exported model that scored the file) gives the threshold line and the title."""
+    if out is not None and Path(out).suffix.lower() in (".html", ".htm"):
+        if html is not None:
+            raise InputError(f"--out {out} is an HTML file and --html {html} another; give one")
+        out, html = None, out
     if out is None and html is None:
-        raise InputError("give --out FILE.png|.svg, --html FILE.html, or both")
+        raise InputError("give --out FILE.png|.svg|.html, --html FILE.html, or both")
     if events < 0:
         raise InputError(f"--events must be 0 or more, got {events}")
     path = Path(target)
