@@ -12,7 +12,7 @@ from pathlib import Path
 from tsrnn.fsutil import atomic_write_bytes
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1500px; color: #111; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 2em; max-width: 1500px; color: #111; }
 h1 { font-size: 1.4em; } table { border-collapse: collapse; margin: 1em 0; }
 td, th { border-bottom: 1px solid #ccc; padding: 0.25em 0.8em; text-align: left; vertical-align: top; }
 th { font-weight: 600; } figure { margin: 1.5em 0; } svg, img { max-width: 100%; height: auto; }
