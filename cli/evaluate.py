@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
 from tsrnn.errors import TsrnnError
 
-from .options import Json, Quiet, human_console, print_json
+from .options import Json, Quiet, human_console, print_json, recorded
 
 NAME = "evaluate"
 HELP = (
@@ -68,11 +67,8 @@ def command(
 
 
 def _pictures(scores: str, labels: str, label_key: str | None, plot: str | None, html: str | None, doc: dict) -> None:
-    from rich.console import Console
 
     from tsrnn.report.console import render_evaluation
     from tsrnn.report.figures import report
 
-    record = Console(record=True, width=120, file=open(os.devnull, "w"), no_color=True)
-    render_evaluation(record, doc)
-    report(scores, plot, labels=labels, label_key=label_key, html=html, console_text=record.export_text())
+    report(scores, plot, labels=labels, label_key=label_key, html=html, console_text=recorded(render_evaluation, doc))

@@ -131,3 +131,13 @@ def _with_envvar(name: str, annotated: Any) -> Any:
     flag = next((d for d in decls if d.startswith("--")), "--" + name)
     info.envvar = "TSRNN_" + flag[2:].upper().replace("-", "_")
     return Annotated[annotated.__origin__, info]
+
+
+def recorded(render: Callable[..., None], *args: Any) -> str:
+    """What a Rich renderer prints, as plain text (for the HTML report), at the width of a log."""
+    import os
+
+    with open(os.devnull, "w") as sink:
+        console = Console(record=True, width=120, file=sink, no_color=True)
+        render(console, *args)
+        return console.export_text()

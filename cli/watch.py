@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from .options import (
     Quiet,
     human_console,
     print_json,
+    recorded,
     to_json,
     with_parameters,
 )
@@ -343,14 +343,11 @@ def _check_pictures(o: SimpleNamespace) -> None:
 
 def _pictures(o: SimpleNamespace, result: Any) -> None:
     """The scores file drawn (with --state: every run's rows in it), and the HTML report around it."""
-    from rich.console import Console
 
     from tsrnn.report.console import render_watch
     from tsrnn.report.figures import report
 
     text = ""
     if o.html:
-        record = Console(record=True, width=120, file=open(os.devnull, "w"), no_color=True)
-        render_watch(record, result.to_dict(), result.tally.trace)
-        text = record.export_text()
+        text = recorded(render_watch, result.to_dict(), result.tally.trace)
     report(o.scores_out, o.plot, html=o.html, threshold=result.settings.threshold, model=o.model, console_text=text)

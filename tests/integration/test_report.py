@@ -98,6 +98,7 @@ class _Collect(HTMLParser):
 
 def test_html_is_one_self_contained_file(tmp_path: Path) -> None:
     data = scores_csv(tmp_path / "s.csv")
+    (tmp_path / "r.html.svg").write_text("mine")  # a file the user did not name: left alone
     result = runner.invoke(app, ["report", str(data), "--html", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.stderr
     text = (tmp_path / "r.html").read_text()
@@ -105,7 +106,8 @@ def test_html_is_one_self_contained_file(tmp_path: Path) -> None:
     parser.feed(text)
     assert {"html", "table", "svg"} <= set(parser.tags) and "script" not in parser.tags
     assert external_urls(text) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "s.csv"]  # no picture left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.html.svg", "s.csv"]  # no picture left beside it
+    assert (tmp_path / "r.html.svg").read_text() == "mine"
     assert (
         runner.invoke(app, ["report", str(data), "--out", str(tmp_path / "o.html")]).exit_code == 0
     )  # --out FILE.html

@@ -140,28 +140,24 @@ def _scores_report(
 ) -> ReportResult:
     scored, names = load_scored(path, series)
     windows = label_spans(labels, label_key or path.name) if labels else []
-    figure = out if out is not None else Path(str(html) + ".svg")
     from tsrnn.report.plots import events_of
 
     found = events_of(scored, join)
     title = f"tsrnn scores: {path.name}{' / ' + scored.name if len(names) > 1 else ''}{model_name}"
-    written = [
-        scores_figure(scored, figure, threshold=threshold, title=title, labels=windows, events=found, zoom=events)
-    ]
-    if html is not None:
-        from tsrnn.report.html import write_html
+    facts = {
+        "file": str(path),
+        "series": f"{scored.name} ({len(names)} in the file)",
+        "rows": f"{len(scored.score):,}",
+        "events": str(len(found)),
+        "labelled windows": str(len(windows)),
+    }
 
-        summary = {
-            "file": str(path),
-            "series": f"{scored.name} ({len(names)} in the file)",
-            "rows": f"{len(scored.score):,}",
-            "events": str(len(found)),
-            "labelled windows": str(len(windows)),
-        }
-        written.append(write_html(html, title, summary, [written[0]], console_text))
-        if out is None:
-            written[0].unlink()
-            written = written[1:]
+    def draw(figure: Path) -> Path:
+        return scores_figure(
+            scored, figure, threshold=threshold, title=title, labels=windows, events=found, zoom=events
+        )
+
+    written = _written(draw, out, html, title, facts, console_text)
     return ReportResult("scores", [str(p) for p in written], names, scored.name, len(found), len(windows))
 
 
@@ -172,22 +168,15 @@ def _training_report(
 
     run = resolve_run(target, runs_dir)
     history, summary = run.info.get("history", []), run.info.get("summary", {})
-    figure = out if out is not None else Path(str(html) + ".svg")
     cfg = run.model_config
     title = f"tsrnn training: run {run.name} ({cfg.kind}, {cfg.cell} {cfg.layers}x{cfg.hidden})"
-    written = [training_figure(history, figure, best_epoch=summary.get("best_epoch"), title=title)]
-    if html is not None:
-        from tsrnn.report.html import write_html
+    keys = ("status", "epochs_run", "best_epoch", "best_val_loss", "train_seconds")
+    facts = {k: str(summary[k]) for k in keys if k in summary}
 
-        facts = {
-            k: str(summary[k])
-            for k in ("status", "epochs_run", "best_epoch", "best_val_loss", "train_seconds")
-            if k in summary
-        }
-        written.append(write_html(html, title, facts, [written[0]]))
-        if out is None:
-            written[0].unlink()
-            written = written[1:]
+    def draw(figure: Path) -> Path:
+        return training_figure(history, figure, best_epoch=summary.get("best_epoch"), title=title)
+
+    written = _written(draw, out, html, title, facts)
     return ReportResult("training", [str(p) for p in written], drawn=run.name)
 
 
@@ -212,3 +201,25 @@ def forecast_picture(result: Any, out: str | Path, *, title: str = "") -> Path:
     return forecast_figure(
         history, forecast, out, actual=actual, title=title or f"tsrnn forecast{': ' + sid if sid else ''}"
     )
+
+
+def _written(
+    draw: Any,
+    out: str | Path | None,
+    html: str | Path | None,
+    title: str,
+    facts: dict[str, str],
+    console_text: str = "",
+) -> list[Path]:
+    """The picture at `out`, and the HTML report around it at `html`; without `out` the picture is
+    drawn in a temporary directory, so no file the user did not name is written or replaced."""
+    import tempfile
+
+    from tsrnn.report.html import write_html
+
+    with tempfile.TemporaryDirectory() as tmp:
+        picture = draw(Path(out) if out is not None else Path(tmp) / "figure.svg")
+        if html is None:
+            return [picture]
+        page = write_html(html, title, facts, [picture], console_text)
+    return [page] if out is None else [picture, page]
