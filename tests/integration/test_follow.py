@@ -98,3 +98,31 @@ def test_a_stop_request_ends_follow_after_the_pass_in_progress(tmp_path: Path, f
     assert (summary.passes, summary.rows) == (1, 120)  # returned at once, not after the 30 s interval
     assert rows_in(scores) == 120
     assert load_state(state, job.fingerprint, job.key).cursors  # the pass was committed to the state
+
+
+def test_follow_waits_for_the_end_of_a_half_written_line(tmp_path: Path, forecaster_onnx: Path) -> None:
+    """Each pass scores whole lines only: a line cut by a writer is scored once, whole, when it ends."""
+    import threading
+
+    from tsrnn.streaming.follow import follow
+
+    data = tmp_path / "m.csv"
+    text = lines(2000, 60)
+    cut = text.rindex(",") + 2  # the last row cut one character after its comma
+    data.write_text("timestamp,value\n" + text[:cut])
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def on_pass(result) -> None:
+        seen.append(result.rows)
+        if len(seen) == 2:
+            with data.open("a") as out:
+                out.write(text[cut:])  # the writer finishes the line
+        if len(seen) == 3:
+            stop.set()
+
+    follow(data, forecaster_onnx, scores_out=tmp_path / "scores.csv", interval=0.01, on_pass=on_pass, stop=stop)
+    assert seen == [59, 0, 1]
+    scores = pl.read_csv(tmp_path / "scores.csv")
+    assert scores.height == 60
+    assert f"{scores['value'][-1]:.4f}" == text.strip().rsplit(",", 1)[1]

@@ -58,14 +58,35 @@ def test_file_without_final_newline_then_appended(tmp_path: Path, forecaster_onn
     values = cycle(100, start_row=2000, seed=8)
     rows = lines_of(values, 2000)
     f = tmp_path / "m.csv"
-    f.write_text("timestamp,value\n" + "\n".join(rows[:60]))  # no final newline: the last row counts
+    f.write_text("timestamp,value\n" + "\n".join(rows[:60]))  # no final newline
+    assert watch(f, forecaster_onnx).rows == 60  # without a state: a finished file, its last line counts
     first = watch(f, forecaster_onnx, state=tmp_path / "s")
-    assert first.rows == 60
+    assert first.rows == 59  # with a state: the last line may still be being written, it waits
+    assert any("no newline yet" in n for n in first.notes)
     with f.open("a") as out:
-        out.write("\n" + "\n".join(rows[60:]))
+        out.write("\n" + "\n".join(rows[60:]) + "\n")
     second = watch(f, forecaster_onnx, state=tmp_path / "s")
-    assert second.rows == 40 and second.dropped == {}
-    assert second.tally.first_time == rows[60].split(",")[0]
+    assert second.rows == 41 and second.dropped == {} and not second.notes
+    assert second.tally.first_time == rows[59].split(",")[0]
+
+
+def test_a_half_written_last_line_is_not_scored_until_it_ends(tmp_path: Path, forecaster_onnx: Path) -> None:
+    """A writer in the middle of a line: "...,9" of "...,97.5" must not be scored as 9 (a false alert)."""
+    values = cycle(100, start_row=2000, seed=8)
+    rows = lines_of(values, 2000)
+    whole = rows[80].split(",")[0] + ",97.489756"
+    f = tmp_path / "m.csv"
+    f.write_text("timestamp,value\n" + "\n".join(rows[:80]) + "\n" + whole[:-8])  # the row cut after "9"
+    args = {"state": tmp_path / "s", "scores_out": tmp_path / "scores.csv"}
+    first = watch(f, forecaster_onnx, **args)
+    assert first.rows == 80
+    assert pl.read_csv(tmp_path / "scores.csv")["timestamp"].to_list()[-1] == rows[79].split(",")[0]
+    with f.open("a") as out:
+        out.write(whole[-8:] + "\n")
+    second = watch(f, forecaster_onnx, **args)
+    assert second.rows == 1 and second.dropped == {}
+    scores = pl.read_csv(tmp_path / "scores.csv")
+    assert scores.height == 81 and scores["value"].to_list()[-1] == 97.489756
 
 
 def test_stdin_with_state_skips_rows_already_scored(tmp_path: Path, forecaster_onnx: Path) -> None:

@@ -47,6 +47,40 @@ def test_a_last_line_without_newline_is_read_once(tmp_path: Path) -> None:
     assert rows(second) == [b"t3,3"] and not second.skipped and second.first_line == 4
 
 
+def test_with_hold_an_unterminated_last_line_waits_for_its_newline(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_bytes(HEADER + b"t1,1\nt2,9")  # a writer in the middle of "t2,97.489756"
+    first = read_new(str(f), None, hold=True)
+    assert rows(first) == [b"t1,1"] and first.held == 4
+    assert first.cursor is not None and not first.cursor.unterminated
+    assert first.cursor.offset == len(HEADER + b"t1,1\n")
+    again = read_new(str(f), first.cursor, hold=True)  # still not finished: still nothing
+    assert rows(again) == [] and again.held == 4 and again.cursor == first.cursor
+    with f.open("ab") as out:
+        out.write(b"7.489756\nt3,3")
+    second = read_new(str(f), first.cursor, hold=True)
+    assert rows(second) == [b"t2,97.489756"] and second.held == 4 and second.first_line == 3
+    assert not second.skipped
+    assert rows(read_new(str(f), first.cursor)) == [b"t2,97.489756", b"t3,3"]  # without hold: read to the end
+
+
+def test_with_hold_a_header_still_being_written_consumes_nothing(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_bytes(b"timestamp,val")
+    chunk = read_new(str(f), None, hold=True)
+    assert rows(chunk) == [] and chunk.held == 13 and chunk.cursor is None
+    f.write_bytes(HEADER + b"t1,1\n")
+    assert rows(read_new(str(f), None, hold=True)) == [b"t1,1"]
+
+
+def test_with_hold_a_long_unfinished_line_is_found_across_blocks(tmp_path: Path) -> None:
+    f = tmp_path / "m.csv"
+    tail = b"t2," + b"1" * 200_000  # longer than one backwards read
+    f.write_bytes(HEADER + b"t1,1\n" + tail)
+    chunk = read_new(str(f), None, hold=True)
+    assert rows(chunk) == [b"t1,1"] and chunk.held == len(tail)
+
+
 def test_a_scored_line_extended_later_is_reported_not_rescored(tmp_path: Path) -> None:
     f = tmp_path / "m.csv"
     f.write_bytes(HEADER + b"t1,1")

@@ -225,7 +225,7 @@ class _Job:
         """The new rows of one file, slice by slice."""
         shown = self.source if self.source == "-" or Path(self.source).is_file() else name
         try:
-            chunk = read_new(shown, saved.cursors.get(name) if saved else None)
+            chunk = read_new(shown, saved.cursors.get(name) if saved else None, hold=saved is not None)
         except SourceChanged as exc:
             raise SourceChanged(str(exc), name) from None
         log.info(
@@ -243,7 +243,13 @@ class _Job:
             _add(p.filled, dataset.filled)
             p.notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in p.notes]
             self._score(dataset, p, writer)
-        p.cursors[name] = chunk.cursor
+        if chunk.cursor is not None:
+            p.cursors[name] = chunk.cursor
+        if chunk.held:
+            p.notes.append(
+                f"{shown}: its last line has no newline yet ({chunk.held} bytes); with a state only whole lines "
+                "are scored, so it waits for its newline (a file that will never get one: watch it without --state)"
+            )
 
     def _read(
         self, source: str, data: bytes, first_line: int, states: dict[str, SeriesState], dropped: dict[str, int]

@@ -67,18 +67,24 @@ class Chunk:
         header: bytes,
         first_line: int,
         pieces: Callable[[int], Iterator[bytes]],
-        finish: Callable[[int, int], Cursor],
+        finish: Callable[[int, int], Cursor | None],
         skipped: dict[str, int] | None = None,
+        held: int = 0,
     ) -> None:
         self.source, self.header, self.first_line = source, header, first_line
         self.skipped = skipped or {}
+        self.held = held  # bytes of an unterminated last line left for a later run (read with `hold`)
         self._pieces, self._finish = pieces, finish
         self._cursor: Cursor | None = None
+        self._done = False
 
     @property
-    def cursor(self) -> Cursor:
-        """Where the next run starts once this one is committed; known once every slice was read."""
-        if self._cursor is None:
+    def cursor(self) -> Cursor | None:
+        """Where the next run starts once this one is committed; known once every slice was read.
+
+        None when nothing of the file may be consumed yet (its header line is still being written).
+        """
+        if not self._done:
             raise RuntimeError("the chunk's cursor is known only after all its slices were read")
         return self._cursor
 
@@ -92,7 +98,7 @@ class Chunk:
                 yield self.header + piece, line
             line += piece.count(b"\n")
             newlines += piece.count(b"\n")
-        self._cursor = self._finish(newlines, line)
+        self._cursor, self._done = self._finish(newlines, line), True
 
     def lines(self, size: int = 1 << 20) -> list[bytes]:
         """Every new row (for tests and small inputs)."""
@@ -115,8 +121,14 @@ def _check_unchanged(source: str, cursor: Cursor, head: bytes, end: int) -> None
         )
 
 
-def read_new(source: str, cursor: Cursor | None) -> Chunk:
-    """The rows of `source` after `cursor` (everything when cursor is None); stdin has no cursor."""
+def read_new(source: str, cursor: Cursor | None, *, hold: bool = False) -> Chunk:
+    """The rows of `source` after `cursor` (everything when cursor is None); stdin has no cursor.
+
+    With `hold` (watch with a state: cron runs and --follow), only whole lines are read: a last
+    line without its newline may still be being written, so it is left, unconsumed, for a later
+    run (`Chunk.held` says how many bytes). Without it the last line is read if present, newline
+    or not: a one-off run over a finished file (stdin is always read to its end).
+    """
     if source == "-":
         stdin = sys.stdin.buffer
         return Chunk("-", stdin.readline(), 2, lambda size: _stream_pieces(stdin, size), lambda n, line: Cursor())
@@ -136,13 +148,18 @@ def read_new(source: str, cursor: Cursor | None) -> Chunk:
             f.seek(0)
             header = f.readline()
             start, lines, skipped = len(header), header.count(b"\n"), {}
+            if hold and not header.endswith(b"\n"):  # the header itself is still being written
+                f.close()
+                return Chunk(source, b"", 2, lambda size: iter(()), lambda n, line: None, held=len(header))
         else:
             _check_unchanged(source, cursor, head, end)
             header = head.split(b"\n", 1)[0] + b"\n"
             start, lines, skipped = _finish_scored_line(f, cursor, end)
+        whole = _last_newline_end(f, start, end) if hold else end
     except BaseException:
         f.close()
         raise
+    held, end = end - whole, whole
     first_line = lines + 1 if cursor is not None else 2
     consumed = {"end": start}
 
@@ -164,7 +181,22 @@ def read_new(source: str, cursor: Cursor | None) -> Chunk:
         stop = consumed["end"]
         return Cursor(stop, lines + newlines, _head_hash(head, stop), stop > 0 and not _ends_with_newline(path, stop))
 
-    return Chunk(source, header, first_line, pieces, finish, skipped)
+    return Chunk(source, header, first_line, pieces, finish, skipped, held)
+
+
+def _last_newline_end(f: BinaryIO, start: int, end: int, block: int = 1 << 16) -> int:
+    """The offset just after the last newline in [start, end): `end` if the file ends with one,
+    `start` if no newline follows it (the one line there is not finished)."""
+    pos = end
+    while pos > start:
+        size = min(block, pos - start)
+        f.seek(pos - size)
+        data = f.read(size)
+        found = data.rfind(b"\n")
+        if found >= 0:
+            return pos - size + found + 1
+        pos -= size
+    return start
 
 
 def _finish_scored_line(f: BinaryIO, cursor: Cursor, end: int) -> tuple[int, int, dict[str, int]]:
