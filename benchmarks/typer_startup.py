@@ -30,7 +30,9 @@ def environment(version: str) -> Path:
         constraints = venv / "constraints.txt"
         constraints.write_text("\n".join(pins) + "\n")
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, "-c", str(constraints), f"typer=={version}", "-e", str(ROOT)], check=True)
+        subprocess.run([*pip, "-c", str(constraints), "-e", str(ROOT)], check=True)
+        # then typer alone, past pyproject's cap (pip warns that tsrnn asks for typer<0.29, and installs it)
+        subprocess.run([*pip, f"typer=={version}"], check=True)
     return venv / "bin" / "tsrnn"
 
 
