@@ -223,6 +223,20 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
     setting("fill", str, f"Missing values and short gaps: {' | '.join(FILLS)}.", _D.fill),
     setting("fill_limit", int, "Longest run of missing rows filled; longer gaps split the series.", _D.fill_limit),
     ("resample", DataOptions.Resample, None),
+    setting("decimal", str, "Decimal mark of the values: . | , (1,5; kept with the model for watch).", _D.decimal),
+    setting(
+        "time_format",
+        str,
+        "strptime format of the time column, e.g. '%d/%m/%Y %H:%M' (kept with the model for watch).",
+        "detected: ISO 8601, epoch, day-first or month-first when a day above 12 tells",
+    ),
+    setting(
+        "timezone",
+        str,
+        "IANA zone of naive times, e.g. Europe/Berlin: converted to UTC, so a DST hour is not merged (kept with "
+        "the model for watch).",
+        "UTC",
+    ),
     (
         "config",
         Annotated[

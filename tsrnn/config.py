@@ -28,9 +28,19 @@ class DataConfig:
     fill: str = "interpolate"  # one of FILLS
     fill_limit: int = 3  # longest run of missing rows filled; longer gaps split the series
     resample: str | None = None  # e.g. "5m": mean per bucket on a regular grid
+    decimal: str = "."  # the decimal mark of the values: "." or "," (1,5)
+    time_format: str | None = None  # strptime format of the time column (%d/%m/%Y %H:%M); None: detected
+    timezone: str | None = None  # IANA name: naive times are local to it (converted to UTC); None: UTC
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
+
+        if self.decimal not in (".", ","):
+            raise TsrnnError(f"--decimal {self.decimal!r}: use . or ,")
+        if self.time_format is not None and "%" not in self.time_format:
+            raise TsrnnError(f"--time-format {self.time_format!r}: give a strptime format, like '%d/%m/%Y %H:%M'")
+        if self.timezone is not None:
+            check_timezone(self.timezone)
 
         if self.duplicates not in DUPLICATES:
             raise TsrnnError(f"--duplicates {self.duplicates!r}: use one of {', '.join(DUPLICATES)}")
@@ -42,6 +52,20 @@ class DataConfig:
             from tsrnn.data.timeparse import parse_interval
 
             parse_interval(self.resample)
+
+
+def check_timezone(name: str) -> None:
+    """Refuse a name that is not an IANA time zone (Europe/Berlin, America/New_York, UTC)."""
+    from zoneinfo import ZoneInfo
+
+    from tsrnn.errors import TsrnnError
+
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError; a bad path a ValueError
+        raise TsrnnError(
+            f"--timezone {name!r}: not a known IANA time zone; use a name like Europe/Berlin or UTC"
+        ) from None
 
 
 @dataclass(frozen=True)

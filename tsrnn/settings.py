@@ -37,7 +37,7 @@ def resolve(flags: dict[str, Any], env: dict[str, str], toml_path: str | None = 
 
     layers: list[tuple[str, dict[str, Any]]] = []
     if toml_path:
-        layers.append((f"file {toml_path}", _read_toml(toml_path)))
+        layers.append((f"file {toml_path}", {k: _typed(k, v, toml_path) for k, v in _read_toml(toml_path).items()}))
     from_env = {k[6:].lower(): v for k, v in env.items() if k.startswith("TSRNN_") and k[6:].lower() in SETTINGS}
     layers.append(("env", {k: setting_from_text(k, v, f"TSRNN_{k.upper()}") for k, v in from_env.items()}))
     layers.append(("flag", flags))
@@ -77,6 +77,36 @@ def _read_toml(path: str) -> dict[str, Any]:
         else:
             flat[key] = value
     return flat
+
+
+_TYPES = {"bool": (bool, "true or false"), "int": (int, "a whole number"), "float": (float, "a number")}
+
+
+def _typed(key: str, value: Any, path: str) -> Any:
+    """A TOML value checked against its setting's type (an int is a float too; columns: a list or "a,b")."""
+    from tsrnn.errors import TsrnnError
+
+    if key not in SETTINGS:
+        return value  # refused by resolve(), which lists the known names
+    cls, name = SETTINGS[key]
+    declared = str(next(f.type for f in fields(cls) if f.name == name))
+    optional = "None" in declared
+    if value is None and optional:
+        return value
+    if "tuple" in declared:
+        wanted, ok = (
+            "a list of names or a comma-separated string",
+            isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
+        )
+    elif declared.split(" |")[0] in _TYPES:
+        kind, wanted = _TYPES[declared.split(" |")[0]]
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        ok = isinstance(value, bool) if kind is bool else is_int or (kind is float and isinstance(value, float))
+    else:
+        wanted, ok = "a string", isinstance(value, str)
+    if not ok:
+        raise TsrnnError(f"{path}: {key} = {value!r} should be {wanted}; fix the config file")
+    return float(value) if declared.startswith("float") else value
 
 
 OPTIONAL_INTS = (

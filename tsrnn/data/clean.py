@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from tsrnn.config import DataConfig
+from tsrnn.config import DataConfig, ModelConfig
 from tsrnn.data.reader import ID, ROW, TEXT, TIME, Frame
-from tsrnn.data.timeparse import parse_interval
+from tsrnn.data.timeparse import format_interval, parse_interval
 from tsrnn.errors import InputError
 
 
@@ -90,6 +90,7 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
     elif interval is None:
         interval = seen
     segments = []
+    inserted = filled.get("rows inserted into short gaps", 0)
     for sid, times, values, text in series:
         found = _segments(sid, times, values, text, interval, cfg, dropped, filled)
         if sid in frame.carried and found and found[0].times[0] == times[0]:  # the carried row is the series' earliest
@@ -100,6 +101,8 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
             f"{frame.source}: no complete rows left after removing missing values; fill the data "
             "or use --fill interpolate"
         )
+    if not cfg.resample:
+        notes += irregular_note(segments, filled.get("rows inserted into short gaps", 0) - inserted, seen)
     return Dataset(
         frame.source,
         frame.time_column,
@@ -112,6 +115,27 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
         notes,
         seen,
     )
+
+
+IRREGULAR_SHARE = 0.05  # rows invented into gaps, or in segments too short to warm up, worth a note above this share
+SHORT_SEGMENT = ModelConfig().window  # rows: the default warm-up of a model
+
+
+def irregular_note(segments: list[Segment], inserted: int, seen: float | None) -> list[str]:
+    """A note when the timestamps are too irregular for the grid: many rows inserted into gaps, or many
+    rows in segments shorter than a warm-up; it suggests --resample at the spacing measured."""
+    rows = sum(s.rows for s in segments)
+    split = {s.series for s, t in zip(segments[1:], segments) if s.series == t.series}  # series a gap cut in parts
+    short = sum(s.rows for s in segments if s.rows < SHORT_SEGMENT and s.series in split)
+    if not rows or max(inserted, short) <= IRREGULAR_SHARE * rows:
+        return []
+    every = f" {format_interval(round(seen))}" if seen and seen >= 1 else " <interval>"
+    return [
+        f"the timestamps are irregular: {len(segments)} segment(s); {inserted:,} of {rows:,} rows "
+        f"({inserted / rows:.0%}) were inserted to fill gaps and {short:,} ({short / rows:.0%}) are in segments "
+        f"shorter than {SHORT_SEGMENT} rows (scores there are warm-up); consider training with --resample{every} "
+        "(the median spacing)"
+    ]
 
 
 def _duplicates(
@@ -297,5 +321,8 @@ def read_dataset(
         data=data,
         first_line=first_line,
         keep_text=keep_text,
+        decimal=cfg.decimal,
+        time_format=cfg.time_format,
+        timezone=cfg.timezone,
     )
     return clean(frame, cfg, interval=interval)

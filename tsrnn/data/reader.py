@@ -17,7 +17,16 @@ from pathlib import Path
 
 import polars as pl
 
-from tsrnn.data.timeparse import detect_time_format, parse_times
+from tsrnn.data.timeparse import DAY_MONTH, day_month_note, detect_time_format, read_times
+from tsrnn.data.values import (
+    FLOAT32_MAX,
+    NA_VALUES,
+    first_unrepresentable,
+    looks_numeric,
+    number_hint,
+    parse_column,
+    shown,
+)
 from tsrnn.errors import InputError
 
 TIME_NAMES = ("timestamp", "time", "date", "datetime", "ts")
@@ -52,21 +61,35 @@ def read_frame(
     first_line: int = 2,
     keep_text: bool = True,
     layouts: dict[tuple, _Layout] | None = None,
+    decimal: str = ".",
+    time_format: str | None = None,
+    timezone: str | None = None,
 ) -> Frame:
     """Read a CSV file, `-` (stdin), a directory or glob of CSV files, or `data` (bytes named `source`).
 
     `first_line` is the file line of the first data row, for messages about a file read from the
     middle. `keep_text` keeps each timestamp exactly as written (for reports and scores files).
     `layouts`: a dict kept across calls on slices of one file, so the delimiter, columns and
-    time format are worked out once (from the first slice), not once per slice.
+    time format are worked out once (from the first slice), not once per slice. `decimal`,
+    `time_format` and `timezone`: as DataConfig's (how values and times are written).
     """
+    how = _How(decimal, time_format, timezone)
     name = str(source)
     if data is None and name != "-":
         files = expand_files(name)
         if len(files) > 1:
             return _concat(
                 [
-                    read_frame(f, time_column=time_column, columns=columns, id_column=id_column, keep_text=keep_text)
+                    read_frame(
+                        f,
+                        time_column=time_column,
+                        columns=columns,
+                        id_column=id_column,
+                        keep_text=keep_text,
+                        decimal=decimal,
+                        time_format=time_format,
+                        timezone=timezone,
+                    )
                     for f in files
                 ],
                 name,
@@ -75,16 +98,25 @@ def read_frame(
     if data is None and name == "-":
         data = sys.stdin.buffer.read()
     head = data[:SAMPLE_BYTES] if data is not None else _head(name)
-    key = (name, head.split(b"\n", 1)[0], time_column, tuple(columns or ()), id_column)
+    key = (name, head.split(b"\n", 1)[0], time_column, tuple(columns or ()), id_column, how)
     layout = layouts.get(key) if layouts is not None else None
     if layout is None:
-        layout = _sniff(name, head, time_column, columns, id_column)
+        layout = _sniff(name, head, time_column, columns, id_column, how)
         if layouts is not None:
             layouts[key] = layout
     frame = _read_fast(name, data, layout) if data is None or len(data) > SAMPLE_BYTES else None
     if frame is None:
         frame = _read_slow(name, data, layout, first_line)
     return _finish(name, frame, layout, first_line, keep_text)
+
+
+@dataclass(frozen=True)
+class _How:
+    """How cells are written, as given (DataConfig): the decimal mark, the time format and zone."""
+
+    decimal: str = "."
+    time_format: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +130,8 @@ class _Layout:
     value_columns: list[str]
     id_column: str | None
     ignored: list[str]
+    how: _How = _How()
+    notes: tuple[str, ...] = ()
 
 
 def expand_files(name: str) -> list[Path]:
@@ -128,18 +162,18 @@ def _head(name: str) -> bytes:
 
 
 def _sniff(
-    name: str, head: bytes, time_column: str | None, columns: list[str] | None, id_column: str | None
+    name: str, head: bytes, time_column: str | None, columns: list[str] | None, id_column: str | None, how: _How
 ) -> _Layout:
     if not head.strip():
         raise InputError(f"{name}: the file is empty; give a CSV with a header and at least one row")
     if b"\x00" in head[:4096]:
         raise InputError(f"{name}: this looks like a binary file, not CSV text; export the data as CSV")
-    text = _decode(name, head)
+    text = _decode(name, head).removeprefix("\ufeff")  # a byte-order mark (Excel's "CSV UTF-8")
     lines = text.splitlines()
     header_line = lines[0]
     delimiter = max(DELIMITERS, key=header_line.count)
-    header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
-    rows = [r for r in csv.reader(lines[1:200], delimiter=delimiter) if any(c.strip() for c in r)]
+    header = [h.strip() for h in _csv_rows(name, [header_line], delimiter)[0]]
+    rows = [r for r in _csv_rows(name, lines[1:200], delimiter) if any(c.strip() for c in r)]
     if not rows:
         raise InputError(f"{name}: the file has a header but no rows; add data rows below the header")
     repeated = sorted({h for h in header if header.count(h) > 1})
@@ -161,7 +195,11 @@ def _sniff(
         if wanted and wanted not in header:
             raise InputError(f"{name}: {what} {wanted!r} not found; the file has {', '.join(header)}")
     tcol = time_column or _find_time_column(name, header, sample)
-    fmt = detect_time_format(sample[tcol])
+    fmt = how.time_format or detect_time_format(sample[tcol])
+    notes: tuple[str, ...] = ()
+    if fmt in DAY_MONTH and not how.time_format:  # day-first or month-first: told apart by all the first rows
+        at = header.index(tcol)
+        notes = day_month_note(name, tcol, fmt, [r[at].strip() for r in _csv_rows(name, lines[1:], delimiter)[:-1]])
     if fmt == "":
         bad = next((v for v in sample[tcol] if v), "")
         raise InputError(
@@ -169,13 +207,30 @@ def _sniff(
             "or epoch seconds"
         )
     candidates = columns or [c for c in header if c not in (tcol, id_column)]
-    values = [c for c in candidates if columns or _looks_numeric(sample[c])]
+    values = [c for c in candidates if columns or looks_numeric(sample[c], how.decimal)]
     ignored = [c for c in candidates if c not in values]
     if not values:
+        hint = next((h for h in (number_hint(sample[c], how.decimal) for c in ignored) if h), "")
         raise InputError(
-            f"{name}: no numeric value column found beside time column {tcol!r}; add one or pick columns with --columns"
+            f"{name}: no numeric value column found beside time column {tcol!r}{hint}; add one or pick columns with "
+            "--columns"
         )
-    return _Layout(delimiter, header, tcol, fmt, values, id_column, ignored)
+    notes += tuple(
+        f"column {c!r} is not numeric and was not used{number_hint(sample[c], how.decimal)}" for c in ignored
+    )
+    return _Layout(delimiter, header, tcol, fmt, values, id_column, ignored, how, notes)
+
+
+def _csv_rows(name: str, lines: list[str], delimiter: str) -> list[list[str]]:
+    """Lines split into cells; a cell of any size (the csv module's own limit is 128 KiB)."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, SAMPLE_BYTES * 4))
+    try:
+        return list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:
+        raise InputError(f"{name}: could not read as CSV ({exc}); check the quoting of the first rows") from None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _decode(name: str, data: bytes) -> str:
@@ -205,20 +260,6 @@ def _find_time_column(name: str, header: list[str], sample: dict[str, list[str]]
     )
 
 
-def _looks_numeric(values: list[str]) -> bool:
-    present = [v for v in values if v]
-    if not present:
-        return True  # all missing in the sample: keep it, the full read decides
-    numeric = 0
-    for v in present:
-        try:
-            float(v)
-            numeric += 1
-        except ValueError:
-            pass
-    return numeric >= len(present) / 2
-
-
 def _read_fast(name: str, data: bytes | None, layout: _Layout) -> pl.DataFrame | None:
     """Typed lazy read; None when the file needs the careful path (bad cells, spaces, ...)."""
     schema: dict[str, type[pl.DataType]] = {c: pl.String for c in layout.header}
@@ -230,12 +271,19 @@ def _read_fast(name: str, data: bytes | None, layout: _Layout) -> pl.DataFrame |
             io.BytesIO(data) if data is not None else name,
             separator=layout.delimiter,
             schema=schema,
+            has_header=False,
+            skip_rows=1,  # the header as the sniffer read it: names stripped of spaces and of a byte-order mark
+            null_values=list(NA_VALUES),
+            decimal_comma=layout.how.decimal == ",",
             row_index_name=ROW,
             raise_if_empty=False,
         )
-        return scan.select(ROW, *wanted).collect()
+        frame = scan.select(ROW, *wanted).collect()
     except (pl.exceptions.PolarsError, ValueError, OSError):
         return None
+    if layout.id_column and frame[layout.id_column].null_count():
+        return None  # an id such as "NA" is a name, not a missing value: the careful path keeps it
+    return frame
 
 
 def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) -> pl.DataFrame:
@@ -245,6 +293,9 @@ def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) 
             io.BytesIO(data) if data is not None else name,
             separator=layout.delimiter,
             infer_schema=False,
+            has_header=False,
+            skip_rows=1,
+            new_columns=layout.header,
             row_index_name=ROW,
             raise_if_empty=False,
         )
@@ -260,14 +311,13 @@ def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) 
     if layout.id_column:
         out[layout.id_column] = raw[layout.id_column].str.strip_chars()
     for col in layout.value_columns:
-        text = raw[col].str.strip_chars()
-        parsed = text.cast(pl.Float64, strict=False)
-        bad = text.is_not_null() & (text != "") & parsed.is_null()
-        if bad.any():
-            i = int(bad.arg_true()[0])
+        parsed, i = parse_column(raw[col], layout.how.decimal)
+        if i is not None:
+            cell = raw[col][i].strip()
             raise InputError(
-                f"{name}: line {first_line + int(raw[ROW][i])}, column {col!r}: {text[i]!r} is not a number; fix or "
-                f"remove the row"
+                f"{name}: line {first_line + int(raw[ROW][i])}, column {col!r}: {shown(cell)} is not a number"
+                f"{number_hint([cell], layout.how.decimal)}; fix or remove the row (cells such as NA or null are "
+                "read as missing)"
             )
         out[col] = parsed
     return pl.DataFrame(out)
@@ -282,23 +332,23 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
     if frame.height == 0:
         raise InputError(f"{name}: the file has a header but no rows; add data rows below the header")
     text = frame[layout.time_column]
-    times = parse_times(text, layout.time_format)
-    bad = times.is_null()
-    if bad.any():
-        i = int(bad.arg_true()[0])
-        shown = "an empty timestamp" if text[i] in (None, "") else f"timestamp {text[i]!r}"
-        raise InputError(
-            f"{name}: line {first_line + int(frame[ROW][i])}: cannot parse {shown} in column {layout.time_column!r}; "
-            "every row needs an ISO 8601 (2024-01-31 13:05:00) or epoch timestamp"
-        )
+    times = read_times(
+        name,
+        text,
+        layout.time_format,
+        (first_line + frame[ROW]).to_list(),
+        given=layout.how.time_format is not None,
+        timezone=layout.how.timezone,
+        keys=[frame[layout.id_column]] if layout.id_column else [],
+    )
     values = frame.select(layout.value_columns)
-    infinite = values.select(pl.any_horizontal(pl.all().is_infinite())).to_series().fill_null(False)
-    if infinite.any():
-        i = int(infinite.arg_true()[0])
-        col = next(c for c in layout.value_columns if values[c][i] is not None and abs(values[c][i]) == float("inf"))
+    beyond = first_unrepresentable(values)
+    if beyond is not None:
+        i, col, value = beyond
         raise InputError(
-            f"{name}: line {first_line + int(frame[ROW][i])}, column {col!r}: value is infinite; replace it or leave "
-            f"it empty"
+            f"{name}: line {first_line + int(frame[ROW][i])}, column {col!r}: {value:g} is "
+            f"{'infinite, ' if abs(value) == float('inf') else ''}beyond float32 (±{FLOAT32_MAX:.4g}), the numbers a "
+            "model computes with; replace it, or leave the cell empty (missing)"
         )
     cols = {ROW: frame[ROW].cast(pl.Int64) + first_line, TIME: times}
     if layout.id_column:
@@ -315,7 +365,7 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
             f"{name}: every value is missing in column(s) {', '.join(layout.value_columns)}; fill the data or choose "
             f"other --columns"
         )
-    notes = [f"column {c!r} is not numeric and was not used" for c in layout.ignored]
+    notes = list(layout.notes)
     return Frame(name, layout.time_column, list(layout.value_columns), layout.id_column, out, dropped, notes)
 
 

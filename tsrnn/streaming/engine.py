@@ -266,6 +266,9 @@ class _Job:
                 data=data,
                 first_line=first_line,
                 layouts=self.layouts,
+                decimal=cfg.decimal,
+                time_format=cfg.time_format,
+                timezone=cfg.timezone,
             )
         except InputError as exc:
             if "not found" in str(exc):
