@@ -195,7 +195,7 @@ def _sniff(
         if wanted and wanted not in header:
             raise InputError(f"{name}: {what} {wanted!r} not found; the file has {', '.join(header)}")
     tcol = time_column or _find_time_column(name, header, sample)
-    fmt = how.time_format or detect_time_format(sample[tcol])
+    fmt = how.time_format or detect_time_format(sample[tcol], day_month=True)
     notes: tuple[str, ...] = ()
     if fmt in DAY_MONTH and not how.time_format:  # day-first or month-first: told apart by all the first rows
         at = header.index(tcol)
@@ -251,7 +251,7 @@ def _find_time_column(name: str, header: list[str], sample: dict[str, list[str]]
         if candidate in by_name:
             return by_name[candidate]
     for col in header:  # else the first column whose values all parse as date-times (not plain numbers)
-        fmt = detect_time_format(sample[col])
+        fmt = detect_time_format(sample[col], day_month=True)
         if fmt and any(v for v in sample[col]):
             return col
     raise InputError(

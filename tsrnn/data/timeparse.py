@@ -42,8 +42,10 @@ FORMATS = NAIVE + AWARE + tuple(DAY_MONTH)
 EPOCH_MS_ABOVE = 1e11  # larger epoch numbers are milliseconds (1e11 s is the year 5138)
 
 
-def detect_time_format(sample: list[str]) -> str | None:
-    """The format that parses most of `sample`; None for epoch numbers; "" when nothing parses."""
+def detect_time_format(sample: list[str], *, day_month: bool = False) -> str | None:
+    """The format that parses most of `sample`; None for epoch numbers; "" when nothing parses.
+
+    `day_month`: also try day-first and month-first dates (the caller checks that the data tells them apart)."""
     present = [v for v in sample if v]
     if not present:
         return ""
@@ -54,7 +56,7 @@ def detect_time_format(sample: list[str]) -> str | None:
         pass
     series = pl.Series(present, dtype=pl.String)
     best, best_count = "", 0
-    for fmt in FORMATS:
+    for fmt in FORMATS if day_month else NAIVE + AWARE:
         count = len(present) - _strptime(series, fmt).null_count()
         if count > best_count:
             best, best_count = fmt, count
