@@ -111,5 +111,10 @@ def read_metadata(path: str | Path) -> ModelMetadata:
 
 
 def session_metadata(session: Any, path: str | Path) -> ModelMetadata:
-    """The tsrnn metadata of an open onnxruntime session on the file at `path`."""
-    return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
+    """The tsrnn metadata of an open onnxruntime session on the file at `path`, once its inputs and
+    outputs are checked against the kind the metadata names."""
+    from tsrnn.runtime.modelcheck import check_io
+
+    meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
+    check_io(session, meta, str(path))
+    return meta

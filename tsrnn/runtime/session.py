@@ -9,6 +9,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from tsrnn.errors import ModelError
+from tsrnn.runtime.modelcheck import check_model_file
 from tsrnn.runtime.providers import GpuOptions, choose_providers, provider_options
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,13 @@ def open_session(
     """An InferenceSession; `session.get_providers()` tells which providers actually run.
 
     One intra-op thread is the default: the models are small, and cron boxes and CI runners are
-    shared, so more threads cost more in synchronisation than they return.
+    shared, so more threads cost more in synchronisation than they return. The file is checked
+    first (modelcheck): onnxruntime never sees a model that reads other files or runs custom operators.
     """
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such model file; export one with `tsrnn export RUN`")
+    check_model_file(path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
