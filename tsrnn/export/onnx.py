@@ -67,7 +67,8 @@ class ExportResult:
     parity_raw: float  # the largest difference of the data-unit outputs, in data units
     metadata: ModelMetadata
     variants: list[Variant]  # the float32 file first, then any --fp16 / --quantize copies
-    status: str = "complete"  # the run's: complete, or interrupted (the best weights before a stop)
+    status: str = "complete"  # the run's: complete, or interrupted (the best weights before a stop or a kill)
+    checkpoint: str = ""  # which weights were exported: "its best checkpoint, epoch 7 of 9"
 
     def to_dict(self) -> dict[str, Any]:
         """The document `tsrnn export --json` prints."""
@@ -88,6 +89,7 @@ class ExportResult:
             "parity": self.parity,
             "parity_raw": self.parity_raw,
             "status": self.status,
+            "checkpoint": self.checkpoint,
             "files": files,
         }
 
@@ -148,7 +150,8 @@ def export_onnx(
         variants.append(Variant(precision, target, len(blob), copy_parity, speed))
     for variant, blob in zip(variants, copies.values()):
         atomic_write_bytes(variant.path, blob)
-    return ExportResult(path, len(data), parity, parity_raw, metadata, variants, run.info.get("status", "complete"))
+    status = run.info.get("status", "complete")
+    return ExportResult(path, len(data), parity, parity_raw, metadata, variants, status, run.checkpoint)
 
 
 def _graph(run: Run, module, opset: int, torch, onnx) -> tuple[bytes, ModelMetadata]:

@@ -90,7 +90,8 @@ def render_export(console: Console, doc: dict[str, Any]) -> None:
         "checks": "onnx.checker passed; batch and time axes symbolic",
     }
     if doc["status"] != "complete":
-        rows["note"] = f"the run's training is {doc['status']}: this is its best checkpoint so far"
+        which = doc.get("checkpoint") or "its best checkpoint"
+        rows["note"] = f"the run's training is {doc['status']}: this is {which}"
     key_values(console, f"exported {doc['run']}", rows)
     if len(doc["files"]) > 1 or doc["files"][0]["microseconds"]:
         table = Table(title="files", title_justify="left", box=box.SIMPLE_HEAD)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from tsrnn.config import TrainConfig
+from tsrnn.errors import ModelError
 from tsrnn.training.optim import Adam, Plateau
 
 if TYPE_CHECKING:
@@ -51,6 +52,11 @@ class Checkpoint:
 class FitResult:
     history: list[EpochStats]
     interrupted: bool  # stopped by Ctrl-C (SIGINT) or SIGTERM; the best weights are kept
+    diverged: int = 0  # the epoch whose loss was not finite (training stopped there); 0: none
+
+
+class Diverged(ModelError):
+    """A loss that is not a finite number before any epoch was good: nothing worth keeping."""
 
 
 def fit(
@@ -79,11 +85,14 @@ def fit(
         torch.set_rng_state(resume.torch_rng)
         history, best_loss = list(resume.history), resume.best_loss
     best_state = copy.deepcopy(model.state_dict())
-    interrupted = False
+    interrupted, diverged = False, 0
     try:
         for epoch in range(len(history) + 1, cfg.epochs + 1):
             started = time.perf_counter()
             train_loss, val_loss, grad_norm = _epoch(model, task, cfg, opt, rng)
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                diverged = _diverged(epoch, train_loss, val_loss, cfg, math.isfinite(best_loss))
+                break
             schedule.step(val_loss)  # the rate recorded is the one after the step, for the next epoch
             stats = EpochStats(epoch, train_loss, val_loss, grad_norm, opt.lr, time.perf_counter() - started)
             history.append(stats)
@@ -107,7 +116,30 @@ def fit(
         interrupted = True
     model.load_state_dict(best_state)
     model.eval()
-    return FitResult(history, interrupted)
+    return FitResult(history, interrupted, diverged)
+
+
+def refuse_zero_loss(rows: np.ndarray, columns: list[str]) -> None:
+    """A validation loss of exactly 0: a constant series forecast exactly is fine (any change will be
+    news, as the run's summary notes); on validation rows that vary, the model saw nothing: refused."""
+    varying = [c for c, spread in zip(columns, np.ptp(rows, axis=0)) if spread > 0]
+    if varying:
+        raise ModelError(
+            f"training is degenerate: the validation loss is exactly 0 although {', '.join(map(repr, varying))} "
+            "vary in the validation rows, so the model cannot have learnt them; check the data's scale and "
+            "train again"
+        )
+
+
+def _diverged(epoch: int, train_loss: float, val_loss: float, cfg: TrainConfig, kept: bool) -> int:
+    """The epoch that stopped a training whose loss is no longer a number; refused when no epoch was good."""
+    if kept:
+        return epoch
+    raise Diverged(
+        f"training diverged: epoch {epoch}'s loss is not a finite number (training {train_loss}, validation "
+        f"{val_loss}), so there is no model to keep; lower --lr (it is {cfg.lr:g}) or look for extreme values "
+        "in the data"
+    )
 
 
 def _epoch(

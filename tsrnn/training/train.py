@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from tsrnn.scoring.calibration import (
 from tsrnn.training.auto import auto_threads, resolve_auto, torch_threads
 from tsrnn.training.batching import Split
 from tsrnn.training.inputs import choose_inputs, network
-from tsrnn.training.runs import Run, save_run
+from tsrnn.training.runs import Run, run_name_for, save_run, training_lock
 
 if TYPE_CHECKING:
     from tsrnn.training.loop import EpochStats
@@ -86,7 +85,7 @@ def train(
         run_name, runs_dir = resume.name, resume.path.parent
     else:
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
-        score, run_name = score or ScoreConfig(), _run_name(name, data)
+        score, run_name = score or ScoreConfig(), run_name_for(name, data)
     dataset = read_dataset(str(data), dcfg, keep_text=False)
     log.info("%s: %d rows of %d series, columns %s", data, dataset.rows, len(dataset.series()), dataset.value_columns)
     model_cfg, score = resolve_auto(model_cfg, score, dataset, str(data))
@@ -97,7 +96,11 @@ def train(
             f"{data}: this is not the data run {run_name!r} was trained on; "
             "resume with the same file, or train a new run"
         )
-    scaler = resume.scaler if resume is not None else Scaler.fit(np.concatenate(split.train), cfg.scaler)
+    scaler = (
+        resume.scaler
+        if resume is not None
+        else Scaler.fit(np.concatenate(split.train), cfg.scaler, schema["value_columns"])
+    )
     base = {
         "name": run_name,
         "tsrnn_version": __version__,
@@ -109,7 +112,7 @@ def train(
         "scaler": scaler.to_dict(),
     }
     threads = cfg.threads or auto_threads(model_cfg)
-    with torch_threads(torch, threads):
+    with torch_threads(torch, threads), training_lock(Path(runs_dir) / run_name):
         run = _fit(
             Path(runs_dir) / run_name, base, model_cfg, cfg, dataset, split, score, scaler, threads, resume, on_epoch
         )
@@ -156,11 +159,18 @@ def _fit(
         choices,
     )
     saver.checkpoint = checkpoint if resume is None else None  # the chosen candidate's best, until training beats it
+    if resume is not None and resume.info["status"] == "interrupted":
+        saver.notes.append(f"resumed {resume.name!r}, whose training was interrupted, from {resume.checkpoint}")
     result = (
         FitResult(list(checkpoint.history), True)
         if stopped
         else fit(net, task, cfg, on_epoch, saver.on_best, checkpoint)
     )
+    if result.diverged:
+        saver.notes.append(
+            f"training diverged at epoch {result.diverged} (its loss is not a number): it stopped "
+            "there, and the best weights before it are kept; a lower --lr may go further"
+        )
     seconds = time.perf_counter() - started + (resume.info["summary"]["train_seconds"] if resume is not None else 0.0)
     run = saver.save(result.history, "interrupted" if result.interrupted else "complete", seconds)
     log.info("%s: %d epochs in %.1f s on %d torch threads", run.path, len(result.history), seconds, threads)
@@ -203,7 +213,7 @@ class _Saver:
         self.path, self.base, self.net, self.task, self.score = path, base, net, task, score
         self.season = season_rows(dataset.interval_seconds)
         self.model_cfg, self.dataset, self.split = model_cfg, dataset, split
-        self.checkpoint = None
+        self.checkpoint, self.notes = None, list[str]()
         self.history = _history(dataset, scaler, score, getattr(task, "targets", None))  # the model does not change it
 
     def on_best(self, checkpoint) -> None:  # loop.Checkpoint
@@ -213,6 +223,12 @@ class _Saver:
     def save(self, history: list, status: str, seconds: float) -> Run:
         import torch
 
+        from tsrnn.training.loop import refuse_zero_loss
+
+        best = min(history, key=lambda s: s.val_loss)
+        if best.val_loss == 0.0:  # a constant series forecast exactly, or nothing learnt (refused)
+            cols = getattr(self.task, "targets", None) or list(range(len(self.dataset.value_columns)))
+            refuse_zero_loss(np.concatenate(self.split.val)[:, cols], [self.dataset.value_columns[c] for c in cols])
         with torch.no_grad():
             errors, spec = self.task.calibration_errors(
                 self.net, self.score.error if self.score.error != "none" else "abs", self.season
@@ -229,7 +245,6 @@ class _Saver:
             history=self.history,
             novelty=self.score.novelty,
         )
-        best = min(history, key=lambda s: s.val_loss)
         info = {
             **self.base,
             "status": status,
@@ -247,6 +262,7 @@ class _Saver:
             for c, v in zip(self.dataset.value_columns, train_rows.std(axis=0))
             if v == 0.0
         ]
+        notes += self.notes
         if status == "interrupted":
             notes.append(
                 f"training was interrupted after epoch {history[-1].epoch}; the best weights so far are saved "
@@ -317,18 +333,6 @@ def _aligned(history: History, split: Split, mask: np.ndarray | None) -> np.ndar
         rows = np.flatnonzero(mask[b])
         out.append(history.series_novelty[index][start + rows])
     return np.concatenate(out) if out else None
-
-
-def _run_name(name: str | None, data: str | Path) -> str:
-    """The run's name: given, or the data file's stem; safe as one directory name."""
-    if name is None and str(data) != "-":  # "my data.csv" → "my_data"
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(data)).stem).lstrip("._-")
-    run_name = name or ""
-    if not run_name:
-        raise InputError("no run name could be derived from the input; give one with --name")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", run_name):
-        raise InputError(f"run name {run_name!r}: use letters, digits, '.', '_' and '-' only (set it with --name)")
-    return run_name
 
 
 def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
