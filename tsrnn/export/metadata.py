@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tsrnn.config import DataConfig, from_dict
+from tsrnn.encoding import unpack
 from tsrnn.errors import ModelError
 from tsrnn.kinds import Kind, kind_of
 from tsrnn.scoring.calibration import Calibration
@@ -100,7 +101,83 @@ class ModelMetadata:
                     values[f.name] = raw
         except (KeyError, ValueError) as exc:
             raise ModelError(f"{source}: tsrnn metadata is incomplete ({exc}); export the model again") from None
-        return cls(**values)
+        try:
+            return _checked(cls(**values))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+            raise ModelError(f"{source}: tsrnn metadata is damaged ({exc}); export the model again") from None
+
+
+def _checked(meta: ModelMetadata) -> ModelMetadata:
+    """Every value of the right type and shape, and the detector buildable from it: a file edited by
+    hand (or by an attacker) is refused here, not halfway through scoring."""
+    from tsrnn.schema import conforms
+
+    conforms(ModelMetadata, asdict(meta), "metadata")
+    conforms(DataConfig, meta.data_config, "data_config")
+    conforms(Calibration, meta.calibration, "calibration")
+    columns, n = meta.value_columns, meta.features
+    if not columns or len(set(columns)) != n or (meta.target and meta.target not in columns):
+        raise ValueError("value_columns: expected distinct column names (and the target among them)")
+    if not (0 < meta.window <= 1_000_000 and 0 < meta.horizon <= 100_000):
+        raise ValueError(f"window {meta.window} or horizon {meta.horizon} out of range")
+    spec = meta.spec
+    shape = meta.state_shape
+    if shape and (len(shape) != 2 or not all(isinstance(d, int) and 0 < d <= 65_536 for d in shape)):
+        raise ValueError(f"state_shape: expected [layers, hidden], got {shape}")
+    if not set(meta.state_names) <= set(spec.state_names(meta.cell)):
+        raise ValueError(f"state_names {meta.state_names} are not those of a {meta.cell} {meta.kind}")
+    for key in ("mean", "scale"):
+        part = meta.scaler.get(key)
+        if not (isinstance(part, list) and len(part) == n and all(isinstance(v, (int, float)) for v in part)):
+            raise ValueError(f"scaler.{key}: expected {n} numbers")
+        if key == "scale" and not all(0 < v < float("inf") for v in part):
+            raise ValueError("scaler.scale: expected positive finite numbers")
+    meta.data  # noqa: B018 (the data settings, checked as they are built)
+    try:
+        interval = meta.interval  # "" or a number of seconds
+    except ValueError:
+        interval = -1.0
+    if interval is not None and not 0 < interval < float("inf"):
+        raise ValueError(f"interval_seconds: expected a positive number, got {meta.interval_seconds!r}")
+    _check_calibration(meta)
+    return meta
+
+
+def _check_calibration(meta: ModelMetadata) -> None:
+    """The detector's settings among their choices, its arrays of the model's size, and a detector built from them."""
+    from tsrnn.scoring import CHANNELS, ERROR_KINDS, FREEZE_SCOPES, NOVELTY_KINDS, THRESHOLD_METHODS
+
+    calibration = meta.scorer_calibration
+    settings = calibration.settings()
+    for key, allowed in (
+        ("error", (*ERROR_KINDS, "none")),
+        ("method", THRESHOLD_METHODS),
+        ("novelty", NOVELTY_KINDS),
+        ("freeze", FREEZE_SCOPES),
+    ):
+        if getattr(calibration, key) not in allowed:
+            raise ValueError(f"calibration.{key}: {getattr(calibration, key)!r} is not one of {', '.join(allowed)}")
+    if not set(calibration.channels) <= set(CHANNELS):
+        raise ValueError(f"calibration.channels: {calibration.channels} are not among {', '.join(CHANNELS)}")
+    norms = calibration.error_norms
+    if len(norms) != 2 or not all(v > 0 for v in norms):
+        raise ValueError(f"calibration.error_norms: expected two positive numbers, got {norms}")
+    scored, own = len(meta.scored), calibration.novelty == "autoencoder"
+    cov = calibration.inverse_cov
+    if cov is not None and (len(cov) != scored or any(len(row) != scored for row in cov)):
+        raise ValueError(f"calibration.inverse_cov: expected {scored} x {scored} numbers")
+    seed = calibration.range_seed
+    if seed is not None and not all(
+        isinstance(seed.get(k), list) and len(seed[k]) == scored and all(isinstance(v, (int, float)) for v in seed[k])
+        for k in ("low", "high")
+    ):
+        raise ValueError(f"calibration.range_seed: expected low and high of {scored} numbers")
+    if calibration.novelty_seed and calibration.novelty_seed_times:
+        rows = unpack(calibration.novelty_seed, "<f4").reshape(-1, scored).shape[0]
+        if unpack(calibration.novelty_seed_times, "<i8").shape != (rows,):
+            raise ValueError("calibration.novelty_seed_times: not one time per seed row")
+    for first in (None, 0):  # the range seeded from the history, or built from the rows
+        calibration.start(settings, scored, own_novelty=own, first_time_us=first)
 
 
 def read_metadata(path: str | Path) -> ModelMetadata:

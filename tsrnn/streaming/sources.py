@@ -164,24 +164,29 @@ def read_new(source: str, cursor: Cursor | None, *, hold: bool = False) -> Chunk
     consumed = {"end": start}
 
     def pieces(size: int) -> Iterator[bytes]:
-        with f:
-            f.seek(start)
-            pos = start
-            while pos < end:
-                block = f.read(min(size, end - pos))
-                if not block:  # the file shrank while it was read: stop where it ends now
-                    break
-                if pos + len(block) < end and not block.endswith(b"\n"):
-                    block += f.readline(end - pos - len(block))
-                pos += len(block)
-                yield block
-            consumed["end"] = pos
+        return _file_pieces(f, start, end, size, consumed)
 
     def finish(newlines: int, line: int) -> Cursor:
         stop = consumed["end"]
         return Cursor(stop, lines + newlines, _head_hash(head, stop), stop > 0 and not _ends_with_newline(path, stop))
 
     return Chunk(source, header, first_line, pieces, finish, skipped, held)
+
+
+def _file_pieces(f: BinaryIO, start: int, end: int, size: int, consumed: dict[str, int]) -> Iterator[bytes]:
+    """Blocks of about `size` bytes of whole lines in [start, end); where they stopped goes in `consumed`."""
+    with f:
+        f.seek(start)
+        pos = start
+        while pos < end:
+            block = f.read(min(size, end - pos))
+            if not block:  # the file shrank while it was read: stop where it ends now
+                break
+            if pos + len(block) < end and not block.endswith(b"\n"):
+                block += f.readline(end - pos - len(block))
+            pos += len(block)
+            yield block
+        consumed["end"] = pos
 
 
 def _last_newline_end(f: BinaryIO, start: int, end: int, block: int = 1 << 16) -> int:
