@@ -242,6 +242,21 @@ def test_a_zero_validation_loss_on_varying_values_is_refused(tmp_path: Path, mon
     assert not (tmp_path / "runs" / "d").exists()
 
 
+def test_a_series_cut_by_gaps_into_pieces_shorter_than_the_warm_up_names_the_gaps(tmp_path: Path) -> None:
+    """No validation row has a forecast (every piece is warm-up): the message points at the gaps, not only the scale."""
+    rows, t = [], np.datetime64("2024-01-01T00:00")
+    for i in range(600):
+        if i and i % 20 == 0:
+            t += np.timedelta64(60, "m")  # an hour missing every 20 rows of 5 minutes: longer than --fill-limit
+        rows.append(f"{str(t).replace('T', ' ')},{np.sin(i / 10):.4f}")
+        t += np.timedelta64(5, "m")
+    data = tmp_path / "gappy.csv"
+    data.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    one_line_error(
+        ["train", str(data), "--runs-dir", str(tmp_path / "runs"), "--epochs", "2"], "exactly 0", "--resample"
+    )
+
+
 @pytest.mark.parametrize("scaler", ["standard", "minmax", "robust"])
 def test_values_too_large_to_scale_are_refused_by_name(tmp_path: Path, scaler: str) -> None:
     from tsrnn.data.scaling import Scaler

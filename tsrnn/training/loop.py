@@ -126,8 +126,9 @@ def refuse_zero_loss(rows: np.ndarray, columns: list[str]) -> None:
     if varying:
         raise ModelError(
             f"training is degenerate: the validation loss is exactly 0 although {', '.join(map(repr, varying))} "
-            "vary in the validation rows, so the model cannot have learnt them; check the data's scale and "
-            "train again"
+            "vary in the validation rows: either no validation row was scored (gaps cut the series into "
+            "pieces shorter than the warm-up, --window rows: try --resample or a larger --fill-limit) or the "
+            "model learnt nothing (check the data's scale); then train again"
         )
 
 
