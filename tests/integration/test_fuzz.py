@@ -175,7 +175,7 @@ def test_damaged_metadata_found_by_the_fuzz_is_one_line(
     import onnx
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from tsrnn_cli.main import app
 
     props = copy.deepcopy(model_props)
     if path:

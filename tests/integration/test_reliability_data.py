@@ -137,3 +137,28 @@ def test_a_model_without_the_new_reading_settings_reads_as_before() -> None:
     old = {"duplicates": "last", "fill": "interpolate", "fill_limit": 3, "resample": None}
     cfg = from_dict(DataConfig, old)
     assert (cfg.decimal, cfg.time_format, cfg.timezone) == (".", None, None)
+
+
+def test_a_day_first_format_found_at_train_is_kept_for_watch(tmp_path: Path) -> None:
+    """Trained on dates a day above 12 tells apart; new rows from the 1st to the 12th read both ways: the
+    model's format decides, so watch neither refuses them as ambiguous nor swaps day and month."""
+    from tsrnn.export.onnx import export_onnx
+    from tsrnn.training.runs import resolve_run
+
+    values = cycle(900, seed=4)
+    start = datetime(2024, 1, 10)
+    stamp = [(start + timedelta(hours=i)).strftime("%d/%m/%Y %H:%M") for i in range(900)]
+    history = tmp_path / "history.csv"
+    history.write_text("timestamp,value\n" + "".join(f"{t},{v:.4f}\n" for t, v in zip(stamp[:700], values[:700, 0])))
+    result = runner.invoke(app, ["train", str(history), "--runs-dir", str(tmp_path), "--epochs", "1", "-q"])
+    assert result.exit_code == 0, result.stderr
+    run = resolve_run("history", tmp_path)
+    assert run.data_config.time_format == "%d/%m/%Y %H:%M"
+    model = export_onnx(run, tmp_path / "m.onnx").path
+    new = tmp_path / "new.csv"  # 8 Feb to 1 Mar 2024 10:00... every day of the first rows is 12 or less
+    rows = [(t, v) for t, v in zip(stamp[700:], values[700:, 0]) if int(t[:2]) <= 12][:60]
+    new.write_text("timestamp,value\n" + "".join(f"{t},{v:.4f}\n" for t, v in rows))
+    scores = tmp_path / "scores.csv"
+    watched = runner.invoke(app, ["watch", str(new), "--model", str(model), "--scores-out", str(scores), "-q"])
+    assert watched.exit_code in (0, 1), watched.stderr
+    assert scores.read_text().splitlines()[1].startswith(rows[0][0])

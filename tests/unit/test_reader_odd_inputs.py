@@ -124,7 +124,8 @@ def test_day_first_dates_are_found_from_a_day_above_12(tmp_path: Path) -> None:
     rows = [f"{d:02d}/01/2024 10:00,{d}" for d in range(1, 20)]
     ds = read(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n")
     assert str(ds.segments[0].times[12].astype("datetime64[D]")) == "2024-01-13"
-    assert any("'%d/%m/%Y %H:%M'" in n and "--time-format" in n for n in ds.notes)
+    assert any("'%d/%m/%Y %H:%M'" in n and "model trained on it keeps" in n for n in ds.notes)
+    assert ds.time_format == "%d/%m/%Y %H:%M"
 
 
 def test_ambiguous_day_month_dates_are_refused_naming_time_format(tmp_path: Path) -> None:

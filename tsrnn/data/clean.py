@@ -48,6 +48,7 @@ class Dataset:
     filled: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     data_interval_seconds: float | None = None  # the median spacing of the rows as they came
+    time_format: str | None = None  # the timestamps' format as read (a day-first one found in the data: kept)
 
     @property
     def rows(self) -> int:
@@ -114,6 +115,7 @@ def clean(frame: Frame, cfg: DataConfig, *, interval: float | None = None) -> Da
         filled,
         notes,
         seen,
+        frame.time_format,
     )
 
 

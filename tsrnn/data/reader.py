@@ -49,6 +49,7 @@ class Frame:
     carried: frozenset[str] = (
         frozenset()
     )  # series whose first row is their last row scored before (watch: streaming/resume.py)
+    time_format: str | None = None  # the timestamps' format as read (given, or found in the first rows)
 
 
 def read_frame(
@@ -366,7 +367,16 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
             f"other --columns"
         )
     notes = list(layout.notes)
-    return Frame(name, layout.time_column, list(layout.value_columns), layout.id_column, out, dropped, notes)
+    return Frame(
+        name,
+        layout.time_column,
+        list(layout.value_columns),
+        layout.id_column,
+        out,
+        dropped,
+        notes,
+        time_format=layout.time_format,
+    )
 
 
 def _concat(frames: list[Frame], name: str) -> Frame:
@@ -385,4 +395,13 @@ def _concat(frames: list[Frame], name: str) -> Frame:
         for why, n in f.dropped.items():
             dropped[why] = dropped.get(why, 0) + n
     notes = sorted({n for f in frames for n in f.notes})
-    return Frame(name, first.time_column, first.value_columns, first.id_column, data, dropped, notes)
+    return Frame(
+        name,
+        first.time_column,
+        first.value_columns,
+        first.id_column,
+        data,
+        dropped,
+        notes,
+        time_format=first.time_format,
+    )

@@ -122,8 +122,8 @@ def day_month_note(name: str, column: str, fmt: str, cells: list[str]) -> tuple[
             f"train with --time-format {fmt!r} or {twin!r} (the model keeps it)"
         )
     return (
-        f"column {column!r} read as {fmt!r}, as a day above 12 shows; train with --time-format {fmt!r} so that "
-        "watch reads new rows the same way",
+        f"column {column!r} read as {fmt!r}, as a day above 12 shows; a model trained on it keeps that format, "
+        "so watch reads new rows the same way",
     )
 
 

@@ -26,6 +26,7 @@ from tsrnn.config import (
 )
 from tsrnn.data.clean import Dataset, read_dataset
 from tsrnn.data.scaling import Scaler
+from tsrnn.data.timeparse import DAY_MONTH
 from tsrnn.errors import InputError
 from tsrnn.extras import require
 from tsrnn.scoring.calibration import (
@@ -87,6 +88,8 @@ def train(
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         score, run_name = score or ScoreConfig(), run_name_for(name, data)
     dataset = read_dataset(str(data), dcfg, keep_text=False)
+    if dcfg.time_format is None and dataset.time_format in DAY_MONTH:  # found from a day above 12: the model keeps it
+        dcfg = dataclasses.replace(dcfg, time_format=dataset.time_format)
     log.info("%s: %d rows of %d series, columns %s", data, dataset.rows, len(dataset.series()), dataset.value_columns)
     model_cfg, score = resolve_auto(model_cfg, score, dataset, str(data))
     split = _split(dataset, model_cfg, cfg)
