@@ -49,6 +49,10 @@ class _Group(TyperGroup):
         except BrokenPipeError:  # e.g. `tsrnn watch ... --ndjson | head -1`
             sys.stderr.close()
             sys.exit(0)
+        except OSError as exc:  # last resort (after BrokenPipeError): a file that could not be read or written
+            from tsrnn.fsutil import os_error_line
+
+            _fail(os_error_line(exc), 2)
         sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -30,7 +30,7 @@ from tsrnn.runtime.providers import GpuOptions
 from tsrnn.scoring.detector import SeriesDetector
 from tsrnn.scoring.events import Event
 from tsrnn.scoring.types import DetectorSettings
-from tsrnn.streaming.output import ScoresWriter
+from tsrnn.streaming.output import ScoresWriter, claim_scores
 from tsrnn.streaming.result import Tally, WatchResult
 from tsrnn.streaming.resume import SEEN, carry_last_rows, drop_seen
 from tsrnn.streaming.segments import Prepared, advanced, plan, scores_rows, with_context
@@ -42,6 +42,7 @@ from tsrnn.streaming.state import (
     load_state,
     save_state,
 )
+from tsrnn.streaming.statecheck import StateModel
 
 log = logging.getLogger(__name__)
 SLICE_BYTES = 1 << 20  # CSV text per slice: about 35,000 rows of a narrow file (peak memory grows with it)
@@ -152,6 +153,7 @@ class _Job:
         self.layouts: dict[tuple, Any] = {}  # each file's CSV layout, worked out from its first slice
         self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
         self.fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"  # ... and one model
+        self.state_path: Path | None = None  # the state file of the passes (set by `state`)
 
     def fresh_state(self) -> WatchState:
         return WatchState(self.fingerprint, self.key)
@@ -159,11 +161,12 @@ class _Job:
     @contextmanager
     def state(self, path: str | Path | None, *, wait: bool = False) -> Iterator[WatchState | None]:
         """The saved state at `path`, locked while the block runs (None without a path)."""
+        self.state_path = Path(path) if path is not None else None
         if path is None:
             yield None
             return
         with StateLock(Path(path), wait=wait):
-            yield load_state(Path(path), self.fingerprint, self.key)
+            yield load_state(Path(path), self.fingerprint, self.key, StateModel.of(self.runner, self.meta))
 
     def commit(self, path: str | Path, saved: WatchState) -> None:
         """Write the state that passes advanced in memory: last, after the scores file is complete."""
@@ -180,6 +183,8 @@ class _Job:
         started = time.perf_counter()
         p = _Pass(dict(saved.series) if saved else {}, on_event)
         key = None if scores_out is None or str(scores_out) == "-" or saved is None else os.path.abspath(scores_out)
+        if key and saved is not None:  # refuse a file of rows this state did not write, else claim it
+            claim_scores(str(scores_out), saved, self.state_path, (self.source, source_files(self.source)))
         writer = self._writer(scores_out, saved.outputs.get(key, 0) if saved and key else None)
         try:
             for name in source_files(self.source):  # by absolute path; messages name a single file as the user did
@@ -219,7 +224,8 @@ class _Job:
         if scores_out is None:
             return None
         channels = list(self.settings.channels) if self.channel_scores else None
-        return ScoresWriter(scores_out, self.meta, committed=committed, channels=channels)
+        inputs = (self.source, source_files(self.source))
+        return ScoresWriter(scores_out, self.meta, committed=committed, channels=channels, inputs=inputs)
 
     def _file(self, name: str, saved: WatchState | None, p: _Pass, writer: ScoresWriter | None) -> None:
         """The new rows of one file, slice by slice."""

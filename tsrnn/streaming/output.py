@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,10 @@ import polars as pl
 
 from tsrnn.errors import StateError
 from tsrnn.export.metadata import ModelMetadata
-from tsrnn.fsutil import umask
+from tsrnn.fsutil import OutputError, check_output, os_error_line, umask
+from tsrnn.streaming.state import WatchState, save_state
+
+WHAT = "--scores-out"
 
 
 def scores_frame(
@@ -60,7 +64,8 @@ class ScoresWriter:
     To stdout for "-". To a file: without `committed` (no watch state) into a temporary file that
     replaces the target when complete; with it, appended after the first `committed` bytes, the
     size the state recorded at its last commit, so rows of a run killed before its commit are cut
-    off and written again: each row is in the file once. `close` returns the new size.
+    off and written again: each row is in the file once. `close` returns the new size. The target
+    must be a regular file (or nothing yet), not a link, and not one of the `inputs` it scores.
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class ScoresWriter:
         *,
         committed: int | None = None,
         channels: list[str] | None = None,
+        inputs: tuple[str, list[str]] | None = None,
     ) -> None:
         self.meta, self.committed, self.channels = meta, committed, channels
         self.header = True
@@ -77,24 +83,42 @@ class ScoresWriter:
             self.path, self.file = None, sys.stdout.buffer
             return
         self.path = Path(target)
+        check_output(self.path, WHAT)
+        if inputs is not None:
+            check_not_input(self.path, *inputs)
+        try:
+            self._open(committed)
+        except OSError as exc:
+            raise OutputError(f"{WHAT} {os_error_line(exc, self.path)}") from None
+
+    def _open(self, committed: int | None) -> None:
+        assert self.path is not None  # not stdout
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if committed is None:
-            self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            self.file = open(self.tmp, "wb")  # noqa: SIM115 (closed in close/abort)
+        if committed is None:  # an unpredictable name, created exclusively: a planted link is never followed
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            self.tmp = Path(tmp)
+            self.file = os.fdopen(fd, "wb")
             return
-        size = self.path.stat().st_size if self.path.exists() else 0
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        self.file = os.fdopen(fd, "r+b")
+        size = os.fstat(fd).st_size
         if size < committed:
+            self.file.close()
             raise StateError(
                 f"{self.path}: the scores file is shorter ({size} bytes) than the state recorded ({committed}); "
                 "it was truncated or replaced: move it away and delete the --state file to start over"
             )
-        self.file = open(self.path, "r+b" if self.path.exists() else "wb")  # noqa: SIM115
         self.file.truncate(committed)  # drop rows of a run that was killed before it committed its state
         self.file.seek(committed)
         self.header = committed == 0
 
     def write(self, frame: pl.DataFrame) -> None:
-        frame.write_csv(self.file, include_header=self.header)
+        try:
+            frame.write_csv(self.file, include_header=self.header)
+        except BrokenPipeError:  # stdout closed by its reader (`| head`): the CLI ends quietly
+            raise
+        except OSError as exc:
+            raise OutputError(f"{WHAT} {os_error_line(exc, self.path or '-')}") from exc
         self.header = False
 
     def close(self) -> int | None:
@@ -114,14 +138,23 @@ class ScoresWriter:
                     empty,
                 )
             )
-        self.file.flush()
         if self.path is None:
+            self.file.flush()
             return None
+        try:
+            return self._finish()
+        except OSError as exc:
+            raise OutputError(f"{WHAT} {os_error_line(exc, self.path)}") from None
+
+    def _finish(self) -> int | None:
+        assert self.path is not None  # not stdout
+        self.file.flush()
         os.fsync(self.file.fileno())
         size = self.file.tell()
         self.file.close()
         if self.committed is None:
             os.chmod(self.tmp, 0o666 & ~umask())
+            check_output(self.path, WHAT)  # a link or device planted meanwhile is not replaced either
             os.replace(self.tmp, self.path)
             return None
         return size
@@ -129,6 +162,58 @@ class ScoresWriter:
     def abort(self) -> None:
         if self.path is None:
             return
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError:  # the buffered rest could not be written (a full disk): the file is dropped or cut anyway
+            pass
         if self.committed is None:
             self.tmp.unlink(missing_ok=True)
+
+
+def check_not_input(target: Path, source: str, files: list[str]) -> None:
+    """Refuse a scores file that is one of the files scored, or that a directory or glob source would read."""
+    real = os.path.realpath(target)
+    for name in files:
+        if name == "-":
+            continue
+        same = target.exists() and os.path.exists(name) and os.path.samefile(target, name)
+        if same or real == os.path.realpath(name):
+            raise OutputError(
+                f"{WHAT} {target} is the source file {name}: writing the scores would replace the data; "
+                "name another file"
+            )
+    if source == "-":
+        return
+    inside = os.path.isdir(source) and os.path.realpath(target.parent) == os.path.realpath(source)
+    if (inside and target.suffix.lower() == ".csv") or (
+        not inside
+        and any(ch in source for ch in "*?[")
+        and not os.path.exists(source)
+        and Path(real).match(os.path.realpath(source))
+    ):
+        raise OutputError(
+            f"{WHAT} {target} would be read as input by the next run of source {source}; "
+            "write the scores outside it (or with another extension)"
+        )
+
+
+def claim_scores(target: str | Path, saved: WatchState, state_path: Path | None, inputs: tuple[str, list[str]]) -> None:
+    """Before a state's first rows go to `target`: refuse a file that already holds rows this
+    state did not write (they would be cut), else record it at 0 bytes and commit that at once, so
+    a run killed before its first commit leaves a state that cuts its rows off on the next run."""
+    key = os.path.abspath(target)
+    if key in saved.outputs:
+        return
+    path = Path(target)
+    check_output(path, WHAT)
+    check_not_input(path, *inputs)
+    size = path.stat().st_size if path.is_file() else 0
+    if size and state_path is not None:
+        state = "is new" if not state_path.exists() else "has no record of it"
+        raise OutputError(
+            f"{path} already holds {size} bytes of scores and --state {state_path} {state}: move the file away, "
+            "or give the --state that wrote it"
+        )
+    saved.outputs[key] = 0
+    if state_path is not None:
+        save_state(state_path, saved)

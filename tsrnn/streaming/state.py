@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tsrnn.errors import StateError
-from tsrnn.fsutil import atomic_write_bytes
+from tsrnn.fsutil import OutputError, atomic_write_bytes, check_output, os_error_line
 from tsrnn.streaming.sources import Cursor
+from tsrnn.streaming.statecheck import MAX_SERIES, MAX_STATE_BYTES, Invalid, StateModel, check_document
 
 STATE_FORMAT = "tsrnn-watch-state"
 # 5: per-column scales and the open incident; a version-4 state is read (one scale for every column, no incident open)
@@ -76,16 +77,17 @@ class WatchState:
         return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
 
 
-def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
-    """The saved state, or a fresh one when the file does not exist yet."""
+def load_state(path: Path, model_fingerprint: str, source: str, model: StateModel | None = None) -> WatchState:
+    """The saved state, or a fresh one when the file does not exist yet.
+
+    With `model`, every part of it is checked against the model first (statecheck.py); a file
+    over MAX_STATE_BYTES is refused before it is parsed.
+    """
+    check_output(path, "--state")
+    check_output(lock_path(path), "--state lock")
     if not path.exists():
         return WatchState(model_fingerprint, source)
-    try:
-        doc = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise StateError(
-            f"{path}: the state file is damaged (not valid JSON); delete it to start over from the first row"
-        ) from None
+    doc = _parse(path)
     if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
         raise StateError(f"{path}: not a tsrnn watch state file; give another --state path")
     if doc.get("version") not in READABLE_VERSIONS:
@@ -99,6 +101,14 @@ def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
         raise StateError(
             f"{path}: this state belongs to source {doc.get('source')!r}, not {source!r}; use one state file per source"
         )
+    if model is not None:
+        try:
+            check_document(doc, model)
+        except Invalid as exc:
+            raise StateError(
+                f"{path}: the state file does not fit model {model_fingerprint.split(':')[0]!r}: {exc}; "
+                "delete it to start over from the first row"
+            ) from None
     try:
         cursors = {str(k): Cursor.from_dict(v) for k, v in doc["cursors"].items()}
         series = {k: SeriesState.from_dict(v) for k, v in doc["series"].items()}
@@ -110,22 +120,52 @@ def load_state(path: Path, model_fingerprint: str, source: str) -> WatchState:
     return WatchState(model_fingerprint, source, cursors, series, outputs)
 
 
+def _parse(path: Path) -> Any:
+    """The JSON document, read only up to MAX_STATE_BYTES."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_STATE_BYTES + 1)
+    except OSError as exc:
+        raise StateError(f"--state {os_error_line(exc, path)}") from None
+    if len(data) > MAX_STATE_BYTES:
+        raise StateError(
+            f"{path}: the state file is larger than {MAX_STATE_BYTES >> 20} MiB, more than {MAX_SERIES:,} series "
+            "take; it is not a state this tsrnn wrote: delete it to start over from the first row"
+        )
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError, or an integer of 5,000 digits
+        raise StateError(
+            f"{path}: the state file is damaged (not valid JSON); delete it to start over from the first row"
+        ) from None
+
+
 def save_state(path: Path, state: WatchState) -> None:
     """Atomic replace: a crash leaves the previous state or the new one, never a mix."""
+    check_output(path, "--state")
     atomic_write_bytes(path, state.to_json())
+
+
+def lock_path(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + ".lock")
 
 
 class StateLock:
     """An exclusive lock on `STATE.lock` for the length of a run; a second run is refused, or waits."""
 
     def __init__(self, state_path: Path, *, wait: bool = False) -> None:
-        self.path = state_path.with_name(state_path.name + ".lock")
+        self.state_path, self.path = state_path, lock_path(state_path)
         self.wait = wait
         self._fd: int | None = None
 
     def __enter__(self) -> StateLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        check_output(self.state_path, "--state")  # before its lock file is made next to it
+        check_output(self.path, "--state lock")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise OutputError(f"--state {os_error_line(exc, self.path)}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
