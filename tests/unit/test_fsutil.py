@@ -80,3 +80,24 @@ def test_atomic_write_under_a_file_is_one_line(tmp_path: Path) -> None:
         atomic_write_bytes(tmp_path / "afile" / "sub" / "x.json", b"data")
     assert "a parent of it is a file, not a directory" in str(err.value)
     assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [
+        (errno.EROFS, "the file system is read-only: choose a path on a writable one"),
+        (errno.EACCES, "permission denied: choose a path you may write"),
+        (errno.EISDIR, "it is a directory: name a file"),
+    ],
+)
+def test_a_directory_that_cannot_be_written_is_one_line_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, hint: str
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(code, os.strerror(code), str(tmp_path))
+
+    monkeypatch.setattr(fsutil.tempfile, "mkstemp", refused)  # as root, chmod cannot stop a write: simulate it
+    with pytest.raises(OutputError) as err:
+        atomic_write_bytes(tmp_path / "r.png", b"png", "--out")
+    assert str(err.value) == f"--out {tmp_path / 'r.png'}: {os.strerror(code)} ({hint})"
+    assert list(tmp_path.iterdir()) == []
