@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .options import Quiet, RunsDir, human_console
+from .options import Quiet, RawCsv, RunsDir, human_console
 
 NAME = "forecast"
 HELP = (
@@ -35,6 +36,7 @@ def command(
         typer.Option("--plot", help="Draw the recent history, the forecast and the held-out rows: .png or .svg."),
     ] = None,
     runs_dir: RunsDir = "runs",
+    raw_csv: RawCsv = False,
     quiet: Quiet = False,
 ) -> None:
     from tsrnn.forecasting import forecast
@@ -53,9 +55,11 @@ def command(
         forecast_picture(
             result, plot, title=f"tsrnn forecast: run {resolved.name}, {steps} rows after {Path(data).name}"
         )
-    text = result.frame.write_csv().encode()
-    if out == "-":
-        typer.echo(text.decode(), nl=False)
+    text = result.to_csv(raw=raw_csv)
+    if out == "-":  # the bytes a file gets (typer.echo would drop escape sequences, and re-encode)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text)
+        sys.stdout.buffer.flush()
     else:
         atomic_write_bytes(Path(out), text)
     if not quiet:

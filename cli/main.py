@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # numpy's OpenBLAS runs the novelty channel's small matrix products; its worker threads only wait
@@ -13,7 +15,7 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from tsrnn import __version__
 from tsrnn.errors import TsrnnError
@@ -55,9 +57,43 @@ class _Group(TyperGroup):
             _fail(os_error_line(exc), 2)
         sys.exit(code if isinstance(code, int) else 0)
 
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with _help_as_written([self, *self.commands.values()]):
+            super().format_help(ctx, formatter)
+
+
+class _Command(TyperCommand):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with _help_as_written([self]):
+            super().format_help(ctx, formatter)
+
+
+@contextmanager
+def _help_as_written(commands: list[Any]) -> Iterator[None]:
+    """Help texts shown as written, in Rich's panels: Typer reads them as Rich markup, where the
+    `[train]` of `pip install tsrnn[train]` or a `[default: 64]` is a tag, and dropped. They are
+    escaped while the help is formatted (the commands keep their own text)."""
+    from rich.markup import escape
+
+    saved = []
+    for command in commands:
+        for item in (command, *command.params):
+            for attr in ("help", "short_help", "epilog"):
+                text = getattr(item, attr, None)
+                if isinstance(text, str):
+                    saved.append((item, attr, text))
+                    setattr(item, attr, escape(text))
+    try:
+        yield
+    finally:
+        for item, attr, text in saved:
+            setattr(item, attr, text)
+
 
 def _fail(message: str, code: int) -> None:
-    line = " ".join(message.split())  # one line, whatever the message held
+    from tsrnn.safetext import printable
+
+    line = " ".join(printable(message).split())  # one line, whatever the message held; its controls shown, not obeyed
     print(f"tsrnn: error: {line}", file=sys.stderr)
     sys.exit(code)
 
@@ -70,7 +106,7 @@ def build_app(only: str | None = None) -> typer.Typer:
     app = _new_app()
     for name in COMMANDS if only is None else (only,):
         module = importlib.import_module(f"{__package__}.{name}")
-        app.command(module.NAME, help=module.HELP, epilog=module.EXAMPLE)(module.command)
+        app.command(module.NAME, cls=_Command, help=module.HELP, epilog=module.EXAMPLE)(module.command)
     return app
 
 

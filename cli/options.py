@@ -12,12 +12,24 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from tsrnn.safetext import printable
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of the report.")]
 Quiet = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress or report (errors are still printed; --json still prints).")
 ]
 RunsDir = Annotated[str, typer.Option("--runs-dir", help="Directory that holds run directories.")]
+RawCsv = Annotated[
+    bool,
+    typer.Option(
+        "--raw-csv",
+        help="Write text cells and column names as read: by default one starting with = + - @, tab or a line break "
+        "gets a leading ' so a spreadsheet shows it as text instead of running it as a formula (numbers are never "
+        "changed; tsrnn reads its files either way).",
+    ),
+]
 
 
 class DataOptions:
@@ -52,8 +64,17 @@ def human_console(machine_output: bool, *, report: bool = False) -> Console:
     to_stderr = machine_output or (not report and not sys.stdout.isatty())
     stream = sys.stderr if to_stderr else sys.stdout
     if stream.isatty():
-        return Console(file=stream, highlight=False, soft_wrap=False)
-    return Console(file=_Rstrip(stream), highlight=False, soft_wrap=False, width=120, no_color=True)
+        return TextConsole(file=stream, highlight=False, soft_wrap=False)
+    return TextConsole(file=_Rstrip(stream), highlight=False, soft_wrap=False, width=120, no_color=True)
+
+
+class TextConsole(Console):
+    """A Rich console that shows the control characters of what it prints (`\\x1b`) instead of
+    sending them to the terminal: model names, column names, series ids and notes come from files.
+    Every string printed, every table cell and title, passes through `render_str`."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(printable(text), **kwargs)
 
 
 class _Rstrip:
@@ -87,7 +108,12 @@ def print_json(doc: Any) -> None:
 def to_json(doc: Any) -> str:
     """Strict JSON: a value that is not a number (NaN, such as `expected` before the model has a
     forecast, or infinity) is written as null, which every JSON parser reads."""
-    return json.dumps(_finite(doc), ensure_ascii=False, allow_nan=False)
+    return json.dumps(_finite(doc), ensure_ascii=False, allow_nan=False).translate(_C1)
+
+
+# JSON escapes C0 control characters itself; C1 ones (U+0080-U+009F: U+009B is a CSI, an escape
+# sequence's start, to some terminals) only occur inside strings, where \u escapes are valid
+_C1 = {c: f"\\u{c:04x}" for c in range(0x80, 0xA0)}
 
 
 def _finite(value: Any) -> Any:
@@ -138,6 +164,6 @@ def recorded(render: Callable[..., None], *args: Any) -> str:
     import os
 
     with open(os.devnull, "w") as sink:
-        console = Console(record=True, width=120, file=sink, no_color=True)
+        console = TextConsole(record=True, width=120, file=sink, no_color=True)
         render(console, *args)
         return console.export_text()

@@ -16,6 +16,7 @@ from .options import (
     REQUIRED,
     Json,
     Quiet,
+    RawCsv,
     human_console,
     print_json,
     recorded,
@@ -162,6 +163,7 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         ],
         False,
     ),
+    ("raw_csv", RawCsv, False),
     ("plot", Annotated[str | None, typer.Option("--plot", help="Draw the --scores-out file: .png or .svg.")], None),
     ("html", Annotated[str | None, typer.Option("--html", help="One self-contained HTML report with the plot.")], None),
     (
@@ -243,6 +245,7 @@ def command(**given: Any) -> None:
         gpu=GpuOptions(o.device, o.trt_cache, o.fp16),
         score=score,
         channel_scores=o.channel_scores,
+        raw_csv=o.raw_csv,
     )
     if o.follow:
         _follow(o, options)
@@ -284,6 +287,8 @@ def _follow(o: SimpleNamespace, options: dict[str, Any]) -> None:
     import signal
     import threading
 
+    from rich.markup import escape
+
     from tsrnn.streaming.follow import follow
 
     console = human_console(o.json_out or o.ndjson)
@@ -295,7 +300,9 @@ def _follow(o: SimpleNamespace, options: dict[str, Any]) -> None:
                 _print_event(event)
         if not o.quiet and (result.rows or events):
             where = ", ".join(
-                f"{e['series'] + ' ' if e['series'] else ''}{e['start']} → {e['end']} (peak {e['peak_score']:.3f})"
+                escape(
+                    f"{e['series'] + ' ' if e['series'] else ''}{e['start']} → {e['end']} (peak {e['peak_score']:.3f})"
+                )
                 for e in events
             )
             console.print(
@@ -322,9 +329,9 @@ def _follow(o: SimpleNamespace, options: dict[str, Any]) -> None:
         print_json(summary.to_dict())
     elif not o.quiet:
         for note in summary.notes:
-            console.print(f"note: {note}", highlight=False)
+            console.print(f"note: {escape(note)}", highlight=False)
         console.print(
-            f"followed {o.source}: {summary.passes} passes, {summary.rows:,} rows scored,"
+            f"followed {escape(o.source)}: {summary.passes} passes, {summary.rows:,} rows scored,"
             f" {len(summary.alerts)} event(s)",
             highlight=False,
         )

@@ -34,6 +34,14 @@ class Forecast:
     actual: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
 
+    def to_csv(self, *, raw: bool = False) -> bytes:
+        """The CSV `tsrnn forecast` writes, the same bytes to a file or stdout: UTF-8, "\\n" line
+        ends; text cells and names a spreadsheet would run as formulas quoted (`tsrnn.safetext`)
+        unless `raw`."""
+        from tsrnn.safetext import formula_safe_frame
+
+        return (self.frame if raw else formula_safe_frame(self.frame)).write_csv().encode()
+
 
 def forecast(run: Run | str | Path, data: str | Path, steps: int, *, holdout: int = 0) -> Forecast:
     """Forecast `steps` rows after the last row of every series in `data` (`holdout`: after the

@@ -34,6 +34,7 @@ from tsrnn.evaluation.nab import (
     sweep,
     window_rows,
 )
+from tsrnn.safetext import formula_unquoted_frame
 
 
 @dataclass
@@ -120,6 +121,7 @@ def read_scores(path: Path, id_column: str | None = None) -> tuple[pl.DataFrame,
             f"{path}: cannot read it as CSV ({str(exc).splitlines()[0]}); give a file written by `tsrnn watch "
             f"--scores-out`"
         ) from None
+    frame = formula_unquoted_frame(frame)  # ids, timestamps and names as read, without the spreadsheet's quote
     missing = [c for c in ("timestamp", "score", "anomaly") if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: no {', '.join(missing)} column; give a file written by `tsrnn watch --scores-out`")

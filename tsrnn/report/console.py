@@ -1,4 +1,7 @@
-"""Rich renderings of what train, export, watch and info produced."""
+"""Rich renderings of what train, export, watch and info produced.
+
+Text from files (names, ids, notes) is escaped as Rich markup here; the CLI's console
+(`tsrnn_cli.options.TextConsole`) also shows its control characters as escapes."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def render_train(console: Console, summary: dict[str, Any]) -> None:
     series = f" in {summary['series']:,} series" if summary["series"] > 1 else ""
     key_values(
         console,
-        f"trained {summary['name']}",
+        f"trained {escape(summary['name'])}",
         {
             "model": f"{summary['model']} ({summary['cell']}, {summary['parameters']:,} parameters)"
             + (f", forecasts {summary['target']!r} from {summary['columns']} columns" if summary.get("target") else ""),
@@ -92,7 +95,7 @@ def render_export(console: Console, doc: dict[str, Any]) -> None:
     if doc["status"] != "complete":
         which = doc.get("checkpoint") or "its best checkpoint"
         rows["note"] = f"the run's training is {doc['status']}: this is {which}"
-    key_values(console, f"exported {doc['run']}", rows)
+    key_values(console, f"exported {escape(doc['run'])}", rows)
     if len(doc["files"]) > 1 or doc["files"][0]["microseconds"]:
         table = Table(title="files", title_justify="left", box=box.SIMPLE_HEAD)
         for col in ("precision", "file", "KiB", "max |diff| vs PyTorch", "µs per call: 1 row", "1000 rows"):
@@ -163,6 +166,7 @@ def _events_table(summary: dict[str, Any]) -> Table:
             col,
             justify="right" if col in ("rows", "peak") else "left",
             no_wrap=col in ("start", "end", "why", "around"),
+            overflow="fold",  # a long series id or value is folded onto more lines, never cut off
         )
     columns = summary["columns"]
     for e in summary["events"]:
@@ -300,7 +304,7 @@ def render_info(console: Console, doc: dict[str, Any]) -> None:
         table.add_column(col)
     for kind in ("inputs", "outputs"):
         for item in doc[kind]:
-            table.add_row(kind[:-1], item["name"], str(item["shape"]), item["type"])
+            table.add_row(kind[:-1], escape(item["name"]), escape(str(item["shape"])), escape(item["type"]))
     console.print(table)
 
 

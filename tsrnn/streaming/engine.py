@@ -65,6 +65,7 @@ def watch(
     score: dict[str, Any] | None = None,
     on_event: EventSink | None = None,
     channel_scores: bool = False,
+    raw_csv: bool = False,
 ) -> WatchResult:
     """Score the rows of `source` not scored before (all rows without a state file).
 
@@ -73,7 +74,8 @@ def watch(
     (DetectorSettings names: method, threshold, level_quantile, risk, smooth, memory, quantile,
     channels, release, hold, accept_after, freeze, ...; None values are ignored). `on_event` hears each event as it is
     found. With `wait`, a run waits for another run on the same state. `channel_scores` adds
-    each channel's score to the scores file.
+    each channel's score to the scores file. Its text cells and header names that a spreadsheet
+    would take for a formula get a leading quote (`tsrnn.safetext`), unless `raw_csv`.
     """
     job = open_job(
         source,
@@ -86,6 +88,7 @@ def watch(
         gpu=gpu,
         score=score,
         channel_scores=channel_scores,
+        raw_csv=raw_csv,
     )
     with job.state(state, wait=wait) as saved:
         result = job.run(saved, scores_out, on_event)
@@ -108,6 +111,7 @@ def open_job(
     gpu: GpuOptions | None = None,
     score: dict[str, Any] | None = None,
     channel_scores: bool = False,
+    raw_csv: bool = False,
 ) -> _Job:
     """An onnxruntime session on the model, ready to score passes over the source."""
     from tsrnn.config import check_watch_settings
@@ -118,7 +122,9 @@ def open_job(
     )
     session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
     meta = session_metadata(session, model)
-    return _Job(str(source), str(model), session, meta, provider, cooldown, min_duration, score, channel_scores)
+    job = _Job(str(source), str(model), session, meta, provider, cooldown, min_duration, score, channel_scores)
+    job.raw_csv = raw_csv
+    return job
 
 
 class _Job:
@@ -150,6 +156,7 @@ class _Job:
         self.prepared = Prepared.of(meta, self.own_novelty)
         self.scale = self.prepared.scale
         self.channel_scores = channel_scores
+        self.raw_csv = False  # the scores file's text cells as read, formula-like or not
         self.layouts: dict[tuple, Any] = {}  # each file's CSV layout, worked out from its first slice
         self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
         self.fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"  # ... and one model
@@ -225,7 +232,9 @@ class _Job:
             return None
         channels = list(self.settings.channels) if self.channel_scores else None
         inputs = (self.source, source_files(self.source))
-        return ScoresWriter(scores_out, self.meta, committed=committed, channels=channels, inputs=inputs)
+        writer = ScoresWriter(scores_out, self.meta, committed=committed, channels=channels, inputs=inputs)
+        writer.raw_csv = self.raw_csv
+        return writer
 
     def _file(self, name: str, saved: WatchState | None, p: _Pass, writer: ScoresWriter | None) -> None:
         """The new rows of one file, slice by slice."""

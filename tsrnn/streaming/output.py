@@ -21,6 +21,7 @@ import polars as pl
 from tsrnn.errors import StateError
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.fsutil import OutputError, check_output, os_error_line, umask
+from tsrnn.safetext import formula_safe_frame
 from tsrnn.streaming.state import WatchState, save_state
 
 WHAT = "--scores-out"
@@ -112,9 +113,11 @@ class ScoresWriter:
         self.file.seek(committed)
         self.header = committed == 0
 
+    raw_csv = False  # True: text cells as read; else formula-like ones quoted (tsrnn.safetext)
+
     def write(self, frame: pl.DataFrame) -> None:
         try:
-            frame.write_csv(self.file, include_header=self.header)
+            (frame if self.raw_csv else formula_safe_frame(frame)).write_csv(self.file, include_header=self.header)
         except BrokenPipeError:  # stdout closed by its reader (`| head`): the CLI ends quietly
             raise
         except OSError as exc:
