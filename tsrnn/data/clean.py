@@ -7,7 +7,9 @@ recurrent state restarts there). Every row dropped and every value filled is cou
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -49,6 +51,28 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     data_interval_seconds: float | None = None  # the median spacing of the rows as they came
     time_format: str | None = None  # the timestamps' format as read (a day-first one found in the data: kept)
+
+    def schema(self) -> dict[str, Any]:
+        """What a model was trained on: columns, series, rows, time range, and a sha256 of the cleaned data."""
+        digest = hashlib.sha256()
+        for seg in self.segments:
+            digest.update(seg.series.encode())
+            digest.update(seg.times.astype(np.int64).tobytes())
+            digest.update(np.ascontiguousarray(seg.values).tobytes())
+        first = min(seg.times[0] for seg in self.segments)
+        last = max(seg.times[-1] for seg in self.segments)
+        return {
+            "source": self.source,
+            "time_column": self.time_column,
+            "value_columns": list(self.value_columns),
+            "id_column": self.id_column,
+            "interval_seconds": self.interval_seconds,
+            "series": len(self.series()),
+            "rows": self.rows,
+            "first_time": np.datetime_as_string(first, unit="s").replace("T", " "),
+            "last_time": np.datetime_as_string(last, unit="s").replace("T", " "),
+            "sha256": digest.hexdigest(),
+        }
 
     @property
     def rows(self) -> int:

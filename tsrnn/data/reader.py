@@ -366,16 +366,9 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
             f"{name}: every value is missing in column(s) {', '.join(layout.value_columns)}; fill the data or choose "
             f"other --columns"
         )
-    notes = list(layout.notes)
+    columns, notes = list(layout.value_columns), list(layout.notes)
     return Frame(
-        name,
-        layout.time_column,
-        list(layout.value_columns),
-        layout.id_column,
-        out,
-        dropped,
-        notes,
-        time_format=layout.time_format,
+        name, layout.time_column, columns, layout.id_column, out, dropped, notes, time_format=layout.time_format
     )
 
 
@@ -394,14 +387,5 @@ def _concat(frames: list[Frame], name: str) -> Frame:
     for f in frames:
         for why, n in f.dropped.items():
             dropped[why] = dropped.get(why, 0) + n
-    notes = sorted({n for f in frames for n in f.notes})
-    return Frame(
-        name,
-        first.time_column,
-        first.value_columns,
-        first.id_column,
-        data,
-        dropped,
-        notes,
-        time_format=first.time_format,
-    )
+    notes, fmt = sorted({n for f in frames for n in f.notes}), first.time_format
+    return Frame(name, first.time_column, first.value_columns, first.id_column, data, dropped, notes, time_format=fmt)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -87,13 +86,11 @@ def train(
     else:
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         score, run_name = score or ScoreConfig(), run_name_for(name, data)
-    dataset = read_dataset(str(data), dcfg, keep_text=False)
-    if dcfg.time_format is None and dataset.time_format in DAY_MONTH:  # found from a day above 12: the model keeps it
-        dcfg = dataclasses.replace(dcfg, time_format=dataset.time_format)
+    dataset, dcfg = _read(data, dcfg)
     log.info("%s: %d rows of %d series, columns %s", data, dataset.rows, len(dataset.series()), dataset.value_columns)
     model_cfg, score = resolve_auto(model_cfg, score, dataset, str(data))
     split = _split(dataset, model_cfg, cfg)
-    schema = _schema(dataset)
+    schema = dataset.schema()
     if resume is not None and schema["sha256"] != resume.schema["sha256"]:
         raise InputError(
             f"{data}: this is not the data run {run_name!r} was trained on; "
@@ -181,6 +178,14 @@ def _fit(
 
 
 RESUME_MAY_CHANGE = ("epochs",)  # the epoch limit; every other setting of a resumed run is its own
+
+
+def _read(data: str | Path, dcfg: DataConfig) -> tuple[Dataset, DataConfig]:
+    """The training data, and its reading settings with a day-first (or month-first) format found in it kept."""
+    dataset = read_dataset(str(data), dcfg, keep_text=False)
+    if dcfg.time_format is None and dataset.time_format in DAY_MONTH:
+        dcfg = dataclasses.replace(dcfg, time_format=dataset.time_format)
+    return dataset, dcfg
 
 
 def resume_config(run: Run, config: TrainConfig | None, sources: dict[str, str] | None = None) -> TrainConfig:
@@ -371,25 +376,3 @@ def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
             "or a smaller --window"
         )
     return Split(train, val, context, train_times, val_times, val_at)
-
-
-def _schema(dataset: Dataset) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    for seg in dataset.segments:
-        digest.update(seg.series.encode())
-        digest.update(seg.times.astype(np.int64).tobytes())
-        digest.update(np.ascontiguousarray(seg.values).tobytes())
-    first = min(seg.times[0] for seg in dataset.segments)
-    last = max(seg.times[-1] for seg in dataset.segments)
-    return {
-        "source": dataset.source,
-        "time_column": dataset.time_column,
-        "value_columns": list(dataset.value_columns),
-        "id_column": dataset.id_column,
-        "interval_seconds": dataset.interval_seconds,
-        "series": len(dataset.series()),
-        "rows": dataset.rows,
-        "first_time": np.datetime_as_string(first, unit="s").replace("T", " "),
-        "last_time": np.datetime_as_string(last, unit="s").replace("T", " "),
-        "sha256": digest.hexdigest(),
-    }
