@@ -121,6 +121,10 @@ def _checked(meta: ModelMetadata) -> ModelMetadata:
     if not (0 < meta.window <= 1_000_000 and 0 < meta.horizon <= 100_000):
         raise ValueError(f"window {meta.window} or horizon {meta.horizon} out of range")
     spec = meta.spec
+    from tsrnn.config import TIME_FEATURES
+
+    if meta.time_features not in TIME_FEATURES:
+        raise ValueError(f"time_features {meta.time_features!r} is not one of {', '.join(TIME_FEATURES)}")
     shape = meta.state_shape
     if shape and (len(shape) != 2 or not all(isinstance(d, int) and 0 < d <= 65_536 for d in shape)):
         raise ValueError(f"state_shape: expected [layers, hidden], got {shape}")

@@ -54,6 +54,8 @@ def _varint(buf: memoryview, i: int) -> tuple[int, int]:
 def _fields(buf: memoryview) -> list[tuple[int, Any]]:
     """(field number, value) of a message: an int for a varint, a memoryview for bytes and
     messages, None for fixed-width numbers; groups (deprecated) are skipped whole."""
+    if not isinstance(buf, memoryview):  # a number where a message belongs
+        raise _Malformed(0)
     out: list[tuple[int, Any]] = []
     i, n, groups = 0, len(buf), 0
     while i < n:
