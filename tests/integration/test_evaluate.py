@@ -62,6 +62,27 @@ def test_windows_in_the_probationary_period_are_counted_not_dropped(tmp_path: Pa
     assert "1 labelled window(s) start in a probationary period" in human.output
 
 
+@pytest.mark.parametrize(
+    ("pick", "message"),
+    [
+        (lambda t: [t[715], t[695]], "ends before it starts; swap its two times"),
+        (lambda t: ["2019-01-01 00:00:00", "2019-01-02 00:00:00"], "lies outside the scored rows"),
+        (lambda t: ["2030-01-01 00:00:00", "2030-01-02 00:00:00"], "lies outside the scored rows"),
+    ],
+)
+def test_a_window_backwards_or_outside_the_data_is_named(
+    tmp_path: Path, forecaster_onnx: Path, pick: object, message: str
+) -> None:
+    """Before, such a window was silently 'no labelled window' (or a miss): now evaluate says which and why."""
+    data, _ = _labelled(tmp_path, 700)
+    labels = tmp_path / "bad.json"
+    labels.write_text(json.dumps({"m.csv": [pick(stamps(1200, 2000))]}))  # type: ignore[operator]
+    watch(data, forecaster_onnx, scores_out=tmp_path / "s" / "m.csv")
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "s"), "--labels", str(labels)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr and "window 1" in result.stderr
+
+
 def test_a_long_format_scores_file_is_scored_per_series(tmp_path: Path, forecaster_onnx: Path) -> None:
     import polars as pl
 

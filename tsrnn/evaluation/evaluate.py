@@ -71,6 +71,24 @@ def load_labels(path: str | Path) -> dict[str, list[tuple[str, str]]]:
     return {str(k): [(str(a), str(b)) for a, b in v] for k, v in doc.items()}
 
 
+def label_windows(pairs: list[tuple[str, str]], times: np.ndarray, where: str) -> list[tuple[Any, Any]]:
+    """The labelled windows of one file as times, each checked: its end not before its start, and
+    some of it within the scores file's rows (a window outside them is a wrong key, year or zone)."""
+    windows = []
+    for k, (a, b) in enumerate(pairs, 1):
+        start, end = _times([a], where)[0], _times([b], where)[0]
+        if end < start:
+            raise InputError(f"{where}: window {k} [{a!r}, {b!r}] ends before it starts; swap its two times")
+        if len(times) and (end < times[0] or start > times[-1]):
+            first, last = (str(t).replace("T", " ") for t in (times[0], times[-1]))
+            raise InputError(
+                f"{where}: window {k} [{a!r}, {b!r}] lies outside the scored rows ({first} to {last}); check the "
+                "labels' key, year and time zone"
+            )
+        windows.append((start, end))
+    return windows
+
+
 def score_files(scores: str | Path) -> list[tuple[Path, str]]:
     """(file, name relative to the scores directory) for a file or every *.csv under a directory."""
     p = Path(scores)
@@ -236,7 +254,7 @@ def evaluate(
             except pl.exceptions.PolarsError:
                 raise InputError(f"{path}: the score and anomaly columns must be numbers") from None
             where = f"{labels_path} ({key})"
-            windows = [(_times([a], where)[0], _times([b], where)[0]) for a, b in labels[key]]
+            windows = label_windows(labels[key], times, where)
             prepared.append(prepare(shown, times, score, windows))
             reports.append(_file_report(shown, key, frame[order], times, score, flag, windows))
     if not prepared:
