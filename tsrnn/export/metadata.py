@@ -18,6 +18,7 @@ from tsrnn.kinds import Kind, kind_of
 from tsrnn.scoring.calibration import Calibration
 
 FORMAT = "1"
+MAX_ROWS = 10_000_000  # the largest window, memory or cooldown in rows a model's metadata may ask for
 _JSON_KEYS = ("value_columns", "data_config", "scaler", "calibration", "training_data", "state_shape", "state_names")
 
 
@@ -152,6 +153,9 @@ def _check_calibration(meta: ModelMetadata) -> None:
     from tsrnn.scoring import CHANNELS, ERROR_KINDS, FREEZE_SCOPES, NOVELTY_KINDS, THRESHOLD_METHODS
 
     calibration = meta.scorer_calibration
+    for key in ("warmup", "memory", "smooth", "novelty_window", "novelty_memory", "cooldown", "hold", "accept_after"):
+        if not 0 <= getattr(calibration, key) <= MAX_ROWS:  # sizes of what a detector allocates, or counts of rows
+            raise ValueError(f"calibration.{key}: {getattr(calibration, key)} is not between 0 and {MAX_ROWS:,}")
     settings = calibration.settings()
     for key, allowed in (
         ("error", (*ERROR_KINDS, "none")),

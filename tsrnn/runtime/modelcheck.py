@@ -222,3 +222,25 @@ def check_io(session: Any, meta: Any, source: str) -> None:
                     f"{source}: the graph's {item.name!r} is {item.type} of rank {len(item.shape)}; its metadata "
                     f"({meta.kind}) needs tensor(float) of rank {rank}; export the model again with `tsrnn export RUN`"
                 )
+            _check_sizes(item, _sizes(meta).get(item.name.removesuffix("_out"), {}), source)
+
+
+def _sizes(meta: Any) -> dict[str, dict[int, int]]:
+    """The fixed sizes the metadata implies, by tensor and axis: features, horizon, layers and hidden."""
+    out: dict[str, dict[int, int]] = {"x": {-1: meta.features}, "prev": {-1: meta.features}}
+    if meta.spec.stateful or not meta.spec.own_novelty:
+        out["forecast"] = {-2: meta.horizon}
+    if len(meta.state_shape) == 2:
+        layers, hidden = meta.state_shape
+        out["h"] = out["c"] = {0: layers, 2: hidden}
+    return out
+
+
+def _check_sizes(item: Any, sizes: dict[int, int], source: str) -> None:
+    for axis, size in sizes.items():
+        have = item.shape[axis]
+        if isinstance(have, int) and have != size:
+            raise ModelError(
+                f"{source}: the graph's {item.name!r} has {have} on axis {axis % len(item.shape)} where its metadata "
+                f"says {size}; export the model again with `tsrnn export RUN`"
+            )
