@@ -25,8 +25,13 @@ def _specials(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     folder.mkdir()
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "elsewhere")
+    device = tmp_path / "null"  # its own null device: a regression replaces it, not the machine's /dev/null
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("creating a device node needs root")
     return {
-        "device": (Path("/dev/null"), "a character device"),
+        "device": (device, "a character device"),
         "fifo": (fifo, "a fifo"),
         "socket": (sock_path, "a socket"),
         "directory": (folder, "a directory"),
