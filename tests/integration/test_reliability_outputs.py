@@ -374,3 +374,14 @@ def test_many_series_are_refused_by_count_before_their_content() -> None:
     doc["series"] = {str(i): {} for i in range(MAX_SERIES + 1)}
     with pytest.raises(Invalid, match=f"{MAX_SERIES + 1:,} series"):
         check_document(doc, model)
+
+
+def test_a_link_planted_as_a_runs_training_lock_is_refused(tmp_path: Path, history_csv: Path) -> None:
+    """train opens RUN/training.lock with O_CREAT: through a planted link it would create any file."""
+    run_dir = tmp_path / "runs" / "history"
+    run_dir.mkdir(parents=True)
+    target = tmp_path / "elsewhere" / "made-by-tsrnn"
+    target.parent.mkdir()
+    (run_dir / "training.lock").symlink_to(target)
+    one_line(run("train", history_csv, "--runs-dir", tmp_path / "runs", "--epochs", "1", "--quiet"), "symbolic link")
+    assert not target.exists()

@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 
 from tsrnn.errors import InputError
-from tsrnn.evaluation.evaluate import _times, load_labels, match_label, read_scores
+from tsrnn.evaluation.evaluate import read_scores
+from tsrnn.evaluation.labels import load_labels, match_label, times_of
 from tsrnn.report.plots import ScoredSeries, Span, scores_figure, training_figure
 
 
@@ -47,7 +48,7 @@ def load_scored(
         raise InputError(f"{path}: no series {series!r}; it has {', '.join(map(str, names[:10]))}")
     if idcol is not None:
         frame = frame.filter(pl.col(idcol) == name)
-    times = _times(frame["timestamp"], str(path))
+    times = times_of(frame["timestamp"], str(path))
     skip = {"timestamp", "score", "alert_score", "anomaly", "alert", idcol}
     value_cols = [c for c in frame.columns if c not in skip and not c.startswith(("expected", "score_"))]
 
@@ -84,7 +85,7 @@ def label_spans(labels_path: str | Path, key: str) -> list[Span]:
             f"{labels_path}: no labels for {key!r}; it has {', '.join(list(labels)[:5])} (use --label-key)"
         )
     where = f"{labels_path} ({found})"
-    return [Span(_times([a], where)[0], _times([b], where)[0], "labelled") for a, b in labels[found]]
+    return [Span(times_of([a], where)[0], times_of([b], where)[0], "labelled") for a, b in labels[found]]
 
 
 def report(

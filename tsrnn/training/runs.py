@@ -10,6 +10,7 @@ killed, and reads as "interrupted".
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import pickle
@@ -248,7 +249,7 @@ def training_now(path: Path) -> bool | None:
     except ImportError:  # Windows: the status stays as written
         return None
     try:
-        fd = os.open(path / LOCK_FILE, os.O_RDONLY)
+        fd = _open_lock(path / LOCK_FILE, os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:
@@ -258,6 +259,16 @@ def training_now(path: Path) -> bool | None:
         return True
     finally:
         os.close(fd)  # closing releases a lock taken here
+
+
+def _open_lock(lock: Path, flags: int) -> int:
+    """The lock file, never through a link planted in its place (which could make tsrnn create or open another file)."""
+    try:
+        return os.open(lock, flags | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise ModelError(f"{lock} is a symbolic link; tsrnn does not follow links it writes: remove it") from None
 
 
 @contextlib.contextmanager
@@ -271,7 +282,7 @@ def training_lock(path: Path) -> Iterator[None]:
         return
     created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(path / LOCK_FILE, os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
