@@ -295,6 +295,10 @@ CRAFTED = {
         "scale: inf is not a finite number",
     ),
     "unknown method": (lambda d: _series(d)["detector"]["threshold"].update(method="x"), "'x' is not one of"),
+    "a list for the method": (  # found by the long property search: a TypeError before
+        lambda d: _series(d)["detector"]["threshold"].update(method=[]),
+        "[] is not one of",
+    ),
     "unknown top key": (lambda d: d.update(extra=1), "unknown key 'extra'"),
     "unknown series key": (lambda d: _series(d).update(evil=[0] * 100), "unknown key 'evil'"),
     "last values of 3 columns": (lambda d: _series(d).update(last_values=[1.0, 2.0, 3.0]), "last_values"),

@@ -119,7 +119,7 @@ def _detector(det: dict[str, Any], where: str, features: int) -> None:
             _number(scale["scale"], f"{where}.scales.{channel}.scale")
     th = det["threshold"]
     _keys(th, f"{where}.threshold", {"method", "level", "peaks", "seen", "recent"})
-    if th["method"] not in METHODS:
+    if not isinstance(th["method"], str) or th["method"] not in METHODS:
         raise Invalid(f"{where}.threshold.method: {th['method']!r} is not one of {', '.join(METHODS)}")
     _number(th["level"], f"{where}.threshold.level")
     _number(th["seen"], f"{where}.threshold.seen")
