@@ -389,3 +389,20 @@ def test_a_link_planted_as_a_runs_training_lock_is_refused(tmp_path: Path, histo
     (run_dir / "training.lock").symlink_to(target)
     one_line(run("train", history_csv, "--runs-dir", tmp_path / "runs", "--epochs", "1", "--quiet"), "symbolic link")
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("state", "scores"), [("same.x", "same.x"), (None, "MODEL"), ("MODEL", None)], ids=["state", "model", "model-state"]
+)
+def test_an_output_that_is_also_the_model_or_the_state_is_refused(
+    tmp_path: Path, data: Path, forecaster_onnx: Path, state: str | None, scores: str | None
+) -> None:
+    """Found trying the CLI as a user: a state written over the scores file lost every row; scores over the model."""
+    model = tmp_path / "m.onnx"
+    model.write_bytes(forecaster_onnx.read_bytes())
+    args: list[Any] = []
+    for flag, name in (("--state", state), ("--scores-out", scores)):
+        if name is not None:
+            args += [flag, model if name == "MODEL" else tmp_path / name]
+    one_line(watch(data, model, *args), "is also the", "name another file")
+    assert model.read_bytes() == forecaster_onnx.read_bytes() and not (tmp_path / "same.x").exists()

@@ -30,7 +30,7 @@ from tsrnn.runtime.providers import GpuOptions
 from tsrnn.scoring.detector import SeriesDetector
 from tsrnn.scoring.events import Event
 from tsrnn.scoring.types import DetectorSettings
-from tsrnn.streaming.output import ScoresWriter, claim_scores
+from tsrnn.streaming.output import ScoresWriter, check_apart, claim_scores
 from tsrnn.streaming.result import Tally, WatchResult
 from tsrnn.streaming.resume import SEEN, carry_last_rows, drop_seen
 from tsrnn.streaming.segments import Prepared, advanced, plan, scores_rows, with_context
@@ -77,6 +77,7 @@ def watch(
     each channel's score to the scores file. Its text cells and header names that a spreadsheet
     would take for a formula get a leading quote (`tsrnn.safetext`), unless `raw_csv`.
     """
+    check_apart(model, state, scores_out)
     job = open_job(
         source,
         model,

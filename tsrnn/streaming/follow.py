@@ -10,6 +10,7 @@ from typing import Any
 
 from tsrnn.errors import InputError
 from tsrnn.streaming.engine import EventSink, open_job
+from tsrnn.streaming.output import check_apart
 from tsrnn.streaming.result import FollowResult, WatchResult
 from tsrnn.streaming.sources import SourceChanged
 
@@ -42,6 +43,7 @@ def follow(
     """
     if str(source) == "-" or not interval > 0:
         raise InputError("--follow needs a file (not stdin) and a positive --interval")
+    check_apart(model, state, scores_out)
     job = open_job(source, model, **options)
     stop = stop or threading.Event()
     result = FollowResult(str(source), str(model))

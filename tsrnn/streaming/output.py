@@ -220,3 +220,14 @@ def claim_scores(target: str | Path, saved: WatchState, state_path: Path | None,
     saved.outputs[key] = 0
     if state_path is not None:
         save_state(state_path, saved)
+
+
+def check_apart(model: str | Path, state: str | Path | None, scores_out: str | Path | None) -> None:
+    """Refuse a run whose scores file is its model or its state, or whose state is its model: each
+    would replace the other (a state written over the scores loses every row)."""
+    named = [("--model", model), ("--state", state), ("--scores-out", None if str(scores_out) == "-" else scores_out)]
+    given = [(flag, os.path.realpath(p)) for flag, p in named if p is not None]
+    for i, (flag, real) in enumerate(given):
+        for other, real_other in given[i + 1 :]:
+            if real == real_other:
+                raise OutputError(f"{other} {real} is also the {flag}: one would replace the other; name another file")
