@@ -170,6 +170,8 @@ def test_any_bytes_as_a_model_are_refused_by_tsrnn(tmp_path: Path, blob: bytes) 
         ("time_features", (), "null", "time_features"),
         ("state_shape", (), [1, 32], "'h' has 2 on axis 0 where its metadata says 1"),  # found by the long search
         ("calibration", ("novelty_memory",), 10**12, "calibration.novelty_memory"),  # ... it took 24 GB
+        ("calibration", ("history_rows",), 10**30, "calibration.history_rows"),  # OverflowError in scoring
+        ("calibration", ("range_seed", "rows"), float("inf"), "metadata is damaged"),  # OverflowError at start
     ],
 )
 def test_damaged_metadata_found_by_the_fuzz_is_one_line(

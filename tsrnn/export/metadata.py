@@ -104,7 +104,7 @@ class ModelMetadata:
             raise ModelError(f"{source}: tsrnn metadata is incomplete ({exc}); export the model again") from None
         try:
             return _checked(cls(**values))
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError, OverflowError) as exc:
             raise ModelError(f"{source}: tsrnn metadata is damaged ({exc}); export the model again") from None
 
 
@@ -156,6 +156,8 @@ def _check_calibration(meta: ModelMetadata) -> None:
     for key in ("warmup", "memory", "smooth", "novelty_window", "novelty_memory", "cooldown", "hold", "accept_after"):
         if not 0 <= getattr(calibration, key) <= MAX_ROWS:  # sizes of what a detector allocates, or counts of rows
             raise ValueError(f"calibration.{key}: {getattr(calibration, key)} is not between 0 and {MAX_ROWS:,}")
+    if not 0 <= calibration.history_rows <= 10**12:
+        raise ValueError(f"calibration.history_rows: {calibration.history_rows} is not a number of rows")
     settings = calibration.settings()
     for key, allowed in (
         ("error", (*ERROR_KINDS, "none")),
