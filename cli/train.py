@@ -334,12 +334,16 @@ class _Progress:
             transient=True,
         )
         self.task = self.bar.add_task("train", total=epochs, losses="")
-        self.bar.start()
+        self.started = False  # from the first epoch: an error before it is the only line printed
 
     def update(self, stats) -> None:  # EpochStats
+        if not self.started:
+            self.bar.start()
+            self.started = True
         self.bar.update(
             self.task, completed=stats.epoch, losses=f"train {stats.train_loss:.4f} val {stats.val_loss:.4f}"
         )
 
     def stop(self) -> None:
-        self.bar.stop()
+        if self.started:
+            self.bar.stop()

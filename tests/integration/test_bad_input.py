@@ -149,3 +149,17 @@ def test_unusable_rows_are_counted_and_the_command_goes_on(tmp_path: Path) -> No
     summary = json.loads(result.stdout)
     assert summary["dropped_rows"] == {"blank line": 1, "duplicate timestamp (kept the last)": 1}
     assert summary["filled"] == {"rows with missing values filled (interpolate)": 1}
+
+
+def test_a_failing_train_prints_its_error_line_alone(tmp_path: Path) -> None:
+    """The progress bar starts with the first epoch: before, a failure printed an empty line first."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tsrnn", "train", str(tmp_path / "missing.csv"), "--runs-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("tsrnn: error: ") and result.stderr.count("\n") == 1, repr(result.stderr)
