@@ -40,9 +40,11 @@ def command(
     quiet: Quiet = False,
 ) -> None:
     from tsrnn.forecasting import forecast
-    from tsrnn.fsutil import atomic_write_bytes
+    from tsrnn.fsutil import atomic_write_bytes, check_not_input
     from tsrnn.training.runs import resolve_run
 
+    check_not_input(out, data)
+    check_not_input(plot, data, "--plot")
     if plot:
         from tsrnn.extras import require
 

@@ -122,3 +122,13 @@ def umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def check_not_input(out: str | Path | None, data: str | Path, what: str = "--out") -> None:
+    """Refuse an output that is the data file the command reads: writing it would replace the data."""
+    if out is None or str(out) in ("-", "") or str(data) == "-":
+        return
+    if os.path.realpath(out) == os.path.realpath(data) or (
+        os.path.exists(out) and os.path.exists(data) and os.path.samefile(out, data)
+    ):
+        raise OutputError(f"{what} {out} is the data file the command reads: it would be replaced; name another file")

@@ -406,3 +406,12 @@ def test_an_output_that_is_also_the_model_or_the_state_is_refused(
             args += [flag, model if name == "MODEL" else tmp_path / name]
     one_line(watch(data, model, *args), "is also the", "name another file")
     assert model.read_bytes() == forecaster_onnx.read_bytes() and not (tmp_path / "same.x").exists()
+
+
+def test_forecast_refuses_to_write_over_its_own_data(tmp_path: Path, workdir: Path, forecaster_onnx: Path) -> None:
+    """Found trying the CLI as a user: `forecast RUN data.csv --out data.csv` replaced the data with the forecast."""
+    data = tmp_path / "data.csv"
+    data.write_bytes((workdir / "history.csv").read_bytes())
+    before = data.read_bytes()
+    one_line(run("forecast", "fc", data, "--runs-dir", workdir / "runs", "--out", data), "is the data file")
+    assert data.read_bytes() == before
