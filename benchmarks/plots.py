@@ -11,6 +11,7 @@ Medians of --repeat runs in this process. Target (issue 14): under 10 s for 1,00
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -48,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the runs as one JSON document")
     args = parser.parse_args()
     from tsrnn.report.figures import report
 
@@ -60,6 +62,9 @@ def main() -> None:
             result = report(data, Path(tmp) / f"r{k}.png", threshold=0.7)
             times.append(time.perf_counter() - started)
         size = (Path(tmp) / "r0.png").stat().st_size
+    if args.json:
+        print(json.dumps({"rows": args.rows, "seconds": times, "events": result.events, "bytes": size}))
+        return
     median = statistics.median(times)
     verdict = "met" if median < 10 else "NOT met"
     print(

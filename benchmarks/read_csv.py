@@ -70,13 +70,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print every run as one JSON document")
     args = parser.parse_args()
     path = Path(tempfile.gettempdir()) / f"tsrnn-bench-{args.rows}.csv"
     if not path.exists():
         started = time.perf_counter()
         generate(path, args.rows)
-        print(f"generated {path} in {time.perf_counter() - started:.1f} s")
+        took = time.perf_counter() - started
+        print(f"generated {path} in {took:.1f} s", file=sys.stderr if args.json else sys.stdout)
     size_mb = path.stat().st_size / 2**20
+    if args.json:  # interleaved, so a slow moment of a shared machine falls on every reader alike
+        runs: dict[str, list] = {"polars": [], "frame": [], "dataset": []}
+        for _ in range(args.repeat):
+            for what in runs:
+                runs[what].append(measure(path, what))
+        assert all(r["rows"] == args.rows for rr in runs.values() for r in rr), runs
+        print(json.dumps({"rows": args.rows, "file_mib": size_mb, "runs": runs}))
+        return
     print(
         f"file: {args.rows:,} rows x 3 columns, {size_mb:.0f} MiB; median of {args.repeat} runs, each in a fresh "
         f"process"

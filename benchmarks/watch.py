@@ -1,6 +1,6 @@
 """Benchmark: what `tsrnn watch` costs — backfill, many series, cold start, memory.
 
-    .venv/bin/python benchmarks/watch.py [--rows 1000000] [--repeat 5]
+    .venv/bin/python benchmarks/watch.py [--rows 1000000] [--repeat 5] [--json]
 
 1. Backfill: `tsrnn watch BIG.csv --scores-out` as a user runs it (a fresh process, pinned to one
    core with taskset when available, --threads 1), on a ROWS-row univariate CSV, with the default
@@ -10,7 +10,8 @@
    call on the same rows (the floor: tsrnn's end-to-end cost as a multiple of it). Against it,
    the same PyTorch model scoring sliding windows eagerly (windows of the model's 32-row warm-up
    length, each from a zero state, the way most libraries score a stream), in batches of 1,024
-   windows and one window per new row; rows per second of the model alone.
+   windows and one window per new row, and stepped one row at a time with its state carried
+   (what a Python user without the exported graph would run); rows per second of the model alone.
 2. Many series: 1,000 series with one new row each, in one onnxruntime call (median), and a whole
    `tsrnn watch` run on a long-format file that brings one new row for each of 1,000 series, and
    the size of its state file per series.
@@ -19,7 +20,7 @@
 4. Memory: peak RSS of backfills of growing size.
 Targets (issues 6 and 11): backfill with the default detector >= 300,000 rows/s on one core and
 >= 50x the eager windows; 1,000 series in one call < 10 ms; cold start < 0.3 s, --help < 0.3 s;
-peak RSS < 200 MB and flat.
+peak RSS < 200 MB and flat. `--json` prints every sample (benchmarks/run.py reads it).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def eager_windows_rate(run_dir: Path, csv: Path, rows: int = 20_000, window: int
         if tf is not None
         else None
     )
+    rows = len(windows)  # the history may hold fewer rows than asked for
     started = time.perf_counter()
     with torch.no_grad():
         for a in range(0, rows, batch):
@@ -100,7 +102,7 @@ def eager_windows_rate(run_dir: Path, csv: Path, rows: int = 20_000, window: int
     return rows / (time.perf_counter() - started)
 
 
-def many_series(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
+def many_series(onnx: Path, tmp: Path, repeat: int) -> tuple[list[float], list[float], float]:
     from tsrnn.export.metadata import read_metadata
     from tsrnn.runtime.inferencer import ForecasterRunner
     from tsrnn.runtime.session import open_session
@@ -110,7 +112,7 @@ def many_series(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
     jobs = [(np.array([[50.0 + k % 7]]), runner.initial()) for k in range(1000)]
     times = [np.array(["2020-01-03T00:00"], "datetime64[us]")] * len(jobs)  # the default model reads the time of day
     calls = []
-    for _ in range(max(repeat, 20)):
+    for _ in range(max(repeat, 20)):  # every call is a sample
         started = time.perf_counter()
         runner.run_many(jobs, times)
         calls.append(time.perf_counter() - started)
@@ -163,7 +165,7 @@ def many_series(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
                 ]
             )[0]
         )
-    return statistics.median(calls) * 1e3, statistics.median(runs), state.stat().st_size / 1000
+    return [c * 1e3 for c in calls], runs, state.stat().st_size / 1000 / 1000
 
 
 def bare_call_rate(onnx: Path, csv: Path, rows: int = 200_000) -> float:
@@ -192,7 +194,7 @@ def bare_call_rate(onnx: Path, csv: Path, rows: int = 200_000) -> float:
     return rows / (time.perf_counter() - started)
 
 
-def cold_start(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
+def cold_start(onnx: Path, tmp: Path, repeat: int) -> tuple[list[float], list[float]]:
     small = tmp / "small.csv"
     series_csv(small, 100)
     state = tmp / "small.state"
@@ -209,14 +211,76 @@ def cold_start(onnx: Path, tmp: Path, repeat: int) -> tuple[float, float]:
             )[0]
         )
     helps = [timed_process([str(BIN), "--help"])[0] for _ in range(repeat)]
-    return statistics.median(runs), statistics.median(helps)
+    return runs, helps
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+def eager_stepped_rate(run_dir: Path, csv: Path, rows: int = 2000) -> float:
+    """The same PyTorch model stepped one new row at a time with its state carried (eager, one
+    thread): what a Python user without the exported graph would run for a stream."""
+    import polars as pl
+    import torch
+
+    from tsrnn.data.timefeatures import time_features
+    from tsrnn.training.runs import load_run
+
+    torch.set_num_threads(1)
+    run = load_run(run_dir)
+    net = run.load_model()
+    frame = pl.read_csv(csv, n_rows=rows, try_parse_dates=True)
+    scaled = ((frame["value"].to_numpy() - run.scaler.mean[0]) / run.scaler.scale[0]).astype(np.float32)
+    x = torch.from_numpy(scaled)[None, :, None]
+    diff = torch.diff(x, dim=1, prepend=x[:, :1])
+    spec = run.model_config.time_features
+    tf = torch.from_numpy(time_features(frame["timestamp"].to_numpy(), spec))[None] if spec != "none" else None
+    rows = x.shape[1]
+    state = net.zero_state(1)
+    started = time.perf_counter()
+    with torch.no_grad():
+        for t in range(rows):
+            extra = {"tf": tf[:, t : t + 1]} if tf is not None else {}
+            if run.model_config.inputs == "diff":
+                extra["diff"] = diff[:, t : t + 1]
+            _, *state = net(x[:, t : t + 1], *state, **extra)
+    return rows / (time.perf_counter() - started)
+
+
+def watch_command(csv: Path, onnx: Path, out: Path) -> list[str]:
+    return one_core(
+        [str(BIN), "watch", str(csv), "--model", str(onnx), "--scores-out", str(out)]
+        + ["--exit-zero", "--quiet", "--threads", "1"]
+    )
+
+
+def backfill(onnx: Path, tmp: Path, rows: int, repeat: int) -> dict[str, object]:
+    """At `rows`, interleaved runs: the default detector, the forecast channel alone, and the bare
+    onnxruntime calls (each a list of samples); at a tenth and a third of it, one run each for memory."""
+    seconds: list[float] = []
+    alone: list[float] = []
+    bare: list[float] = []
+    peaks: dict[str, float] = {}
+    for size in sorted({rows // 10, rows // 3, rows}):
+        big = tmp / f"big{size}.csv"
+        series_csv(big, size, start=3000, seed=2)
+        cmd = watch_command(big, onnx, tmp / "out.csv")
+        for _ in range(repeat if size == rows else 1):
+            took, peak = timed_process(cmd)
+            peaks[str(size)] = max(peaks.get(str(size), 0.0), peak)
+            if size == rows:
+                seconds.append(took)
+                alone.append(timed_process([*cmd, "--channels", "forecast"])[0])
+                bare.append(bare_call_rate(onnx, big))
+        os.remove(big)
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "forecast_only_seconds": alone,
+        "bare_rows_per_s": bare,
+        "peak_mib": peaks,
+    }
+
+
+def measure(rows: int, repeat: int) -> dict[str, object]:
+    """Every figure of this benchmark, each a list of samples (one per run) where it is repeated."""
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         series_csv(tmp / "history.csv", 3000, seed=1)
@@ -225,84 +289,52 @@ def main() -> None:
         subprocess.run(
             [BIN, "export", "history", "--runs-dir", str(tmp / "runs"), "--out", str(onnx), "--quiet"], check=True
         )
+        doc = backfill(onnx, tmp, rows, repeat)
+        run_dir, history = tmp / "runs" / "history", tmp / "history.csv"
+        doc["eager_windows_rows_per_s"] = [eager_windows_rate(run_dir, history) for _ in range(repeat)]
+        doc["eager_one_window_rows_per_s"] = [
+            eager_windows_rate(run_dir, history, rows=1000, batch=1) for _ in range(repeat)
+        ]
+        doc["eager_stepped_rows_per_s"] = [eager_stepped_rate(run_dir, history) for _ in range(repeat)]
+        calls, runs, state_kb = many_series(onnx, tmp, repeat)
+        doc.update({"call_ms_1000_series": calls, "fleet_run_s": runs, "state_kb_per_series": state_kb})
+        starts, helps = cold_start(onnx, tmp, repeat)
+        doc.update({"cold_start_s": starts, "help_s": helps})
+    return doc
 
-        print(f"tsrnn watch benchmark; medians of {args.repeat}; default model (LSTM 2x32)")
-        sizes = sorted({args.rows // 10, args.rows // 3, args.rows})
-        backfill, forecast_only = {}, []
-        for rows in sizes:
-            big = tmp / f"big{rows}.csv"
-            series_csv(big, rows, start=3000, seed=2)
-            cmd = one_core(
-                [
-                    str(BIN),
-                    "watch",
-                    str(big),
-                    "--model",
-                    str(onnx),
-                    "--scores-out",
-                    str(tmp / "out.csv"),
-                    "--exit-zero",
-                    "--quiet",
-                    "--threads",
-                    "1",
-                ]
-            )
-            results = []
-            for _ in range(
-                args.repeat if rows == args.rows else 1
-            ):  # interleaved: the default, then the forecast channel alone
-                results.append(timed_process(cmd))
-                if rows == args.rows:
-                    forecast_only.append(timed_process([*cmd, "--channels", "forecast"])[0])
-            backfill[rows] = (statistics.median(r[0] for r in results), max(r[1] for r in results))
-            if rows == args.rows:
-                bare = bare_call_rate(onnx, big)
-            os.remove(big)
-        seconds, peak = backfill[args.rows]
-        eager = eager_windows_rate(tmp / "runs" / "history", tmp / "history.csv")
-        eager1 = eager_windows_rate(tmp / "runs" / "history", tmp / "history.csv", rows=2000, batch=1)
-        rate = args.rows / seconds
-        alone = args.rows / statistics.median(forecast_only)
-        print(
-            f"backfill {args.rows:,} rows, end to end, one core: {seconds:.2f} s = {rate:,.0f} rows/s (default "
-            f"detector); "
-            f"forecast channel alone {alone:,.0f} rows/s (the novelty and range channels cost {alone / rate:.2f}x); "
-            f"the bare onnxruntime calls {bare:,.0f} rows/s (tsrnn end to end: {bare / rate:.2f}x the floor)"
-        )
-        print(
-            f"eager PyTorch, 32-row sliding windows, model only, one thread: batches of 1,024 {eager:,.0f} rows/s "
-            f"(tsrnn end to end {rate / eager:.1f}x); one window per new row {eager1:,.0f} rows/s (tsrnn "
-            f"{rate / eager1:.0f}x)"
-        )
-        print(
-            "peak RSS by backfill size: "
-            + ", ".join(f"{rows:,} rows {mib:.0f} MiB" for rows, (_, mib) in backfill.items())
-        )
-        call_ms, fleet_s, state_kb = many_series(onnx, tmp, args.repeat)
-        print(
-            f"1,000 series with one new row each: one onnxruntime call {call_ms:.2f} ms; a whole tsrnn watch run "
-            f"{fleet_s:.2f} s; "
-            f"state {state_kb / 1000:.1f} KB per series"
-        )
-        start_s, help_s = cold_start(onnx, tmp, args.repeat)
-        print(f"cold start: tsrnn watch with --state and one new row {start_s:.2f} s; tsrnn --help {help_s:.2f} s")
-        print(
-            json.dumps(
-                {
-                    "rows_per_s": rate,
-                    "forecast_channel_rows_per_s": alone,
-                    "bare_call_rows_per_s": bare,
-                    "eager_rows_per_s": eager,
-                    "eager_one_window_rows_per_s": eager1,
-                    "call_ms_1000_series": call_ms,
-                    "fleet_run_s": fleet_s,
-                    "state_kb_per_series": state_kb / 1000,
-                    "cold_start_s": start_s,
-                    "help_s": help_s,
-                    "peak_mib": {str(k): v[1] for k, v in backfill.items()},
-                }
-            )
-        )
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print every sample as one JSON document")
+    args = parser.parse_args()
+    doc = measure(args.rows, args.repeat)
+    if args.json:
+        print(json.dumps(doc))
+        return
+    med = statistics.median
+    rate = args.rows / med(doc["seconds"])
+    alone = args.rows / med(doc["forecast_only_seconds"])
+    bare = med(doc["bare_rows_per_s"])
+    print(f"tsrnn watch benchmark; medians of {args.repeat}; default model")
+    print(
+        f"backfill {args.rows:,} rows, end to end, one core: {rate:,.0f} rows/s (default detector); forecast channel "
+        f"alone {alone:,.0f} rows/s; the bare onnxruntime calls {bare:,.0f} rows/s (tsrnn end to end: "
+        f"{bare / rate:.2f}x the floor)"
+    )
+    print(
+        f"eager PyTorch, one thread, model only: 32-row windows in batches of 1,024 "
+        f"{med(doc['eager_windows_rows_per_s']):,.0f} rows/s; one window per new row "
+        f"{med(doc['eager_one_window_rows_per_s']):,.0f} rows/s; stepped one row at a time with its state "
+        f"{med(doc['eager_stepped_rows_per_s']):,.0f} rows/s"
+    )
+    print("peak RSS by backfill size: " + ", ".join(f"{k} rows {v:.0f} MiB" for k, v in doc["peak_mib"].items()))
+    print(
+        f"1,000 series with one new row each: one onnxruntime call {med(doc['call_ms_1000_series']):.2f} ms; a whole "
+        f"tsrnn watch run {med(doc['fleet_run_s']):.2f} s; state {doc['state_kb_per_series']:.1f} KB per series"
+    )
+    print(f"cold start with --state {med(doc['cold_start_s']):.2f} s; tsrnn --help {med(doc['help_s']):.2f} s")
 
 
 if __name__ == "__main__":
