@@ -16,7 +16,10 @@ LOWEST_STAMP := $(LOWEST_VENV)/.installed
 LOWEST_TESTS ?= tests/unit tests/integration/test_cli.py tests/integration/test_watch.py
 UV ?= uv
 
-.PHONY: demo test install clean test-lowest lock
+.PHONY: demo test install clean test-lowest lock bench bench-quick
+
+# make bench: the optional bench extra too (Darts, the peer the forecast benchmark compares with)
+BENCH_STAMP := $(VENV)/.installed-bench
 
 # Creates the virtual environment if missing and installs tsrnn with its training and test
 # extras; torch is pinned in constraints.txt to the CPU build this machine type provides.
@@ -39,12 +42,26 @@ demo: $(STAMP)
 	$(BIN)/tsrnn report $(DEMO_RUNS)/cpu_recent_scores.csv --model $(DEMO_MODEL) --labels sample_data/cpu_labels.json \
 		--label-key cpu_recent.csv --out $(DEMO_RUNS)/cpu_recent_report.png --html $(DEMO_RUNS)/cpu_recent_report.html
 
-# Lint, format and types first (seconds), then the suite.
+# Lint, format and types first (seconds), then the suite, then every benchmark on small inputs.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+	$(MAKE) bench-quick
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train,dev,plot,bench]'
+	touch $(BENCH_STAMP)
+
+# Every benchmark, one after the other (about an hour and a half on 2 cores; the data in ../shared):
+# writes benchmarks/results.json and docs/benchmarks.md. BENCH_ARGS='--parts watch --merge' re-runs one.
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The same code on small inputs (about a minute), into build/bench-quick/: it cannot rot unseen.
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run.py --quick
 
 $(LOWEST_STAMP): pyproject.toml constraints.txt requirements-lowest.txt
 	rm -rf $(LOWEST_VENV)
