@@ -20,7 +20,8 @@ from typer.core import TyperCommand, TyperGroup
 from tsrnn import __version__
 from tsrnn.errors import TsrnnError
 
-COMMANDS = ("train", "export", "watch", "evaluate", "report", "forecast", "info")  # one module each, in help order
+# one module each, in help order
+COMMANDS = ("train", "export", "watch", "evaluate", "report", "forecast", "info", "bench")
 
 
 class _Group(TyperGroup):
