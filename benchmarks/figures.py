@@ -119,8 +119,9 @@ def watch(raw: dict[str, Any]) -> list[Figure]:
         n = min(len(rate), len(raw[key]))
         out.append(fig(f"tsrnn end to end / {label}", "x", [rate[i] / raw[key][i] for i in range(n)]))
     out += [
+        fig("1,000 series, one new row each: the bare onnxruntime call", "ms", raw["bare_call_ms_1000_series"]),
         fig(
-            "1,000 series, one new row each, one onnxruntime call",
+            "1,000 series, one new row each: the runner (stack, one onnxruntime call, unstack, errors)",
             "ms",
             raw["call_ms_1000_series"],
             ("<=", WATCH_FLEET_MS),

@@ -39,6 +39,7 @@ def test_ratios_are_taken_within_each_run():
         "eager_one_window_rows_per_s": [10.0, 5.0],
         "eager_stepped_rows_per_s": [20.0, 10.0],
         "call_ms_1000_series": [3.0],
+        "bare_call_ms_1000_series": [1.0],
         "fleet_run_s": [1.0],
         "state_kb_per_series": 10.0,
         "cold_start_s": [0.3],
