@@ -173,3 +173,17 @@ def test_every_model_kind_is_measured(fixture: str, kind: str, request: pytest.F
     (m,) = result.measurements
     assert result.kind == kind and m.parity == 0.0 and result.skipped == []
     assert 0 < m.step_p50_ms <= m.step_p99_ms and 0 < m.series_p50_ms <= m.series_p99_ms and m.backlog_rows_per_s > 0
+
+
+def test_the_cli_default_batch_is_watchs_backfill_slice_and_help_loads_no_runtime() -> None:
+    """cli/bench.py keeps its own copy of BACKLOG_ROWS so `tsrnn --help` does not import onnxruntime."""
+    import subprocess
+    import sys
+
+    from tsrnn.runtime.inferencer import BACKLOG_ROWS
+    from tsrnn_cli import bench as cli_bench
+
+    assert cli_bench.BACKLOG_ROWS == BACKLOG_ROWS
+    code = "import sys, tsrnn_cli.bench; print('onnxruntime' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
