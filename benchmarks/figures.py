@@ -249,3 +249,28 @@ def forecast(raw: dict[str, Any], darts_reason: str | None) -> list[Figure]:
                 )
             )
     return out
+
+
+def providers(raw: dict[str, Any]) -> list[Figure]:
+    """`tsrnn bench` per provider and precision; the runs are fresh processes."""
+    out: list[Figure] = []
+    keys = sorted({(m["provider"], m["precision"]) for r in raw["runs"] for m in r["measurements"]})
+    for provider, precision in keys:
+        ms = [
+            m
+            for r in raw["runs"]
+            for m in r["measurements"]
+            if (m["provider"], m["precision"]) == (provider, precision)
+        ]
+        name = f"{provider} {precision}"
+        out += [
+            fig(f"{name}: one new row, p50 per call", "ms", [m["step_p50_ms"] for m in ms]),
+            fig(f"{name}: one new row, p99 per call", "ms", [m["step_p99_ms"] for m in ms]),
+            fig(f"{name}: backlog of {raw['rows']:,} rows", "rows/s", [m["backlog_rows_per_s"] for m in ms]),
+            fig(f"{name}: {raw['series']:,} series in one call, p50", "ms", [m["series_p50_ms"] for m in ms]),
+            fig(f"{name}: parity against cpu fp32 (scaled units)", "", [m["parity"] for m in ms]),
+        ]
+    reasons = {(s["provider"], s["precision"]): s["reason"] for r in raw["runs"] for s in r["skipped"]}
+    out += [skipped(f"{p} {q or ''}".strip(), reason) for (p, q), reason in sorted(reasons.items(), key=str)]
+    out += [skipped("export refused a copy", line) for line in raw["export_refused"]]
+    return out

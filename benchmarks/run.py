@@ -101,6 +101,14 @@ def parts(tiny_nab: Path) -> list[Part]:
             figures.watch,
         ),
         Part(
+            "providers",
+            "`tsrnn bench`: execution providers and precisions",
+            "providers.py",
+            ["--runs", "3"],
+            ["--runs", "1", "--rows", "2000", "--series", "100", "--repeat", "20"],
+            figures.providers,
+        ),
+        Part(
             "plots",
             "report: drawing a long scores file",
             "plots.py",
