@@ -9,6 +9,7 @@ from tsrnn.scoring.channels import (
     Novelty,
     Range,
     min_windows,
+    nearest_blocks,
     nearest_windows,
     ring_rows,
 )
@@ -180,3 +181,38 @@ def test_range_does_not_widen_with_values_it_may_not_learn() -> None:
     assert excess[1:, 1].tolist() == [0.0, 0.0]  # column 1 learned its new level at once
     r.commit(values, usable)
     assert r.high.tolist() == [10.0, 20.0] and r.seen == 5
+
+
+@pytest.mark.parametrize(("window", "memory", "size"), [(5, 1000, 256), (3, 64, 128), (8, 128, 64), (1, 4, 64)])
+def test_blocks_at_once_give_the_bits_of_one_call_per_block(window: int, memory: int, size: int) -> None:
+    """nearest_blocks stacks the blocks' products: each block's distances are nearest_windows's, to the bit."""
+    rng = np.random.default_rng(window + memory)
+    ring = ring_rows(window, memory)
+    z = (rng.normal(size=ring + 5 * size) * 30 + 1e4).astype(np.float32)  # far from 0: centring matters
+    z[: ring // 2] = np.nan  # a memory still filling
+    z[ring + size + 7] = np.nan  # a missing row
+    z[ring + 3 * size :] = z[ring + size : ring + 3 * size]  # repeats
+    usable = np.ones(z.size, bool)
+    usable[ring + 2 * size : ring + 2 * size + 40] = False
+    got = nearest_blocks(z, window, memory, usable, size)
+    want = [nearest_windows(z[s : s + ring + size, None], window, memory, usable[s : s + ring + size])[0] for s in
+            range(0, 5 * size, size)]  # fmt: skip
+    assert np.array_equal(got, np.concatenate(want), equal_nan=True)
+
+
+def test_distances_ahead_are_those_of_block_by_block_scoring() -> None:
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(3000, 2))
+    nov = Novelty.seeded(5, 1000, rng.normal(size=(2000, 2)).astype(np.float32), warmup=2100)
+    ahead = nov.ahead(rows, 100, 256)
+    assert ahead is not None and ahead.dist.shape == ((3000 - 100) // 256 * 256, 2)
+    a = 0
+    for b in [100, 356, 612, 700, 868, 1124]:  # a piece off the grid of blocks is not computed ahead
+        got = ahead.get(a, b)
+        want = nov.distances(rows[a:b])
+        assert (got is None) == (a not in (100, 356, 868)), a
+        assert got is None or np.array_equal(got, want, equal_nan=True)
+        nov.commit(rows[a:b])
+        a = b
+    nov.commit(rows[a : a + 256], np.zeros((256, 2), bool))  # rows not usable in the memory: nothing ahead counts
+    assert ahead.get(a + 256, a + 512) is None

@@ -34,9 +34,8 @@ from tsrnn.encoding import pack, unpack
 from tsrnn.scoring import CHANNELS, NOVELTY_KINDS, RATIO_CHANNELS  # noqa: F401 (the names, defined once)
 
 QUERY_BLOCK = 64  # query rows per matrix product (64 to 256 measured alike; 64 a little faster)
-FAR = np.float32(
-    1e30
-)  # |b|^2 of a window that may not be compared with: never the nearest while one that may be exists
+# |b|^2 of a window that may not be compared with: never the nearest while one that may be exists
+FAR = np.float32(1e30)
 
 
 def min_windows(memory: int) -> int:
@@ -90,9 +89,29 @@ class Novelty:
         dist = np.empty((rows, features))
         for c in range(features):
             dist[:, c] = nearest_windows(z[:, c : c + 1], self.window, self.memory, ok[:, c])[0]
+        return self.warm(dist)
+
+    def warm(self, dist: np.ndarray) -> np.ndarray:
+        """The distances of the next rows, NaN while the series has shown fewer than `warmup` rows."""
         if self.seen < self.warmup:
             dist[: self.warmup - self.seen] = np.nan
         return dist
+
+    def ahead(self, scaled: np.ndarray, first: int, size: int) -> Ahead | None:
+        """The distances of the whole blocks of `size` rows of `scaled` from row `first`, each as
+        `distances` will give them to that block alone once the rows before it are committed, if
+        every row is usable then (Ahead.get checks); the same numbers, in a few calls for all the
+        blocks. None where there is none to compute, or the memory holds rows not usable."""
+        take = (scaled.shape[0] - first) // size * size
+        assert self.usable is not None  # set in __post_init__
+        if take <= 0 or size % min(QUERY_BLOCK, self.memory) or not self.usable.all():
+            return None
+        z = np.concatenate([self.ring, scaled[: first + take].astype(np.float32)])[first:]  # the rows before each
+        ok = np.ones(z.shape[0], bool)
+        dist = np.empty((take, z.shape[1]))
+        for c in range(z.shape[1]):
+            dist[:, c] = nearest_blocks(np.ascontiguousarray(z[:, c]), self.window, self.memory, ok, size)
+        return Ahead(self, first, size, dist)
 
     def commit(self, scaled: np.ndarray, usable: np.ndarray | None = None) -> None:
         """The rows join the memory (`usable` as for `distances`)."""
@@ -141,6 +160,25 @@ class Novelty:
         return cls(window, memory, ring, int(data["seen"]), int(data["warmup"]), usable.reshape(ring.shape))
 
 
+@dataclass
+class Ahead:
+    """Novelty distances computed ahead (Novelty.ahead) for the blocks of rows [first, first + rows)."""
+
+    novelty: Novelty
+    first: int
+    size: int
+    dist: np.ndarray  # (rows, features)
+
+    def get(self, a: int, b: int) -> np.ndarray | None:
+        """The distances of rows [a, b), all usable, if they are a block computed ahead and the
+        memory's rows are all usable still (as they were assumed to be); else None."""
+        k = a - self.first
+        assert self.novelty.usable is not None  # set in __post_init__
+        if b - a != self.size or k < 0 or k % self.size or k + self.size > self.dist.shape[0]:
+            return None
+        return self.novelty.warm(self.dist[k : k + self.size].copy()) if self.novelty.usable.all() else None
+
+
 def ring_rows(window: int, memory: int) -> int:
     """Rows a series must keep so that its next row has all its candidate windows."""
     return memory + 2 * window - 2
@@ -164,46 +202,122 @@ def nearest_windows(
     width = window * features
     flat = np.lib.stride_tricks.sliding_window_view(z, window, axis=0)  # (windows, features, window)
     flat = flat.transpose(0, 2, 1).reshape(flat.shape[0], width)  # window j: rows j .. j + window - 1, row by row
-    finite = np.isfinite(flat).all(axis=1)  # a query needs its own window complete
+    missing = np.isnan(z)
+    whole = not missing.any() and np.isfinite(z).all()  # the usual case: no window needs leaving out
+    finite = np.ones(flat.shape[0], bool) if whole else np.isfinite(flat).all(axis=1)  # a query needs its window
     ok = finite if usable is None else finite & _all_in_window(usable, window)  # a candidate also needs it usable
     # Distances do not change when every value moves by the same amount: centring on the rows at
     # hand keeps |b|^2 - 2ab in float32 accurate for values far from the training mean.
-    centre = (
-        np.tile(np.nan_to_num(np.nanmean(z, axis=0)), window).astype(np.float32)
-        if finite.any()
-        else np.zeros(width, np.float32)
-    )
-    clean = np.where(finite[:, None], flat - centre, np.float32(0.0))
-    cand = np.empty(
-        (flat.shape[0], width + 1), np.float32
-    )  # [-2 b, |b|^2]; |b|^2 = FAR for windows that are not candidates
+    centre = np.tile(_nanmean(z, missing), window) if finite.any() else np.zeros(width, np.float32)
+    clean = flat - centre if whole else np.where(finite[:, None], flat - centre, np.float32(0.0))
+    cand = np.empty((flat.shape[0], width + 1), np.float32)  # [-2 b, |b|^2]; |b|^2 = FAR for non-candidates
     np.multiply(clean, np.float32(-2.0), out=cand[:, :width])
-    cand[:, width] = np.where(
-        ok, np.einsum("ij,ij->i", clean, clean), FAR
-    )  # finite: a BLAS kernel may multiply it by 0
+    cand[:, width] = np.where(ok, np.einsum("ij,ij->i", clean, clean), FAR)  # finite: BLAS may multiply it by 0
     query = np.empty_like(cand)  # [a, 1]
     query[:, :width] = clean
     query[:, width] = 1.0
-    # query i (z row ring + i) owns window ring + i - window + 1; its candidates are windows i .. i + memory - 1
+    nearest = _nearest(query[ring - window + 1 :], cand, queries, memory)
+    counts = np.concatenate([[0], np.cumsum(ok)])
+    have = counts[memory : memory + queries] - counts[:queries]  # complete candidates of each query
+    own = slice(ring - window + 1, ring - window + 1 + queries)  # each query's own window
+    diff = flat[own].astype(np.float64) - flat[nearest].astype(np.float64)  # exact, from the windows themselves
+    sq = (diff * diff).reshape(queries, window, features)
+    valid = finite[own] & ok[nearest] & (have >= min_windows(memory))
+    worst = np.zeros(queries, np.int64) if features == 1 else np.argmax(sq.sum(axis=1), axis=1)
+    return np.where(valid, np.sqrt(sq.sum(axis=(1, 2))), np.nan), worst
+
+
+def _nanmean(z: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """np.nan_to_num(np.nanmean(z, axis=0)) of a float32 z, the same bits, without its overhead."""
+    arr = np.where(missing, np.float32(0.0), z)  # a fresh C-ordered copy, as nanmean sums
+    tot = np.add.reduce(arr, axis=0)
+    np.divide(tot, (~missing).sum(axis=0, dtype=np.intp), out=tot, casting="unsafe")
+    return np.nan_to_num(tot)
+
+
+def _nearest(query: np.ndarray, cand: np.ndarray, queries: int, memory: int) -> np.ndarray:
+    """(queries,) for query i (query row i), the index of its nearest candidate among cand rows
+    i .. i + memory - 1: the products in blocks of QUERY_BLOCK queries, all whole blocks in one
+    stacked matmul (the same products, block by block, as one call each)."""
     nearest = np.zeros(queries, np.int64)
     block = min(QUERY_BLOCK, memory)
-    for a in range(0, queries, block):
+    whole = queries // block if block > 1 else 0
+    if whole:
+        width = cand.shape[1]
+        step = query.strides[0] * block
+        qs = np.lib.stride_tricks.as_strided(query, (whole, block, width), (step, *query.strides))
+        cs = np.lib.stride_tricks.as_strided(
+            cand, (whole, block + memory - 1, width), (cand.strides[0] * block, *cand.strides)
+        )
+        g = qs @ cs.transpose(0, 2, 1)  # (blocks, block, memory + block - 1)
+        left, right = _edges(block)
+        g[:, :, : block - 1] += left
+        g[:, :, memory:] += right
+        nearest[: whole * block] = (np.argmin(g, axis=2) + np.arange(0, whole * block, block)[:, None]).ravel()
+    for a in range(whole * block, queries, block):
         b = min(block, queries - a)
-        g = (
-            query[ring + a - window + 1 : ring + a - window + 1 + b] @ cand[a : a + b + memory - 1].T
-        )  # (b, memory + b - 1)
+        g = query[a : a + b] @ cand[a : a + b + memory - 1].T  # (b, memory + b - 1)
         if b > 1:  # query k may use columns k .. k + memory - 1: the triangles outside, at both edges, get inf
             left, right = _edges(b)
             g[:, : b - 1] += left
             g[:, memory:] += right
         nearest[a : a + b] = a + np.argmin(g, axis=1)
-    counts = np.concatenate([[0], np.cumsum(ok)])
-    have = counts[np.arange(queries) + memory] - counts[np.arange(queries)]  # complete candidates of each query
-    own = ring - window + 1 + np.arange(queries)
-    diff = flat[own].astype(np.float64) - flat[nearest].astype(np.float64)  # exact, from the windows themselves
-    sq = (diff * diff).reshape(queries, window, features)
+    return nearest
+
+
+def nearest_blocks(z: np.ndarray, window: int, memory: int, usable: np.ndarray, size: int) -> np.ndarray:
+    """z (ring_rows + blocks * size,) float32, usable alike → (blocks * size,) the distances of
+    nearest_windows(z[s : s + ring_rows + size, None], window, memory, usable[s : ...])[0] for
+    s = 0, size, 2 * size, ...: block by block the same centring, products and differences,
+    stacked (a few calls for many blocks)."""
+    ring = ring_rows(window, memory)
+    blocks, block = (z.shape[0] - ring) // size, min(QUERY_BLOCK, memory)
+    span, per = ring + size, ring + size - window + 1  # rows and windows of one block's call
+    flat = np.lib.stride_tricks.sliding_window_view(z, window).copy()  # window j: rows j .. j + window - 1
+    missing = np.isnan(z)
+    finite = np.isfinite(flat).all(axis=1)
+    ok = finite & _all_in_window(usable, window)
+    starts = np.arange(blocks) * size
+    rows = np.where(missing, np.float32(0.0), z)[:, None]  # each block's mean as np.nanmean sums it
+    centre = np.array([np.add.reduce(rows[s : s + span], axis=0)[0] for s in starts], np.float32)
+    present, fin = np.cumsum(np.r_[0, ~missing]), np.cumsum(np.r_[0, finite])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(centre, present[starts + span] - present[starts], out=centre, casting="unsafe")
+    centre = np.where(fin[starts + per] > fin[starts], np.nan_to_num(centre), np.float32(0.0))
+    nearest = np.empty(blocks * size, np.int64)
+    for a in range(0, blocks, 4):  # 4 blocks at a time: their products take 4 MB
+        k = min(4, blocks - a)
+        view = np.lib.stride_tricks.as_strided
+        fs = view(flat[a * size :], (k, per, window), (flat.strides[0] * size, *flat.strides))
+        fk = view(finite[a * size :], (k, per), (size, 1))
+        clean = fs - centre[a : a + k, None, None]
+        if not fk.all():
+            clean = np.where(fk[..., None], clean, np.float32(0.0))
+        cand = np.empty((k, per, window + 1), np.float32)
+        np.multiply(clean, np.float32(-2.0), out=cand[..., :window])
+        ok_k = view(ok[a * size :], (k, per), (size, 1))
+        cand[..., window] = np.where(ok_k, np.einsum("bij,bij->bi", clean, clean), FAR)
+        query = np.empty_like(cand)
+        query[..., :window] = clean
+        query[..., window] = 1.0
+        st, subs = cand.strides, size // block
+        qs = view(query[:, ring - window + 1 :], (k, subs, block, window + 1), (st[0], st[1] * block, *st[1:]))
+        cs = view(cand, (k, subs, block + memory - 1, window + 1), (st[0], st[1] * block, *st[1:]))
+        g = qs @ cs.transpose(0, 1, 3, 2)  # (k, subs, block, memory + block - 1): each as nearest_windows's
+        if block > 1:
+            left, right = _edges(block)
+            g[..., : block - 1] += left
+            g[..., memory:] += right
+        local = np.argmin(g, axis=3) + np.arange(0, size, block)[:, None]
+        nearest[a * size : (a + k) * size] = (local + starts[a : a + k, None, None]).ravel()
+    counts = np.cumsum(np.r_[0, ok])
+    queries = np.arange(blocks * size)
+    have = counts[queries + memory] - counts[queries]  # complete candidates of each query
+    own = queries + ring - window + 1
+    diff = flat[own].astype(np.float64) - flat[nearest].astype(np.float64)
+    sq = (diff * diff).reshape(queries.size, window, 1)
     valid = finite[own] & ok[nearest] & (have >= min_windows(memory))
-    return np.where(valid, np.sqrt(sq.sum(axis=(1, 2))), np.nan), np.argmax(sq.sum(axis=1), axis=1)
+    return np.where(valid, np.sqrt(sq.sum(axis=(1, 2))), np.nan)
 
 
 def _all_in_window(mask: np.ndarray, window: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from tsrnn.scoring.channels import CHANNELS, RATIO_CHANNELS, Novelty, Range
+from tsrnn.scoring.channels import CHANNELS, RATIO_CHANNELS, Ahead, Novelty, Range
 from tsrnn.scoring.events import Event, OpenEvent, Peak, group
 from tsrnn.scoring.normalizer import BINS, BLOCK, RunningScale, ewma, value_bins
 from tsrnn.scoring.thresholds import METHODS, ThresholdState
@@ -95,10 +95,12 @@ class SeriesDetector:
         channel_scores = {c: np.zeros(n) for c in s.channels}
         top = np.zeros((n, 3))  # per row: the channel (index in CHANNELS), the column and the ratio that set its score
         offset, i = self.rows, 0
+        knn = self.novelty if "novelty" in s.channels and rows.novelty is None and self.incident is None else None
+        ahead = knn.ahead(rows.scaled, -offset % BLOCK, BLOCK) if knn is not None else None  # the blocks' kNN at once
         while i < n:  # one piece per refresh block, or less where the incident's columns change
             end = min(n, i + BLOCK - (offset + i) % BLOCK)
             usable = self._usable(features)
-            part = self._compute(rows, i, end, usable)
+            part = self._compute(rows, i, end, usable, ahead)
             used, during = self._walk(part, anomaly[i:end])
             b = i + used
             learned = np.repeat(usable[None], used, axis=0)
@@ -156,7 +158,7 @@ class SeriesDetector:
             return np.ones(active.shape, bool)
         return np.zeros(active.shape, bool) if freeze == "series" else ~active
 
-    def _compute(self, rows: Inputs, a: int, b: int, usable: np.ndarray) -> _Part:
+    def _compute(self, rows: Inputs, a: int, b: int, usable: np.ndarray, ahead: Ahead | None = None) -> _Part:
         """Channels, ratios, column scores and fired columns of rows [a, b), each column learning
         from these rows as `usable` says; no state changes."""
         s = self.settings
@@ -169,7 +171,8 @@ class SeriesDetector:
             if rows.novelty is not None:
                 raw["novelty"] = _columns(rows.novelty[a:b])
             elif self.novelty is not None:
-                raw["novelty"] = self.novelty.distances(rows.scaled[a:b], mask)
+                early = ahead.get(a, b) if ahead is not None and usable.all() else None  # the same numbers
+                raw["novelty"] = self.novelty.distances(rows.scaled[a:b], mask) if early is None else early
         excess = np.full((m, features), np.nan)
         if "range" in s.channels and self.range is not None:
             excess = self.range.excess(rows.values[a:b], s.range_tolerance, max(s.warmup, s.history_rows), mask)
