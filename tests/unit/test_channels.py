@@ -216,3 +216,23 @@ def test_distances_ahead_are_those_of_block_by_block_scoring() -> None:
         a = b
     nov.commit(rows[a : a + 256], np.zeros((256, 2), bool))  # rows not usable in the memory: nothing ahead counts
     assert ahead.get(a + 256, a + 512) is None
+
+
+def test_horizon_errors_of_one_series_by_slices_are_those_of_the_gather() -> None:
+    """One series' horizon errors come from a slice per step ahead: the bits of the general gather."""
+    from tsrnn.scoring.errors import _horizon_errors
+
+    rng = np.random.default_rng(3)
+    for horizon, rows, features in [(10, 300, 1), (12, 7, 3), (3, 1, 2)]:
+        x = rng.normal(size=(1, rows, features)).astype(np.float32)
+        forecast = rng.normal(size=(1, rows, horizon, features)).astype(np.float32)
+        pending = np.full((1, horizon, horizon, features), np.nan, np.float32)
+        scale = np.float32([0.7, 1.3, 2.0][:features])
+        both = np.concatenate([pending, forecast], axis=-3)
+        k = np.arange(1, horizon + 1)
+        made = horizon + np.arange(rows)[:, None] - k[None, :]
+        err = np.abs(both[..., made, k[None, :] - 1, :] - x[..., :, None, :]) / scale
+        counts = np.isfinite(err).all(axis=-1).sum(axis=-1)[..., None]
+        want = np.where(counts > 0, np.nansum(err, axis=-2) / np.maximum(counts, 1), np.nan)
+        got, _ = _horizon_errors(x, forecast, pending, scale)
+        assert np.array_equal(got, want, equal_nan=True)

@@ -193,7 +193,7 @@ class SeriesDetector:
         else:
             fired = (r_col >= level) & ok[:, None]
             column_scores = r_col / (1.0 + r_col)
-        beyond = np.nan_to_num(excess) > 0
+        beyond = excess > 0  # NaN (the range warming up) is not beyond
         if s.range_floor >= level / (1.0 + level):  # a value out of range reaches the threshold
             fired |= beyond
         column_scores = np.where(beyond, np.maximum(column_scores, s.range_floor), column_scores)
@@ -388,4 +388,4 @@ def _channel_scores(out: dict[str, np.ndarray], part: _Part, a: int, b: int, ran
         top = r[: b - a].max(axis=1)
         out[c][a:b] = top / (1.0 + top)
     if "range" in out:
-        out["range"][a:b] = np.where((np.nan_to_num(part.excess[: b - a]) > 0).any(axis=1), range_floor, 0.0)
+        out["range"][a:b] = np.where((part.excess[: b - a] > 0).any(axis=1), range_floor, 0.0)  # NaN: not beyond

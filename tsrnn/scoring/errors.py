@@ -101,11 +101,15 @@ def _horizon_errors(
     forecasts. → (the mean error of the forecasts made for each row, (..., rows, F); the new pending)."""
     rows, horizon = x.shape[-2], forecast.shape[-2]
     both = np.concatenate([pending, forecast.astype(np.float32)], axis=-3)  # (..., H + rows, H, F)
+    # (..., rows, H, F), NaN where none was made yet: row i's forecast k ahead was made at row H + i - k of `both`
     k = np.arange(1, horizon + 1)
-    made = horizon + np.arange(rows)[:, None] - k[None, :]  # (rows, H): the row of `both` that forecast row i, k ahead
-    err = (
-        np.abs(both[..., made, k[None, :] - 1, :] - x[..., :, None, :]) / scale
-    )  # (..., rows, H, F), NaN where none was made yet
+    if x.ndim > 2 and x.shape[0] > 1:  # several series: gathered (the sums below follow the gather's memory order)
+        made = horizon + np.arange(rows)[:, None] - k[None, :]
+        err = np.abs(both[..., made, k[None, :] - 1, :] - x[..., :, None, :]) / scale
+    else:  # one series (a backfill): a slice per k, the same numbers in the same order as gathered, faster
+        err = np.empty((*x.shape[:-1], horizon, x.shape[-1]), np.result_type(both, x, scale))
+        for j in range(1, horizon + 1):
+            np.divide(np.abs(both[..., horizon - j : horizon - j + rows, j - 1, :] - x), scale, out=err[..., j - 1, :])
     with np.errstate(invalid="ignore"):
         counts = np.isfinite(err).all(axis=-1).sum(axis=-1)[..., None]  # (..., rows, 1)
         total = np.nansum(err, axis=-2)

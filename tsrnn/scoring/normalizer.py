@@ -30,7 +30,8 @@ FLOOR = 1e-6  # the smallest scale: a channel that was always 0 still divides by
 def value_bins(values: np.ndarray) -> np.ndarray:
     """Histogram bin of each (finite, non-negative) value."""
     logs = np.log10(np.maximum(values, 10.0**LOW_DECADE))
-    return np.clip(((logs - LOW_DECADE) * PER_DECADE).astype(np.int64), 0, BINS - 1)
+    bins = ((logs - LOW_DECADE) * PER_DECADE).astype(np.int64)
+    return np.minimum(np.maximum(bins, 0, out=bins), BINS - 1, out=bins)  # np.clip's, without its wrapper
 
 
 def histogram(values: np.ndarray) -> np.ndarray:
