@@ -337,7 +337,7 @@ def _finish(name: str, frame: pl.DataFrame, layout: _Layout, first_line: int, ke
         name,
         text,
         layout.time_format,
-        (first_line + frame[ROW]).to_list(),
+        first_line + frame[ROW],  # each row's line (for a message: read only then)
         given=layout.how.time_format is not None,
         timezone=layout.how.timezone,
         keys=[frame[layout.id_column]] if layout.id_column else [],

@@ -67,7 +67,7 @@ def read_times(
     name: str,
     text: pl.Series,
     fmt: str | None,
-    lines: list[int],
+    lines: list[int] | pl.Series,
     *,
     given: bool = False,
     timezone: str | None = None,

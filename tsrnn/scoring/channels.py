@@ -367,17 +367,16 @@ class Range:
         if rows == 0:
             return np.zeros(values.shape)
         x = values.astype(np.float64)
-        learn = x if usable is None else np.where(usable, x, np.nan)
-        high = np.fmax.accumulate(
-            np.vstack([self.high[None], learn[:-1]]), axis=0
-        )  # (rows, F): before each row (NaN ignored)
-        low = np.fmin.accumulate(np.vstack([self.low[None], learn[:-1]]), axis=0)
+        learn = x if usable is None or usable.all() else np.where(usable, x, np.nan)
+        high = np.fmax.accumulate(np.concatenate([self.high[None], learn[:-1]]), axis=0)  # before each row (NaN: none)
+        low = np.fmin.accumulate(np.concatenate([self.low[None], learn[:-1]]), axis=0)
         span = high - low
         with np.errstate(invalid="ignore", divide="ignore"):
             beyond = np.maximum(x - high, low - x) / span  # fraction of the span outside it
             beyond = np.where((span > 0) & np.isfinite(span) & (beyond > tolerance), beyond, 0.0)
-        seen_before = self.seen + np.arange(rows)
-        return np.where((seen_before >= warmup)[:, None], beyond, np.nan)
+        if self.seen >= warmup:  # every row past the warm-up
+            return beyond
+        return np.where((self.seen + np.arange(rows) >= warmup)[:, None], beyond, np.nan)
 
     def commit(self, values: np.ndarray, usable: np.ndarray | None = None) -> None:
         """The rows widen the range (`usable` as for `excess`)."""
