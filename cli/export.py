@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from tsrnn.errors import TsrnnError
-from tsrnn.export import FORMATS
+from tsrnn.export import FORMATS, QUANTIZE
 
 from .options import Json, Quiet, RunsDir, human_console, print_json
 
@@ -35,7 +35,9 @@ def command(
     quantize: Annotated[
         str | None,
         typer.Option(
-            "--quantize", help="int8: also write NAME.int8.onnx, dynamically quantized, with its parity and speed."
+            "--quantize",
+            help=f"{' | '.join(QUANTIZE)}: also write NAME.int8.onnx, int8 calibrated on the training rows (static), "
+            "or NAME.int8-dynamic.onnx (onnxruntime's dynamic quantization), with its parity and speed.",
         ),
     ] = None,
     json_out: Json = False,

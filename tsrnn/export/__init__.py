@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from tsrnn.training.runs import Run
 
 FORMATS = ("onnx",)  # what `tsrnn export --format` writes
-QUANTIZE = ("int8",)  # reduced-precision copies besides fp16 (tsrnn.export.variants)
+# the quantized copy: static QDQ calibrated on the training rows (the default, by benchmarks/quantize.py; see
+# tsrnn.export.quantize), or onnxruntime's dynamic quantization (tsrnn.export.variants)
+QUANTIZE = ("int8", "int8-dynamic")
 
 
 def export(
@@ -26,7 +28,8 @@ def export(
     exports_dir: str | Path = "exports",
 ) -> ExportResult:
     """Export a run in `format` (ONNX, the one format: one graph with the scaler and error inside),
-    checked against PyTorch; `quantize="int8"` adds a quantized copy with its parity and speed."""
+    checked against PyTorch; `quantize` ("int8": static, calibrated on the training rows; "int8-dynamic")
+    adds a quantized copy with its parity and speed."""
     if format not in FORMATS:
         raise TsrnnError(f"--format {format!r}: use one of {', '.join(FORMATS)}")
     if quantize is not None and quantize not in QUANTIZE:
@@ -34,5 +37,5 @@ def export(
     from tsrnn.export.onnx import export_onnx
 
     return export_onnx(
-        run, out, exports_dir=exports_dir, opset=opset, fp16=fp16, int8=quantize == "int8", timed=quantize == "int8"
+        run, out, exports_dir=exports_dir, opset=opset, fp16=fp16, quantize=quantize, timed=quantize is not None
     )

@@ -10,6 +10,7 @@ at two shapes. The file is written atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import warnings
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ import numpy as np
 from tsrnn import __version__
 from tsrnn.config import ModelConfig, to_dict
 from tsrnn.data.timefeatures import count as time_count
-from tsrnn.errors import ModelError
+from tsrnn.errors import ModelError, TsrnnError
+from tsrnn.export import QUANTIZE
 from tsrnn.export.metadata import FORMAT, ModelMetadata
+from tsrnn.export.quantize import calibration_feeds, static_int8_copy, training_rows
 from tsrnn.export.variants import TOLERANCE, fp16_copy, int8_copy, timing
 from tsrnn.extras import require
 from tsrnn.fsutil import atomic_write_bytes
@@ -50,11 +53,12 @@ def graph_spec(cfg: ModelConfig) -> tuple[list[str], list[str], dict[str, dict[i
 class Variant:
     """One file written by an export: the float32 graph or a reduced-precision copy."""
 
-    precision: str  # fp32 | fp16 | int8
+    precision: str  # fp32 | fp16 | int8 (static) | int8-dynamic
     path: Path
     bytes: int
     parity: dict[str, float]  # "BxT" → max |onnxruntime - PyTorch| in scaled units
     microseconds: dict[str, float]  # median per call: "1 row" and "1000 rows" (empty when not timed)
+    calibration: str = ""  # static int8: the rows its activation ranges were measured on
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class ExportResult:
                 "bytes": v.bytes,
                 "parity": v.parity,
                 "microseconds": v.microseconds,
+                **({"calibration": v.calibration} if v.calibration else {}),
             }
             for v in self.variants
         ]
@@ -103,14 +108,19 @@ def export_onnx(
     fp16: bool = False,
     int8: bool = False,
     timed: bool = False,
+    quantize: str | None = None,
 ) -> ExportResult:
     """Export a run to `out` (default exports_dir/NAME.onnx) and validate it.
 
-    `fp16` and `int8` add NAME.fp16.onnx and NAME.int8.onnx beside it, each checked against
-    PyTorch with its own limit; `timed` measures the files' speed on this CPU.
+    `fp16` and `quantize` add NAME.fp16.onnx and NAME.int8.onnx (static, calibrated on the
+    training rows) or NAME.int8-dynamic.onnx beside it, each checked against PyTorch with its own
+    limit (`int8=True` is `quantize="int8"`); `timed` measures the files' speed on this CPU.
     """
     torch = require("torch", "train", "export")
     onnx = require("onnx", "train", "export")
+    quantize = quantize or ("int8" if int8 else None)
+    if quantize is not None and quantize not in QUANTIZE:
+        raise TsrnnError(f"--quantize {quantize!r}: use one of {', '.join(QUANTIZE)}")
 
     path = Path(out) if out is not None else Path(exports_dir)
     if path.is_dir() or out is None:
@@ -126,32 +136,47 @@ def export_onnx(
             f"export of {run.name}: onnxruntime differs from PyTorch by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); "
             f"not written"
         )
-    copies = {"fp32": data}
-    if fp16:
-        copies["fp16"] = fp16_copy(data)
-    if int8:
-        copies["int8"] = int8_copy(data)
-    variants = []
-    for precision, blob in copies.items():
-        target = path if precision == "fp32" else path.with_suffix(f".{precision}.onnx")
-        copy_parity = (
-            parity
-            if precision == "fp32"
-            else {f"{b}x{t}": _parity(module, blob, run, b, t)[0] for b, t in PARITY_SHAPES}
-        )
-        if precision != "fp32" and not max(copy_parity.values()) <= TOLERANCE[precision]:
-            raise ModelError(
-                f"export of {run.name}: the {precision} copy differs from PyTorch by {max(copy_parity.values()):.2e} "
-                f"scaled units "
-                f"(limit {TOLERANCE[precision]}); this data needs float32, so drop "
-                f"--{'fp16' if precision == 'fp16' else 'quantize'}"
-            )
-        speed = timing(blob, _timing_feeds(run)) if timed and run.model_config.spec.stateful else {}
-        variants.append(Variant(precision, target, len(blob), copy_parity, speed))
-    for variant, blob in zip(variants, copies.values()):
+    variants, blobs = [Variant("fp32", path, len(data), parity, {})], [data]
+    for precision, (blob, note) in _copies(run, data, fp16, quantize).items():
+        copy_parity = {f"{b}x{t}": _parity(module, blob, run, b, t)[0] for b, t in PARITY_SHAPES}
+        _check_copy(run, precision, max(copy_parity.values()))
+        variants.append(Variant(precision, path.with_suffix(f".{precision}.onnx"), len(blob), copy_parity, {}, note))
+        blobs.append(blob)
+    if timed and run.model_config.spec.stateful:
+        feeds = _timing_feeds(run)
+        variants = [dataclasses.replace(v, microseconds=timing(b, feeds)) for v, b in zip(variants, blobs)]
+    for variant, blob in zip(variants, blobs):
         atomic_write_bytes(variant.path, blob)
     status = run.info.get("status", "complete")
     return ExportResult(path, len(data), parity, parity_raw, metadata, variants, status, run.checkpoint)
+
+
+def _copies(run: Run, data: bytes, fp16: bool, quantize: str | None) -> dict[str, tuple[bytes, str]]:
+    """precision → (the reduced-precision copy of `data`, where its calibration rows came from)."""
+    copies = {}
+    if fp16:
+        copies["fp16"] = (fp16_copy(data), "")
+    if quantize == "int8-dynamic":
+        copies[quantize] = (int8_copy(data), "")
+    elif quantize == "int8":
+        found = training_rows(run)
+        feeds = calibration_feeds(run, data, found[0]) if found is not None else []
+        note = found[1] if found is not None and feeds else "random rows around the training mean (no training rows)"
+        if not feeds:  # neither run.json nor the source file holds the training rows
+            names = graph_spec(run.model_config)[0]
+            feeds = [{n: t.numpy() for n, t in zip(names, _example_inputs(run, 4, 64, seed=s))} for s in range(8)]
+        copies[quantize] = (static_int8_copy(data, feeds), note)
+    return copies
+
+
+def _check_copy(run: Run, precision: str, worst: float) -> None:
+    """Refuse a copy further from PyTorch than its limit, with both figures in the one line."""
+    if not worst <= TOLERANCE[precision]:
+        instead = {"fp16": "drop --fp16", "int8": "drop --quantize", "int8-dynamic": "use --quantize int8 or none"}
+        raise ModelError(
+            f"export of {run.name}: the {precision} copy differs from PyTorch by {worst:.2e} scaled units "
+            f"(limit {TOLERANCE[precision]}); this data needs float32, so {instead[precision]}"
+        )
 
 
 def _graph(run: Run, module, opset: int, torch, onnx) -> tuple[bytes, ModelMetadata]:

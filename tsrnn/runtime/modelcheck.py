@@ -3,7 +3,7 @@
 Before: the protobuf is read field by field (the wire format, the field numbers of onnx.proto)
 and refused when any tensor keeps its data in another file (initializers, attributes, subgraphs,
 functions, training graphs; used or not) or any operator comes from a domain tsrnn does not run.
-tsrnn writes self-contained files with standard operators (and com.microsoft's, in the int8 copy),
+tsrnn writes self-contained files with standard operators (and com.microsoft's, in the int8-dynamic copy),
 so neither is needed, and onnxruntime would otherwise open whatever path the file names.
 After: the session's inputs and outputs must be those of the model kind its metadata names.
 """
