@@ -41,6 +41,10 @@ def fig(
     return out
 
 
+def note(name: str, text: str) -> Figure:
+    return {"name": name, "note": text}
+
+
 def skipped(name: str, reason: str) -> Figure:
     return {"name": name, "skipped": reason}
 
@@ -273,4 +277,28 @@ def providers(raw: dict[str, Any]) -> list[Figure]:
     reasons = {(s["provider"], s["precision"]): s["reason"] for r in raw["runs"] for s in r["skipped"]}
     out += [skipped(f"{p} {q or ''}".strip(), reason) for (p, q), reason in sorted(reasons.items(), key=str)]
     out += [skipped("export refused a copy", line) for line in raw["export_refused"]]
+    return out
+
+
+def quantize(raw: dict[str, Any]) -> list[Figure]:
+    """Each int8 method against fp32, per model: parity (the export's check and new rows) and speed,
+    the speed ratios taken within each timing round."""
+    out: list[Figure] = []
+    limit = raw["limit"]
+    for name, model in raw["models"].items():
+        methods = model["methods"]
+        base = methods["fp32"]["rounds"]
+        out.append(note(f"model {name}", f"{model['model']}; calibrated on {model['calibration']}"))
+        for method, m in methods.items():
+            label = f"{name}, {method}"
+            target = ("<=", limit) if method != "fp32" else None
+            out.append(
+                fig(f"{label}: parity, the export's check (scaled units)", "", [m["parity"]], target, "export limit")
+            )
+            out.append(fig(f"{label}: parity on new rows (scaled units)", "", [m["parity_real"]]))
+            for feed in ("1 row", "1000 rows"):
+                out.append(fig(f"{label}: one call of {feed}", "µs", [r[feed] for r in m["rounds"]]))
+                if method != "fp32":
+                    ratio = [r[feed] / b[feed] for r, b in zip(m["rounds"], base)]
+                    out.append(fig(f"{label}: one call of {feed} / fp32's", "x", ratio))
     return out

@@ -161,6 +161,7 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
             **{
                 f"us_{label.replace(' ', '_')}": statistics.median(s[label] for s in samples[method]) for label in feeds
             },
+            "rounds": samples[method],  # each round's median per feed (benchmarks/run.py's min and max)
         }
     cfg = run.model_config
     return {

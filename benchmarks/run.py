@@ -109,6 +109,14 @@ def parts(tiny_nab: Path) -> list[Part]:
             figures.providers,
         ),
         Part(
+            "quantize",
+            "int8 copies against float32",
+            "quantize.py",
+            ["--rounds", "5"],
+            ["--models", "two", "--rounds", "1", "--repeat", "20"],
+            figures.quantize,
+        ),
+        Part(
             "plots",
             "report: drawing a long scores file",
             "plots.py",

@@ -33,6 +33,8 @@ def target_text(f: dict[str, Any]) -> str:
 def row(f: dict[str, Any]) -> str:
     if "skipped" in f:
         return f"| {f['name']} | skipped: {f['skipped']} | | | | |"
+    if "note" in f:
+        return f"| {f['name']} | {f['note']} | | | | |"
     runs = f"{f['runs']}" + (f" of {f['of_runs']}" if f["of_runs"] != f["runs"] else "")
     return (
         f"| {f['name']} | {number(f['median'], f['unit'])} | {number(f['min'], f['unit'])} | "
