@@ -114,7 +114,8 @@ class SeriesDetector:
             valid[i:b] = part.ok[:used] | np.isfinite(part.excess[:used]).any(axis=1)
             _channel_scores(channel_scores, part, i, b, s.range_floor)
             marked = np.flatnonzero(anomaly[i:b])  # peaks are only asked for an event's rows
-            top[i + marked] = self._attribute(part, marked, rows.values[i:b], rows.expected[i:b], scale)
+            if marked.size:
+                top[i + marked] = self._attribute(part, marked, rows.values[i:b], rows.expected[i:b], scale)
             if s.smooth > 1:  # the smoothing's carry after the last row used
                 seen = np.flatnonzero(part.ok[:used])
                 self.smoothed = float(part.fused[seen[-1]]) if seen.size else self.smoothed
@@ -163,7 +164,7 @@ class SeriesDetector:
         from these rows as `usable` says; no state changes."""
         s = self.settings
         m, features = b - a, rows.values.shape[1]
-        mask = np.broadcast_to(usable, (m, features))
+        mask = None if usable.all() else np.broadcast_to(usable, (m, features))  # None: every row usable
         raw: dict[str, np.ndarray] = {}
         if "forecast" in s.channels and rows.error is not None:
             raw["forecast"] = _columns(rows.error[a:b])
@@ -263,8 +264,8 @@ class SeriesDetector:
                 finite = np.isfinite(v[:, k])
                 learn = (learned[:, k] if v.shape[1] == learned.shape[1] else whole) & finite
                 scales[min(k, len(scales) - 1)].learn(v[learn, k])
-                keep = finite & ~learn
-                if inc is not None and keep.any():
+                keep = finite & ~learn if inc is not None else None
+                if inc is not None and keep is not None and keep.any():
                     pending = inc.pending.setdefault(c, np.zeros((v.shape[1], BINS)))
                     pending[k] += np.bincount(value_bins(v[keep, k]), minlength=BINS)
         # the threshold method sees every row's ratio: it models how often ratios this high come (pot, quantile)
