@@ -241,7 +241,7 @@ def _segments(
     filled: dict[str, int],
 ) -> list[Segment]:
     observed = np.ones(times.size, bool)
-    text_arr = np.array(text, dtype=object) if text is not None else None
+    text_arr = None  # the text as an array once rows are inserted (else the list slices faster)
     breaks = np.zeros(times.size, bool)  # True: a new segment starts at this row
     if interval and times.size > 1:
         step_us = interval * 1e6
@@ -257,7 +257,7 @@ def _segments(
             observed = offset == 0
             values = np.where(observed[:, None], values[src], np.nan)
             breaks = np.where(observed, breaks[src], False)
-            text_arr = np.where(observed, text_arr[src], "") if text_arr is not None else None
+            text_arr = np.where(observed, np.array(text, dtype=object)[src], "") if text is not None else None
             filled["rows inserted into short gaps"] = filled.get("rows inserted into short gaps", 0) + int(
                 (~observed).sum()
             )
@@ -273,10 +273,18 @@ def _segments(
                     times[rows],
                     values[rows],
                     observed[rows],
-                    list(text_arr[rows]) if text_arr is not None else None,
+                    _text_rows(text, text_arr, rows),
                 )
             )
     return out
+
+
+def _text_rows(text: list[str] | None, text_arr: np.ndarray | None, rows: slice | np.ndarray) -> list[str] | None:
+    if text_arr is not None:
+        return list(text_arr[rows])
+    if text is None:
+        return None
+    return text[rows] if isinstance(rows, slice) else [text[i] for i in rows]
 
 
 def _fill(
