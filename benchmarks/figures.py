@@ -302,3 +302,15 @@ def quantize(raw: dict[str, Any]) -> list[Figure]:
                     ratio = [r[feed] / b[feed] for r, b in zip(m["rounds"], base)]
                     out.append(fig(f"{label}: one call of {feed} / fp32's", "x", ratio))
     return out
+
+
+def skab(raw: dict[str, Any]) -> list[Figure]:
+    totals = [d["total"] for d in raw["defaults"]]
+    return [
+        fig("SKAB valve1 pointwise F1 (per seed), the defaults", "", [t["f1"] for t in totals]),
+        fig("SKAB pointwise F1, lowest seed", "", [min(t["f1"] for t in totals)], (">=", 0.78), "issue 18"),
+        fig("false alarm rate (FAR)", "%", [t["far"] for t in totals]),
+        fig("missing alarm rate (MAR)", "%", [t["mar"] for t in totals]),
+        fig("training, all files", "s", [d["seconds"]["train"] for d in raw["defaults"]]),
+        fig("watch, all files", "s", [d["seconds"]["watch"] for d in raw["defaults"]]),
+    ]
