@@ -14,11 +14,11 @@ BACKLOG_ROWS = 4096
 
 NAME = "bench"
 HELP = (
-    "Measure an exported model on each execution provider onnxruntime has (and its NAME.fp16.onnx and "
-    "NAME.int8.onnx copies): latency of one new row, backlog throughput, many series in one call, and parity "
-    "against the CPU. Providers that cannot run are listed with the reason."
+    "Measure an exported model on each execution provider (cpu, cuda, tensorrt; those this onnxruntime cannot "
+    "run are listed with the reason), with its NAME.fp16.onnx, NAME.int8.onnx and NAME.int8-dynamic.onnx copies: "
+    "latency of one new row, backlog throughput, many series in one call, and parity against the CPU."
 )
-EXAMPLE = "Example (before `tsrnn watch --provider tensorrt`): tsrnn bench exports/cpu.onnx --provider tensorrt"
+EXAMPLE = "Example (before `tsrnn watch --provider tensorrt`): tsrnn bench exports/cpu_history.onnx --provider tensorrt"
 
 
 def command(
@@ -114,6 +114,8 @@ def _legend(doc: dict[str, Any]) -> list[str]:
         "warm-up calls",
         f"backlog: {s['rows']:,} rows of one series in calls of {s['batch']:,} rows (the median of {s['passes']} "
         "passes)",
-        f"{s['series']:,} series: one call with one new row for each series",
+        f"{s['series']:,} series: one call with one new row for each series"
+        if doc["kind"] == "stateful"
+        else f"{s['series']:,} series: one new row for each series (a windowed model runs one call per series)",
         f"parity: {doc['parity_units']}",
     ]

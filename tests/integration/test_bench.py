@@ -82,6 +82,21 @@ def test_strict_provider_fails_with_the_reason(forecaster_onnx: Path) -> None:
     assert_one_line_error(result, "provider 'cuda' cannot run: not installed in this onnxruntime")
     assert result.stdout == ""
     assert invoke("bench", forecaster_onnx, *SMALL, "--provider", "auto", "--strict-provider", "--quiet").exit_code == 0
+    # no --provider: strict about what this onnxruntime has (cuda and tensorrt were not asked for)
+    alone = invoke("bench", forecaster_onnx, *SMALL, "--strict-provider", "--json")
+    assert alone.exit_code == 0, alone.output
+    assert [m["provider"] for m in json.loads(alone.stdout)["measurements"]] == ["cpu"]
+
+
+def test_an_int8_dynamic_copy_beside_the_model_is_measured(forecaster_onnx: Path, tmp_path: Path) -> None:
+    from tsrnn.export.variants import int8_copy
+
+    model = Path(shutil.copy(forecaster_onnx, tmp_path / "m.onnx"))
+    (tmp_path / "m.int8-dynamic.onnx").write_bytes(int8_copy(model.read_bytes()))
+    doc = json.loads(invoke("bench", model, *SMALL, "--provider", "cpu", "--json").stdout)
+    found = {m["precision"]: m for m in doc["measurements"]}
+    assert set(found) == {"fp32", "int8-dynamic"}
+    assert 0 < found["int8-dynamic"]["parity"] < 0.1
 
 
 @pytest.mark.parametrize(
@@ -96,6 +111,8 @@ def test_strict_provider_fails_with_the_reason(forecaster_onnx: Path) -> None:
         (["{onnx}", "--provider", "npu"], ["unknown provider 'npu'"]),
         (["{missing}"], ["no such model file"]),
         (["{text}"], ["not an ONNX model"]),
+        (["{dir}"], ["is a directory"]),
+        (["{copy}"], ["this is the int8 copy", "m.onnx), whose copies are measured too"]),
     ],
 )
 def test_bad_arguments_and_files_give_one_line_and_exit_2(
@@ -103,7 +120,15 @@ def test_bad_arguments_and_files_give_one_line_and_exit_2(
 ) -> None:
     text = tmp_path / "notes.onnx"
     text.write_text("not a model\n")
-    subs = {"{onnx}": str(forecaster_onnx), "{missing}": str(tmp_path / "missing.onnx"), "{text}": str(text)}
+    copy = tmp_path / "m.int8.onnx"
+    copy.write_bytes(forecaster_onnx.read_bytes())  # named as a copy: refused before it is opened
+    subs = {
+        "{onnx}": str(forecaster_onnx),
+        "{missing}": str(tmp_path / "missing.onnx"),
+        "{text}": str(text),
+        "{dir}": str(tmp_path),
+        "{copy}": str(copy),
+    }
     assert_one_line_error(invoke("bench", *[subs.get(a, a) for a in args]), *fragments)
 
 

@@ -62,6 +62,8 @@ def test_the_two_column_lstm_exports_int8_with_its_figure(two: Path) -> None:
     assert shown.exit_code == 0, shown.stderr
     row = next(line for line in shown.stderr.splitlines() if line.strip().startswith("int8 "))  # stderr off a tty
     assert f"{worst:.1e}" in row
+    # where the calibration rows came from is said, not only in --json (a moved source file falls back)
+    assert "int8 calibrated on 1,000 training rows of" in " ".join(shown.stderr.split())
 
 
 def test_the_int8_file_scores_like_float32_in_watch(two: Path) -> None:

@@ -111,6 +111,9 @@ def render_export(console: Console, doc: dict[str, Any]) -> None:
                 f"{us['1000 rows']:.0f}" if us else "-",
             )
         console.print(table)
+        for f in doc["files"]:
+            if f.get("calibration"):
+                console.print(f"{f['precision']} calibrated on {escape(f['calibration'])}")
 
 
 def render_watch(console: Console, summary: dict[str, Any], trace: np.ndarray) -> None:

@@ -25,7 +25,8 @@ from tsrnn.runtime.providers import PROVIDERS, GpuOptions
 from tsrnn.runtime.session import open_session
 
 ORDER = ("cpu", "cuda", "tensorrt")  # measured in this order: the CPU first, parity's reference
-COPIES = ("fp16", "int8")  # precision copies `tsrnn export --fp16 / --quantize int8` writes beside NAME.onnx
+# precision copies `tsrnn export --fp16 / --quantize int8 / --quantize int8-dynamic` writes beside NAME.onnx
+COPIES = ("fp16", "int8", "int8-dynamic")
 PARITY_UNITS = "max |expected - expected of cpu fp32| / the model's scaler scale (scaled units)"
 BACKLOG_PASSES = 3  # the backlog's rate is the median of this many passes
 LIMITS = {"rows": 10_000_000, "series": 100_000, "batch": 10_000_000, "repeat": 1_000_000}
@@ -37,7 +38,7 @@ class Measurement:
     """One provider and precision: latencies in milliseconds per call, rates per second."""
 
     provider: str
-    precision: str  # fp32 | fp16 | int8
+    precision: str  # fp32 | fp16 | int8 | int8-dynamic
     file: str
     session_providers: list[str]  # what onnxruntime runs the session on, in its order
     step_p50_ms: float  # one new row of one series (a windowed model: one window)
@@ -104,7 +105,15 @@ def bench(
     A provider that cannot run is listed in `skipped` with the reason; with `strict_provider` it is
     a TsrnnError instead. The CPU's float32 run is always measured: it is parity's reference.
     """
+    if strict_provider and providers is None:  # strict about what this onnxruntime has, not every provider known
+        providers = ["auto"]
     wanted = _check_arguments(providers, rows=rows, series=series, batch=batch, repeat=repeat, threads=threads)
+    copy = next((c for c in COPIES if str(model).endswith(f".{c}.onnx")), None)
+    if copy is not None:
+        raise TsrnnError(
+            f"{model}: this is the {copy} copy; give the float32 file beside it "
+            f"({str(model)[: -len(f'.{copy}.onnx')]}.onnx), whose copies are measured too"
+        )
     if strict_provider:  # before anything is measured
         for name in wanted:
             if (why := _unavailable(name, ort.get_available_providers())) is not None:

@@ -31,6 +31,8 @@ def open_session(
     first (modelcheck): onnxruntime never sees a model that reads other files or runs custom operators.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a directory; give an .onnx file written by `tsrnn export RUN`")
     if not path.is_file():
         raise ModelError(f"{path}: no such model file; export one with `tsrnn export RUN`")
     check_model_file(path)
