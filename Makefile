@@ -54,12 +54,12 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train,dev,plot,bench]'
 	touch $(BENCH_STAMP)
 
-# Every benchmark, one after the other (about an hour and a half on 2 cores; the data in ../shared):
+# Every benchmark, one after the other (about half an hour on 2 cores; the data in ../shared):
 # writes benchmarks/results.json and docs/benchmarks.md. BENCH_ARGS='--parts watch --merge' re-runs one.
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-# The same code on small inputs (about a minute), into build/bench-quick/: it cannot rot unseen.
+# The same code on small inputs (about a minute and a half), into build/bench-quick/: it cannot rot unseen.
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/quantize.py [--models cpu sensors two gru] [--rounds 3] [--repeat 200] [--json]
 
-Models: `cpu`, the demo model (runs/cpu_history if `make demo` made it, else trained as it does on
+Models: `cpu`, the demo model (trained as `make demo` does, in a temporary directory, on
 sample_data/cpu_history.csv, --seed 0); `sensors`, trained on sample_data/sensors_history.csv
 (three columns); `two`, a two-column LSTM trained for 2 epochs with --inputs diff on a smooth daily
 cycle (the model whose dynamic copy `tsrnn export --quantize int8` refused before static int8
@@ -57,12 +57,8 @@ def two_columns(path: Path, rows: int = 1000, seed: int = 5, start: int = 0) -> 
 
 def trained(name: str, tmp: Path, epochs: int | None):  # -> Run
     from tsrnn.config import ModelConfig, TrainConfig
-    from tsrnn.training.runs import load_run
     from tsrnn.training.train import train
 
-    demo = ROOT / "runs" / "cpu_history"
-    if name == "cpu" and epochs is None and (demo / "run.json").exists():
-        return load_run(demo)
     data = {
         "cpu": ROOT / "sample_data" / "cpu_history.csv",
         "sensors": ROOT / "sample_data" / "sensors_history.csv",

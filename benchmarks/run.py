@@ -8,12 +8,14 @@ Its samples (one per repeat or per seed) become figures with median, min and max
 ratios, and the targets they are held to (benchmarks/figures.py). The machine (CPU model, cores,
 memory, load), the library versions and the commit are recorded with them.
 
-`--quick` (`make bench-quick`, inside `make test`) runs every part on small inputs (about a minute
-and a half on 2 cores) and writes to build/bench-quick/, so the benchmark code cannot rot; its
+`--quick` (`make bench-quick`, inside `make test`) runs every part on small inputs (about a minute and a
+half on 2 cores) and writes to build/bench-quick/, so the benchmark code cannot rot; its
 figures are not the product's. A part whose data is absent (../shared) or whose peer is not
 installed (Darts, from the `bench` extra) is reported as skipped with the reason; a part that fails
-makes the run exit 1. `--parts` runs some parts; with `--merge` the others are kept from the
-existing results file, each with its own commit and date.
+makes the run exit 1, as does a gate (a correctness limit, such as the int8 copy's parity, judged
+in a quick run too). `--parts` runs some parts; with `--merge` the others are kept from the
+existing results file, each with its own commit and date, their figures summarised again from
+their samples.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Part:
     needs: list[Path] = field(default_factory=list)  # data the full run reads
 
 
-def parts(tiny_nab: Path) -> list[Part]:
+def parts(tiny_nab: Path, tiny_ett: Path) -> list[Part]:
     darts = None if importlib.util.find_spec("darts") else DARTS_MISSING
     nab_dev, etth1, skab_dev = SHARED / "nab_dev", SHARED / "etth1" / "ETTh1.csv", SHARED / "skab_dev" / "valve1"
     return [
@@ -79,7 +81,18 @@ def parts(tiny_nab: Path) -> list[Part]:
             "Forecast accuracy against references and Darts",
             "forecast.py",
             ["--seeds", "0", "1", "2"],
-            ["--parts", "nab", "--nab", str(tiny_nab), "--seeds", "0", "--darts-epochs", "1"],
+            [
+                "--etth1",
+                str(tiny_ett),
+                "--nab",
+                str(tiny_nab),
+                "--seeds",
+                "0",
+                "--darts-epochs",
+                "1",
+                "--set",
+                "epochs=3",
+            ],
             lambda raw: figures.forecast(raw, darts),
             [etth1, nab_dev],
         ),
@@ -136,6 +149,23 @@ def parts(tiny_nab: Path) -> list[Part]:
     ]
 
 
+def tiny_etth1(path: Path) -> Path:
+    """An ETTh1-shaped file (hourly, its seven columns, its 14,400 rows) of generated values, for --quick."""
+    import numpy as np
+    import polars as pl
+
+    t = np.arange(14_400)
+    rng = np.random.default_rng(0)
+    day = np.sin(2 * np.pi * t / 24)
+    columns = {c: np.round(5 + 2 * day * (k + 1) / 7 + rng.normal(0, 0.3, t.size), 3) for k, c in enumerate(ETT)}
+    stamps = (np.datetime64("2016-07-01T00:00", "h") + t.astype("timedelta64[h]")).astype("datetime64[ms]")
+    pl.DataFrame({"date": stamps, **columns}).write_csv(path, datetime_format="%Y-%m-%d %H:%M:%S")
+    return path
+
+
+ETT = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
+
+
 def tiny_nab_corpus(where: Path) -> Path:
     """A NAB-shaped directory of one file (sample_data's CPU series and its label), for --quick."""
     (where / "sample").mkdir(parents=True, exist_ok=True)
@@ -164,20 +194,34 @@ def run_part(part: Part, quick: bool) -> dict[str, Any]:
             "reason": "the full run only (no small data set of its shape)",
             "figures": [],
         }
-    doc["load_before"] = os.getloadavg()
+    doc["machine"], doc["load_before"] = machine(), os.getloadavg()
     started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)  # runs' relative sources resolve
     doc["seconds"], doc["load_after"] = time.perf_counter() - started, os.getloadavg()
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         return {**doc, "status": "failed", "reason": f"exit {proc.returncode}: {tail}", "figures": []}
     raw = json.loads(proc.stdout.strip().splitlines()[-1])
     found = part.summarise(raw)
-    if quick:  # small inputs: the targets are the product's, not this run's
+    if quick:  # small inputs: the targets are the product's, not this run's; a gate holds at any size
         for f in found:
-            if "target" in f:
+            if "target" in f and not f["target"].get("gate"):
                 f["met"] = None
+    failed = gate_failures(found)
+    if failed:
+        return {
+            **doc,
+            "status": "failed",
+            "reason": f"a gate failed: {'; '.join(failed)}",
+            "figures": found,
+            "raw": raw,
+        }
     return {**doc, "status": "ok", "figures": found, "raw": raw}
+
+
+def gate_failures(found: list[figures.Figure]) -> list[str]:
+    """The figures whose gate (a correctness limit, judged at any size) is missed."""
+    return [f["name"] for f in found if f.get("target", {}).get("gate") and f["met"] is not True]
 
 
 def commit() -> str:
@@ -189,9 +233,9 @@ def commit() -> str:
 
 
 def finite(value: Any) -> Any:
-    """NaN and infinity as null: results.json is strict JSON."""
+    """NaN as null, infinity as "inf" (never reached): results.json is strict JSON."""
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
         return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -211,7 +255,7 @@ def main() -> None:
     out_json = Path(args.out_json or (quick_dir / "results.json" if args.quick else HERE / "results.json"))
     out_md = Path(args.out_md or (quick_dir / "benchmarks.md" if args.quick else ROOT / "docs" / "benchmarks.md"))
     with tempfile.TemporaryDirectory() as tmp:
-        every = parts(tiny_nab_corpus(Path(tmp) / "nab"))
+        every = parts(tiny_nab_corpus(Path(tmp) / "nab"), tiny_etth1(Path(tmp) / "ETTh1.csv"))
         names = [p.name for p in every]
         unknown = set(args.parts or []) - set(names)
         if unknown:
@@ -219,6 +263,9 @@ def main() -> None:
         done: dict[str, Any] = {}
         if args.merge and out_json.exists():
             done = {p["name"]: p for p in json.loads(out_json.read_text())["parts"]}
+            for part in every:  # a kept part's figures again from its samples, by today's summaries
+                if part.name in done and done[part.name]["status"] == "ok":
+                    done[part.name]["figures"] = part.summarise(done[part.name]["raw"])
         for part in every:
             if args.parts and part.name not in args.parts:
                 continue

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def number(value: float | None, unit: str = "") -> str:
+def number(value: float | str | None, unit: str = "") -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, str):  # "inf": never reached
+        return "never" if value == "inf" else value
     a = abs(value)
     text = (
         f"{value:,.0f}"
@@ -76,6 +78,9 @@ def render(doc: dict[str, Any]) -> str:
             lines.append(f"`{part['command']}`: **{part['status']}**: {part['reason']} ({when})")
             continue
         load = f"load average {part['load_before'][0]:.2f} before, {part['load_after'][0]:.2f} after"
+        then = part.get("machine", {}).get("libraries")
+        if then and then != m["libraries"]:
+            load += f"; libraries then: {', '.join(f'{k} {v}' for k, v in then.items())}"
         lines += [
             f"`{part['command']}`: {part['seconds']:.0f} s, {when}, {load}.",
             "",

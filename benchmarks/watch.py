@@ -20,9 +20,8 @@
 3. Cold start: `tsrnn watch` with --state on a file with one new row, and `tsrnn --help`
    (medians of --repeat fresh processes).
 4. Memory: peak RSS of backfills of growing size.
-Targets (issues 6 and 11): backfill with the default detector >= 300,000 rows/s on one core and
->= 50x the eager windows; 1,000 series in one call < 10 ms; cold start < 0.3 s, --help < 0.3 s;
-peak RSS < 200 MB and flat. `--json` prints every sample (benchmarks/run.py reads it).
+The targets (issue 16's, the README's figures before it) and the ratios: benchmarks/figures.py.
+`--json` prints every sample (benchmarks/run.py reads it).
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -227,9 +227,10 @@ def cold_start(onnx: Path, tmp: Path, repeat: int) -> tuple[list[float], list[fl
     return runs, helps
 
 
-def eager_stepped_rate(run_dir: Path, csv: Path, rows: int = 2000) -> float:
-    """The same PyTorch model stepped one new row at a time with its state carried (eager, one
-    thread): what a Python user without the exported graph would run for a stream."""
+def eager_stepped_rate(run_dir: Path, csv: Path, rows: int = 2000, chunk: int = 1) -> float:
+    """The same PyTorch model over the rows with its state carried (eager, one thread), `chunk` rows
+    per call: one (a stream, row by row, what a Python user without the exported graph would run)
+    or BACKLOG_ROWS (a backlog, as watch feeds onnxruntime)."""
     import polars as pl
     import torch
 
@@ -249,12 +250,32 @@ def eager_stepped_rate(run_dir: Path, csv: Path, rows: int = 2000) -> float:
     state = net.zero_state(1)
     started = time.perf_counter()
     with torch.no_grad():
-        for t in range(rows):
-            extra = {"tf": tf[:, t : t + 1]} if tf is not None else {}
+        for t in range(0, rows, chunk):
+            extra = {"tf": tf[:, t : t + chunk]} if tf is not None else {}
             if run.model_config.inputs == "diff":
-                extra["diff"] = diff[:, t : t + 1]
-            _, *state = net(x[:, t : t + 1], *state, **extra)
+                extra["diff"] = diff[:, t : t + chunk]
+            _, *state = net(x[:, t : t + chunk], *state, **extra)
     return rows / (time.perf_counter() - started)
+
+
+def onnx_stepped_rate(onnx: Path, csv: Path, rows: int = 2000) -> float:
+    """The exported graph through tsrnn's runner, one new row per call with its state carried: the
+    same stream as eager_stepped_rate's, so their ratio is the graph's gain row by row."""
+    import polars as pl
+
+    from tsrnn.export.metadata import read_metadata
+    from tsrnn.runtime.inferencer import ForecasterRunner
+    from tsrnn.runtime.session import open_session
+
+    runner = ForecasterRunner(open_session(onnx), read_metadata(onnx))
+    frame = pl.read_csv(csv, n_rows=rows, try_parse_dates=True)
+    values = frame["value"].to_numpy().astype(np.float64)[:, None]
+    stamps = frame["timestamp"].to_numpy().astype("datetime64[us]")
+    arrays = runner.initial()
+    started = time.perf_counter()
+    for t in range(len(values)):
+        (_, _, arrays) = runner.run_many([(values[t : t + 1], arrays)], [stamps[t : t + 1]])[0]
+    return len(values) / (time.perf_counter() - started)
 
 
 def watch_command(csv: Path, onnx: Path, out: Path) -> list[str]:
@@ -264,32 +285,50 @@ def watch_command(csv: Path, onnx: Path, out: Path) -> list[str]:
     )
 
 
-def backfill(onnx: Path, tmp: Path, rows: int, repeat: int) -> dict[str, object]:
-    """At `rows`, interleaved runs: the default detector, the forecast channel alone, and the bare
-    onnxruntime calls (each a list of samples); at a tenth and a third of it, one run each for memory."""
-    seconds: list[float] = []
-    alone: list[float] = []
-    bare: list[float] = []
-    peaks: dict[str, float] = {}
+BASELINES = (  # model-only rates, measured in every backfill run beside it (benchmarks/figures.py names them)
+    "eager_windows_rows_per_s",
+    "eager_one_window_rows_per_s",
+    "eager_stepped_rows_per_s",
+    "eager_backlog_rows_per_s",
+    "onnx_stepped_rows_per_s",
+)
+
+
+def baselines(onnx: Path, run_dir: Path, history: Path) -> dict[str, float]:
+    from tsrnn.runtime.inferencer import BACKLOG_ROWS
+
+    return {
+        "eager_windows_rows_per_s": eager_windows_rate(run_dir, history),
+        "eager_one_window_rows_per_s": eager_windows_rate(run_dir, history, rows=1000, batch=1),
+        "eager_stepped_rows_per_s": eager_stepped_rate(run_dir, history),
+        "eager_backlog_rows_per_s": eager_stepped_rate(run_dir, history, rows=3000, chunk=BACKLOG_ROWS),
+        "onnx_stepped_rows_per_s": onnx_stepped_rate(onnx, history),
+    }
+
+
+def backfill(onnx: Path, tmp: Path, rows: int, repeat: int) -> dict[str, Any]:
+    """At `rows`, `repeat` runs, each of them: the default detector, the forecast channel alone, the
+    bare onnxruntime calls on the same rows, and every baseline (so each ratio pairs samples of one
+    run); at a tenth and a third of it, one run each for memory. Every sample is kept."""
+    out: dict[str, Any] = {"rows": rows, "seconds": [], "forecast_only_seconds": [], "bare_rows_per_s": []}
+    out.update({key: [] for key in BASELINES})
+    peaks: dict[str, list[float]] = {}
     for size in sorted({rows // 10, rows // 3, rows}):
         big = tmp / f"big{size}.csv"
         series_csv(big, size, start=3000, seed=2)
         cmd = watch_command(big, onnx, tmp / "out.csv")
         for _ in range(repeat if size == rows else 1):
             took, peak = timed_process(cmd)
-            peaks[str(size)] = max(peaks.get(str(size), 0.0), peak)
+            peaks.setdefault(str(size), []).append(peak)
             if size == rows:
-                seconds.append(took)
-                alone.append(timed_process([*cmd, "--channels", "forecast"])[0])
-                bare.append(bare_call_rate(onnx, big))
+                out["seconds"].append(took)
+                out["forecast_only_seconds"].append(timed_process([*cmd, "--channels", "forecast"])[0])
+                out["bare_rows_per_s"].append(bare_call_rate(onnx, big, rows=size))
+                for key, rate in baselines(onnx, tmp / "runs" / "history", tmp / "history.csv").items():
+                    out[key].append(rate)
         os.remove(big)
-    return {
-        "rows": rows,
-        "seconds": seconds,
-        "forecast_only_seconds": alone,
-        "bare_rows_per_s": bare,
-        "peak_mib": peaks,
-    }
+    out["peak_mib"] = peaks
+    return out
 
 
 def measure(rows: int, repeat: int) -> dict[str, object]:
@@ -303,12 +342,6 @@ def measure(rows: int, repeat: int) -> dict[str, object]:
             [BIN, "export", "history", "--runs-dir", str(tmp / "runs"), "--out", str(onnx), "--quiet"], check=True
         )
         doc = backfill(onnx, tmp, rows, repeat)
-        run_dir, history = tmp / "runs" / "history", tmp / "history.csv"
-        doc["eager_windows_rows_per_s"] = [eager_windows_rate(run_dir, history) for _ in range(repeat)]
-        doc["eager_one_window_rows_per_s"] = [
-            eager_windows_rate(run_dir, history, rows=1000, batch=1) for _ in range(repeat)
-        ]
-        doc["eager_stepped_rows_per_s"] = [eager_stepped_rate(run_dir, history) for _ in range(repeat)]
         calls, bare, runs, state_kb = many_series(onnx, tmp, repeat)
         doc.update(
             {
@@ -347,9 +380,11 @@ def main() -> None:
         f"eager PyTorch, one thread, model only: 32-row windows in batches of 1,024 "
         f"{med(doc['eager_windows_rows_per_s']):,.0f} rows/s; one window per new row "
         f"{med(doc['eager_one_window_rows_per_s']):,.0f} rows/s; stepped one row at a time with its state "
-        f"{med(doc['eager_stepped_rows_per_s']):,.0f} rows/s"
+        f"{med(doc['eager_stepped_rows_per_s']):,.0f} rows/s, over the history in one call "
+        f"{med(doc['eager_backlog_rows_per_s']):,.0f} rows/s; the exported graph through tsrnn's runner, one row "
+        f"per call {med(doc['onnx_stepped_rows_per_s']):,.0f} rows/s"
     )
-    print("peak RSS by backfill size: " + ", ".join(f"{k} rows {v:.0f} MiB" for k, v in doc["peak_mib"].items()))
+    print("peak RSS by backfill size: " + ", ".join(f"{k} rows {max(v):.0f} MiB" for k, v in doc["peak_mib"].items()))
     print(
         f"1,000 series with one new row each: run_many (stack, one onnxruntime call, unstack, errors) "
         f"{med(doc['call_ms_1000_series']):.2f} ms, the onnxruntime call alone "

@@ -54,7 +54,7 @@ def test_the_two_column_lstm_exports_int8_with_its_figure(two: Path) -> None:
     assert list(files) == ["fp32", "int8"] and files["int8"]["path"] == str(two / "two.int8.onnx")
     worst = max(files["int8"]["parity"].values())
     assert 1e-5 < worst < 0.1  # quantized (not a float copy), and within the limit
-    assert files["int8"]["calibration"] == f"1,000 training rows of {two / 'two.csv'}"
+    assert files["int8"]["calibration"] == f"1,000 rows of the training file {two / 'two.csv'}"
     assert set(files["int8"]["microseconds"]) == {"1 row", "1000 rows"}
     ops = {n.op_type for n in onnx.load(str(two / "two.int8.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "LSTM"} <= ops  # the head in int8, the cell float (see quantize.py)
@@ -63,7 +63,7 @@ def test_the_two_column_lstm_exports_int8_with_its_figure(two: Path) -> None:
     row = next(line for line in shown.stderr.splitlines() if line.strip().startswith("int8 "))  # stderr off a tty
     assert f"{worst:.1e}" in row
     # where the calibration rows came from is said, not only in --json (a moved source file falls back)
-    assert "int8 calibrated on 1,000 training rows of" in " ".join(shown.stderr.split())
+    assert "int8 calibrated on 1,000 rows of the training file" in " ".join(shown.stderr.split())
 
 
 def test_the_int8_file_scores_like_float32_in_watch(two: Path) -> None:
@@ -113,12 +113,16 @@ def test_calibration_rows_are_the_training_data(two: Path) -> None:
     run = load_run(two / "runs" / "two")
     csv = pl.read_csv(two / "two.csv")[["a", "b"]].to_numpy()
     found = training_rows(run)
-    assert found is not None and found[1] == f"1,000 training rows of {two / 'two.csv'}"
+    assert found is not None and found[1] == f"1,000 rows of the training file {two / 'two.csv'}"
     assert len(found[0]) == 1 and np.abs(found[0][0][0] - csv).max() < 1e-9  # every row, as read for training
     info = copy.deepcopy(run.info)
     info["schema"]["source"] = str(two / "gone.csv")  # the file is gone: the last rows run.json keeps
     found = training_rows(Run(run.path, info))
-    assert found is not None and found[1].startswith("the last ") and found[1].endswith(" training rows (run.json)")
+    assert (
+        found is not None
+        and found[1].startswith("the last ")
+        and found[1].endswith(" rows run.json keeps (its source file is not found)")
+    )
     values = found[0][0][0]
     assert 500 < len(values) <= 1000 and np.abs(values - csv[-len(values) :]).max() < 1e-4  # unscaled again
     info["calibration"]["novelty_seed"] = None  # several series keep none: random rows, and the export says so

@@ -62,7 +62,7 @@ def _source_rows(run: Run) -> tuple[Segments, str] | None:
             break
     rows = f"{CALIBRATION_ROWS - left:,}"
     changed = "" if data.schema()["sha256"] == run.schema.get("sha256") else " (changed since training)"
-    return segments, f"{rows} {'rows' if changed else 'training rows'} of {source}{changed}"
+    return segments, f"{rows} rows of {'' if changed else 'the training file '}{source}{changed}"
 
 
 def _seed_rows(run: Run) -> tuple[Segments, str] | None:
@@ -74,7 +74,7 @@ def _seed_rows(run: Run) -> tuple[Segments, str] | None:
     if not len(times) or scaled.size != len(times) * columns:  # --target's column alone: not the graph's input
         return None
     values = scaled.reshape(len(times), columns) * np.asarray(run.scaler.scale) + np.asarray(run.scaler.mean)
-    return [(values, times)], f"the last {len(times):,} training rows (run.json)"
+    return [(values, times)], f"the last {len(times):,} rows run.json keeps (its source file is not found)"
 
 
 def calibration_feeds(run: Run, data: bytes, segments: Segments) -> list[Feed]:
