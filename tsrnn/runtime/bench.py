@@ -87,6 +87,16 @@ class _Inputs:
     step_seconds: int
 
 
+def _check_not_a_copy(model: str | Path) -> None:
+    """A precision copy given as the model would be measured as float32 with parity 0: refused."""
+    copy = next((c for c in COPIES if str(model).endswith(f".{c}.onnx")), None)
+    if copy is not None:
+        raise TsrnnError(
+            f"{model}: this is the {copy} copy; give the float32 file beside it "
+            f"({str(model)[: -len(f'.{copy}.onnx')]}.onnx), whose copies are measured too"
+        )
+
+
 def bench(
     model: str | Path,
     *,
@@ -108,12 +118,7 @@ def bench(
     if strict_provider and providers is None:  # strict about what this onnxruntime has, not every provider known
         providers = ["auto"]
     wanted = _check_arguments(providers, rows=rows, series=series, batch=batch, repeat=repeat, threads=threads)
-    copy = next((c for c in COPIES if str(model).endswith(f".{c}.onnx")), None)
-    if copy is not None:
-        raise TsrnnError(
-            f"{model}: this is the {copy} copy; give the float32 file beside it "
-            f"({str(model)[: -len(f'.{copy}.onnx')]}.onnx), whose copies are measured too"
-        )
+    _check_not_a_copy(model)
     if strict_provider:  # before anything is measured
         for name in wanted:
             if (why := _unavailable(name, ort.get_available_providers())) is not None:
