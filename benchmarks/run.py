@@ -264,8 +264,13 @@ def main() -> None:
         if args.merge and out_json.exists():
             done = {p["name"]: p for p in json.loads(out_json.read_text())["parts"]}
             for part in every:  # a kept part's figures again from its samples, by today's summaries
-                if part.name in done and done[part.name]["status"] == "ok":
-                    done[part.name]["figures"] = part.summarise(done[part.name]["raw"])
+                kept = done.get(part.name)
+                if kept is None or kept["status"] != "ok" or (args.parts and part.name in args.parts):
+                    continue
+                try:
+                    kept["figures"] = part.summarise(kept["raw"])
+                except (KeyError, TypeError, IndexError):  # samples of an older benchmark: not comparable
+                    kept.update(status="stale", reason="its samples predate this benchmark: run it again")
         for part in every:
             if args.parts and part.name not in args.parts:
                 continue
