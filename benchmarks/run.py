@@ -226,8 +226,12 @@ def gate_failures(found: list[figures.Figure]) -> list[str]:
 
 def commit() -> str:
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    outputs = [":!benchmarks/results.json", ":!docs/benchmarks.md"]  # what this run writes is not a change of code
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=ROOT
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *outputs],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
