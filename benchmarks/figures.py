@@ -136,6 +136,7 @@ def watch(raw: dict[str, Any]) -> list[Figure]:
     for ours, theirs, name in (
         (rate, base["eager_windows_rows_per_s"], "tsrnn backfill end to end / eager 32-row windows in batches"),
         (rate, base["eager_backlog_rows_per_s"], "tsrnn backfill end to end / eager over the backlog, state carried"),
+        (raw["bare_rows_per_s"], base["eager_backlog_rows_per_s"], "a backlog, model only: onnxruntime / eager"),
         (
             base["onnx_stepped_rows_per_s"],
             base["eager_stepped_rows_per_s"],

@@ -252,6 +252,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="every part on small inputs (make bench-quick)")
     parser.add_argument("--parts", nargs="+", help="run these parts only")
     parser.add_argument("--merge", action="store_true", help="keep the other parts from the existing results file")
+    parser.add_argument(
+        "--summarise",
+        action="store_true",
+        help="run nothing: summarise the results file's samples again (with --merge)",
+    )
     parser.add_argument("--out-json", help="default: benchmarks/results.json, or build/bench-quick/results.json")
     parser.add_argument("--out-md", help="default: docs/benchmarks.md, or build/bench-quick/benchmarks.md")
     args = parser.parse_args()
@@ -276,7 +281,7 @@ def main() -> None:
                 except (KeyError, TypeError, IndexError):  # samples of an older benchmark: not comparable
                     kept.update(status="stale", reason="its samples predate this benchmark: run it again")
         for part in every:
-            if args.parts and part.name not in args.parts:
+            if args.summarise or (args.parts and part.name not in args.parts):
                 continue
             print(f"[bench] {part.name}: {part.title} ...", file=sys.stderr, flush=True)
             done[part.name] = run_part(part, args.quick)
