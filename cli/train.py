@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -259,6 +260,20 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         None,
     ),
     ("name", Annotated[str | None, typer.Option("--name", help="Run name (default: the file's stem).")], None),
+    (
+        "nproc",
+        Annotated[
+            int | None,
+            typer.Option(
+                "--nproc",
+                min=1,
+                help="Train as N processes on this machine (torchrun, gloo): series are shared among them; "
+                "the same as `torchrun --standalone --nproc-per-node N -m tsrnn train ...`. [default: 1]",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
     ("runs_dir", RunsDir, "runs"),
     ("json_out", Json, False),
     ("quiet", Quiet, False),
@@ -268,9 +283,14 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
 @with_parameters(PARAMETERS)
 def command(**given: Any) -> None:
     from tsrnn.settings import SETTINGS, resolve
+    from tsrnn.training import distributed
     from tsrnn.training.runs import resolve_run
     from tsrnn.training.train import resume_config, train
 
+    if given["nproc"] and given["nproc"] > 1 and "WORLD_SIZE" not in os.environ:
+        raise typer.Exit(distributed.launch(given["nproc"], _without_nproc(sys.argv[1:])))
+    if distributed.env_rank() != 0:  # rank 0 reports; the others train in silence
+        given = {**given, "quiet": True, "json_out": False}
     flags = {k: v for k, v in given.items() if k in SETTINGS and v is not None}
     resolved = resolve(flags, dict(os.environ), given["config"])
     run = resolve_run(given["resume"], Path(given["runs_dir"])) if given["resume"] else None
@@ -303,6 +323,19 @@ def command(**given: Any) -> None:
         render_train(console, result.summary)
     if result.summary["status"] == "interrupted":
         raise typer.Exit(130)
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line each process runs: this one without --nproc (and its value)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 def _interrupt(signum: int, frame: object) -> None:

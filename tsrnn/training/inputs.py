@@ -29,6 +29,13 @@ def network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scal
     return net, task
 
 
+def task_for(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
+    """The task of `split` alone (rank 0 of several calibrates on every series, trained elsewhere)."""
+    from tsrnn.models import target_indices
+
+    return _task(model_cfg, split, scaler, cfg, target_indices(model_cfg, columns))
+
+
 def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
     """--inputs auto: train a level and a diff forecaster for PROBE_EPOCHS epochs each, from the
     same seed, and go on with the one whose validation loss is lower (a drifting series favours

@@ -15,6 +15,7 @@ from tsrnn.data.scaling import Scaler
 from tsrnn.models.autoencoder import Autoencoder, StreamingAutoencoder
 from tsrnn.models.forecaster import Forecaster, StreamingForecaster, WindowedForecaster
 from tsrnn.scoring.errors import ErrorSpec, q99, seasonal_norm
+from tsrnn.training import distributed
 from tsrnn.training.batching import (
     Split,
     gather_windows,
@@ -89,6 +90,7 @@ class ForecasterTask:
             ).astype(np.float32)
         )
         self.error_mask = (steps[None, :] >= first) & (steps[None, :] < lengths[:, None])  # one-step errors by row
+        self.val_weight = float(self.val_mask.sum())  # what the validation loss averages over
 
     def train_epoch(
         self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator
@@ -102,14 +104,20 @@ class ForecasterTask:
         f, k = self.features, self.time_inputs
         order = rng.permutation(len(x_all))
         losses, norms = [], []
-        for start in range(0, len(order), self.batch):
+        used = (m_all.any(axis=2) * np.arange(1, self.length + 1)).max(axis=1)  # rows with a target, per piece
+        planned = sum(
+            -(-int(used[order[a : a + self.batch]].max()) // cfg.chunk) for a in range(0, len(order), self.batch)
+        )
+        left = distributed.agree_steps(planned)  # every rank takes as many steps (DDP)
+        for start in range(0, len(order) if left else 0, self.batch):
             pick = order[start : start + self.batch]
             x, y, m = (torch.from_numpy(a[pick]) for a in (x_all, y_all, m_all))
             state: Sequence[torch.Tensor] = model.zero_state(len(pick))
             for t in range(0, self.length, cfg.chunk):
                 mask = m[:, t : t + cfg.chunk]
-                if not mask.any():
+                if not mask.any() or left == 0:
                     break
+                left -= 1
                 chunk = x[:, t : t + cfg.chunk]
                 pred, *state = model(
                     chunk[..., :f],
@@ -203,6 +211,7 @@ class WindowedTask(_WindowTask[Forecaster]):
         targets: tuple[int, ...] | None = None,
     ) -> None:
         window, horizon = model_cfg.window, model_cfg.horizon
+        self.val_weight = 0.0  # the validation targets scored, counted by val_loss
         self.split, self.scaler, self.window, self.horizon, self.loss = split, scaler, window, horizon, cfg.loss
         self.train = [scaler.transform(p) for p in split.train]
         self.train_index = window_index([p[:-1] for p in self.train], window)  # each window needs a next row
@@ -224,7 +233,8 @@ class WindowedTask(_WindowTask[Forecaster]):
         order = rng.permutation(len(self.train_index))
         losses, norms = [], []
         batch = cfg.batch or WINDOW_BATCH
-        for start in range(0, len(order), batch):
+        steps = distributed.agree_steps(-(-len(order) // batch))  # every rank takes as many steps (DDP)
+        for start in range(0, min(len(order), steps * batch), batch):
             index = self.train_index[order[start : start + batch]]
             x = torch.from_numpy(gather_windows(self.train, index, self.window))
             y, m = self._targets(self.train, index)
@@ -244,6 +254,7 @@ class WindowedTask(_WindowTask[Forecaster]):
             y, m = self._targets(self.val_scaled, index)
             total += float(masked_loss(pred[:, -1], y, m, self.loss)) * float(m.sum())
             count += float(m.sum())
+        self.val_weight = count
         return total / max(count, 1.0)
 
     def val_errors(self, model: Forecaster) -> np.ndarray:
@@ -280,6 +291,7 @@ class AutoencoderTask(_WindowTask[Autoencoder]):
         keep = np.linspace(0, len(val_index) - 1, min(len(val_index), MAX_VAL_WINDOWS)).astype(int)
         self.val_index = val_index[keep] if len(val_index) else val_index
         self.val_windows = torch.from_numpy(gather_windows(self.val_scaled, self.val_index, window))
+        self.val_weight = float(len(self.val_index))
 
     def train_epoch(
         self, model: Autoencoder, opt: Adam, cfg: TrainConfig, rng: np.random.Generator
@@ -287,7 +299,8 @@ class AutoencoderTask(_WindowTask[Autoencoder]):
         order = rng.permutation(len(self.train_index))[:MAX_WINDOWS_PER_EPOCH]
         losses, norms = [], []
         batch = cfg.batch or WINDOW_BATCH
-        for start in range(0, len(order), batch):
+        steps = distributed.agree_steps(-(-len(order) // batch))  # every rank takes as many steps (DDP)
+        for start in range(0, min(len(order), steps * batch), batch):
             x = torch.from_numpy(
                 gather_windows(self.train, self.train_index[order[start : start + batch]], self.window)
             )

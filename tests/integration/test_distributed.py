@@ -1,0 +1,141 @@
+"""Training on two processes (torchrun, gloo, CPU): it converges as one process does, writes one
+ordinary run, repeats itself with the same seed, and a rank that dies ends the job, not a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers import cycle, stamps
+
+SERIES, ROWS = 16, 600
+TRAIN = ["--id-column", "host", "--epochs", "6", "--threads", "1", "--seed", "0", "--quiet"]
+
+
+def _long_csv(path: Path, series: int = SERIES, rows: int = ROWS) -> Path:
+    """Long format: timestamp, host, value; each host its own phase of noise and level."""
+    lines = ["timestamp,host,value"]
+    for k in range(series):
+        values = cycle(rows, seed=k)[:, 0] * (1.0 + 0.05 * k)
+        lines += [f"{ts},h{k:02d},{v:.4f}" for ts, v in zip(stamps(rows), values)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    return {**env, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", **extra}
+
+
+def _torchrun(nproc: int, *args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"] + [
+        "-m",
+        "tsrnn",
+        *args,
+    ]
+
+
+def _tsrnn(*args: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tsrnn", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())["summary"]
+
+
+def test_two_processes_train_like_one_and_write_one_ordinary_run(tmp_path: Path) -> None:
+    data = _long_csv(tmp_path / "hosts.csv")
+    one = _tsrnn("train", str(data), *TRAIN, "--runs-dir", "one", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run(
+        _torchrun(2, "train", str(data), *TRAIN, "--runs-dir", "two"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert two.returncode == 0, two.stderr
+    alone, shared = _summary(tmp_path / "one" / "hosts"), _summary(tmp_path / "two" / "hosts")
+    assert alone["world_size"] == 1 and shared["world_size"] == 2
+    assert shared["series"] == SERIES and shared["rows_train"] == alone["rows_train"]  # every series, counted once
+    assert abs(shared["best_val_loss"] - alone["best_val_loss"]) <= 0.10 * alone["best_val_loss"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["hosts"]  # rank 0 alone wrote
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hosts.csv", "one", "two"]
+    exported = _tsrnn("export", str(tmp_path / "two" / "hosts"), "--out", "hosts.onnx", "--quiet", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    watched = _tsrnn("watch", str(data), "--model", "hosts.onnx", "--json", "--exit-zero", cwd=tmp_path)
+    assert watched.returncode == 0, watched.stderr
+    assert json.loads(watched.stdout)["rows_scored"] == SERIES * ROWS
+
+
+def test_nproc_launches_the_same_job_and_the_seed_repeats_it(tmp_path: Path) -> None:
+    data = _long_csv(tmp_path / "hosts.csv", series=6, rows=400)
+    runs = []
+    for name, command in (
+        ("a", _torchrun(2, "train", str(data), *TRAIN, "--runs-dir", "a")),
+        ("b", [sys.executable, "-m", "tsrnn", "train", str(data), *TRAIN, "--runs-dir", "b", "--nproc", "2"]),
+    ):
+        done = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        runs.append(torch.load(tmp_path / name / "hosts" / "weights.pt", weights_only=True))
+        assert _summary(tmp_path / name / "hosts")["world_size"] == 2
+    assert runs[0].keys() == runs[1].keys()
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def _rank_pid(parent: int, rank: int) -> int | None:
+    """The pid of the worker with RANK=rank among parent's descendants (Linux /proc)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+        if ppid == parent and f"RANK={rank}".encode() in environ and b"TSRNN_TEST_JOB=1" in environ:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
+def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(tmp_path: Path) -> None:
+    data = _long_csv(tmp_path / "hosts.csv", series=8, rows=2000)
+    job = subprocess.Popen(
+        _torchrun(2, "train", str(data), *TRAIN, "--epochs", "500", "--patience", "500"),
+        cwd=tmp_path,
+        env=_env(TSRNN_DIST_TIMEOUT="20", TSRNN_TEST_JOB="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "runs" / "hosts" / "run.json").exists():  # an epoch ended: both ranks train
+            assert job.poll() is None and time.monotonic() < deadline, job.communicate()[1][-2000:]
+            time.sleep(0.2)
+        pid = _rank_pid(job.pid, 1)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        started = time.monotonic()
+        _, err = job.communicate(timeout=60)
+        assert time.monotonic() - started < 60
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.communicate()
+    assert job.returncode != 0
+    assert "tsrnn: error: distributed training failed on rank 0 of 2" in err, err[-2000:]  # the survivor says why
+    assert "SIGKILL" in err  # and torchrun names the rank that died
