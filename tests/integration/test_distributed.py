@@ -139,3 +139,18 @@ def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(tmp_path: Path) 
     assert job.returncode != 0
     assert "tsrnn: error: distributed training failed on rank 0 of 2" in err, err[-2000:]  # the survivor says why
     assert "SIGKILL" in err  # and torchrun names the rank that died
+
+
+def test_a_rank_reads_only_its_series_filtered_in_the_scan(tmp_path: Path) -> None:
+    from tsrnn.config import DataConfig
+    from tsrnn.data.clean import read_dataset
+    from tsrnn.training.distributed import World, shard_ids
+
+    data = _long_csv(tmp_path / "hosts.csv", series=5, rows=50)
+    ids = [f"h{k:02d}" for k in range(5)]
+    assert shard_ids(ids, World(0, 2)) == ["h00", "h02", "h04"] and shard_ids(ids, World(1, 2)) == ["h01", "h03"]
+    whole = read_dataset(str(data), DataConfig(id_column="host"), keep_text=False)
+    mine = read_dataset(str(data), DataConfig(id_column="host"), keep_text=False, series=frozenset(["h01", "h03"]))
+    assert sorted(mine.series()) == ["h01", "h03"] and mine.rows == 100
+    for sid in ("h01", "h03"):
+        assert (mine.series()[sid][0].values == whole.series()[sid][0].values).all()

@@ -1,7 +1,8 @@
 """Training on several processes (torchrun, or `tsrnn train --nproc N`): the world from torchrun's
 environment, series sharded across ranks, the network wrapped in DistributedDataParallel, and the
 reductions that give every rank the same numbers, so every rank takes the same decision at the
-same epoch. A world of one process (no torchrun) initialises nothing and changes nothing."""
+same epoch. A world of one process (no torchrun) initialises nothing and changes nothing; torch is
+imported when used (train says which extra to install when it is missing)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
 from tsrnn.errors import InputError, ModelError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from torch import nn
+
     from tsrnn.data.clean import Dataset
+    from tsrnn.training.runs import Run
 
 TIMEOUT_SECONDS = 300  # a collective that waits longer for another rank fails (TSRNN_DIST_TIMEOUT)
 
@@ -69,6 +72,7 @@ def session(device: str = "cpu") -> Iterator[World]:
     if size <= 1:
         yield World()
         return
+    import torch
     import torch.distributed as dist
 
     backend = "nccl" if device == "cuda" else "gloo"
@@ -102,10 +106,9 @@ def _first_line(exc: BaseException) -> str:
     return line.split(". This is typically", 1)[0][:300]
 
 
-def shard(dataset: Dataset, world: World) -> Dataset:
-    """The series of this rank: sorted by id, every `size`-th from `rank` (round-robin: balanced
-    by count and the same on every run)."""
-    ids = sorted(dataset.series())
+def shard(dataset: Dataset, world: World, ids: list[str]) -> Dataset:
+    """The series of this rank among `ids` (every series of the job): sorted, every `size`-th from
+    `rank` (round-robin: balanced by count, and the same on every run)."""
     if len(ids) < world.size:
         raise InputError(
             f"{dataset.source}: {len(ids)} series cannot be shared by {world.size} processes: each trains "
@@ -125,6 +128,7 @@ def agree_steps(planned: int) -> int:
     steps a longer shard loses are its last in a random order, other ones each epoch."""
     if _world.size == 1:
         return planned
+    import torch
     import torch.distributed as dist
 
     count = torch.tensor([planned], dtype=torch.int64)
@@ -136,6 +140,7 @@ def sums(values: list[float]) -> list[float]:
     """Each value summed over the ranks (float64)."""
     if _world.size == 1:
         return list(values)
+    import torch
     import torch.distributed as dist
 
     tensor = torch.tensor(values, dtype=torch.float64)
@@ -164,16 +169,6 @@ def broadcast(value: Any) -> Any:
     return box[0]
 
 
-class _Parallel(nn.parallel.DistributedDataParallel):
-    """DDP that also answers for the wrapped network's own methods (zero_state, ...)."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(super().__getattr__("module"), name)
-
-
 def wrap(model: nn.Module) -> nn.Module:
     """The network as each rank trains it: itself in a world of one, else DDP (its weights and
     buffers are rank 0's from here on; buffers are constants, so not synced at each forward, which
@@ -182,14 +177,45 @@ def wrap(model: nn.Module) -> nn.Module:
         return model
     import inspect
 
+    from torch.nn.parallel import DistributedDataParallel
+
+    class Parallel(DistributedDataParallel):
+        """DDP that also answers for the wrapped network's own methods (zero_state, ...)."""
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                return getattr(super().__getattr__("module"), name)
+
     devices = [_world.local_rank] if _world.backend == "nccl" else None
-    newer = "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
+    newer = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
     sync: dict[str, Any] = {"forward_sync_buffers": False} if newer else {"broadcast_buffers": False}
-    return _Parallel(model, device_ids=devices, **sync)
+    return Parallel(model, device_ids=devices, **sync)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def rank_run(path: Path, name: str, result: Any, seconds: float) -> Run:
+    """What a rank other than 0 returns (its loop.FitResult described): the run that rank 0 writes."""
+    from tsrnn.training.runs import Run
+
+    best = min(result.history, key=lambda s: s.val_loss) if result.history else None
+    summary = {
+        "name": name,
+        "run_dir": str(path),
+        "status": "interrupted" if result.interrupted else "complete",
+        "rank": _world.rank,
+        "world_size": _world.size,
+        "epochs_run": len(result.history),
+        "best_val_loss": best.val_loss if best else None,
+        "train_seconds": round(seconds, 3),
+    }
+    return Run(path, {"name": name, "status": summary["status"], "summary": summary})
 
 
 def launch(nproc: int, argv: list[str]) -> int:

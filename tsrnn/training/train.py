@@ -89,10 +89,8 @@ def train(
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         score, run_name = score or ScoreConfig(), run_name_for(name, data)
     with distributed.session() as world:
-        dataset, split, scaler, model_cfg, score, base = _prepare(
-            data, dcfg, model_cfg, cfg, score, resume, {"name": run_name, "sources": sources or {}}
-        )
-        part = split_series(distributed.shard(dataset, world), model_cfg, cfg) if world.size > 1 else split
+        given = {"name": run_name, "sources": sources or {}}
+        dataset, split, part, scaler, model_cfg, score, base = _shared(data, dcfg, model_cfg, cfg, score, resume, given)
         threads = cfg.threads or auto_threads(model_cfg)
         lock = training_lock(Path(runs_dir) / run_name) if world.main else contextlib.nullcontext()
         with torch_threads(torch, threads), lock:
@@ -101,6 +99,35 @@ def train(
                 resume, on_epoch,
             )  # fmt: skip
     return TrainResult(run, run.info["summary"])
+
+
+def _shared(
+    data: str | Path,
+    dcfg: DataConfig,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    score: ScoreConfig,
+    resume: Run | None,
+    given: dict[str, Any],
+) -> tuple[Dataset, Split, Split, Scaler, ModelConfig, ScoreConfig, dict[str, Any]]:
+    """_prepare's results on every rank, and the split this rank trains. Rank 0 reads every series
+    (it calibrates on them, and fits the scaler and the "auto" settings as one process would) and
+    sends what it found; every other rank reads only its own series (filtered as the file is read)."""
+    world = distributed.current()
+    if world.size > 1 and str(data) == "-":
+        raise InputError("several processes cannot share stdin: train from a file (or files) every rank can read")
+    found: Any = _prepare(data, dcfg, model_cfg, cfg, score, resume, given) if world.main else None
+    ids, interval, model_cfg, score, scaler, base = distributed.broadcast(
+        (sorted(found[0].series()), found[0].interval_seconds, found[3], found[4], found[2], found[5])
+        if world.main
+        else None
+    )
+    if world.size == 1:
+        return found[0], found[1], found[1], scaler, model_cfg, score, base
+    mine = frozenset(distributed.shard_ids(ids, world))
+    dataset = found[0] if world.main else _read(data, from_dict(DataConfig, base["data"]), interval, mine)[0]
+    part = split_series(distributed.shard(dataset, world, ids), model_cfg, cfg)
+    return dataset, found[1] if world.main else part, part, scaler, model_cfg, score, base
 
 
 def _prepare(
@@ -173,7 +200,7 @@ def _fit(
         checkpoint, stopped = resume.load_checkpoint(net) if resume is not None else None, False
     if not world.main:
         result = fit(net, task, cfg, None, None, checkpoint) if not stopped else FitResult([], True)
-        return _rank_run(path, base, result, time.perf_counter() - started)
+        return distributed.rank_run(path, base["name"], result, time.perf_counter() - started)
     whole = task if part is split else task_for(model_cfg, cfg, split, scaler, columns)
     saver = _Saver(
         path, {**base, "model": to_dict(model_cfg)}, net, whole, model_cfg, dataset, split, score, scaler, threads,
@@ -198,29 +225,14 @@ def _fit(
     return run
 
 
-def _rank_run(path: Path, base: dict[str, Any], result: Any, seconds: float) -> Run:
-    """What a rank other than 0 returns: the run rank 0 writes, described but not written here."""
-    world = distributed.current()
-    best = min(result.history, key=lambda s: s.val_loss) if result.history else None
-    summary = {
-        "name": base["name"],
-        "run_dir": str(path),
-        "status": "interrupted" if result.interrupted else "complete",
-        "rank": world.rank,
-        "world_size": world.size,
-        "epochs_run": len(result.history),
-        "best_val_loss": best.val_loss if best else None,
-        "train_seconds": round(seconds, 3),
-    }
-    return Run(path, {"name": base["name"], "status": summary["status"], "summary": summary})
-
-
 RESUME_MAY_CHANGE = ("epochs",)  # the epoch limit; every other setting of a resumed run is its own
 
 
-def _read(data: str | Path, dcfg: DataConfig) -> tuple[Dataset, DataConfig]:
+def _read(
+    data: str | Path, dcfg: DataConfig, interval: float | None = None, series: frozenset[str] | None = None
+) -> tuple[Dataset, DataConfig]:
     """The training data, and its reading settings with a day-first (or month-first) format found in it kept."""
-    dataset = read_dataset(str(data), dcfg, keep_text=False)
+    dataset = read_dataset(str(data), dcfg, keep_text=False, interval=interval, series=series)
     if dcfg.time_format is None and dataset.time_format in DAY_MONTH:
         dcfg = dataclasses.replace(dcfg, time_format=dataset.time_format)
     return dataset, dcfg
