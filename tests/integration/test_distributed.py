@@ -154,3 +154,45 @@ def test_a_rank_reads_only_its_series_filtered_in_the_scan(tmp_path: Path) -> No
     assert sorted(mine.series()) == ["h01", "h03"] and mine.rows == 100
     for sid in ("h01", "h03"):
         assert (mine.series()[sid][0].values == whole.series()[sid][0].values).all()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
+def test_a_rank_that_hangs_ends_the_job_after_the_timeout(tmp_path: Path) -> None:
+    data = _long_csv(tmp_path / "hosts.csv", series=8, rows=2000)
+    job = subprocess.Popen(
+        _torchrun(2, "train", str(data), *TRAIN, "--epochs", "500", "--patience", "500"),
+        cwd=tmp_path,
+        env=_env(TSRNN_DIST_TIMEOUT="5", TSRNN_TEST_JOB="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stopped = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "runs" / "hosts" / "run.json").exists():
+            assert job.poll() is None and time.monotonic() < deadline, job.communicate()[1][-2000:]
+            time.sleep(0.2)
+        first, stopped = _rank_pid(job.pid, 0), _rank_pid(job.pid, 1)
+        assert first is not None and stopped is not None
+        os.kill(stopped, signal.SIGSTOP)  # alive, silent: only the timeout can tell
+        started = time.monotonic()
+        while not _gone(first):
+            assert time.monotonic() - started < 30, "rank 0 still waits for the stopped rank"
+            time.sleep(0.2)
+        assert time.monotonic() - started >= 4  # it waited for the timeout, no less
+        os.kill(stopped, signal.SIGCONT)  # so torchrun's SIGTERM ends it now, not after its 30 s grace
+        _, err = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.communicate()
+    assert job.returncode != 0
+    assert "distributed training failed on rank 0 of 2" in err and "within 5 s (TSRNN_DIST_TIMEOUT)" in err, err[-2000:]
