@@ -141,14 +141,18 @@ def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(tmp_path: Path) 
     assert "SIGKILL" in err  # and torchrun names the rank that died
 
 
-def test_a_rank_reads_only_its_series_filtered_in_the_scan(tmp_path: Path) -> None:
+def test_series_are_dealt_by_rows_and_a_rank_reads_only_its_own(tmp_path: Path) -> None:
     from tsrnn.config import DataConfig
     from tsrnn.data.clean import read_dataset
-    from tsrnn.training.distributed import World, shard_ids
+    from tsrnn.errors import InputError
+    from tsrnn.training.distributed import shares
 
     data = _long_csv(tmp_path / "hosts.csv", series=5, rows=50)
-    ids = [f"h{k:02d}" for k in range(5)]
-    assert shard_ids(ids, World(0, 2)) == ["h00", "h02", "h04"] and shard_ids(ids, World(1, 2)) == ["h01", "h03"]
+    rows = {"a": 10, "b": 9, "c": 5, "d": 4, "e": 1}  # dealt longest first to the rank with the fewest rows
+    assert shares(rows, 2, "f.csv") == [["a", "d", "e"], ["b", "c"]]
+    assert shares({f"h{k:02d}": 50 for k in range(5)}, 2, "f.csv") == [["h00", "h02", "h04"], ["h01", "h03"]]
+    with pytest.raises(InputError, match="2 series cannot be shared by 3 processes"):
+        shares({"a": 1, "b": 1}, 3, "f.csv")
     whole = read_dataset(str(data), DataConfig(id_column="host"), keep_text=False)
     mine = read_dataset(str(data), DataConfig(id_column="host"), keep_text=False, series=frozenset(["h01", "h03"]))
     assert sorted(mine.series()) == ["h01", "h03"] and mine.rows == 100

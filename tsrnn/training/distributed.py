@@ -106,20 +106,26 @@ def _first_line(exc: BaseException) -> str:
     return line.split(". This is typically", 1)[0][:300]
 
 
-def shard(dataset: Dataset, world: World, ids: list[str]) -> Dataset:
-    """The series of this rank among `ids` (every series of the job): sorted, every `size`-th from
-    `rank` (round-robin: balanced by count, and the same on every run)."""
-    if len(ids) < world.size:
+def shares(rows: dict[str, int], size: int, source: str) -> list[list[str]]:
+    """The series of each rank, dealt by rows (`rows`: every series' rows): the longest first, each to
+    the rank with the fewest rows so far, ties to the lower rank. The same on every run, and ranks
+    end with about as many rows each, so few steps are lost to the slowest (agree_steps)."""
+    if len(rows) < size:
         raise InputError(
-            f"{dataset.source}: {len(ids)} series cannot be shared by {world.size} processes: each trains "
+            f"{source}: {len(rows)} series cannot be shared by {size} processes: each trains "
             "whole series (--id-column); use at most as many processes as series"
         )
-    mine = set(shard_ids(ids, world))
+    loads, out = [0] * size, [list[str]() for _ in range(size)]
+    for sid in sorted(rows, key=lambda k: (-rows[k], k)):
+        rank = min(range(size), key=lambda i: (loads[i], i))
+        out[rank].append(sid)
+        loads[rank] += rows[sid]
+    return [sorted(share) for share in out]
+
+
+def shard(dataset: Dataset, mine: frozenset[str]) -> Dataset:
+    """The dataset with only the series in `mine`."""
     return dataclasses.replace(dataset, segments=[s for s in dataset.segments if s.series in mine])
-
-
-def shard_ids(ids: list[str], world: World) -> list[str]:
-    return sorted(ids)[world.rank :: world.size]
 
 
 def agree_steps(planned: int) -> int:

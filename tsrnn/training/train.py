@@ -111,22 +111,22 @@ def _shared(
     given: dict[str, Any],
 ) -> tuple[Dataset, Split, Split, Scaler, ModelConfig, ScoreConfig, dict[str, Any]]:
     """_prepare's results on every rank, and the split this rank trains. Rank 0 reads every series
-    (it calibrates on them, and fits the scaler and the "auto" settings as one process would) and
-    sends what it found; every other rank reads only its own series (filtered as the file is read)."""
+    (it calibrates on them, and fits the scaler and the "auto" settings as one process would), deals
+    the series (distributed.shares) and sends what it found; every other rank reads only its own
+    series (filtered as the file is read)."""
     world = distributed.current()
     if world.size > 1 and str(data) == "-":
         raise InputError("several processes cannot share stdin: train from a file (or files) every rank can read")
     found: Any = _prepare(data, dcfg, model_cfg, cfg, score, resume, given) if world.main else None
-    ids, interval, model_cfg, score, scaler, base = distributed.broadcast(
-        (sorted(found[0].series()), found[0].interval_seconds, found[3], found[4], found[2], found[5])
-        if world.main
-        else None
-    )
+    if world.main:  # what every rank needs: each one's series, the grid, and the rest as rank 0 found it
+        rows = {k: sum(s.rows for s in v) for k, v in found[0].series().items()}
+        sent = (distributed.shares(rows, world.size, str(data)), found[0].interval_seconds, *found[2:])
+    dealt, interval, scaler, model_cfg, score, base = distributed.broadcast(sent if world.main else None)
     if world.size == 1:
         return found[0], found[1], found[1], scaler, model_cfg, score, base
-    mine = frozenset(distributed.shard_ids(ids, world))
+    mine = frozenset(dealt[world.rank])
     dataset = found[0] if world.main else _read(data, from_dict(DataConfig, base["data"]), interval, mine)[0]
-    part = split_series(distributed.shard(dataset, world, ids), model_cfg, cfg)
+    part = split_series(distributed.shard(dataset, mine), model_cfg, cfg)
     return dataset, found[1] if world.main else part, part, scaler, model_cfg, score, base
 
 
