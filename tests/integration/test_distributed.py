@@ -68,6 +68,7 @@ def test_two_processes_train_like_one_and_write_one_ordinary_run(tmp_path: Path)
     assert two.returncode == 0, two.stderr
     alone, shared = _summary(tmp_path / "one" / "hosts"), _summary(tmp_path / "two" / "hosts")
     assert alone["world_size"] == 1 and shared["world_size"] == 2
+    assert alone["device"] == shared["device"] == "cpu"
     assert shared["series"] == SERIES and shared["rows_train"] == alone["rows_train"]  # every series, counted once
     assert abs(shared["best_val_loss"] - alone["best_val_loss"]) <= 0.10 * alone["best_val_loss"]
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["hosts"]  # rank 0 alone wrote
@@ -110,11 +111,30 @@ def _rank_pid(parent: int, rank: int) -> int | None:
     return None
 
 
+def test_a_users_error_on_a_rank_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    data = _long_csv(tmp_path / "hosts.csv", series=4, rows=100)
+    done = _tsrnn("train", str(data), "--nproc", "2", "--columns", "nosuch", "--id-column", "host", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()  # rank 0's line; rank 1 stops in silence, torchrun's report is left out
+    assert len(lines) == 1 and lines[0].startswith("tsrnn: error: ") and "column 'nosuch' not found" in lines[0], lines
+
+
+@pytest.mark.parametrize("nproc", [[], ["--nproc", "2"]], ids=["alone", "nproc"])
+def test_device_cuda_without_cuda_is_one_line_and_exit_code_2(tmp_path: Path, nproc: list[str]) -> None:
+    data = _long_csv(tmp_path / "hosts.csv", series=2, rows=100)
+    done = _tsrnn("train", str(data), "--id-column", "host", "--device", "cuda", *nproc, cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "--device cuda: torch" in done.stderr and "install a CUDA build of torch" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the rank's process through /proc")
-def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launcher", ["torchrun", "nproc"])
+def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(tmp_path: Path, launcher: str) -> None:
     data = _long_csv(tmp_path / "hosts.csv", series=8, rows=2000)
+    args = ["train", str(data), *TRAIN, "--epochs", "500", "--patience", "500"]
     job = subprocess.Popen(
-        _torchrun(2, "train", str(data), *TRAIN, "--epochs", "500", "--patience", "500"),
+        _torchrun(2, *args) if launcher == "torchrun" else [sys.executable, "-m", "tsrnn", *args, "--nproc", "2"],
         cwd=tmp_path,
         env=_env(TSRNN_DIST_TIMEOUT="20", TSRNN_TEST_JOB="1"),
         stdout=subprocess.PIPE,
@@ -136,9 +156,11 @@ def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(tmp_path: Path) 
         if job.poll() is None:
             job.kill()
             job.communicate()
-    assert job.returncode != 0
+    assert job.returncode == 1 if launcher == "nproc" else job.returncode != 0  # a lost rank: not the user's error
     assert "tsrnn: error: distributed training failed on rank 0 of 2" in err, err[-2000:]  # the survivor says why
     assert "SIGKILL" in err  # and torchrun names the rank that died
+    if launcher == "nproc":  # in one line of its own, without torchrun's report
+        assert "rank 1 of 2 was killed by SIGKILL" in err and "Traceback" not in err, err[-2000:]
 
 
 def test_series_are_dealt_by_rows_and_a_rank_reads_only_its_own(tmp_path: Path) -> None:

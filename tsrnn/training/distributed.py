@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import os
 import sys
 from collections.abc import Iterator
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from tsrnn.errors import InputError, ModelError
+from tsrnn.errors import InputError, TsrnnError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import torch
     from torch import nn
 
     from tsrnn.data.clean import Dataset
@@ -58,6 +60,49 @@ def timeout_seconds() -> float:
         raise InputError(f"TSRNN_DIST_TIMEOUT={value!r} is not a number of seconds") from None
 
 
+class PeerLost(TsrnnError):
+    """Another rank ended or did not answer: not the user's error (exit code 1)."""
+
+    exit_code = 1
+
+
+class Stopped(TsrnnError):
+    """Rank 0 failed with an error of the user's and says it: another rank ends with its exit code, silently."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """What rank 0 sends instead of its results when it failed (broadcast raises Stopped on the others)."""
+
+    exit_code: int
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0") or 0)
+
+
+def select_device(name: str) -> torch.device:
+    """The device this process trains on: the CPU, or for "cuda" the GPU cuda:LOCAL_RANK (cuda:0
+    without torchrun). Refused when this torch has no CUDA or sees too few GPUs."""
+    import torch
+
+    if name != "cuda":
+        return torch.device("cpu")
+    index = local_rank()
+    if not torch.cuda.is_available():
+        why = "is a CPU-only build" if torch.version.cuda is None else "finds no usable GPU"
+        raise TsrnnError(
+            f"--device cuda: torch {torch.__version__} {why}; install a CUDA build of torch "
+            "(https://pytorch.org/get-started/locally/) on a machine with an NVIDIA GPU, or train with --device cpu"
+        )
+    if index >= torch.cuda.device_count():
+        raise TsrnnError(
+            f"--device cuda: local rank {index} needs GPU cuda:{index}, but torch sees {torch.cuda.device_count()}; "
+            "start at most one process per GPU (--nproc-per-node)"
+        )
+    return torch.device("cuda", index)
+
+
 def env_rank() -> int:
     """The rank torchrun gave this process (0 without torchrun): known before the job is joined."""
     return int(os.environ.get("RANK", "0") or 0)
@@ -78,16 +123,19 @@ def session(device: str = "cpu") -> Iterator[World]:
     backend = "nccl" if device == "cuda" else "gloo"
     seconds = timeout_seconds()
     if not dist.is_initialized():
-        if device == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend, timeout=timedelta(seconds=seconds))
-    _world = World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), backend)
+        bind: dict[str, Any] = {}
+        if device == "cuda":  # one GPU per process: collectives and broadcast_object_list use the current one
+            torch.cuda.set_device(select_device(device))
+            if "device_id" in inspect.signature(dist.init_process_group).parameters:  # torch >= 2.3
+                bind["device_id"] = torch.device("cuda", local_rank())
+        dist.init_process_group(backend, timeout=timedelta(seconds=seconds), **bind)
+    _world = World(dist.get_rank(), dist.get_world_size(), local_rank(), backend)
     try:
         try:
             yield _world
             dist.barrier()  # rank 0 has written the run before any rank leaves
         except RuntimeError as exc:  # gloo/nccl: a peer closed the connection, or the timeout passed
-            raise ModelError(
+            raise PeerLost(
                 f"distributed training failed on rank {_world.rank} of {_world.size}: {_first_line(exc)}; "
                 f"another rank ended or did not answer within {seconds:g} s (TSRNN_DIST_TIMEOUT): see its error"
             ) from exc
@@ -137,7 +185,7 @@ def agree_steps(planned: int) -> int:
     import torch
     import torch.distributed as dist
 
-    count = torch.tensor([planned], dtype=torch.int64)
+    count = torch.tensor([planned], dtype=torch.int64, device=_comm_device())
     dist.all_reduce(count, op=dist.ReduceOp.MIN)
     return int(count.item())
 
@@ -149,9 +197,14 @@ def sums(values: list[float]) -> list[float]:
     import torch
     import torch.distributed as dist
 
-    tensor = torch.tensor(values, dtype=torch.float64)
+    tensor = torch.tensor(values, dtype=torch.float64, device=_comm_device())
     dist.all_reduce(tensor)
-    return [float(v) for v in tensor]
+    return [float(v) for v in tensor.cpu()]
+
+
+def _comm_device() -> str:
+    """Where a collective's tensors live: NCCL reduces GPU tensors only, gloo CPU ones."""
+    return f"cuda:{_world.local_rank}" if _world.backend == "nccl" else "cpu"
 
 
 def epoch_losses(train_loss: float, grad_norm: float, val_loss: float, val_weight: float) -> tuple[float, ...]:
@@ -165,14 +218,30 @@ def epoch_losses(train_loss: float, grad_norm: float, val_loss: float, val_weigh
 
 
 def broadcast(value: Any) -> Any:
-    """Rank 0's `value` on every rank (any picklable object)."""
+    """Rank 0's `value` on every rank (any picklable object); Stopped when rank 0 failed (told_on_failure)."""
     if _world.size == 1:
         return value
     import torch.distributed as dist
 
     box = [value]
     dist.broadcast_object_list(box, src=0)
+    if isinstance(box[0], _Failed) and not _world.main:
+        stopped = Stopped(f"rank 0 failed (exit code {box[0].exit_code})")
+        stopped.exit_code = box[0].exit_code
+        raise stopped
     return box[0]
+
+
+@contextlib.contextmanager
+def told_on_failure() -> Iterator[None]:
+    """Rank 0's work whose result the others wait for (broadcast): an error of the user's in it is
+    sent to them instead, so they stop at once and in silence, and the job says it in one line."""
+    try:
+        yield
+    except TsrnnError as exc:
+        if _world.size > 1 and _world.main:
+            broadcast(_Failed(exc.exit_code))
+        raise
 
 
 def wrap(model: nn.Module) -> nn.Module:
@@ -181,8 +250,6 @@ def wrap(model: nn.Module) -> nn.Module:
     would make every rank run as many forward passes)."""
     if _world.size == 1:
         return model
-    import inspect
-
     from torch.nn.parallel import DistributedDataParallel
 
     class Parallel(DistributedDataParallel):
@@ -225,9 +292,32 @@ def rank_run(path: Path, name: str, result: Any, seconds: float) -> Run:
 
 
 def launch(nproc: int, argv: list[str]) -> int:
-    """`tsrnn train --nproc N`: run the same command as N processes on this machine (torchrun
-    --standalone picks a free port), and return the job's exit code."""
-    import subprocess
+    """`tsrnn train --nproc N`: run the same command as N processes on this machine, as `torchrun
+    --standalone` does (a free port), in this process; return the job's exit code: 2 when a rank
+    failed with an error of the user's (it printed the line), 130 when interrupted, else 1 with a
+    line naming the rank that failed first (torchrun's report and log lines are left out)."""
+    import logging
 
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-    return subprocess.call([*command, "-m", "tsrnn", *argv])
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    logging.disable(logging.ERROR)  # the launcher's own log lines; the ranks print theirs
+    try:
+        run(parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "tsrnn", *argv]))
+    except ChildFailedError as exc:
+        codes = {failure.exitcode for failure in exc.failures.values()}
+        if TsrnnError.exit_code in codes or 130 in codes:
+            return TsrnnError.exit_code if TsrnnError.exit_code in codes else 130
+        rank, failure = min(exc.failures.items(), key=_cause)
+        how = f"was killed by {failure.signal_name()}" if failure.exitcode < 0 else f"exited with {failure.exitcode}"
+        print(f"tsrnn: error: distributed training failed: rank {rank} of {nproc} {how}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cause(item: tuple[int, Any]) -> tuple[bool, bool, float, int]:
+    """The failure that explains the others, first: a rank killed by a signal that the launcher did not
+    send (it ends the others with SIGTERM), then one that did not merely lose its peer (PeerLost)."""
+    rank, failure = item
+    killed = failure.exitcode < 0 and failure.signal_name() != "SIGTERM"
+    return not killed, failure.exitcode == PeerLost.exit_code, failure.timestamp, rank

@@ -75,7 +75,7 @@ def train(
     """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem).
 
     With `resume`, continue that run from its best checkpoint, with its own configuration: only
-    the epoch limit (RESUME_MAY_CHANGE) is taken from `config` (resume_config). `sources` records
+    the epoch limit and the device (RESUME_MAY_CHANGE) are taken from `config` (resume_config). `sources` records
     where each setting came from (flag, env, file).
     The run directory is complete after every improvement, so a killed training leaves the best
     model so far usable; Ctrl-C ends training early the same way.
@@ -88,7 +88,8 @@ def train(
     else:
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         score, run_name = score or ScoreConfig(), run_name_for(name, data)
-    with distributed.session() as world:
+    distributed.select_device(cfg.device)  # --device cuda without CUDA: refused before any work
+    with distributed.session(cfg.device) as world:
         given = {"name": run_name, "sources": sources or {}}
         dataset, split, part, scaler, model_cfg, score, base = _shared(data, dcfg, model_cfg, cfg, score, resume, given)
         threads = cfg.threads or auto_threads(model_cfg)
@@ -115,12 +116,14 @@ def _shared(
     the series (distributed.shares) and sends what it found; every other rank reads only its own
     series (filtered as the file is read)."""
     world = distributed.current()
-    if world.size > 1 and str(data) == "-":
-        raise InputError("several processes cannot share stdin: train from a file (or files) every rank can read")
-    found: Any = _prepare(data, dcfg, model_cfg, cfg, score, resume, given) if world.main else None
-    if world.main:  # what every rank needs: each one's series, the grid, and the rest as rank 0 found it
-        rows = {k: sum(s.rows for s in v) for k, v in found[0].series().items()}
-        sent = (distributed.shares(rows, world.size, str(data)), found[0].interval_seconds, *found[2:])
+    found: Any = None
+    with distributed.told_on_failure():  # an error of the user's here: rank 0 alone says it
+        if world.main:  # what every rank needs: each one's series, the grid, and the rest as rank 0 found it
+            if world.size > 1 and str(data) == "-":
+                raise InputError("several processes cannot share stdin: train from a file (or files) every rank reads")
+            found = _prepare(data, dcfg, model_cfg, cfg, score, resume, given)
+            rows = {k: sum(s.rows for s in v) for k, v in found[0].series().items()}
+            sent = (distributed.shares(rows, world.size, str(data)), found[0].interval_seconds, *found[2:])
     dealt, interval, scaler, model_cfg, score, base = distributed.broadcast(sent if world.main else None)
     if world.size == 1:
         return found[0], found[1], found[1], scaler, model_cfg, score, base
@@ -225,7 +228,7 @@ def _fit(
     return run
 
 
-RESUME_MAY_CHANGE = ("epochs",)  # the epoch limit; every other setting of a resumed run is its own
+RESUME_MAY_CHANGE = ("epochs", "device")  # the epoch limit and where; every other setting is the run's own
 
 
 def _read(
@@ -346,6 +349,7 @@ class _Saver:
             "train_seconds": round(seconds, 3),
             "threads": self.threads,
             "world_size": distributed.current().size,
+            "device": str(next(self.net.parameters()).device),  # cpu, or cuda:N (the saved run is on CPU)
             "inputs": self.model_cfg.inputs,
             "choices": self.choices,
             "target": self.model_cfg.target,
