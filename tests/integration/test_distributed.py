@@ -222,3 +222,24 @@ def test_a_rank_that_hangs_ends_the_job_after_the_timeout(tmp_path: Path) -> Non
             job.communicate()
     assert job.returncode != 0
     assert "distributed training failed on rank 0 of 2" in err and "within 5 s (TSRNN_DIST_TIMEOUT)" in err, err[-2000:]
+
+
+def test_nproc_ends_with_130_when_terminated_and_keeps_the_last_improvement(tmp_path: Path) -> None:
+    data = _long_csv(tmp_path / "hosts.csv", series=8, rows=2000)
+    args = ["train", str(data), *TRAIN, "--epochs", "500", "--patience", "500", "--nproc", "2"]
+    job = subprocess.Popen(
+        [sys.executable, "-m", "tsrnn", *args], cwd=tmp_path, env=_env(), stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "runs" / "hosts" / "run.json").exists():
+            assert job.poll() is None and time.monotonic() < deadline, job.communicate()[1][-2000:]
+            time.sleep(0.2)
+        job.send_signal(signal.SIGTERM)
+        _, err = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.communicate()
+    assert job.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and _summary(tmp_path / "runs" / "hosts")["world_size"] == 2

@@ -94,3 +94,14 @@ def test_the_task_puts_its_tensors_and_states_on_the_selected_device(
         errors, _ = task.calibration_errors(net, "abs")  # back on the CPU, as numpy
     assert np.isfinite([train_loss, val_loss]).all()
     assert isinstance(errors, np.ndarray) and len(errors) and np.isfinite(errors).all()
+
+
+def test_a_resumed_run_may_move_to_another_device() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from tsrnn.training.train import resume_config
+
+    run: Any = SimpleNamespace(train_config=TrainConfig(lr=0.01, device="cuda"))  # trained on a GPU
+    assert resume_config(run, TrainConfig(device="cpu"), {"device": "flag"}).device == "cpu"
+    assert resume_config(run, TrainConfig(device="cpu"), {}).device == "cuda"  # not given: the run's own

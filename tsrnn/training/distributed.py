@@ -298,12 +298,15 @@ def launch(nproc: int, argv: list[str]) -> int:
     line naming the rank that failed first (torchrun's report and log lines are left out)."""
     import logging
 
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
     logging.disable(logging.ERROR)  # the launcher's own log lines; the ranks print theirs
     try:
         run(parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "tsrnn", *argv]))
+    except SignalException:  # Ctrl-C or SIGTERM: passed on to the ranks, which keep the best weights
+        return 130
     except ChildFailedError as exc:
         codes = {failure.exitcode for failure in exc.failures.values()}
         if TsrnnError.exit_code in codes or 130 in codes:
