@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -133,6 +134,13 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         "Torch threads while training; 0: auto (1 for models under 256 hidden units: fastest on a shared machine).",
         "0 (auto)",
     ),
+    setting(
+        "device",
+        str,
+        "Train on cpu | cuda (a GPU: cuda:LOCAL_RANK under torchrun, NCCL between processes; needs a CUDA build "
+        "of torch). The run is saved on CPU either way.",
+        _T.device,
+    ),
     setting("seed", int, "Random seed: same data, seed and machine give the same weights.", _T.seed),
     setting(
         "threshold_method",
@@ -259,6 +267,20 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         None,
     ),
     ("name", Annotated[str | None, typer.Option("--name", help="Run name (default: the file's stem).")], None),
+    (
+        "nproc",
+        Annotated[
+            int | None,
+            typer.Option(
+                "--nproc",
+                min=1,
+                help="Train as N processes on this machine (torchrun; gloo, NCCL with --device cuda): series shared; "
+                "the same as `torchrun --standalone --nproc-per-node N -m tsrnn train ...`. [default: 1]",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
     ("runs_dir", RunsDir, "runs"),
     ("json_out", Json, False),
     ("quiet", Quiet, False),
@@ -268,11 +290,17 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
 @with_parameters(PARAMETERS)
 def command(**given: Any) -> None:
     from tsrnn.settings import SETTINGS, resolve
+    from tsrnn.training import distributed
     from tsrnn.training.runs import resolve_run
     from tsrnn.training.train import resume_config, train
 
     flags = {k: v for k, v in given.items() if k in SETTINGS and v is not None}
-    resolved = resolve(flags, dict(os.environ), given["config"])
+    resolved = resolve(flags, dict(os.environ), given["config"])  # a bad setting: refused once, before any launch
+    if given["nproc"] and given["nproc"] > 1 and "WORLD_SIZE" not in os.environ:
+        distributed.select_device(resolved.train.device)
+        raise typer.Exit(distributed.launch(given["nproc"], _without_nproc(sys.argv[1:])))
+    if distributed.env_rank() != 0:  # rank 0 reports; the others train in silence
+        given = {**given, "quiet": True, "json_out": False}
     run = resolve_run(given["resume"], Path(given["runs_dir"])) if given["resume"] else None
     train_cfg = resume_config(run, resolved.train, resolved.sources) if run is not None else resolved.train
     console = human_console(given["json_out"])
@@ -291,6 +319,8 @@ def command(**given: Any) -> None:
             sources=resolved.sources,
             score=resolved.score,
         )
+    except distributed.Stopped as exc:  # rank 0 failed and says why: this rank ends with its code, silently
+        raise typer.Exit(exc.exit_code) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
         if progress:
@@ -303,6 +333,19 @@ def command(**given: Any) -> None:
         render_train(console, result.summary)
     if result.summary["status"] == "interrupted":
         raise typer.Exit(130)
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line each process runs: this one without --nproc (and its value)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -164,6 +164,20 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
         False,
     ),
     ("raw_csv", RawCsv, False),
+    (
+        "shard",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--shard",
+                metavar="I/N",
+                help="Score only the series whose id hashes to shard I of N (0 <= I < N; one --state per shard): "
+                "N jobs split a fleet with no coordination.",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
     ("plot", Annotated[str | None, typer.Option("--plot", help="Draw the --scores-out file: .png or .svg.")], None),
     ("html", Annotated[str | None, typer.Option("--html", help="One self-contained HTML report with the plot.")], None),
     (
@@ -246,6 +260,7 @@ def command(**given: Any) -> None:
         score=score,
         channel_scores=o.channel_scores,
         raw_csv=o.raw_csv,
+        shard=o.shard,
     )
     if o.follow:
         _follow(o, options)

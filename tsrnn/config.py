@@ -15,6 +15,7 @@ TIME_FEATURES = ("none", "day", "week", "day+week")  # the periods a stateful fo
 INPUTS = ("auto", "level", "diff")
 SCALERS = ("standard", "minmax", "robust")
 LOSSES = ("mse", "mae", "huber")
+DEVICES = ("cpu", "cuda")  # where training runs (cuda: cuda:LOCAL_RANK under torchrun, NCCL between processes)
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class TrainConfig:
     # NAB); huber is between
     loss: str = "mae"
     threads: int = 0  # torch intra-op threads while training; 0: auto (training.auto.auto_threads, by the model's size)
+    device: str = "cpu"  # one of DEVICES: the network, batches and states live there; what is saved is on CPU
 
     def __post_init__(self) -> None:
         from tsrnn.errors import TsrnnError
@@ -167,6 +169,8 @@ class TrainConfig:
             raise TsrnnError(f"--epochs must be at least 1, got {self.epochs}")
         if not 0.0 < self.val_fraction < 0.9:
             raise TsrnnError(f"--val-fraction must be in (0, 0.9), got {self.val_fraction}")
+        if self.device not in DEVICES:
+            raise TsrnnError(f"unknown device {self.device!r} for --device: use one of {', '.join(DEVICES)}")
         if self.scaler not in SCALERS:
             raise TsrnnError(f"unknown scaler {self.scaler!r} for --scaler: use one of {', '.join(SCALERS)}")
         if self.threads < 0:

@@ -342,8 +342,9 @@ def read_dataset(
     data: bytes | None = None,
     first_line: int = 2,
     keep_text: bool = True,
+    series: frozenset[str] | None = None,
 ) -> Dataset:
-    """Read and clean in one step: what train and watch call."""
+    """Read and clean in one step: what train and watch call (`series`: only these ids)."""
     from tsrnn.data.reader import read_frame
 
     cfg = cfg or DataConfig()
@@ -358,5 +359,6 @@ def read_dataset(
         decimal=cfg.decimal,
         time_format=cfg.time_format,
         timezone=cfg.timezone,
+        series=series,
     )
     return clean(frame, cfg, interval=interval)

@@ -33,6 +33,7 @@ TIME_NAMES = ("timestamp", "time", "date", "datetime", "ts")
 DELIMITERS = (",", ";", "\t")
 SAMPLE_BYTES = 256 * 1024
 ROW, TIME, TEXT, ID = "__row", "__time", "__text", "__id"  # internal column names
+Ids = frozenset[str] | None  # the series to read (one process of several training); None: every one
 
 
 @dataclass
@@ -65,6 +66,7 @@ def read_frame(
     decimal: str = ".",
     time_format: str | None = None,
     timezone: str | None = None,
+    series: Ids = None,
 ) -> Frame:
     """Read a CSV file, `-` (stdin), a directory or glob of CSV files, or `data` (bytes named `source`).
 
@@ -72,7 +74,7 @@ def read_frame(
     middle. `keep_text` keeps each timestamp exactly as written (for reports and scores files).
     `layouts`: a dict kept across calls on slices of one file, so the delimiter, columns and
     time format are worked out once (from the first slice), not once per slice. `decimal`,
-    `time_format` and `timezone`: as DataConfig's (how values and times are written).
+    `time_format` and `timezone`: as DataConfig's (how values and times are written); `series`: only these ids.
     """
     how = _How(decimal, time_format, timezone)
     name = str(source)
@@ -90,6 +92,7 @@ def read_frame(
                         decimal=decimal,
                         time_format=time_format,
                         timezone=timezone,
+                        series=series,
                     )
                     for f in files
                 ],
@@ -105,9 +108,9 @@ def read_frame(
         layout = _sniff(name, head, time_column, columns, id_column, how)
         if layouts is not None:
             layouts[key] = layout
-    frame = _read_fast(name, data, layout) if data is None or len(data) > SAMPLE_BYTES else None
+    frame = _read_fast(name, data, layout, series) if data is None or len(data) > SAMPLE_BYTES else None
     if frame is None:
-        frame = _read_slow(name, data, layout, first_line)
+        frame = _read_slow(name, data, layout, first_line, series)
     return _finish(name, frame, layout, first_line, keep_text)
 
 
@@ -261,7 +264,7 @@ def _find_time_column(name: str, header: list[str], sample: dict[str, list[str]]
     )
 
 
-def _read_fast(name: str, data: bytes | None, layout: _Layout) -> pl.DataFrame | None:
+def _read_fast(name: str, data: bytes | None, layout: _Layout, series: Ids = None) -> pl.DataFrame | None:
     """Typed lazy read; None when the file needs the careful path (bad cells, spaces, ...)."""
     schema: dict[str, type[pl.DataType]] = {c: pl.String for c in layout.header}
     for c in layout.value_columns:
@@ -279,6 +282,9 @@ def _read_fast(name: str, data: bytes | None, layout: _Layout) -> pl.DataFrame |
             row_index_name=ROW,
             raise_if_empty=False,
         )
+        if series is not None and layout.id_column:  # pushed into the scan; an NA id goes the careful way
+            ident = pl.col(layout.id_column)
+            scan = scan.filter(ident.is_in(list(series)) | ident.is_null())
         frame = scan.select(ROW, *wanted).collect()
     except (pl.exceptions.PolarsError, ValueError, OSError):
         return None
@@ -287,7 +293,7 @@ def _read_fast(name: str, data: bytes | None, layout: _Layout) -> pl.DataFrame |
     return frame
 
 
-def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) -> pl.DataFrame:
+def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int, series: Ids = None) -> pl.DataFrame:
     """Every column as text, then each value column parsed here, so a bad cell can be named."""
     try:
         raw = pl.read_csv(
@@ -308,6 +314,8 @@ def _read_slow(name: str, data: bytes | None, layout: _Layout, first_line: int) 
             f"{name}: could not read as CSV ({message}); check that every row has "
             f"the header's {len(layout.header)} columns"
         ) from None
+    if series is not None and layout.id_column:
+        raw = raw.filter(pl.col(layout.id_column).str.strip_chars().is_in(list(series)))
     out = {ROW: raw[ROW], layout.time_column: raw[layout.time_column].str.strip_chars()}
     if layout.id_column:
         out[layout.id_column] = raw[layout.id_column].str.strip_chars()

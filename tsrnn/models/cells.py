@@ -36,9 +36,9 @@ def make_rnn(cfg: ModelConfig, inputs: int, hidden: int | None = None, *, bidire
     return rnn
 
 
-def zero_state(cfg: ModelConfig, batch: int) -> tuple[torch.Tensor, ...]:
-    """The initial state: one (layers, batch, hidden) tensor per state name of the cell."""
-    return tuple(torch.zeros(cfg.layers, batch, cfg.hidden) for _ in CELL_STATES[cfg.cell])
+def zero_state(cfg: ModelConfig, batch: int, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
+    """The initial state: one (layers, batch, hidden) tensor per state name of the cell, on `device` (CPU: None)."""
+    return tuple(torch.zeros(cfg.layers, batch, cfg.hidden, device=device) for _ in CELL_STATES[cfg.cell])
 
 
 def run_rnn(

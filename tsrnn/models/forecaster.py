@@ -39,8 +39,9 @@ class Forecaster(nn.Module):
         self.register_buffer("diff_scale", torch.ones(features))
 
     def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
-        """One (layers, batch, hidden) tensor per state of the cell: (h, c) for LSTM, (h,) else."""
-        return zero_state(self.cfg, batch)
+        """One (layers, batch, hidden) tensor per state of the cell: (h, c) for LSTM, (h,) else; on the
+        network's device."""
+        return zero_state(self.cfg, batch, self.head.weight.device)
 
     def forward(
         self, x: torch.Tensor, *state: torch.Tensor, diff: torch.Tensor | None = None, tf: torch.Tensor | None = None

@@ -148,6 +148,11 @@ def _watch_fields(summary: dict[str, Any], trace: np.ndarray) -> dict[str, str]:
         "rows": rows,
         "time range": f"{summary['first_time']} → {summary['last_time']}" if summary["first_time"] else "no new rows",
         "rows dropped": _dropped(summary["rows_dropped"]),
+        **(
+            {"rows of other shards": f"{summary['rows_other_shards']:,} (not scored: this is shard {summary['shard']})"}
+            if summary.get("shard")
+            else {}
+        ),
         **({"filled": _dropped(summary["filled"])} if summary["filled"] else {}),
         "scores": scores,
         "anomalous rows": anomalous,

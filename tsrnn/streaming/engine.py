@@ -33,7 +33,8 @@ from tsrnn.scoring.types import DetectorSettings
 from tsrnn.streaming.output import ScoresWriter, check_apart, claim_scores
 from tsrnn.streaming.result import Tally, WatchResult
 from tsrnn.streaming.resume import SEEN, carry_last_rows, drop_seen
-from tsrnn.streaming.segments import Prepared, advanced, plan, scores_rows, with_context
+from tsrnn.streaming.segments import Prepared, advanced, interval_note, plan, scores_rows, with_context
+from tsrnn.streaming.shard import Shard, keep_shard, parse_shard, shard_text
 from tsrnn.streaming.sources import SourceChanged, read_new, source_files
 from tsrnn.streaming.state import (
     SeriesState,
@@ -66,6 +67,7 @@ def watch(
     on_event: EventSink | None = None,
     channel_scores: bool = False,
     raw_csv: bool = False,
+    shard: str | tuple[int, int] | None = None,
 ) -> WatchResult:
     """Score the rows of `source` not scored before (all rows without a state file).
 
@@ -75,7 +77,8 @@ def watch(
     channels, release, hold, accept_after, freeze, ...; None values are ignored). `on_event` hears each event as it is
     found. With `wait`, a run waits for another run on the same state. `channel_scores` adds
     each channel's score to the scores file. Its text cells and header names that a spreadsheet
-    would take for a formula get a leading quote (`tsrnn.safetext`), unless `raw_csv`.
+    would take for a formula get a leading quote (`tsrnn.safetext`), unless `raw_csv`. `shard` ("i/n"
+    or (i, n)) scores only the series whose id hashes to shard i of n (`tsrnn.streaming.shard`).
     """
     check_apart(model, state, scores_out)
     job = open_job(
@@ -90,6 +93,7 @@ def watch(
         score=score,
         channel_scores=channel_scores,
         raw_csv=raw_csv,
+        shard=shard,
     )
     with job.state(state, wait=wait) as saved:
         result = job.run(saved, scores_out, on_event)
@@ -113,6 +117,7 @@ def open_job(
     score: dict[str, Any] | None = None,
     channel_scores: bool = False,
     raw_csv: bool = False,
+    shard: str | tuple[int, int] | None = None,
 ) -> _Job:
     """An onnxruntime session on the model, ready to score passes over the source."""
     from tsrnn.config import check_watch_settings
@@ -121,10 +126,16 @@ def open_job(
     score = check_watch_settings(
         threads, cooldown, min_duration, score or {}, tuple(f.name for f in fields(DetectorSettings))
     )
+    job_shard = parse_shard(shard)
     session = open_session(model, provider=provider, strict_provider=strict_provider, threads=threads, gpu=gpu)
     meta = session_metadata(session, model)
     job = _Job(str(source), str(model), session, meta, provider, cooldown, min_duration, score, channel_scores)
-    job.raw_csv = raw_csv
+    job.raw_csv, job.shard = raw_csv, job_shard
+    if job_shard and job_shard[1] > 1 and not meta.data.id_column:
+        raise InputError(
+            f"--shard {shard_text(job_shard)}: model {meta.run_name!r} has no id column (one series); sharding needs "
+            "a model trained with --id-column (or no --shard)"
+        )
     return job
 
 
@@ -162,9 +173,11 @@ class _Job:
         self.key = source if source == "-" else os.path.abspath(source)  # a state belongs to one source
         self.fingerprint = f"{meta.run_name}:{meta.training_data.get('sha256', '')}"  # ... and one model
         self.state_path: Path | None = None  # the state file of the passes (set by `state`)
+        self.shard: Shard | None = None  # with --shard: only series of this shard are scored and kept
+        self.in_shard: dict[str, bool] = {}  # each series id seen: in the shard or not
 
     def fresh_state(self) -> WatchState:
-        return WatchState(self.fingerprint, self.key)
+        return WatchState(self.fingerprint, self.key, shard=shard_text(self.shard))
 
     @contextmanager
     def state(self, path: str | Path | None, *, wait: bool = False) -> Iterator[WatchState | None]:
@@ -174,7 +187,8 @@ class _Job:
             yield None
             return
         with StateLock(Path(path), wait=wait):
-            yield load_state(Path(path), self.fingerprint, self.key, StateModel.of(self.runner, self.meta))
+            model = StateModel.of(self.runner, self.meta)
+            yield load_state(Path(path), self.fingerprint, self.key, model, shard_text(self.shard))
 
     def commit(self, path: str | Path, saved: WatchState) -> None:
         """Write the state that passes advanced in memory: last, after the scores file is complete."""
@@ -225,7 +239,7 @@ class _Job:
         )
         return WatchResult(
             self.source, self.model, provider, self.provider, self.meta, self.settings, t, p.dropped, p.filled, p.notes
-        )
+        ).sharded(shard_text(self.shard), p.other_shards)
 
     def _writer(self, scores_out: str | Path | None, committed: int | None) -> ScoresWriter | None:
         """The scores file's writer: a new file, or appended to after `committed` bytes (with a state)."""
@@ -249,7 +263,7 @@ class _Job:
         )
         _add(p.dropped, chunk.skipped)
         for data, first_line in chunk.slices(SLICE_BYTES):
-            dataset = self._read(chunk.source, data, first_line, p.states, p.dropped)
+            dataset = self._read(chunk.source, data, first_line, p)
             if dataset is None:
                 continue
             log.debug(
@@ -257,7 +271,7 @@ class _Job:
             )
             _add(p.dropped, {k: v for k, v in dataset.dropped.items() if k != SEEN})
             _add(p.filled, dataset.filled)
-            p.notes += [n for n in list(dataset.notes) + self._interval_note(dataset) if n not in p.notes]
+            p.notes += [n for n in list(dataset.notes) + interval_note(self.meta, dataset) if n not in p.notes]
             self._score(dataset, p, writer)
         if chunk.cursor is not None:
             p.cursors[name] = chunk.cursor
@@ -267,10 +281,8 @@ class _Job:
                 "are scored, so it waits for its newline (a file that will never get one: watch it without --state)"
             )
 
-    def _read(
-        self, source: str, data: bytes, first_line: int, states: dict[str, SeriesState], dropped: dict[str, int]
-    ) -> Dataset | None:
-        """New rows, minus those already scored, with each series' last scored row in front."""
+    def _read(self, source: str, data: bytes, first_line: int, p: _Pass) -> Dataset | None:
+        """New rows of the shard's series, minus those already scored, with each series' last scored row in front."""
         meta = self.meta
         cfg = meta.data
         try:
@@ -295,11 +307,14 @@ class _Job:
                 ) from None
             raise
         bucket_us = int(parse_interval(cfg.resample) * 1e6) if cfg.resample else 0
-        frame, seen = drop_seen(frame, states, bucket_us)
-        _add(dropped, seen)
+        if self.shard:
+            frame, other = keep_shard(frame, self.shard, self.in_shard)
+            p.other_shards += other
+        frame, seen = drop_seen(frame, p.states, bucket_us)
+        _add(p.dropped, seen)
         if frame.data.height == 0:
             return None
-        return clean(carry_last_rows(frame, states), cfg, interval=meta.interval)
+        return clean(carry_last_rows(frame, p.states), cfg, interval=meta.interval)
 
     def _score(self, dataset: Dataset, p: _Pass, writer: ScoresWriter | None) -> None:
         """Run the new segments through the graph (series with as many new rows in one call), then
@@ -348,17 +363,6 @@ class _Job:
             detectors[series] = det
         return det
 
-    def _interval_note(self, dataset: Dataset) -> list[str]:
-        trained, now = self.meta.interval, dataset.data_interval_seconds
-        if self.meta.data.resample or not (trained and now and dataset.rows >= 3):
-            return []
-        if abs(now - trained) > 0.1 * trained:
-            return [
-                f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may "
-                f"mislead (retrain, or use --resample at train time)"
-            ]
-        return []
-
 
 @dataclass
 class _Pass:
@@ -375,6 +379,7 @@ class _Pass:
     notes: list[str] = field(default_factory=list)
     cursors: dict[str, Any] = field(default_factory=dict)
     recent: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)  # each series' last rows scored
+    other_shards: int = 0  # rows of series in other shards (--shard), not scored
 
     def found(self, event: Event) -> None:
         self.tally.events.append(event)

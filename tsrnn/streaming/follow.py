@@ -63,6 +63,7 @@ def follow(
                     job.commit(state, saved)
                 result.passes += 1
                 result.rows += passed.rows
+                result.other_shards += passed.other_shards
                 result.alerts += passed.alerts
                 if on_pass:
                     on_pass(passed)

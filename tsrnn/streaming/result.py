@@ -90,6 +90,12 @@ class WatchResult:
     filled: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     state: str | None = None
+    shard: str | None = None  # "i/n" with --shard
+    other_shards: int = 0  # rows of series in other shards, not scored
+
+    def sharded(self, shard: str | None, other_shards: int) -> WatchResult:
+        self.shard, self.other_shards = shard, other_shards
+        return self
 
     @property
     def rows(self) -> int:
@@ -123,6 +129,8 @@ class WatchResult:
             "rows_scored": t.rows,
             "warmup_rows": t.warmup,
             "rows_dropped": self.dropped,
+            "shard": self.shard,
+            "rows_other_shards": self.other_shards,
             "filled": self.filled,
             "anomalous_rows": t.anomalous,
             "alerts": len(self.alerts),
@@ -149,6 +157,7 @@ class FollowResult:
     rows: int = 0
     alerts: list[Event] = field(default_factory=list)  # events that began during the follow
     restarts: int = 0  # times the file was rotated or truncated and read again from its start
+    other_shards: int = 0  # rows of series in other shards (--shard), not scored
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,6 +167,7 @@ class FollowResult:
             "model": self.model,
             "passes": self.passes,
             "rows_scored": self.rows,
+            "rows_other_shards": self.other_shards,
             "restarts": self.restarts,
             "events": [e.to_dict() for e in self.alerts],
             "notes": self.notes,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tsrnn.data.clean import Segment
+from tsrnn.data.clean import Dataset, Segment
 from tsrnn.export.metadata import ModelMetadata
 from tsrnn.runtime.inferencer import arrays_from_json, arrays_to_json
 from tsrnn.scoring.events import Event
@@ -113,3 +113,16 @@ def with_context(event: Event, time_text: list[str], scores: np.ndarray, rows: i
     except ValueError:  # the peak was in an earlier stretch
         return event
     return replace(event, around=[round(float(v), 4) for v in scores[max(0, k - rows) : k + rows + 1]])
+
+
+def interval_note(meta: ModelMetadata, dataset: Dataset) -> list[str]:
+    """A note when rows arrive at another interval than the model was trained on."""
+    trained, now = meta.interval, dataset.data_interval_seconds
+    if meta.data.resample or not (trained and now and dataset.rows >= 3):
+        return []
+    if abs(now - trained) > 0.1 * trained:
+        return [
+            f"new rows arrive every {now:g} s but the model was trained on rows every {trained:g} s; scores may "
+            f"mislead (retrain, or use --resample at train time)"
+        ]
+    return []

@@ -63,6 +63,7 @@ class WatchState:
     cursors: dict[str, Cursor] = field(default_factory=dict)  # file (absolute path) → how far it was read
     series: dict[str, SeriesState] = field(default_factory=dict)
     outputs: dict[str, int] = field(default_factory=dict)  # scores file (absolute path) → bytes committed
+    shard: str | None = None  # "i/n" with --shard: the series of one shard (shard.py)
 
     def to_json(self) -> bytes:
         doc = {
@@ -73,20 +74,23 @@ class WatchState:
             "cursors": {k: v.to_dict() for k, v in self.cursors.items()},
             "series": {k: v.to_dict() for k, v in self.series.items()},
             "outputs": self.outputs,
+            **({"shard": self.shard} if self.shard is not None else {}),  # a state without --shard: as before
         }
         return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
 
 
-def load_state(path: Path, model_fingerprint: str, source: str, model: StateModel | None = None) -> WatchState:
+def load_state(
+    path: Path, model_fingerprint: str, source: str, model: StateModel | None = None, shard: str | None = None
+) -> WatchState:
     """The saved state, or a fresh one when the file does not exist yet.
 
     With `model`, every part of it is checked against the model first (statecheck.py); a file
-    over MAX_STATE_BYTES is refused before it is parsed.
+    over MAX_STATE_BYTES is refused before it is parsed. A state belongs to one `shard` ("i/n", or None).
     """
     check_output(path, "--state")
     check_output(lock_path(path), "--state lock")
     if not path.exists():
-        return WatchState(model_fingerprint, source)
+        return WatchState(model_fingerprint, source, shard=shard)
     doc = _parse(path)
     if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
         raise StateError(f"{path}: not a tsrnn watch state file; give another --state path")
@@ -109,6 +113,11 @@ def load_state(path: Path, model_fingerprint: str, source: str, model: StateMode
                 f"{path}: the state file does not fit model {model_fingerprint.split(':')[0]!r}: {exc}; "
                 "delete it to start over from the first row"
             ) from None
+    if doc.get("shard") != shard:
+        raise StateError(
+            f"{path}: this state was written {_with(doc.get('shard'))}, not {_with(shard)}; use one state file per "
+            "shard (after changing the number of shards: fresh states)"
+        )
     try:
         cursors = {str(k): Cursor.from_dict(v) for k, v in doc["cursors"].items()}
         series = {k: SeriesState.from_dict(v) for k, v in doc["series"].items()}
@@ -117,7 +126,11 @@ def load_state(path: Path, model_fingerprint: str, source: str, model: StateMode
         raise StateError(
             f"{path}: the state file is damaged (fields missing); delete it to start over from the first row"
         ) from None
-    return WatchState(model_fingerprint, source, cursors, series, outputs)
+    return WatchState(model_fingerprint, source, cursors, series, outputs, shard)
+
+
+def _with(shard: object) -> str:
+    return "without --shard" if shard is None else f"with --shard {shard}"
 
 
 def _parse(path: Path) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,9 @@ class StateModel:
 
 def check_document(doc: dict[str, Any], model: StateModel) -> None:
     """Raise Invalid unless `doc` (a parsed state of a readable version) fits `model`."""
-    _keys(doc, "the document", {"format", "version", "model", "source", "cursors", "series"}, {"outputs"})
+    _keys(doc, "the document", {"format", "version", "model", "source", "cursors", "series"}, {"outputs", "shard"})
+    if "shard" in doc and not (isinstance(doc["shard"], str) and re.fullmatch(r"\d{1,9}/\d{1,9}", doc["shard"])):
+        raise Invalid("shard is not I/N")
     for name, cursor in _dict(doc["cursors"], "cursors").items():
         where = f"cursor {name!r}"
         _keys(cursor, where, {"offset", "lines", "head_sha256", "unterminated"})

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tsrnn.config import ModelConfig, TrainConfig
+from tsrnn.data.clean import Dataset
+from tsrnn.errors import InputError
+
 
 @dataclass
 class Split:
@@ -20,6 +24,41 @@ class Split:
     val_at: list[tuple[int, int]] = field(
         default_factory=list
     )  # (series, row of the series) where each validation part starts
+
+
+def split_series(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
+    """Per series, the last val_fraction of rows validate; the rest train. Never shuffled in time.
+
+    A validation part that continues a training segment starts with up to 4 windows of context
+    from it, so its state is warm when scoring begins.
+    """
+    train, val, context, train_times, val_times, val_at = [], [], [], [], [], []
+    for index, segments in enumerate(dataset.series().values()):
+        total = sum(s.rows for s in segments)
+        cut = int(round(total * (1.0 - cfg.val_fraction)))  # rows of this series before the split
+        seen = 0
+        for seg in segments:
+            a = min(max(cut - seen, 0), seg.rows)  # rows of this segment that train
+            if a > 1:
+                train.append(seg.values[:a])
+                train_times.append(seg.times[:a])
+            if a < seg.rows:
+                ctx = min(a, 4 * model.window)
+                val.append(seg.values[a - ctx :])
+                val_times.append(seg.times[a - ctx :])
+                context.append(ctx)
+                val_at.append((index, seen + a - ctx))
+            seen += seg.rows
+    rows_train = sum(p.shape[0] for p in train)
+    rows_val = sum(p.shape[0] - c for p, c in zip(val, context))
+    need_train, need_val = model.window + 16, 8
+    if rows_train < need_train or rows_val < need_val:
+        raise InputError(
+            f"{dataset.source}: {dataset.rows} usable rows is too few to train a {model.kind} with window "
+            f"{model.window}; give at least {int((need_train + need_val) / (1 - cfg.val_fraction)) + 1} rows "
+            "or a smaller --window"
+        )
+    return Split(train, val, context, train_times, val_times, val_at)
 
 
 def tbptt_pieces(

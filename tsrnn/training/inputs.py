@@ -11,6 +11,7 @@ import numpy as np
 from tsrnn.config import ModelConfig, TrainConfig
 from tsrnn.data.scaling import Scaler
 from tsrnn.training.batching import Split
+from tsrnn.training.distributed import select_device
 
 PROBE_EPOCHS = 10  # --inputs auto: epochs each candidate trains before the better one goes on
 
@@ -26,7 +27,14 @@ def network(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scal
     task = _task(model_cfg, split, scaler, cfg, target_indices(model_cfg, columns))
     if model_cfg.inputs == "diff":
         cast("torch.Tensor", net.diff_scale).copy_(torch.from_numpy(_change_spread(split, scaler)))  # a buffer
-    return net, task
+    return net.to(select_device(cfg.device)), task
+
+
+def task_for(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):
+    """The task of `split` alone (rank 0 of several calibrates on every series, trained elsewhere)."""
+    from tsrnn.models import target_indices
+
+    return _task(model_cfg, split, scaler, cfg, target_indices(model_cfg, columns))
 
 
 def choose_inputs(model_cfg: ModelConfig, cfg: TrainConfig, split: Split, scaler: Scaler, columns: list[str]):

@@ -15,6 +15,7 @@ from torch import nn
 
 from tsrnn.config import TrainConfig
 from tsrnn.errors import ModelError
+from tsrnn.training import distributed
 from tsrnn.training.optim import Adam, Plateau
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def fit(
         rng.bit_generator.state = resume.rng
         torch.set_rng_state(resume.torch_rng)
         history, best_loss = list(resume.history), resume.best_loss
+    model = distributed.wrap(model)  # DDP with several processes; every loss a decision reads is global
     best_state = copy.deepcopy(model.state_dict())
     interrupted, diverged = False, 0
     try:
@@ -151,5 +153,6 @@ def _epoch(
     train_loss, grad_norm = task.train_epoch(model, opt, cfg, rng)  # type: ignore[arg-type]
     model.eval()
     with torch.no_grad():
-        val_loss = task.val_loss(model)  # type: ignore[arg-type]
+        val_loss = task.val_loss(distributed.unwrap(model))  # type: ignore[arg-type]
+    train_loss, grad_norm, val_loss = distributed.epoch_losses(train_loss, grad_norm, val_loss, task.val_weight)
     return train_loss, val_loss, grad_norm

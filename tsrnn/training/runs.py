@@ -168,14 +168,12 @@ def save_run(path: Path, info: dict[str, Any], model: torch.nn.Module, checkpoin
 
     path.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    torch.save(_on_cpu(model.state_dict()), buffer)  # trained on a GPU or not, export and watch load it on CPU
     atomic_write_bytes(path / WEIGHTS_FILE, buffer.getvalue())
     if checkpoint is not None:
         buffer = io.BytesIO()
-        torch.save(
-            {"optimizer": checkpoint.optimizer, "scheduler": checkpoint.scheduler, "torch_rng": checkpoint.torch_rng},
-            buffer,
-        )
+        optimizer, scheduler, rng = checkpoint.optimizer, checkpoint.scheduler, checkpoint.torch_rng
+        torch.save(_on_cpu({"optimizer": optimizer, "scheduler": scheduler, "torch_rng": rng}), buffer)
         atomic_write_bytes(path / TRAINER_FILE, buffer.getvalue())
         info = {
             **info,
@@ -187,6 +185,18 @@ def save_run(path: Path, info: dict[str, Any], model: torch.nn.Module, checkpoin
         }
     atomic_write_bytes(path / RUN_FILE, (json.dumps({"format": RUN_FORMAT, **info}, indent=2) + "\n").encode())
     return Run(path, info)
+
+
+def _on_cpu(value: Any) -> Any:
+    """`value` with every tensor in it on the CPU (a CPU tensor is itself, so the bytes saved are the same)."""
+    if isinstance(value, dict):
+        out = type(value)((k, _on_cpu(v)) for k, v in value.items())
+        if hasattr(value, "_metadata"):  # a state dict's module versions, saved with it
+            out._metadata = value._metadata  # type: ignore[attr-defined]
+        return out
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(v) for v in value)
+    return value.cpu() if hasattr(value, "cpu") else value
 
 
 def _unpickling_detail(exc: BaseException) -> str:

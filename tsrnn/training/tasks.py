@@ -15,6 +15,7 @@ from tsrnn.data.scaling import Scaler
 from tsrnn.models.autoencoder import Autoencoder, StreamingAutoencoder
 from tsrnn.models.forecaster import Forecaster, StreamingForecaster, WindowedForecaster
 from tsrnn.scoring.errors import ErrorSpec, q99, seasonal_norm
+from tsrnn.training import distributed
 from tsrnn.training.batching import (
     Split,
     gather_windows,
@@ -60,11 +61,12 @@ class ForecasterTask:
             model_cfg.time_features,
         )
         self.split, self.scaler, self.horizon, self.diff, self.loss = split, scaler, horizon, diff, cfg.loss
+        self.device = dev = distributed.select_device(cfg.device)  # where the network, batches and states live
         self.train = [scaler.transform(p) for p in split.train]
         self.time_inputs = count(time_features)
         self.train_tf = [features_of(t, time_features) for t in split.train_times] if self.time_inputs else []
         val_tf = pad_stack([features_of(t, time_features) for t in split.val_times])[0] if self.time_inputs else None
-        self.val_tf = torch.from_numpy(val_tf) if val_tf is not None else None
+        self.val_tf = torch.from_numpy(val_tf).to(dev) if val_tf is not None else None
         self.features = self.train[0].shape[1]
         self.targets = (
             list(targets) if targets is not None else list(range(self.features))
@@ -75,20 +77,21 @@ class ForecasterTask:
         self.batch = int(np.clip(total // (cfg.chunk * MIN_STEPS), 1, cfg.batch or STATEFUL_BATCH))
         self.length = int(np.clip(total // self.batch, cfg.chunk, 16 * cfg.chunk))
         val, lengths = pad_stack([scaler.transform(p) for p in split.val])
-        self.val = torch.from_numpy(val)
-        self.val_diff = torch.from_numpy(_diffs(val, axis=1)) if diff else None
+        self.val = torch.from_numpy(val).to(dev)
+        self.val_diff = torch.from_numpy(_diffs(val, axis=1)).to(dev) if diff else None
         future, valid = horizon_targets(val, horizon)
         steps = np.arange(val.shape[1])
         # an input row counts when its target rows are validation rows, past context and warm-up
         first = np.maximum(np.array(split.context), warmup)[:, None]
         scored = (steps[None, :] + 1 >= first) & (steps[None, :] + 1 < lengths[:, None])
-        self.val_targets = torch.from_numpy(future[..., self.targets].astype(np.float32))
+        self.val_targets = torch.from_numpy(future[..., self.targets].astype(np.float32)).to(dev)
         self.val_mask = torch.from_numpy(
             (
                 scored[:, :, None] & valid & (steps[None, :, None] + np.arange(1, horizon + 1) < lengths[:, None, None])
             ).astype(np.float32)
-        )
+        ).to(dev)
         self.error_mask = (steps[None, :] >= first) & (steps[None, :] < lengths[:, None])  # one-step errors by row
+        self.val_weight = float(self.val_mask.sum())  # what the validation loss averages over
 
     def train_epoch(
         self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator
@@ -102,14 +105,20 @@ class ForecasterTask:
         f, k = self.features, self.time_inputs
         order = rng.permutation(len(x_all))
         losses, norms = [], []
-        for start in range(0, len(order), self.batch):
+        used = (m_all.any(axis=2) * np.arange(1, self.length + 1)).max(axis=1)  # rows with a target, per piece
+        planned = sum(
+            -(-int(used[order[a : a + self.batch]].max()) // cfg.chunk) for a in range(0, len(order), self.batch)
+        )
+        left = distributed.agree_steps(planned)  # every rank takes as many steps (DDP)
+        for start in range(0, len(order) if left else 0, self.batch):
             pick = order[start : start + self.batch]
-            x, y, m = (torch.from_numpy(a[pick]) for a in (x_all, y_all, m_all))
+            x, y, m = (torch.from_numpy(a[pick]).to(self.device) for a in (x_all, y_all, m_all))
             state: Sequence[torch.Tensor] = model.zero_state(len(pick))
             for t in range(0, self.length, cfg.chunk):
                 mask = m[:, t : t + cfg.chunk]
-                if not mask.any():
+                if not mask.any() or left == 0:
                     break
+                left -= 1
                 chunk = x[:, t : t + cfg.chunk]
                 pred, *state = model(
                     chunk[..., :f],
@@ -130,13 +139,14 @@ class ForecasterTask:
     def _val_stream(self, model: Forecaster) -> tuple[np.ndarray, ...]:
         """The validation parts (raw, padded) and the exported graph's outputs over them, with
         its carried inputs empty as watch starts them: raw (the target columns), expected, error, forecast."""
-        stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
+        stream = StreamingForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).to(self.device).eval()
         raw, _ = pad_stack(self.split.val)
-        nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"))
+        nan = torch.full((raw.shape[0], raw.shape[2]), float("nan"), device=self.device)
         tf = (self.val_tf,) if self.val_tf is not None else ()
         carried = (nan[:, self.targets], nan) if self.diff else (nan[:, self.targets],)  # next, and prev for changes
         expected, error, forecast, *_ = (
-            t.numpy() for t in stream(torch.from_numpy(raw), *tf, *model.zero_state(raw.shape[0]), *carried)
+            t.cpu().numpy()  # errors, and the calibration from them, on CPU
+            for t in stream(torch.from_numpy(raw).to(self.device), *tf, *model.zero_state(raw.shape[0]), *carried)
         )
         return raw[..., self.targets], expected, error, forecast
 
@@ -203,7 +213,9 @@ class WindowedTask(_WindowTask[Forecaster]):
         targets: tuple[int, ...] | None = None,
     ) -> None:
         window, horizon = model_cfg.window, model_cfg.horizon
+        self.val_weight = 0.0  # the validation targets scored, counted by val_loss
         self.split, self.scaler, self.window, self.horizon, self.loss = split, scaler, window, horizon, cfg.loss
+        self.device = distributed.select_device(cfg.device)
         self.train = [scaler.transform(p) for p in split.train]
         self.train_index = window_index([p[:-1] for p in self.train], window)  # each window needs a next row
         self.val_scaled = [scaler.transform(p) for p in split.val]
@@ -216,7 +228,7 @@ class WindowedTask(_WindowTask[Forecaster]):
         for i, (p, s) in enumerate(index):
             rows = parts[p][s + self.window : s + self.window + self.horizon]
             y[i, : len(rows)], m[i, : len(rows)] = rows, 1.0
-        return torch.from_numpy(y), torch.from_numpy(m)
+        return torch.from_numpy(y).to(self.device), torch.from_numpy(m).to(self.device)
 
     def train_epoch(
         self, model: Forecaster, opt: Adam, cfg: TrainConfig, rng: np.random.Generator
@@ -224,9 +236,10 @@ class WindowedTask(_WindowTask[Forecaster]):
         order = rng.permutation(len(self.train_index))
         losses, norms = [], []
         batch = cfg.batch or WINDOW_BATCH
-        for start in range(0, len(order), batch):
+        steps = distributed.agree_steps(-(-len(order) // batch))  # every rank takes as many steps (DDP)
+        for start in range(0, min(len(order), steps * batch), batch):
             index = self.train_index[order[start : start + batch]]
-            x = torch.from_numpy(gather_windows(self.train, index, self.window))
+            x = torch.from_numpy(gather_windows(self.train, index, self.window)).to(self.device)
             y, m = self._targets(self.train, index)
             pred, *_ = model(x, *model.zero_state(len(index)))
             loss = masked_loss(pred[:, -1], y, m, cfg.loss)
@@ -238,21 +251,22 @@ class WindowedTask(_WindowTask[Forecaster]):
         total, count = 0.0, 0.0
         for start in range(0, len(self.val_index), 4096):
             index = self.val_index[start : start + 4096]
-            pred, *_ = model(
-                torch.from_numpy(gather_windows(self.val_scaled, index, self.window)), *model.zero_state(len(index))
-            )
+            x = torch.from_numpy(gather_windows(self.val_scaled, index, self.window)).to(self.device)
+            pred, *_ = model(x, *model.zero_state(len(index)))
             y, m = self._targets(self.val_scaled, index)
             total += float(masked_loss(pred[:, -1], y, m, self.loss)) * float(m.sum())
             count += float(m.sum())
+        self.val_weight = count
         return total / max(count, 1.0)
 
     def val_errors(self, model: Forecaster) -> np.ndarray:
-        stream = WindowedForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
+        stream = WindowedForecaster(model, list(self.scaler.mean), list(self.scaler.scale)).to(self.device).eval()
         scale = np.asarray(self.scaler.scale)
         out = []
         for start in range(0, len(self.val_index), 4096):
             index = self.val_index[start : start + 4096]
-            pred = stream(torch.from_numpy(gather_windows(self.split.val, index, self.window)))[:, 0].numpy()
+            x = torch.from_numpy(gather_windows(self.split.val, index, self.window)).to(self.device)
+            pred = stream(x)[:, 0].cpu().numpy()
             actual = np.stack([self.split.val[p][s + self.window] for p, s in index])
             out.append(np.abs(actual - pred) / scale)  # per column, as watch computes it
         return np.concatenate(out).astype(np.float64)
@@ -269,8 +283,7 @@ class AutoencoderTask(_WindowTask[Autoencoder]):
         model_cfg: ModelConfig,
         targets: tuple[int, ...] | None = None,
     ) -> None:
-        self.split = split
-        self.scaler = scaler
+        self.split, self.scaler, self.device = split, scaler, distributed.select_device(cfg.device)
         self.window = window = model_cfg.window
         self.loss = cfg.loss
         self.train = [scaler.transform(p) for p in split.train]
@@ -279,7 +292,8 @@ class AutoencoderTask(_WindowTask[Autoencoder]):
         val_index = window_index(self.val_scaled, window, first=split.context)
         keep = np.linspace(0, len(val_index) - 1, min(len(val_index), MAX_VAL_WINDOWS)).astype(int)
         self.val_index = val_index[keep] if len(val_index) else val_index
-        self.val_windows = torch.from_numpy(gather_windows(self.val_scaled, self.val_index, window))
+        self.val_windows = torch.from_numpy(gather_windows(self.val_scaled, self.val_index, window)).to(self.device)
+        self.val_weight = float(len(self.val_index))
 
     def train_epoch(
         self, model: Autoencoder, opt: Adam, cfg: TrainConfig, rng: np.random.Generator
@@ -287,10 +301,11 @@ class AutoencoderTask(_WindowTask[Autoencoder]):
         order = rng.permutation(len(self.train_index))[:MAX_WINDOWS_PER_EPOCH]
         losses, norms = [], []
         batch = cfg.batch or WINDOW_BATCH
-        for start in range(0, len(order), batch):
+        steps = distributed.agree_steps(-(-len(order) // batch))  # every rank takes as many steps (DDP)
+        for start in range(0, min(len(order), steps * batch), batch):
             x = torch.from_numpy(
                 gather_windows(self.train, self.train_index[order[start : start + batch]], self.window)
-            )
+            ).to(self.device)
             loss = pointwise(model(x), x, cfg.loss).mean()
             norms.append(step(model, opt, loss, cfg.clip_grad))
             losses.append(loss.item())
@@ -300,12 +315,12 @@ class AutoencoderTask(_WindowTask[Autoencoder]):
         return pointwise(model(self.val_windows), self.val_windows, self.loss).mean().item()
 
     def val_errors(self, model: Autoencoder) -> np.ndarray:
-        stream = StreamingAutoencoder(model, list(self.scaler.mean), list(self.scaler.scale)).eval()
+        stream = StreamingAutoencoder(model, list(self.scaler.mean), list(self.scaler.scale)).to(self.device).eval()
         index = window_index(self.split.val, self.window, first=self.split.context)
         out = []
         for start in range(0, len(index), 4096):
             x = torch.from_numpy(gather_windows(self.split.val, index[start : start + 4096], self.window))
-            out.append(stream(x)[1][:, -1].numpy())
+            out.append(stream(x.to(self.device))[1][:, -1].cpu().numpy())
         return np.concatenate(out).astype(np.float64)[:, None]  # one joint value per row
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -33,9 +34,10 @@ from tsrnn.scoring.calibration import (
     calibrate,
     knn_values,
 )
+from tsrnn.training import distributed
 from tsrnn.training.auto import auto_threads, resolve_auto, torch_threads
-from tsrnn.training.batching import Split
-from tsrnn.training.inputs import choose_inputs, network
+from tsrnn.training.batching import Split, split_series
+from tsrnn.training.inputs import choose_inputs, network, task_for
 from tsrnn.training.runs import Run, run_name_for, save_run, training_lock
 
 if TYPE_CHECKING:
@@ -73,7 +75,7 @@ def train(
     """Train a model on a CSV (or files, or stdin) and save it as runs_dir/NAME (default: the file's stem).
 
     With `resume`, continue that run from its best checkpoint, with its own configuration: only
-    the epoch limit (RESUME_MAY_CHANGE) is taken from `config` (resume_config). `sources` records
+    the epoch limit and the device (RESUME_MAY_CHANGE) are taken from `config` (resume_config). `sources` records
     where each setting came from (flag, env, file).
     The run directory is complete after every improvement, so a killed training leaves the best
     model so far usable; Ctrl-C ends training early the same way.
@@ -86,14 +88,70 @@ def train(
     else:
         model_cfg, cfg, dcfg = model or ModelConfig(), config or TrainConfig(), data_config or DataConfig()
         score, run_name = score or ScoreConfig(), run_name_for(name, data)
+    distributed.select_device(cfg.device)  # --device cuda without CUDA: refused before any work
+    with distributed.session(cfg.device) as world:
+        given = {"name": run_name, "sources": sources or {}}
+        dataset, split, part, scaler, model_cfg, score, base = _shared(data, dcfg, model_cfg, cfg, score, resume, given)
+        threads = cfg.threads or auto_threads(model_cfg)
+        lock = training_lock(Path(runs_dir) / run_name) if world.main else contextlib.nullcontext()
+        with torch_threads(torch, threads), lock:
+            run = _fit(
+                Path(runs_dir) / run_name, base, model_cfg, cfg, dataset, (split, part), score, scaler, threads,
+                resume, on_epoch,
+            )  # fmt: skip
+    return TrainResult(run, run.info["summary"])
+
+
+def _shared(
+    data: str | Path,
+    dcfg: DataConfig,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    score: ScoreConfig,
+    resume: Run | None,
+    given: dict[str, Any],
+) -> tuple[Dataset, Split, Split, Scaler, ModelConfig, ScoreConfig, dict[str, Any]]:
+    """_prepare's results on every rank, and the split this rank trains. Rank 0 reads every series
+    (it calibrates on them, and fits the scaler and the "auto" settings as one process would), deals
+    the series (distributed.shares) and sends what it found; every other rank reads only its own
+    series (filtered as the file is read)."""
+    world = distributed.current()
+    found: Any = None
+    with distributed.told_on_failure():  # an error of the user's here: rank 0 alone says it
+        if world.main:  # what every rank needs: each one's series, the grid, and the rest as rank 0 found it
+            if world.size > 1 and str(data) == "-":
+                raise InputError("several processes cannot share stdin: train from a file (or files) every rank reads")
+            found = _prepare(data, dcfg, model_cfg, cfg, score, resume, given)
+            rows = {k: sum(s.rows for s in v) for k, v in found[0].series().items()}
+            sent = (distributed.shares(rows, world.size, str(data)), found[0].interval_seconds, *found[2:])
+    dealt, interval, scaler, model_cfg, score, base = distributed.broadcast(sent if world.main else None)
+    if world.size == 1:
+        return found[0], found[1], found[1], scaler, model_cfg, score, base
+    mine = frozenset(dealt[world.rank])
+    dataset = found[0] if world.main else _read(data, from_dict(DataConfig, base["data"]), interval, mine)[0]
+    part = split_series(distributed.shard(dataset, mine), model_cfg, cfg)
+    return dataset, found[1] if world.main else part, part, scaler, model_cfg, score, base
+
+
+def _prepare(
+    data: str | Path,
+    dcfg: DataConfig,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    score: ScoreConfig,
+    resume: Run | None,
+    base: dict[str, Any],
+) -> tuple[Dataset, Split, Scaler, ModelConfig, ScoreConfig, dict[str, Any]]:
+    """Read and split the data, resolve the "auto" settings from it, fit the scaler (or take the
+    resumed run's), and the run.json fields known before training."""
     dataset, dcfg = _read(data, dcfg)
     log.info("%s: %d rows of %d series, columns %s", data, dataset.rows, len(dataset.series()), dataset.value_columns)
     model_cfg, score = resolve_auto(model_cfg, score, dataset, str(data))
-    split = _split(dataset, model_cfg, cfg)
+    split = split_series(dataset, model_cfg, cfg)
     schema = dataset.schema()
     if resume is not None and schema["sha256"] != resume.schema["sha256"]:
         raise InputError(
-            f"{data}: this is not the data run {run_name!r} was trained on; "
+            f"{data}: this is not the data run {base['name']!r} was trained on; "
             "resume with the same file, or train a new run"
         )
     scaler = (
@@ -102,21 +160,16 @@ def train(
         else Scaler.fit(np.concatenate(split.train), cfg.scaler, schema["value_columns"])
     )
     base = {
-        "name": run_name,
+        "name": base["name"],
         "tsrnn_version": __version__,
         "data": to_dict(dcfg),
         "train": to_dict(cfg),
         "score": to_dict(score),
-        "sources": sources or {},
+        "sources": base["sources"],
         "schema": schema,
         "scaler": scaler.to_dict(),
     }
-    threads = cfg.threads or auto_threads(model_cfg)
-    with torch_threads(torch, threads), training_lock(Path(runs_dir) / run_name):
-        run = _fit(
-            Path(runs_dir) / run_name, base, model_cfg, cfg, dataset, split, score, scaler, threads, resume, on_epoch
-        )
-    return TrainResult(run, run.info["summary"])
+    return dataset, split, scaler, model_cfg, score, base
 
 
 def _fit(
@@ -125,39 +178,37 @@ def _fit(
     model_cfg: ModelConfig,
     cfg: TrainConfig,
     dataset: Dataset,
-    split: Split,
+    splits: tuple[Split, Split],
     score: ScoreConfig,
     scaler: Scaler,
     threads: int,
     resume: Run | None,
     on_epoch: Callable[[EpochStats], None] | None,
 ) -> Run:
-    """Build (or choose, with --inputs auto) the network, fit it, and save the run directory."""
+    """Build (or choose, with --inputs auto) the network, fit it, and save the run directory.
+
+    `splits`: every series, and the series this process trains (the same with one process). Rank 0
+    calibrates on every series and writes the run; the other ranks only train."""
     from tsrnn.training.loop import FitResult, fit
 
-    started = time.perf_counter()
+    started, (split, part), world = time.perf_counter(), splits, distributed.current()
     choices: dict[str, Any] = dict(resume.info["summary"].get("choices", {})) if resume is not None else {}
     columns = list(dataset.value_columns)
     if model_cfg.inputs == "auto":
         model_cfg, net, task, checkpoint, choices["inputs"], stopped = choose_inputs(
-            model_cfg, cfg, split, scaler, columns
+            model_cfg, cfg, part, scaler, columns
         )
     else:
-        net, task = network(model_cfg, cfg, split, scaler, columns)
+        net, task = network(model_cfg, cfg, part, scaler, columns)
         checkpoint, stopped = resume.load_checkpoint(net) if resume is not None else None, False
+    if not world.main:
+        result = fit(net, task, cfg, None, None, checkpoint) if not stopped else FitResult([], True)
+        return distributed.rank_run(path, base["name"], result, time.perf_counter() - started)
+    whole = task if part is split else task_for(model_cfg, cfg, split, scaler, columns)
     saver = _Saver(
-        path,
-        {**base, "model": to_dict(model_cfg)},
-        net,
-        task,
-        model_cfg,
-        dataset,
-        split,
-        score,
-        scaler,
-        threads,
+        path, {**base, "model": to_dict(model_cfg)}, net, whole, model_cfg, dataset, split, score, scaler, threads,
         choices,
-    )
+    )  # fmt: skip
     saver.checkpoint = checkpoint if resume is None else None  # the chosen candidate's best, until training beats it
     if resume is not None and resume.info["status"] == "interrupted":
         saver.notes.append(f"resumed {resume.name!r}, whose training was interrupted, from {resume.checkpoint}")
@@ -177,12 +228,14 @@ def _fit(
     return run
 
 
-RESUME_MAY_CHANGE = ("epochs",)  # the epoch limit; every other setting of a resumed run is its own
+RESUME_MAY_CHANGE = ("epochs", "device")  # the epoch limit and where; every other setting is the run's own
 
 
-def _read(data: str | Path, dcfg: DataConfig) -> tuple[Dataset, DataConfig]:
+def _read(
+    data: str | Path, dcfg: DataConfig, interval: float | None = None, series: frozenset[str] | None = None
+) -> tuple[Dataset, DataConfig]:
     """The training data, and its reading settings with a day-first (or month-first) format found in it kept."""
-    dataset = read_dataset(str(data), dcfg, keep_text=False)
+    dataset = read_dataset(str(data), dcfg, keep_text=False, interval=interval, series=series)
     if dcfg.time_format is None and dataset.time_format in DAY_MONTH:
         dcfg = dataclasses.replace(dcfg, time_format=dataset.time_format)
     return dataset, dcfg
@@ -295,6 +348,8 @@ class _Saver:
             "batch": getattr(self.task, "batch", None) or self.base["train"].get("batch") or WINDOW_BATCH,
             "train_seconds": round(seconds, 3),
             "threads": self.threads,
+            "world_size": distributed.current().size,
+            "device": str(next(self.net.parameters()).device),  # cpu, or cuda:N (the saved run is on CPU)
             "inputs": self.model_cfg.inputs,
             "choices": self.choices,
             "target": self.model_cfg.target,
@@ -341,38 +396,3 @@ def _aligned(history: History, split: Split, mask: np.ndarray | None) -> np.ndar
         rows = np.flatnonzero(mask[b])
         out.append(history.series_novelty[index][start + rows])
     return np.concatenate(out) if out else None
-
-
-def _split(dataset: Dataset, model: ModelConfig, cfg: TrainConfig) -> Split:
-    """Per series, the last val_fraction of rows validate; the rest train. Never shuffled in time.
-
-    A validation part that continues a training segment starts with up to 4 windows of context
-    from it, so its state is warm when scoring begins.
-    """
-    train, val, context, train_times, val_times, val_at = [], [], [], [], [], []
-    for index, segments in enumerate(dataset.series().values()):
-        total = sum(s.rows for s in segments)
-        cut = int(round(total * (1.0 - cfg.val_fraction)))  # rows of this series before the split
-        seen = 0
-        for seg in segments:
-            a = min(max(cut - seen, 0), seg.rows)  # rows of this segment that train
-            if a > 1:
-                train.append(seg.values[:a])
-                train_times.append(seg.times[:a])
-            if a < seg.rows:
-                ctx = min(a, 4 * model.window)
-                val.append(seg.values[a - ctx :])
-                val_times.append(seg.times[a - ctx :])
-                context.append(ctx)
-                val_at.append((index, seen + a - ctx))
-            seen += seg.rows
-    rows_train = sum(p.shape[0] for p in train)
-    rows_val = sum(p.shape[0] - c for p, c in zip(val, context))
-    need_train, need_val = model.window + 16, 8
-    if rows_train < need_train or rows_val < need_val:
-        raise InputError(
-            f"{dataset.source}: {dataset.rows} usable rows is too few to train a {model.kind} with window "
-            f"{model.window}; give at least {int((need_train + need_val) / (1 - cfg.val_fraction)) + 1} rows "
-            "or a smaller --window"
-        )
-    return Split(train, val, context, train_times, val_times, val_at)
