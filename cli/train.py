@@ -273,7 +273,6 @@ PARAMETERS: list[tuple[str, Any, Any]] = [  # (name, type with its typer option,
             int | None,
             typer.Option(
                 "--nproc",
-                min=1,
                 help="Train as N processes on this machine (torchrun; gloo, NCCL with --device cuda): series shared; "
                 "the same as `torchrun --standalone --nproc-per-node N -m tsrnn train ...`. [default: 1]",
                 show_default=False,
@@ -296,6 +295,8 @@ def command(**given: Any) -> None:
 
     flags = {k: v for k, v in given.items() if k in SETTINGS and v is not None}
     resolved = resolve(flags, dict(os.environ), given["config"])  # a bad setting: refused once, before any launch
+    if given["nproc"] is not None:
+        distributed.check_nproc(given["nproc"])
     if given["nproc"] and given["nproc"] > 1 and "WORLD_SIZE" not in os.environ:
         distributed.select_device(resolved.train.device)
         raise typer.Exit(distributed.launch(given["nproc"], _without_nproc(sys.argv[1:])))

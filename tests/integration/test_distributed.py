@@ -119,6 +119,15 @@ def test_a_users_error_on_a_rank_is_one_line_and_exit_code_2(tmp_path: Path) -> 
     assert len(lines) == 1 and lines[0].startswith("tsrnn: error: ") and "column 'nosuch' not found" in lines[0], lines
 
 
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_nproc_below_one_is_one_line_and_exit_code_2(tmp_path: Path, value: str) -> None:
+    data = _long_csv(tmp_path / "hosts.csv", series=2, rows=100)
+    done = _tsrnn("train", str(data), "--id-column", "host", "--nproc", value, cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"--nproc {value}: use 1 or more processes" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("nproc", [[], ["--nproc", "2"]], ids=["alone", "nproc"])
 def test_device_cuda_without_cuda_is_one_line_and_exit_code_2(tmp_path: Path, nproc: list[str]) -> None:
     data = _long_csv(tmp_path / "hosts.csv", series=2, rows=100)

@@ -291,6 +291,13 @@ def rank_run(path: Path, name: str, result: Any, seconds: float) -> Run:
     return Run(path, {"name": name, "status": summary["status"], "summary": summary})
 
 
+def check_nproc(nproc: int) -> None:
+    """--nproc N: one or more processes (checked here, not by the option, whose "<int range>" hint
+    would narrow every other option's help in `tsrnn train --help`)."""
+    if nproc < 1:
+        raise TsrnnError(f"--nproc {nproc}: use 1 or more processes (1 trains in this process)")
+
+
 def launch(nproc: int, argv: list[str]) -> int:
     """`tsrnn train --nproc N`: run the same command as N processes on this machine, as `torchrun
     --standalone` does (a free port), in this process; return the job's exit code: 2 when a rank
