@@ -43,9 +43,16 @@ def _torchrun(nproc: int, *args: str) -> list[str]:
     ]
 
 
-def _tsrnn(*args: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def _tsrnn(
+    *args: str, cwd: Path, timeout: float = 90, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tsrnn", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "tsrnn", *args],
+        cwd=cwd,
+        env=_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -125,6 +132,18 @@ def test_nproc_below_one_is_one_line_and_exit_code_2(tmp_path: Path, value: str)
     done = _tsrnn("train", str(data), "--id-column", "host", "--nproc", value, cwd=tmp_path)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert f"--nproc {value}: use 1 or more processes" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "nan"])
+def test_a_bad_timeout_is_said_once_before_any_rank_starts(tmp_path: Path, value: str) -> None:
+    data = _long_csv(tmp_path / "hosts.csv", series=2, rows=100)
+    done = _tsrnn(
+        "train", str(data), "--id-column", "host", "--nproc", "2", cwd=tmp_path, env={"TSRNN_DIST_TIMEOUT": value}
+    )
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"tsrnn: error: TSRNN_DIST_TIMEOUT='{value}' is not a number of seconds above 0 (default 300)"
+    ], done.stderr
     assert not (tmp_path / "runs").exists()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -54,10 +55,15 @@ def current() -> World:
 
 def timeout_seconds() -> float:
     value = os.environ.get("TSRNN_DIST_TIMEOUT", "")
+    if not value:
+        return float(TIMEOUT_SECONDS)
     try:
-        return float(value) if value else float(TIMEOUT_SECONDS)
+        seconds = float(value)
     except ValueError:
-        raise InputError(f"TSRNN_DIST_TIMEOUT={value!r} is not a number of seconds") from None
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise InputError(f"TSRNN_DIST_TIMEOUT={value!r} is not a number of seconds above 0 (default {TIMEOUT_SECONDS})")
+    return seconds
 
 
 class PeerLost(TsrnnError):
@@ -309,6 +315,8 @@ def launch(nproc: int, argv: list[str]) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
+    check_nproc(nproc)
+    timeout_seconds()  # a bad TSRNN_DIST_TIMEOUT: said once, here, not by every rank
     logging.disable(logging.ERROR)  # the launcher's own log lines; the ranks print theirs
     try:
         run(parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "tsrnn", *argv]))
