@@ -10,7 +10,7 @@ import pytest
 
 from tsrnn.data.reader import ID, TIME, Frame
 from tsrnn.errors import InputError
-from tsrnn.streaming.shard import keep_shard, parse_shard, shard_of, shards_of
+from tsrnn.streaming.shard import keep_shard, parse_shard, shard_of
 
 
 @pytest.mark.parametrize(
@@ -32,8 +32,8 @@ def test_fixed_ids_have_fixed_shards(series: str, shards: list[int]) -> None:
 def test_the_shard_does_not_depend_on_the_process() -> None:
     ids = [f"web{i:03d}" for i in range(20)]
     want = [1, 0, 1, 1, 0, 0, 2, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 2, 0, 1]
-    assert shards_of(ids, 3) == want
-    code = "from tsrnn.streaming.shard import shards_of; print(shards_of([f'web{i:03d}' for i in range(20)], 3))"
+    assert [shard_of(i, 3) for i in ids] == want
+    code = "from tsrnn.streaming.shard import shard_of; print([shard_of(f'web{i:03d}', 3) for i in range(20)])"
     for seed in ("1", "2"):  # another process, with another string hash salt
         env = {"PYTHONHASHSEED": seed, "PYTHONDONTWRITEBYTECODE": "1"}
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)

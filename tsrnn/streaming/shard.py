@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable
 from dataclasses import replace
 
 import polars as pl
@@ -46,11 +45,6 @@ def shard_text(shard: Shard | None) -> str | None:
 def shard_of(series_id: str, n: int) -> int:
     """The shard (0 .. n-1) of a series id: CRC-32 of its UTF-8 bytes, modulo n."""
     return zlib.crc32(series_id.encode("utf-8")) % n
-
-
-def shards_of(ids: Iterable[str], n: int) -> list[int]:
-    """shard_of for each id."""
-    return [shard_of(i, n) for i in ids]
 
 
 def keep_shard(frame: Frame, shard: Shard, cache: dict[str, bool]) -> tuple[Frame, int]:
