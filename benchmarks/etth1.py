@@ -7,7 +7,7 @@ The usual split: rows 0-8639 train (12 months), 8640-11519 validation (4 months)
 scored on the test rows, running over the whole series with its state carried, so every forecast
 uses only rows before it.
 
-Part 1, accuracy (test MAE, RMSE, MASE; MASE scaled by the training set's naive error at the same
+Accuracy (test MAE, RMSE, MASE; MASE scaled by the training set's naive error at the same
 lag: 1 for one step, 24 for 24 steps):
   one step ahead, against persistence (the last value);
   24 steps ahead, against seasonal naive (the value 24 h earlier), with
@@ -17,12 +17,11 @@ lag: 1 for one step, 24 for 24 steps):
 Every model here is trained with --time-features none, --inputs level and, unless said,
 --horizon 1: the forecasting settings measured before the detector's defaults became --horizon
 10 and the time of day. The defaults themselves, beside Darts, are measured by
-benchmarks/forecast.py; this script stays for part 2 and for the record of these variants.
-Part 2, stateful against windowed training at the same hidden size on the first 10,000 rows:
-  seconds per epoch, and the time each takes to reach the windowed model's best validation loss.
+benchmarks/forecast.py; this script stays for the record of these variants.
+Stateful against windowed training (this script's part 2 before) is benchmarks/training.py's,
+with the defaults, in `make bench`.
 Targets (issue 4): one step below persistence; 24 steps at least 20% below seasonal naive;
-trained in under a minute; stateful at least 50x faster per epoch than windowed, and reaching the
-windowed model's validation loss in less total time.
+trained in under a minute.
 """
 
 from __future__ import annotations
@@ -156,30 +155,12 @@ def accuracy(series: np.ndarray, csv: Path, runs: Path, seed: int) -> dict[str, 
     return out
 
 
-def stateful_vs_windowed(csv10k: Path, runs: Path, seed: int, window: int) -> dict[str, float]:
-    stateful, t_s, hist_s = fit(csv10k, runs, f"stateful-{seed}", seed)
-    windowed, t_w, hist_w = fit(csv10k, runs, f"windowed-{seed}", seed, mode="windowed", window=window)
-    target = min(h["val_loss"] for h in hist_w)
-    t_w_best = sum(h["seconds"] for h in hist_w[: int(np.argmin([h["val_loss"] for h in hist_w])) + 1])
-    reached = [i for i, h in enumerate(hist_s) if h["val_loss"] <= target]
-    t_s_reach = sum(h["seconds"] for h in hist_s[: reached[0] + 1]) if reached else float("nan")
-    return {
-        "epoch_s_stateful": statistics.median(h["seconds"] for h in hist_s),
-        "epoch_s_windowed": statistics.median(h["seconds"] for h in hist_w),
-        "best_val_stateful": min(h["val_loss"] for h in hist_s),
-        "best_val_windowed": target,
-        "seconds_windowed_to_its_best": t_w_best,
-        "seconds_stateful_to_windowed_best": t_s_reach,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "etth1" / "ETTh1.csv")
     )
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--window", type=int, default=96, help="windowed baseline's lookback (rows)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     frame = pl.read_csv(args.data, try_parse_dates=True).sort("date")
@@ -188,10 +169,7 @@ def main() -> None:
         tmpdir = Path(tmp)
         csv = tmpdir / "etth1_trainval.csv"
         frame.head(TRAIN + VAL).select("date", "OT").write_csv(csv)
-        csv10k = tmpdir / "etth1_10k.csv"
-        frame.head(10_000).select("date", "OT").write_csv(csv10k)
         acc = [accuracy(series, csv, tmpdir / "runs", seed) for seed in range(args.seeds)]
-        speed = [stateful_vs_windowed(csv10k, tmpdir / "runs", seed, args.window) for seed in range(args.seeds)]
 
     def med(rows: list, *keys: str) -> float:
         values = []
@@ -236,17 +214,6 @@ def main() -> None:
     print(
         f"training wall time: horizon 1 {med(acc, 'train_seconds_h1'):.1f} s, --horizon 24 "
         f"{med(acc, 'train_seconds_h24'):.1f} s"
-    )
-    s, w = med(speed, "epoch_s_stateful"), med(speed, "epoch_s_windowed")
-    print(
-        f"first 10,000 rows, hidden 32: epoch {s:.3f} s stateful, {w:.3f} s windowed (window {args.window}): "
-        f"{w / s:.0f}x"
-    )
-    print(
-        f"best validation MSE: stateful {med(speed, 'best_val_stateful'):.4f}, windowed "
-        f"{med(speed, 'best_val_windowed'):.4f}; "
-        f"time to the windowed best: windowed {med(speed, 'seconds_windowed_to_its_best'):.1f} s, "
-        f"stateful {med(speed, 'seconds_stateful_to_windowed_best'):.1f} s"
     )
 
 
