@@ -72,24 +72,29 @@ def one_core(args: list[str]) -> list[str]:
     return ["taskset", "-c", "0", *args] if shutil.which("taskset") else args
 
 
-def eager_windows_rate(run_dir: Path, csv: Path, rows: int = 20_000, window: int = 32, batch: int = 1024) -> float:
+def eager_model(run_dir: Path, csv: Path, rows: int):
+    """The run's PyTorch network (one thread), its settings, and the first `rows` rows of `csv`
+    scaled as it reads them, with their time features (None without)."""
     import polars as pl
     import torch
 
+    from tsrnn.data.timefeatures import time_features
     from tsrnn.training.runs import load_run
 
     torch.set_num_threads(1)
     run = load_run(run_dir)
-    net = run.load_model()
-    from tsrnn.data.timefeatures import time_features
-
-    frame = pl.read_csv(csv, n_rows=rows + window, try_parse_dates=True)
+    frame = pl.read_csv(csv, n_rows=rows, try_parse_dates=True)
     scaled = ((frame["value"].to_numpy() - run.scaler.mean[0]) / run.scaler.scale[0]).astype(np.float32)
-    windows = np.lib.stride_tricks.sliding_window_view(scaled, window)[:rows]
     spec = run.model_config.time_features
-    tf = (
-        time_features(frame["timestamp"].to_numpy(), spec) if spec != "none" else None
-    )  # (rows + window, 2): the time of day
+    tf = time_features(frame["timestamp"].to_numpy(), spec) if spec != "none" else None  # (rows, 2): time of day
+    return run.load_model(), run.model_config, scaled, tf
+
+
+def eager_windows_rate(run_dir: Path, csv: Path, rows: int = 20_000, window: int = 32, batch: int = 1024) -> float:
+    import torch
+
+    net, _, scaled, tf = eager_model(run_dir, csv, rows + window)
+    windows = np.lib.stride_tricks.sliding_window_view(scaled, window)[:rows]
     tf_windows = (
         np.lib.stride_tricks.sliding_window_view(tf, window, axis=0).transpose(0, 2, 1)[:rows]
         if tf is not None
@@ -231,28 +236,19 @@ def eager_stepped_rate(run_dir: Path, csv: Path, rows: int = 2000, chunk: int = 
     """The same PyTorch model over the rows with its state carried (eager, one thread), `chunk` rows
     per call: one (a stream, row by row, what a Python user without the exported graph would run)
     or BACKLOG_ROWS (a backlog, as watch feeds onnxruntime)."""
-    import polars as pl
     import torch
 
-    from tsrnn.data.timefeatures import time_features
-    from tsrnn.training.runs import load_run
-
-    torch.set_num_threads(1)
-    run = load_run(run_dir)
-    net = run.load_model()
-    frame = pl.read_csv(csv, n_rows=rows, try_parse_dates=True)
-    scaled = ((frame["value"].to_numpy() - run.scaler.mean[0]) / run.scaler.scale[0]).astype(np.float32)
+    net, config, scaled, features = eager_model(run_dir, csv, rows)
     x = torch.from_numpy(scaled)[None, :, None]
     diff = torch.diff(x, dim=1, prepend=x[:, :1])
-    spec = run.model_config.time_features
-    tf = torch.from_numpy(time_features(frame["timestamp"].to_numpy(), spec))[None] if spec != "none" else None
+    tf = torch.from_numpy(features)[None] if features is not None else None
     rows = x.shape[1]
     state = net.zero_state(1)
     started = time.perf_counter()
     with torch.no_grad():
         for t in range(0, rows, chunk):
             extra = {"tf": tf[:, t : t + chunk]} if tf is not None else {}
-            if run.model_config.inputs == "diff":
+            if config.inputs == "diff":
                 extra["diff"] = diff[:, t : t + chunk]
             _, *state = net(x[:, t : t + chunk], *state, **extra)
     return rows / (time.perf_counter() - started)
