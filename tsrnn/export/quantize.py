@@ -20,12 +20,13 @@ import numpy as np
 from tsrnn.data.timefeatures import time_features
 from tsrnn.encoding import unpack
 from tsrnn.errors import TsrnnError
+from tsrnn.runtime import BACKLOG_ROWS
 
 if TYPE_CHECKING:
     from tsrnn.training.runs import Run
 
 CALIBRATION_ROWS = 100_000  # at most this many training rows, the last ones (ranges are min and max: all count)
-BACKLOG_ROWS = 4096  # rows per calibration call, the state carried between them (as watch backfills)
+
 STEPS = 64  # the last rows one per call, as a cron job brings new rows
 WINDOWS = 8192  # windowed kinds: about this many windows of each segment (every k-th)
 OP_TYPES = ["MatMul", "Gemm"]  # the weighted operators QDQ covers here (the cell's own are not among them)

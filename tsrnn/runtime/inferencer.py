@@ -14,10 +14,11 @@ import onnxruntime as ort
 from tsrnn.data.timefeatures import time_features
 from tsrnn.encoding import pack, unpack
 from tsrnn.export.metadata import ModelMetadata
+from tsrnn.runtime import BACKLOG_ROWS
 from tsrnn.scoring.errors import ErrorSpec, row_errors, season_rows
 
 WINDOW_BATCH = 4096  # windows per onnxruntime call when backfilling a windowed model
-BACKLOG_ROWS = 4096  # rows per onnxruntime call when a stateful model backfills
+
 Output = tuple[
     np.ndarray, np.ndarray, dict[str, np.ndarray]
 ]  # expected (rows, features), error (rows, columns or 1), arrays
